@@ -1,0 +1,58 @@
+"""One exception tree for the whole project.
+
+Errors the user must act on carry the data needed to explain the fix. Library errors
+(cv2, av, aiortc, websockets) are translated at the boundary with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class SurgeryTeachError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(SurgeryTeachError):
+    """A command-line option, source spec or setting is malformed."""
+
+
+class CaptureError(SurgeryTeachError):
+    """A video source could not be opened or read."""
+
+
+class CaptureDeviceError(CaptureError):
+    """A capture device (camera, capture card) is missing or cannot be opened.
+
+    ``available`` lists the devices that were found, so the message can name them.
+    """
+
+    def __init__(self, device: str, available: list[str], reason: str = "") -> None:
+        self.device = device
+        self.available = list(available)
+        self.reason = reason
+        found = ", ".join(self.available) if self.available else "none"
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"cannot open video device {device!r}{detail}. Devices found: {found}. "
+            "Check the cable and that no other program uses the device, or pick another "
+            "source (for a test without a camera use --source synthetic)."
+        )
+
+
+class ProtocolError(SurgeryTeachError):
+    """A signaling message is malformed, unknown, too large or not allowed.
+
+    ``code`` is the machine-readable error code sent on the wire (see docs/protocol.md).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+class SignalingError(SurgeryTeachError):
+    """The signaling server is unreachable, refused us, or the link dropped."""
+
+
+class MediaError(SurgeryTeachError):
+    """Encoding, decoding or the WebRTC media path failed."""
