@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`. Both set up everything
+# themselves on a fresh Debian machine with Python 3.11 (virtualenv, pinned pip install,
+# Debian packages).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := libportaudio2 xvfb ffmpeg libegl1 libxkbcommon0 libxkbcommon-x11-0 \
+	libfontconfig1 libdbus-1-3 libglib2.0-0 libxcb-cursor0 fonts-noto-cjk
+STAMP := $(VENV)/.setup-done
+
+.PHONY: setup run test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+run: setup
+	$(PY) -m surgery_teach.demo
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,234 @@
+"""Headless command line: ``python -m surgery_teach publish|watch|devices``.
+
+Useful on its own: an OR PC without a screen publishes the tower, a recording station
+watches. Errors print one plain sentence and exit 2; Ctrl-C leaves cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from surgery_teach import __version__
+from surgery_teach.capture import list_devices, open_source
+from surgery_teach.capture.base import VideoSource
+from surgery_teach.errors import ConfigError, SurgeryTeachError
+from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
+from surgery_teach.protocol.messages import Role
+from surgery_teach.rtc.session import LiveSession, SessionConfig
+
+logger = logging.getLogger("surgery_teach")
+
+DEFAULT_SERVER = "ws://127.0.0.1:8765"
+
+
+def parse_bitrate(text: str) -> int:
+    """``5M``, ``2500k`` or ``800000`` → bit/s."""
+    value = text.strip().lower()
+    scale = 1
+    if value.endswith("m"):
+        scale, value = 1_000_000, value[:-1]
+    elif value.endswith("k"):
+        scale, value = 1_000, value[:-1]
+    try:
+        return int(float(value) * scale)
+    except ValueError:
+        raise ConfigError(f"bitrate {text!r} is not a number; write e.g. 5M, 2500k") from None
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 1920x1080") from None
+    return width, height
+
+
+def _per_source(values: list[str], count: int, option: str) -> list[str | None]:
+    if not values:
+        return [None] * count
+    if len(values) == 1:
+        return values * count
+    if len(values) != count:
+        raise ConfigError(
+            f"{option} was given {len(values)} times for {count} sources: give it once "
+            "for all sources, or once per --source in the same order"
+        )
+    return list(values)
+
+
+def encoder_settings(args: argparse.Namespace, count: int) -> list[EncoderSettings]:
+    bitrates = _per_source(args.bitrate, count, "--bitrate")
+    sizes = _per_source(args.size, count, "--size")
+    settings = []
+    for bitrate, size in zip(bitrates, sizes, strict=True):
+        width, height = parse_size(size) if size else (None, None)
+        settings.append(EncoderSettings(
+            width=width, height=height,
+            bitrate=parse_bitrate(bitrate) if bitrate else None,
+            preset=args.preset,
+        ))
+    return settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m surgery_teach", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser, role: str) -> None:
+        sub.add_argument("--server", default=DEFAULT_SERVER, help="signaling server ws:// URL")
+        sub.add_argument("--room", required=True, help="the case's room name")
+        sub.add_argument("--name", required=True, help="your display name")
+        sub.add_argument("--role", default=role, choices=[r.value for r in Role])
+        sub.add_argument("--duration", type=float, help="leave after this many seconds")
+        sub.add_argument("--stats-json", type=Path, help="write statistics here on exit")
+        sub.add_argument("--stats-every", type=float, default=5.0,
+                         help="print statistics every N seconds (0: never)")
+        sub.add_argument("--ice-server", action="append", default=[],
+                         help="STUN/TURN URL, e.g. turn:turn.hospital.cn:3478 (repeatable)")
+        sub.add_argument("--stock", action="store_true",
+                         help="stock aiortc receive path (for comparisons)")
+        sub.add_argument("--log-level", default="warning")
+
+    publish = commands.add_parser("publish", help="send video sources to the room")
+    common(publish, "surgeon")
+    publish.add_argument("--source", action="append", default=[],
+                         help="LABEL=SPEC or SPEC: synthetic[:WxH@FPS], camera:N, "
+                              "file:PATH, rtsp://... (repeat for several sources)")
+    publish.add_argument("--bitrate", action="append", default=[],
+                         help="H.264 bitrate, e.g. 5M (once for all, or once per source)")
+    publish.add_argument("--size", action="append", default=[],
+                         help="encode size WxH (once for all, or once per source)")
+    publish.add_argument("--preset", default="superfast", help="x264 preset")
+
+    watch = commands.add_parser("watch", help="receive the room's video")
+    common(watch, "trainee")
+
+    commands.add_parser("devices", help="list cameras and capture cards")
+    return parser
+
+
+async def _wait_for_end(session: LiveSession, duration: float | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(session.ended.wait())]
+    if duration is not None:
+        waits.append(asyncio.ensure_future(asyncio.sleep(duration)))
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in waits:
+        task.cancel()
+
+
+def _print_stats(session: LiveSession) -> None:
+    for encoder in session.encoders:
+        s = encoder.stats
+        print(f"[send] {encoder.label}: {s.frames} frames, {s.keyframes} keyframes, "
+              f"{encoder.viewer_count} viewer(s)", flush=True)
+    for receiver in session.receivers:
+        s = receiver.stats.summary()
+        latency = s["latency_ms"]
+        lat = (f"latency p50 {latency['p50']} ms p95 {latency['p95']} ms"  # type: ignore[index]
+               if latency else "latency n/a")
+        print(f"[recv] {s['label']}: {s['frames_decoded']} frames, {s['fps']} fps, "
+              f"{s['resolution'][0]}x{s['resolution'][1]}, {lat}", flush=True)  # type: ignore[index]
+
+
+async def _stats_loop(session: LiveSession, every: float) -> None:
+    if every <= 0:
+        return
+    while True:
+        await asyncio.sleep(every)
+        _print_stats(session)
+
+
+def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, object]:
+    return {
+        "version": __version__,
+        "participant": session.me.id,
+        "duration_s": round(wall, 3),
+        "cpu_percent": round(100.0 * cpu / wall, 1) if wall > 0 else 0.0,
+        "sent": [
+            {
+                "label": e.label,
+                "frames_encoded": e.stats.frames,
+                "keyframes": e.stats.keyframes,
+                "kbit_per_s": round(e.stats.bytes * 8 / 1000 / wall, 1) if wall > 0 else 0.0,
+                "mean_encode_ms": round(1000 * e.stats.encode_seconds / e.stats.frames, 2)
+                if e.stats.frames else None,
+                "size": list(e.stats.sizes),
+            }
+            for e in session.encoders
+        ],
+        "tracks": [r.stats.summary() for r in session.receivers],
+    }
+
+
+async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> int:
+    settings = encoder_settings(args, len(sources)) if sources else []
+    encoders = [SharedEncoder(s, e) for s, e in zip(sources, settings, strict=True)]
+    config = SessionConfig(server=args.server, room=args.room, name=args.name,
+                           role=Role(args.role), ice_servers=args.ice_server,
+                           tuned=not args.stock)
+    for source in sources:
+        source.start()
+    session = None
+    stats_task = None
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    try:
+        session = await LiveSession.start(config, encoders)
+        print(f"joined room {args.room!r} as {session.me.id} ({args.role}); "
+              f"{len(session.participants)} other participant(s)", flush=True)
+        stats_task = asyncio.ensure_future(_stats_loop(session, args.stats_every))
+        await _wait_for_end(session, args.duration)
+    finally:
+        if stats_task is not None:
+            stats_task.cancel()
+        wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        if session is not None:
+            await session.close()
+            if args.stats_json:
+                args.stats_json.write_text(
+                    json.dumps(session_stats(session, wall, cpu), indent=2, ensure_ascii=False),
+                    encoding="utf-8",
+                )
+        for encoder in encoders:
+            encoder.stop()
+        for source in sources:
+            source.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.__dict__.get("log_level", "warning"))
+                                      .upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "devices":
+            devices = list_devices()
+            for device in devices:
+                print(f"{device.path}\t{device.name}")
+            if not devices:
+                print("no cameras or capture cards found; use --source synthetic to test")
+            return 0
+        sources: list[VideoSource] = []
+        if args.command == "publish":
+            check_encoder_available()
+            sources = [open_source(spec) for spec in (args.source or ["synthetic"])]
+        return asyncio.run(run_session(args, sources))
+    except SurgeryTeachError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,65 @@
+"""``make run`` until the desktop client exists: a local server, a synthetic surgeon and a
+trainee that prints what it receives. Each part is its own process, as in real use."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> int:
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}"
+    py = sys.executable
+    procs = [subprocess.Popen([py, "-m", "signaling_server", "--host", "127.0.0.1",
+                               "--port", str(port)])]
+    try:
+        _wait_for_port(port)
+        procs.append(subprocess.Popen([
+            py, "-m", "surgery_teach", "publish", "--server", url, "--room", "demo",
+            "--name", "Surgeon (synthetic)", "--role", "surgeon",
+            "--source", "Laparoscope=synthetic:1280x720@30",
+            "--source", "Room camera=synthetic:640x360@30", "--stats-every", "0",
+        ]))
+        procs.append(subprocess.Popen([
+            py, "-m", "surgery_teach", "watch", "--server", url, "--room", "demo",
+            "--name", "Trainee", "--role", "trainee", "--stats-every", "2",
+        ]))
+        print(f"demo running on {url} (room 'demo'); Ctrl-C to stop", flush=True)
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in reversed(procs):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+    return 0
+
+
+def _wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"error: the local signaling server did not start on port {port}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Encode each video source once and hand the same H.264 packets to every viewer.
+
+Stock aiortc makes one x264 encoder per peer connection; on two cores that is one 1080p
+viewer. Here one :class:`SharedEncoder` per source runs on its own thread and fans its
+packets out to :class:`EncodedTrack`s, one per viewer, which aiortc only packetises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from surgery_teach.capture.base import CapturedFrame, VideoSource
+from surgery_teach.errors import ConfigError, MediaError
+from surgery_teach.media.keyframes import KeyframePolicy
+
+logger = logging.getLogger(__name__)
+
+VIDEO_CLOCK = 90_000
+TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+
+# Frames a viewer may have waiting before it is considered too slow; it then skips to the
+# next keyframe instead of drifting behind live.
+MAX_QUEUED_FRAMES = 6
+
+
+def default_bitrate(width: int, height: int) -> int:
+    """A sensible H.264 bitrate for a surgical picture of this size (bit/s)."""
+    pixels = width * height
+    if pixels >= 1920 * 1080:
+        return 5_000_000
+    if pixels >= 1280 * 720:
+        return 2_500_000
+    return 1_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncoderSettings:
+    """How one source is encoded.
+
+    ``width``/``height`` default to the source's size; ``bitrate`` (bit/s) to
+    :func:`default_bitrate`. ``preset`` is x264's; ``superfast`` gives ``medium``-like
+    quality for a third of its cost. Keyframes come on request (new viewer, PLI/FIR), at
+    most every ``min_keyframe_gap`` s, and at least every ``keyframe_interval`` s.
+    """
+
+    width: int | None = None
+    height: int | None = None
+    bitrate: int | None = None
+    preset: str = "superfast"
+    keyframe_interval: float = 4.0
+    min_keyframe_gap: float = 0.25
+
+    def __post_init__(self) -> None:
+        if (self.width is None) != (self.height is None):
+            raise ConfigError("give both width and height, or neither")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value is not None and (value < 16 or value % 2):
+                raise ConfigError(f"{name} must be an even number of pixels >= 16, got {value}")
+        if self.bitrate is not None and not 100_000 <= self.bitrate <= 50_000_000:
+            raise ConfigError(f"bitrate must be 0.1 to 50 Mbit/s, got {self.bitrate} bit/s")
+
+
+@dataclass
+class EncodedFrame:
+    """One encoded picture, shared read-only by every viewer."""
+
+    packet: av.Packet
+    keyframe: bool
+    seq: int
+    captured_at: float
+
+
+@dataclass
+class EncoderStats:
+    frames: int = 0
+    keyframes: int = 0
+    bytes: int = 0
+    encode_seconds: float = 0.0
+    skipped_without_viewers: int = 0
+    errors: int = 0
+    sizes: tuple[int, int] = (0, 0)
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class SharedEncoder:
+    """One libx264 encoder for one source, feeding any number of viewers.
+
+    Call :meth:`start` and :meth:`subscribe` from the asyncio loop. The encoder only
+    works while someone is subscribed; each new subscriber gets a keyframe promptly.
+    """
+
+    def __init__(self, source: VideoSource, settings: EncoderSettings | None = None) -> None:
+        self.source = source
+        self.settings = settings or EncoderSettings()
+        self.stats = EncoderStats()
+        self._policy = KeyframePolicy(
+            min_gap=self.settings.min_keyframe_gap, interval=self.settings.keyframe_interval
+        )
+        self._policy_lock = threading.Lock()
+        self._tracks: set[EncodedTrack] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._codec: av.VideoCodecContext | None = None
+        self._pts_origin: float | None = None
+        self._last_pts = -1
+
+    @property
+    def label(self) -> str:
+        return self.source.label
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(
+            target=self._run, name=f"encoder-{self.source.label}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop encoding and end every viewer's track."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        for track in list(self._tracks):
+            track.stop()
+        self._tracks.clear()
+
+    def subscribe(self) -> EncodedTrack:
+        """A new track for one viewer; it starts at the next keyframe."""
+        track = EncodedTrack(self)
+        self._tracks.add(track)
+        self.request_keyframe()
+        return track
+
+    def unsubscribe(self, track: EncodedTrack) -> None:
+        self._tracks.discard(track)
+
+    @property
+    def viewer_count(self) -> int:
+        return len(self._tracks)
+
+    def request_keyframe(self) -> None:
+        """Ask for a keyframe soon (thread-safe); bursts collapse into one."""
+        with self._policy_lock:
+            self._policy.request()
+
+    # -- encoder thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        last_seq = 0
+        while not self._stop.is_set():
+            frame = self.source.slot.wait_after(last_seq, timeout=0.2)
+            if frame is None:
+                if self.source.slot.closed:
+                    break
+                continue
+            last_seq = frame.seq
+            if not self._tracks:
+                self.stats.skipped_without_viewers += 1
+                continue
+            try:
+                encoded = self._encode(frame)
+            except (av.FFmpegError, ValueError) as exc:
+                self.stats.errors += 1
+                logger.warning("encoder for %s failed on a frame: %s", self.source.label, exc)
+                self._codec = None
+                continue
+            if encoded and self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._deliver, encoded)
+        self._codec = None
+
+    def _open_codec(self, width: int, height: int) -> av.VideoCodecContext:
+        bitrate = self.settings.bitrate or default_bitrate(width, height)
+        kbit = bitrate // 1000
+        codec = av.CodecContext.create("libx264", "w")
+        codec.width = width
+        codec.height = height
+        codec.pix_fmt = "yuv420p"
+        codec.time_base = TIME_BASE
+        codec.framerate = fractions.Fraction(round(self.source.fps * 1000), 1000)
+        codec.bit_rate = bitrate
+        codec.gop_size = 1 << 30  # keyframes only when KeyframePolicy says so
+        codec.options = {
+            "preset": self.settings.preset,
+            "tune": "zerolatency",
+            "profile": "baseline",
+            # SPS/PPS before every IDR so a viewer can start at any keyframe; a VBV of
+            # half a second keeps the bitrate honest on constrained links.
+            "x264-params": (
+                f"scenecut=0:keyint=infinite:repeat-headers=1:"
+                f"vbv-maxrate={kbit}:vbv-bufsize={kbit // 2}"
+            ),
+        }
+        self.stats.sizes = (width, height)
+        logger.info(
+            "encoder for %s: %dx%d H.264 %s, %.1f Mbit/s",
+            self.source.label, width, height, self.settings.preset, bitrate / 1e6,
+        )
+        return codec
+
+    def _encode(self, frame: CapturedFrame) -> list[EncodedFrame]:
+        width = self.settings.width or frame.image.width
+        height = self.settings.height or frame.image.height
+        image = frame.image
+        if image.width != width or image.height != height or image.format.name != "yuv420p":
+            image = image.reformat(width=width, height=height, format="yuv420p")
+        if self._codec is None or (self._codec.width, self._codec.height) != (width, height):
+            self._codec = self._open_codec(width, height)
+            with self._policy_lock:
+                self._policy.request()
+
+        if self._pts_origin is None:
+            self._pts_origin = frame.captured_at
+        pts = max(round((frame.captured_at - self._pts_origin) * VIDEO_CLOCK), self._last_pts + 1)
+        self._last_pts = pts
+        image.pts = pts
+        image.time_base = TIME_BASE
+
+        now = time.monotonic()
+        with self._policy_lock:
+            force = self._policy.should_force(now)
+        image.pict_type = (
+            av.video.frame.PictureType.I if force else av.video.frame.PictureType.NONE
+        )
+        started = time.perf_counter()
+        packets = self._codec.encode(image)
+        self.stats.encode_seconds += time.perf_counter() - started
+
+        out = []
+        for packet in packets:
+            packet.time_base = TIME_BASE
+            keyframe = bool(packet.is_keyframe)
+            with self._policy_lock:
+                self._policy.encoded(now, keyframe=keyframe)
+            self.stats.frames += 1
+            self.stats.keyframes += keyframe
+            self.stats.bytes += packet.size
+            out.append(EncodedFrame(packet, keyframe, frame.seq, frame.captured_at))
+        return out
+
+    # -- asyncio loop --------------------------------------------------------------------
+
+    def _deliver(self, frames: list[EncodedFrame]) -> None:
+        for track in list(self._tracks):
+            for encoded in frames:
+                track._offer(encoded)
+
+
+class EncodedTrack(MediaStreamTrack):
+    """One viewer's view of a :class:`SharedEncoder`: ``recv()`` returns H.264 packets.
+
+    A viewer that falls :data:`MAX_QUEUED_FRAMES` behind drops its backlog and resumes at
+    the next keyframe, so it shows live video rather than drifting behind.
+    """
+
+    kind = "video"
+
+    def __init__(self, encoder: SharedEncoder) -> None:
+        super().__init__()
+        self._encoder = encoder
+        self._queue: deque[EncodedFrame] = deque()
+        self._ready = asyncio.Event()
+        self._need_keyframe = True
+        self.dropped = 0
+
+    @property
+    def label(self) -> str:
+        return self._encoder.label
+
+    def request_keyframe(self) -> None:
+        """Called when this viewer reports picture loss (PLI/FIR)."""
+        self._encoder.request_keyframe()
+
+    def _offer(self, encoded: EncodedFrame) -> None:
+        if self.readyState != "live":
+            return
+        if self._need_keyframe:
+            if not encoded.keyframe:
+                self.dropped += 1
+                return
+            self._need_keyframe = False
+        elif len(self._queue) >= MAX_QUEUED_FRAMES:
+            self.dropped += len(self._queue)
+            self._queue.clear()
+            if not encoded.keyframe:
+                self.dropped += 1
+                self._need_keyframe = True
+                self._encoder.request_keyframe()
+                return
+        self._queue.append(encoded)
+        self._ready.set()
+
+    async def recv(self) -> av.Packet:
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        return self._queue.popleft().packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._encoder.unsubscribe(self)
+        self._ready.set()
+
+
+def check_encoder_available() -> None:
+    """Raise :class:`MediaError` with the fix when PyAV lacks libx264."""
+    try:
+        av.codec.Codec("libx264", "w")
+    except Exception as exc:  # av raises several kinds for a missing codec
+        raise MediaError(
+            "this PyAV build has no libx264 encoder; reinstall with "
+            "'pip install --force-reinstall av' from PyPI (its wheels include x264)"
+        ) from exc

@@ -1,0 +1,59 @@
+"""Consume a received video track: keep the newest decoded frame and count delivery."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from surgery_teach.capture.base import CapturedFrame, FrameSlot
+from surgery_teach.capture.stamp import luma_of, read_stamp
+from surgery_teach.media.stats import ReceiveStats
+
+logger = logging.getLogger(__name__)
+
+
+class VideoReceiver:
+    """Pulls decoded frames from a remote track as fast as they come.
+
+    The newest frame waits in ``slot`` for whoever draws or records it; nothing queues.
+    ``captured_at`` of a slot frame is the source's stamped capture time when readable,
+    else the time it was decoded.
+    """
+
+    def __init__(self, track: MediaStreamTrack, *, label: str, participant: str = "",
+                 stamped: bool = False) -> None:
+        self.track = track
+        self.label = label
+        self.participant = participant
+        self.stamped = stamped
+        self.slot = FrameSlot()
+        self.stats = ReceiveStats(label=label, participant=participant)
+
+    async def run(self) -> None:
+        """Receive until the track ends."""
+        try:
+            while True:
+                frame = await self.track.recv()
+                if isinstance(frame, av.VideoFrame):
+                    self._take(frame)
+        except MediaStreamError:
+            pass
+        finally:
+            self.slot.close()
+
+    def _take(self, frame: av.VideoFrame) -> None:
+        now = time.time()
+        stamp = read_stamp(luma_of(frame)) if frame.format.name in ("yuv420p", "yuvj420p") else None
+        as_tuple = (stamp.seq, stamp.captured_at) if stamp is not None else None
+        self.stats.add(now=now, width=frame.width, height=frame.height, stamp=as_tuple,
+                       expect_stamp=self.stamped)
+        self.slot.put(
+            CapturedFrame(
+                image=frame,
+                seq=self.stats.frames,
+                captured_at=stamp.captured_at if stamp is not None else now,
+            )
+        )

@@ -1,0 +1,148 @@
+"""The one place that adapts aiortc internals, for latency and for the shared encoder.
+
+Three adaptations, each checked against the aiortc versions they were written for:
+
+1. **Marker-bit jitter buffer.** Stock aiortc releases a video frame only when a packet of
+   the *next* frame arrives, one frame interval (~33 ms at 30 fps) late. The RTP marker
+   bit says a frame is complete; :class:`MarkerJitterBuffer` releases it then.
+2. **Newest-frame hand-off.** The remote track's decoded-frame queue is unbounded: under
+   CPU overload latency grows without limit. :class:`LatestQueue` keeps only the newest
+   few frames.
+3. **Keyframe requests reach the shared encoder.** When a track returns encoded packets,
+   aiortc drops PLI/FIR on the floor; :func:`forward_keyframe_requests` routes them to the
+   track's ``request_keyframe()``.
+
+If aiortc changes shape, :func:`tuning_supported` turns false and everything still works
+with stock behaviour (logged once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aioice.ice
+import aiortc
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtp import RtpPacket
+
+logger = logging.getLogger(__name__)
+
+TESTED_AIORTC = ("1.16.",)
+_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
+# Decoded frames a remote video track may hold; older ones are dropped.
+REMOTE_QUEUE_FRAMES = 2
+
+
+def tuning_supported() -> bool:
+    """True when this aiortc has the internals these adaptations touch."""
+    probe = RTCRtpReceiver.__init__.__code__.co_names
+    return (
+        aiortc.__version__.startswith(TESTED_AIORTC)
+        and "_send_keyframe" in dir(RTCRtpSender)
+        and "JitterBuffer" in probe
+        and hasattr(JitterBuffer, "_remove_frame")
+    )
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """A video jitter buffer that releases a frame as soon as its marker packet is in."""
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        assert self._origin is not None
+        packets: list[RtpPacket] = []
+        timestamp: int | None = None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None:
+                return None
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:
+                # The previous frame ended without a marker: release it as stock would.
+                self.remove(count)
+                return _join(packets, timestamp)
+            packets.append(packet)
+            if packet.marker:
+                self.remove(count + 1)
+                return _join(packets, timestamp)
+        return None
+
+
+def _join(packets: list[RtpPacket], timestamp: int) -> JitterFrame:
+    return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)  # type: ignore[attr-defined]
+
+
+class LatestQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """An asyncio queue that keeps only the newest ``keep`` items (``None`` always kept).
+
+    Uses the ``_put`` hook asyncio documents for subclasses such as ``PriorityQueue``.
+    """
+
+    def __init__(self, keep: int = REMOTE_QUEUE_FRAMES) -> None:
+        super().__init__()
+        self.keep = keep
+        self.dropped = 0
+
+    def _put(self, item: Any) -> None:
+        self._queue.append(item)  # type: ignore[attr-defined]
+        while item is not None and len(self._queue) > self.keep:  # type: ignore[attr-defined]
+            self._queue.popleft()  # type: ignore[attr-defined]
+            self.dropped += 1
+
+
+def tune_receiver(receiver: RTCRtpReceiver, track: RemoteStreamTrack) -> bool:
+    """Apply the marker-bit buffer and the bounded queue to a new remote video track.
+
+    Call from the peer connection's ``track`` event, before media flows.
+    """
+    if track.kind != "video" or not tuning_supported():
+        return False
+    current = getattr(receiver, _JITTER_ATTR, None)
+    if not isinstance(current, JitterBuffer):
+        return False
+    setattr(receiver, _JITTER_ATTR, MarkerJitterBuffer(capacity=current.capacity, is_video=True))
+    track._queue = LatestQueue()
+    return True
+
+
+def forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None]) -> bool:
+    """Route PLI/FIR received by ``sender`` to ``request`` (the shared encoder)."""
+    if not tuning_supported():
+        return False
+    sender._send_keyframe = request  # type: ignore[method-assign]
+    return True
+
+
+if not tuning_supported():  # pragma: no cover - only on an untested aiortc
+    logger.warning(
+        "aiortc %s is not a version surgery_teach was tuned for (%s): running with stock "
+        "latency and no keyframe forwarding",
+        aiortc.__version__,
+        ", ".join(TESTED_AIORTC),
+    )
+
+
+# -- ICE on one machine ------------------------------------------------------------------
+
+_stock_host_addresses = aioice.ice.get_host_addresses
+
+
+def _loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    return ["127.0.0.1"] if use_ipv4 else ["::1"]
+
+
+def use_loopback_ice(enabled: bool) -> None:
+    """Gather ICE host candidates on the loopback interface only (or stop doing so).
+
+    aioice skips 127.0.0.1 when it gathers host candidates. When the signaling server is
+    on a loopback address every peer is on this machine, so media should stay on
+    loopback too instead of leaving through a network interface. Process-wide.
+    """
+    aioice.ice.get_host_addresses = (  # type: ignore[assignment]
+        _loopback_host_addresses if enabled else _stock_host_addresses
+    )

@@ -1,0 +1,284 @@
+"""A participant's live session: signaling, one peer connection per peer, media in and out.
+
+The session publishes its encoders' tracks to every other participant in the room (it
+offers), answers offers from publishers, and turns each received video track into a
+:class:`VideoReceiver`. Listeners hear about participants and videos through plain
+callbacks, so a Qt window and the headless command line use the same class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from surgery_teach.errors import SignalingError
+from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
+from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.protocol.messages import (
+    Answer,
+    Candidate,
+    ErrorReply,
+    Joined,
+    Left,
+    Offer,
+    ParticipantInfo,
+    Relayed,
+    Role,
+    Signal,
+    TrackInfo,
+    Welcome,
+)
+from surgery_teach.rtc import aiortc_tuning
+from surgery_teach.rtc.peer import (
+    describe,
+    is_loopback_url,
+    new_peer_connection,
+    prefer_h264,
+    should_offer,
+)
+from surgery_teach.rtc.signaling_client import SignalingClient
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class SessionConfig:
+    """Who joins where. ``ice_servers`` are STUN/TURN URLs (none by default)."""
+
+    server: str
+    room: str
+    name: str
+    role: Role
+    ice_servers: list[str] = field(default_factory=list)
+    tuned: bool = True  # marker-bit jitter buffer, bounded queues, keyframe forwarding
+
+
+@dataclass
+class Peer:
+    info: ParticipantInfo
+    pc: RTCPeerConnection
+    tracks: list[EncodedTrack] = field(default_factory=list)
+    labels: dict[str, TrackInfo] = field(default_factory=dict)
+
+
+Listener = Callable[..., None]
+
+
+class LiveSession:
+    """One participant in one room. Use ``await LiveSession.start(config, encoders)``."""
+
+    def __init__(self, config: SessionConfig, encoders: list[SharedEncoder],
+                 client: SignalingClient) -> None:
+        self.config = config
+        self.encoders = encoders
+        self.client = client
+        self.participants: dict[str, ParticipantInfo] = {}
+        self.peers: dict[str, Peer] = {}
+        self.receivers: list[VideoReceiver] = []
+        self.ended = asyncio.Event()
+        self._listeners: dict[str, list[Listener]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    @property
+    def me(self) -> ParticipantInfo:
+        return self.client.welcome.you
+
+    @property
+    def publishing(self) -> bool:
+        return bool(self.encoders)
+
+    @classmethod
+    async def start(cls, config: SessionConfig,
+                    encoders: list[SharedEncoder] | None = None) -> LiveSession:
+        """Join the room and begin exchanging media; raises :class:`SignalingError`."""
+        aiortc_tuning.use_loopback_ice(is_loopback_url(config.server))
+        client = await SignalingClient.join(
+            config.server, room=config.room, name=config.name, role=config.role
+        )
+        session = cls(config, list(encoders or []), client)
+        for encoder in session.encoders:
+            encoder.start()
+        session._spawn(session._read_signaling())
+        await session._on_welcome(client.welcome)
+        return session
+
+    # -- events ---------------------------------------------------------------------------
+
+    def on(self, event: str, listener: Listener) -> None:
+        """Listen to ``participants`` (), ``video`` (receiver), ``video-ended`` (receiver),
+        ``ended`` (reason: str)."""
+        self._listeners.setdefault(event, []).append(listener)
+
+    def _emit(self, event: str, *args: object) -> None:
+        for listener in self._listeners.get(event, []):
+            try:
+                listener(*args)
+            except Exception:
+                logger.exception("a %s listener failed", event)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- signaling ------------------------------------------------------------------------
+
+    async def _read_signaling(self) -> None:
+        reason = "the signaling server closed the connection"
+        try:
+            async for message in self.client.messages():
+                await self._handle(message)
+        except SignalingError as exc:
+            reason = str(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("signaling handler failed")
+            reason = "internal error while handling a signaling message"
+        if not self._closing:
+            logger.warning("session ended: %s", reason)
+            self._emit("ended", reason)
+            self.ended.set()
+
+    async def _handle(self, message: object) -> None:
+        if isinstance(message, Joined):
+            self.participants[message.participant.id] = message.participant
+            self._emit("participants")
+            if should_offer(publishing=self.publishing):
+                await self._offer_to(message.participant)
+        elif isinstance(message, Left):
+            self.participants.pop(message.participant.id, None)
+            self._emit("participants")
+            await self._drop_peer(message.participant.id)
+        elif isinstance(message, Relayed):
+            await self._on_signal(message)
+        elif isinstance(message, ErrorReply):
+            logger.warning("server reported %s: %s", message.code, message.message)
+
+    async def _on_welcome(self, welcome: Welcome) -> None:
+        for participant in welcome.participants:
+            self.participants[participant.id] = participant
+        self._emit("participants")
+        if should_offer(publishing=self.publishing):
+            for participant in welcome.participants:
+                await self._offer_to(participant)
+
+    async def _on_signal(self, message: Relayed) -> None:
+        data = message.data
+        sender = self.participants.get(message.sender)
+        if sender is None:
+            logger.warning("signal from unknown participant %s ignored", message.sender)
+            return
+        if isinstance(data, Offer):
+            await self._answer(sender, data)
+        elif isinstance(data, Answer):
+            peer = self.peers.get(sender.id)
+            if peer is not None:
+                await peer.pc.setRemoteDescription(RTCSessionDescription(data.sdp, "answer"))
+        elif isinstance(data, Candidate):
+            peer = self.peers.get(sender.id)
+            if peer is not None and data.candidate:
+                candidate = candidate_from_sdp(data.candidate.removeprefix("candidate:"))
+                candidate.sdpMid = data.sdp_mid
+                candidate.sdpMLineIndex = data.sdp_mline_index
+                await peer.pc.addIceCandidate(candidate)
+
+    # -- peers ----------------------------------------------------------------------------
+
+    def _new_peer(self, info: ParticipantInfo) -> Peer:
+        pc = new_peer_connection(self.config.ice_servers)
+        peer = Peer(info=info, pc=pc)
+        self.peers[info.id] = peer
+
+        @pc.on("track")
+        def _on_track(track: MediaStreamTrack) -> None:
+            if track.kind != "video":
+                return
+            if self.config.tuned:
+                receiver = next(
+                    (t.receiver for t in pc.getTransceivers() if t.receiver.track is track), None
+                )
+                if receiver is not None:
+                    aiortc_tuning.tune_receiver(receiver, track)
+            self._spawn(self._receive(peer, track))
+
+        @pc.on("connectionstatechange")
+        async def _on_state() -> None:
+            logger.info("peer %s: %s", describe(info), pc.connectionState)
+            if pc.connectionState == "failed":
+                await self._drop_peer(info.id)
+
+        return peer
+
+    async def _offer_to(self, info: ParticipantInfo) -> None:
+        await self._drop_peer(info.id)
+        peer = self._new_peer(info)
+        infos = []
+        for encoder in self.encoders:
+            track = encoder.subscribe()
+            peer.tracks.append(track)
+            transceiver = peer.pc.addTransceiver(track, direction="sendonly")
+            prefer_h264(transceiver)
+            if self.config.tuned:
+                aiortc_tuning.forward_keyframe_requests(transceiver.sender, track.request_keyframe)
+            infos.append(TrackInfo(track_id=track.id, label=encoder.label,
+                                   source=encoder.source.spec))
+        await peer.pc.setLocalDescription(await peer.pc.createOffer())
+        await self.client.send(Signal(
+            to=info.id, data=Offer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))
+        ))
+        logger.info("offered %d track(s) to %s", len(infos), describe(info))
+
+    async def _answer(self, sender: ParticipantInfo, offer: Offer) -> None:
+        await self._drop_peer(sender.id)
+        peer = self._new_peer(sender)
+        peer.labels = {t.track_id: t for t in offer.tracks}
+        await peer.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+        await peer.pc.setLocalDescription(await peer.pc.createAnswer())
+        await self.client.send(Signal(to=sender.id, data=Answer(sdp=peer.pc.localDescription.sdp)))
+
+    async def _receive(self, peer: Peer, track: MediaStreamTrack) -> None:
+        info = peer.labels.get(track.id)
+        label = info.label if info else f"{peer.info.name} video"
+        stamped = bool(info and info.source.startswith("synthetic"))
+        receiver = VideoReceiver(track, label=label, participant=peer.info.id, stamped=stamped)
+        self.receivers.append(receiver)
+        self._emit("video", receiver)
+        try:
+            await receiver.run()
+        finally:
+            self._emit("video-ended", receiver)
+
+    async def _drop_peer(self, participant_id: str) -> None:
+        peer = self.peers.pop(participant_id, None)
+        if peer is None:
+            return
+        for track in peer.tracks:
+            track.stop()
+        await peer.pc.close()
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Leave the room, close every peer connection and stop the encoders."""
+        if self._closing:
+            return
+        self._closing = True
+        with contextlib.suppress(SignalingError):
+            await self.client.close()
+        for participant_id in list(self.peers):
+            await self._drop_peer(participant_id)
+        for encoder in self.encoders:
+            encoder.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.ended.set()

@@ -1,0 +1,127 @@
+"""A client for the signaling server: join a room, then exchange messages.
+
+The websocket is the only I/O here; messages are the parsed objects of
+:mod:`surgery_teach.protocol.messages`. Library errors become :class:`SignalingError`
+with a sentence a surgeon's IT person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import urlparse
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from surgery_teach.errors import ProtocolError, SignalingError
+from surgery_teach.protocol.messages import (
+    ClientMessage,
+    ErrorReply,
+    Join,
+    Leave,
+    Role,
+    ServerMessage,
+    Welcome,
+    parse_server,
+    serialize,
+)
+
+logger = logging.getLogger(__name__)
+
+OPEN_TIMEOUT = 10.0
+
+
+def check_server_url(url: str) -> str:
+    """Return ``url`` if it is a ws:// or wss:// address, else raise with the fix."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+        raise SignalingError(
+            f"{url!r} is not a signaling server address; write it like "
+            "ws://127.0.0.1:8765 or wss://teach.example-hospital.cn"
+        )
+    return url
+
+
+def _why(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    return str(exc) or type(exc).__name__
+
+
+class SignalingClient:
+    """One participant's connection to the signaling server."""
+
+    def __init__(self, connection: ClientConnection, welcome: Welcome) -> None:
+        self._connection = connection
+        self.welcome = welcome
+
+    @property
+    def me(self) -> str:
+        return self.welcome.you.id
+
+    @classmethod
+    async def join(
+        cls, url: str, *, room: str, name: str, role: Role, timeout: float = OPEN_TIMEOUT
+    ) -> SignalingClient:
+        """Connect to ``url`` and join ``room``; raise :class:`SignalingError` if refused."""
+        check_server_url(url)
+        try:
+            connection = await asyncio.wait_for(
+                connect(url, max_size=16 * 1024 * 1024, open_timeout=timeout), timeout
+            )
+        except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
+            raise SignalingError(
+                f"cannot reach the signaling server at {url} ({_why(exc, timeout)}). "
+                "Check the address and port, and that the server is running and reachable "
+                "through the hospital firewall."
+            ) from exc
+        try:
+            await connection.send(serialize(Join(room=room, name=name, role=role)))
+            reply = await asyncio.wait_for(cls._read(connection), timeout)
+        except BaseException:
+            await connection.close()
+            raise
+        if isinstance(reply, ErrorReply):
+            await connection.close()
+            raise SignalingError(f"the server refused to join room {room!r}: {reply.message}")
+        if not isinstance(reply, Welcome):
+            await connection.close()
+            raise SignalingError(f"the server answered the join with {type(reply).__name__}")
+        logger.info("joined room %s as %s (%s)", room, reply.you.id, role)
+        return cls(connection, reply)
+
+    @staticmethod
+    async def _read(connection: ClientConnection) -> ServerMessage:
+        try:
+            raw = await connection.recv()
+        except websockets.ConnectionClosed as exc:
+            raise SignalingError(f"the signaling server closed the connection ({exc})") from exc
+        return parse_server(raw)
+
+    async def send(self, message: ClientMessage) -> None:
+        try:
+            await self._connection.send(serialize(message))
+        except websockets.ConnectionClosed as exc:
+            raise SignalingError(f"the signaling link is down ({exc})") from exc
+
+    async def messages(self) -> AsyncIterator[ServerMessage]:
+        """Server messages until the connection closes; malformed ones are logged and skipped."""
+        while True:
+            try:
+                raw = await self._connection.recv()
+            except websockets.ConnectionClosed:
+                return
+            try:
+                yield parse_server(raw)
+            except ProtocolError as exc:
+                logger.warning("ignored a malformed message from the server: %s", exc.code)
+
+    async def close(self) -> None:
+        """Say goodbye and close; safe to call on a dead link and twice."""
+        try:
+            await self._connection.send(serialize(Leave()))
+        except websockets.ConnectionClosed:
+            pass
+        await self._connection.close()

@@ -1,0 +1,79 @@
+"""The aiortc adaptations: frames on the marker bit, bounded queues, keyframe forwarding."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
+
+from surgery_teach.rtc.aiortc_tuning import LatestQueue, MarkerJitterBuffer, tuning_supported
+
+
+def packet(seq: int, timestamp: int, *, marker: bool, data: bytes) -> RtpPacket:
+    p = RtpPacket(sequence_number=seq, timestamp=timestamp, marker=int(marker))
+    p._data = data  # type: ignore[attr-defined]
+    return p
+
+
+def test_this_aiortc_is_supported() -> None:
+    assert tuning_supported()
+
+
+def test_frame_released_on_its_marker_packet_not_a_frame_later() -> None:
+    stock = JitterBuffer(capacity=128, is_video=True)
+    tuned = MarkerJitterBuffer(capacity=128, is_video=True)
+    frame1 = [packet(100, 3000, marker=False, data=b"a"), packet(101, 3000, marker=True, data=b"b")]
+    for buffer in (stock, tuned):
+        assert buffer.add(frame1[0]) == (False, None)
+    _, stock_frame = stock.add(frame1[1])
+    _, tuned_frame = tuned.add(frame1[1])
+    assert stock_frame is None  # stock waits for the next frame's first packet
+    assert tuned_frame is not None
+    assert (tuned_frame.data, tuned_frame.timestamp) == (b"ab", 3000)
+
+
+def test_frames_come_out_in_order_with_their_own_data() -> None:
+    buffer = MarkerJitterBuffer(capacity=128, is_video=True)
+    out = []
+    seq = 500
+    for frame in range(5):
+        ts = 3000 * frame
+        for part in range(3):
+            _, done = buffer.add(packet(seq, ts, marker=part == 2, data=bytes([frame, part])))
+            seq += 1
+            if done is not None:
+                out.append((done.timestamp, done.data))
+    assert out == [(3000 * f, bytes([f, 0, f, 1, f, 2])) for f in range(5)]
+
+
+def test_a_gap_holds_the_frame_until_the_retransmission_arrives() -> None:
+    buffer = MarkerJitterBuffer(capacity=128, is_video=True)
+    assert buffer.add(packet(10, 90, marker=False, data=b"x"))[1] is None
+    assert buffer.add(packet(12, 90, marker=True, data=b"z"))[1] is None  # 11 is missing
+    _, done = buffer.add(packet(11, 90, marker=False, data=b"y"))
+    assert done is not None and done.data == b"xyz"
+
+
+def test_frame_without_marker_is_released_when_the_next_frame_starts() -> None:
+    buffer = MarkerJitterBuffer(capacity=128, is_video=True)
+    buffer.add(packet(1, 90, marker=False, data=b"p"))
+    _, done = buffer.add(packet(2, 180, marker=False, data=b"q"))
+    assert done is not None and (done.timestamp, done.data) == (90, b"p")
+
+
+async def test_latest_queue_keeps_only_the_newest_frames() -> None:
+    queue = LatestQueue(keep=2)
+    for i in range(10):
+        queue.put_nowait(i)
+    assert queue.qsize() == 2
+    assert queue.dropped == 8
+    assert [queue.get_nowait(), queue.get_nowait()] == [8, 9]
+
+
+async def test_latest_queue_never_drops_the_end_of_stream_marker() -> None:
+    queue = LatestQueue(keep=1)
+    queue.put_nowait("frame")
+    queue.put_nowait(None)
+    got = [await asyncio.wait_for(queue.get(), 1) for _ in range(2)]
+    assert got == ["frame", None]
