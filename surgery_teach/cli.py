@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--ice-server", action="append", default=[],
                          help="STUN/TURN URL, e.g. turn:turn.hospital.cn:3478 (repeatable)")
         sub.add_argument("--stock", action="store_true",
-                         help="stock aiortc receive path (for comparisons)")
+                         help="stock aiortc media path: per-viewer encoding, stock "
+                              "receive (for comparisons only)")
         sub.add_argument("--log-level", default="warning")
 
     publish = commands.add_parser("publish", help="send video sources to the room")
@@ -179,7 +180,7 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
     encoders = [SharedEncoder(s, e) for s, e in zip(sources, settings, strict=True)]
     config = SessionConfig(server=args.server, room=args.room, name=args.name,
                            role=Role(args.role), ice_servers=args.ice_server,
-                           tuned=not args.stock)
+                           stock=args.stock)
     for source in sources:
         source.start()
     session = None

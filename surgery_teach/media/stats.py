@@ -36,6 +36,7 @@ class ReceiveStats:
     missing: int = 0
     last_seq: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    latency_times: list[float] = field(default_factory=list)
 
     def add(self, *, now: float, width: int, height: int, stamp: tuple[int, float] | None,
             expect_stamp: bool) -> None:
@@ -57,6 +58,7 @@ class ReceiveStats:
             self.missing += seq - self.last_seq - 1
         self.last_seq = seq
         self.latencies_ms.append((now - captured_at) * 1000.0)
+        self.latency_times.append(now)
 
     @property
     def fps(self) -> float:
@@ -64,6 +66,22 @@ class ReceiveStats:
             return 0.0
         span = self.last_at - self.first_at
         return (self.frames - 1) / span if span > 0 else 0.0
+
+    def by_minute(self) -> list[dict[str, float]]:
+        """Latency p50/p95 for each minute since the first frame (to see drift)."""
+        if not self.latency_times:
+            return []
+        start = self.latency_times[0]
+        buckets: dict[int, list[float]] = {}
+        for at, value in zip(self.latency_times, self.latencies_ms, strict=True):
+            buckets.setdefault(int((at - start) // 60), []).append(value)
+        rows = []
+        for minute in sorted(buckets):
+            values = sorted(buckets[minute])
+            rows.append({"minute": minute, "count": len(values),
+                         "p50": round(percentile(values, 0.5), 2),
+                         "p95": round(percentile(values, 0.95), 2)})
+        return rows
 
     def summary(self) -> dict[str, object]:
         """A JSON-ready summary (the ``watch --stats-json`` format, per track)."""
@@ -87,4 +105,5 @@ class ReceiveStats:
             "unreadable_stamps": self.unreadable_stamps,
             "out_of_order": self.out_of_order,
             "missing_frames": self.missing,
+            "latency_by_minute": self.by_minute(),
         }

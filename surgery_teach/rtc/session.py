@@ -19,7 +19,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
 from surgery_teach.errors import SignalingError
-from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
+from surgery_teach.media.encoder import SharedEncoder
+from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.messages import (
     Answer,
@@ -57,14 +58,16 @@ class SessionConfig:
     name: str
     role: Role
     ice_servers: list[str] = field(default_factory=list)
-    tuned: bool = True  # marker-bit jitter buffer, bounded queues, keyframe forwarding
+    # Stock aiortc media path, for comparisons: one aiortc encoder per viewer and the
+    # stock receive path (jitter buffer one frame late, unbounded queue).
+    stock: bool = False
 
 
 @dataclass
 class Peer:
     info: ParticipantInfo
     pc: RTCPeerConnection
-    tracks: list[EncodedTrack] = field(default_factory=list)
+    tracks: list[MediaStreamTrack] = field(default_factory=list)
     labels: dict[str, TrackInfo] = field(default_factory=dict)
 
 
@@ -104,8 +107,9 @@ class LiveSession:
             config.server, room=config.room, name=config.name, role=config.role
         )
         session = cls(config, list(encoders or []), client)
-        for encoder in session.encoders:
-            encoder.start()
+        if not config.stock:
+            for encoder in session.encoders:
+                encoder.start()
         session._spawn(session._read_signaling())
         await session._on_welcome(client.welcome)
         return session
@@ -202,7 +206,7 @@ class LiveSession:
         def _on_track(track: MediaStreamTrack) -> None:
             if track.kind != "video":
                 return
-            if self.config.tuned:
+            if not self.config.stock:
                 receiver = next(
                     (t.receiver for t in pc.getTransceivers() if t.receiver.track is track), None
                 )
@@ -223,12 +227,16 @@ class LiveSession:
         peer = self._new_peer(info)
         infos = []
         for encoder in self.encoders:
-            track = encoder.subscribe()
-            peer.tracks.append(track)
-            transceiver = peer.pc.addTransceiver(track, direction="sendonly")
-            prefer_h264(transceiver)
-            if self.config.tuned:
+            track: MediaStreamTrack
+            if self.config.stock:
+                track = RawVideoTrack(encoder.source)
+                transceiver = peer.pc.addTransceiver(track, direction="sendonly")
+            else:
+                track = encoder.subscribe()
+                transceiver = peer.pc.addTransceiver(track, direction="sendonly")
                 aiortc_tuning.forward_keyframe_requests(transceiver.sender, track.request_keyframe)
+            peer.tracks.append(track)
+            prefer_h264(transceiver)
             infos.append(TrackInfo(track_id=track.id, label=encoder.label,
                                    source=encoder.source.spec))
         await peer.pc.setLocalDescription(await peer.pc.createOffer())

@@ -40,3 +40,15 @@ def test_unstamped_sources_do_not_count_unreadable_stamps() -> None:
     assert summary["unreadable_stamps"] == 0
     assert summary["latency_ms"] is None
     assert summary["fps"] == 1.0
+
+
+def test_latency_is_reported_per_minute_to_show_drift() -> None:
+    stats = ReceiveStats(label="Laparoscope")
+    for i in range(1, 181):  # three minutes at one frame a second, latency growing by minute
+        captured = 1000.0 + i
+        stats.add(now=captured + 0.010 * (1 + (i - 1) // 60), width=640, height=360,
+                  stamp=(i, captured), expect_stamp=True)
+    minutes = stats.by_minute()
+    assert [m["minute"] for m in minutes] == [0, 1, 2]
+    assert [round(m["p50"]) for m in minutes] == [10, 20, 30]
+    assert [m["count"] for m in minutes] == [60, 60, 60]
