@@ -1,0 +1,76 @@
+"""The signaling protocol shared by the server and the clients (Qt-free, I/O-free).
+
+:mod:`.messages` is the versioned wire format; :mod:`.room` holds the server's room rules.
+docs/protocol.md describes both for third-party clients.
+"""
+
+from __future__ import annotations
+
+from surgery_teach.protocol.messages import (
+    MAX_MESSAGE_BYTES,
+    MAX_SDP_BYTES,
+    MAX_TRACKS,
+    PROTOCOL_VERSION,
+    Answer,
+    Candidate,
+    ClientMessage,
+    ErrorCode,
+    ErrorReply,
+    Join,
+    Joined,
+    Leave,
+    Left,
+    MessageRef,
+    Offer,
+    ParticipantInfo,
+    Ping,
+    Pong,
+    Relayed,
+    Role,
+    ServerMessage,
+    Signal,
+    SignalData,
+    TrackInfo,
+    Welcome,
+    message_ref,
+    parse_client,
+    parse_server,
+    serialize,
+)
+from surgery_teach.protocol.room import DEFAULT_MAX_ROOM_SIZE, Outbox, Rooms, Seat
+
+__all__ = [
+    "DEFAULT_MAX_ROOM_SIZE",
+    "MAX_MESSAGE_BYTES",
+    "MAX_SDP_BYTES",
+    "MAX_TRACKS",
+    "PROTOCOL_VERSION",
+    "Answer",
+    "Candidate",
+    "ClientMessage",
+    "ErrorCode",
+    "ErrorReply",
+    "Join",
+    "Joined",
+    "Leave",
+    "Left",
+    "MessageRef",
+    "Offer",
+    "Outbox",
+    "ParticipantInfo",
+    "Ping",
+    "Pong",
+    "Relayed",
+    "Role",
+    "Rooms",
+    "Seat",
+    "ServerMessage",
+    "Signal",
+    "SignalData",
+    "TrackInfo",
+    "Welcome",
+    "message_ref",
+    "parse_client",
+    "parse_server",
+    "serialize",
+]

@@ -1,0 +1,45 @@
+"""docs/protocol.md is what third parties code against: its JSON examples must be valid."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from surgery_teach.protocol import (
+    ErrorCode,
+    parse_client,
+    parse_server,
+    serialize,
+)
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def test_the_document_has_examples() -> None:
+    assert len(EXAMPLES) >= 14
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_json_example_is_a_valid_v1_object(example: str) -> None:
+    obj = json.loads(example)
+    if "v" not in obj:
+        if "kind" in obj:  # signal data, shown on its own
+            wrapped = json.dumps({"v": 1, "type": "signal", "to": "p-1", "data": obj})
+            parse_client(wrapped)
+        else:  # the /healthz body
+            assert set(obj) == {"status", "rooms", "participants", "version"}
+        return
+    is_client = obj["type"] in {"join", "leave", "ping"} or "to" in obj
+    message = parse_client(example) if is_client else parse_server(example)
+    assert json.loads(serialize(message)) == obj  # and it is in canonical form
+    assert serialize(message) == example
+
+
+def test_every_error_code_is_documented() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for code in ErrorCode:
+        assert f"| `{code.value}` |" in text
