@@ -53,8 +53,7 @@ class FrameSlot:
             self._frame = frame
             waiters, self._waiters = self._waiters, []
             self._cond.notify_all()
-        for loop, fut in waiters:
-            loop.call_soon_threadsafe(_resolve, fut)
+        _wake(waiters)
 
     def close(self) -> None:
         """Wake everyone for good; ``wait_after``/``next_after`` then return ``None``."""
@@ -62,8 +61,7 @@ class FrameSlot:
             self._closed = True
             waiters, self._waiters = self._waiters, []
             self._cond.notify_all()
-        for loop, fut in waiters:
-            loop.call_soon_threadsafe(_resolve, fut)
+        _wake(waiters)
 
     def wait_after(self, seq: int, timeout: float | None = None) -> CapturedFrame | None:
         """Block until a frame newer than ``seq`` exists; ``None`` on timeout or close."""
@@ -88,6 +86,21 @@ class FrameSlot:
                 fut: asyncio.Future[None] = loop.create_future()
                 self._waiters.append((loop, fut))
             await fut
+
+
+def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]) -> None:
+    """Resolve awaiting consumers' futures on their own loops.
+
+    A consumer that gave up (its future cancelled) or whose event loop has closed must not
+    break the capture thread that calls this, nor stop the other consumers being woken.
+    """
+    for loop, fut in waiters:
+        if fut.done():
+            continue
+        try:
+            loop.call_soon_threadsafe(_resolve, fut)
+        except RuntimeError:  # that consumer's event loop is closed
+            pass
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
