@@ -56,3 +56,22 @@ class SignalingError(SurgeryTeachError):
 
 class MediaError(SurgeryTeachError):
     """Encoding, decoding or the WebRTC media path failed."""
+
+
+class AudioDeviceError(MediaError):
+    """A microphone or speaker is missing or cannot be opened, or PortAudio is not installed.
+
+    ``available`` lists the matching devices that were found, so the message can name them.
+    """
+
+    def __init__(self, device: str, available: list[str], reason: str = "") -> None:
+        self.device = device
+        self.available = list(available)
+        self.reason = reason
+        found = ", ".join(self.available) if self.available else "none"
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"cannot open audio device {device!r}{detail}. Devices found: {found}. "
+            "Check that the headset or speaker is plugged in and not used by another "
+            "program, or pick another device; the session can go on without audio."
+        )

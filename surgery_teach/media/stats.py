@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -37,6 +38,7 @@ class ReceiveStats:
     last_seq: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     latency_times: list[float] = field(default_factory=list)
+    frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=256))
 
     def add(self, *, now: float, width: int, height: int, stamp: tuple[int, float] | None,
             expect_stamp: bool) -> None:
@@ -46,6 +48,7 @@ class ReceiveStats:
         if self.first_at is None:
             self.first_at = now
         self.last_at = now
+        self.frame_times.append(now)
         if stamp is None:
             if expect_stamp:
                 self.unreadable_stamps += 1
@@ -59,6 +62,19 @@ class ReceiveStats:
         self.last_seq = seq
         self.latencies_ms.append((now - captured_at) * 1000.0)
         self.latency_times.append(now)
+
+    def recent(self, now: float, window: float = 2.0) -> tuple[float, float | None]:
+        """Frame rate and median latency (ms, ``None`` if unmeasured) over the last
+        ``window`` seconds."""
+        count = sum(1 for t in self.frame_times if now - t <= window)
+        delays = []
+        for at, value in zip(reversed(self.latency_times), reversed(self.latencies_ms),
+                             strict=True):
+            if now - at > window:
+                break
+            delays.append(value)
+        delay = percentile(sorted(delays), 0.5) if delays else None
+        return count / window, delay
 
     @property
     def fps(self) -> float:

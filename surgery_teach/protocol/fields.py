@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 from enum import StrEnum
 from typing import Any, Final, NoReturn, TypeAlias, TypeVar
@@ -27,6 +28,11 @@ MAX_ID_CHARS: Final = 64
 """Longest participant id, track id, message ``id`` and ``sdpMid``."""
 MAX_SOURCE_CHARS: Final = 256
 MAX_CANDIDATE_CHARS: Final = 4096
+MAX_USERNAME_FRAGMENT_CHARS: Final = 256
+MAX_VIDEO_TRACKS: Final = 8
+"""Most video tracks one participant may announce in ``publishes``."""
+MAX_CHAT_CHARS: Final = 2000
+"""Longest chat message, in characters after trimming."""
 MAX_MLINE_INDEX: Final = 65535
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 """Integer ids must survive a round trip through a JavaScript number."""
@@ -49,6 +55,7 @@ class ErrorCode(StrEnum):
     ALREADY_JOINED = "already-joined"
     UNKNOWN_PARTICIPANT = "unknown-participant"
     ROOM_FULL = "room-full"
+    NOT_ALLOWED = "not-allowed"
 
 
 MessageRef: TypeAlias = str | int | None
@@ -112,6 +119,37 @@ def clean_label(value: str, field: str, max_chars: int) -> str:
     check_text(trimmed, field, max_chars)
     if not trimmed.isprintable():
         raise bad(field, f"contains a control or invisible character (got {show(trimmed)})")
+    return trimmed
+
+
+_CONTROL_NAMES: Final = {"\t": "tab", "\r": "carriage return", "\x00": "NUL"}
+
+
+def clean_chat_text(value: object, field: str, max_chars: int) -> str:
+    """Trim a chat message and check it is 1..max_chars characters without control characters.
+
+    Chat is free text: any Unicode is kept (emoji joiners, right-to-left marks), and line
+    breaks (``\\n``) are allowed inside it. Only control characters (category Cc) other than
+    the line feed are refused. Errors never quote the text: chat is not to be logged.
+    """
+    if not isinstance(value, str):
+        raise bad(field, f"must be a string (got {json_kind(value)})")
+    check_utf8(value, field)
+    trimmed = value.strip()
+    if not trimmed:
+        raise bad(field, "must contain at least one visible character")
+    check_text(trimmed, field, max_chars)
+    offset = len(value) - len(value.lstrip())
+    for index, char in enumerate(trimmed):
+        if char != "\n" and unicodedata.category(char) == "Cc":
+            what = f"U+{ord(char):04X}"
+            if char in _CONTROL_NAMES:
+                what += f" ({_CONTROL_NAMES[char]})"
+            raise bad(
+                field,
+                f"contains the control character {what} at character {offset + index + 1}; "
+                "only line breaks (\\n) are allowed",
+            )
     return trimmed
 
 
@@ -222,10 +260,18 @@ class JsonObject:
         """A string field that may be null or absent."""
         return None if self.raw.get(key) is None else self.text(key)
 
-    def integer(self, key: str) -> int:
-        value = self.value(key)
+    def integer(self, key: str, *, default: int | None = None) -> int:
+        """An integer field; ``default`` makes it optional."""
+        value = self.value(key) if default is None else self.raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             self._wrong(key, "an integer", value)
+        return value
+
+    def boolean(self, key: str, *, default: bool | None = None) -> bool:
+        """A ``true``/``false`` field; ``default`` makes it optional."""
+        value = self.value(key) if default is None else self.raw.get(key, default)
+        if not isinstance(value, bool):
+            self._wrong(key, "true or false", value)
         return value
 
     def nullable_integer(self, key: str) -> int | None:

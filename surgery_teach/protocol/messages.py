@@ -12,6 +12,7 @@ docs/protocol.md is the written form of this module.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +21,7 @@ from typing import Any, Final, TypeAlias
 from surgery_teach.errors import ProtocolError
 from surgery_teach.protocol.fields import (
     MAX_CANDIDATE_CHARS,
+    MAX_CHAT_CHARS,
     MAX_ID_CHARS,
     MAX_LABEL_CHARS,
     MAX_MESSAGE_BYTES,
@@ -28,6 +30,8 @@ from surgery_teach.protocol.fields import (
     MAX_SDP_BYTES,
     MAX_SOURCE_CHARS,
     MAX_TRACKS,
+    MAX_USERNAME_FRAGMENT_CHARS,
+    MAX_VIDEO_TRACKS,
     ErrorCode,
     JsonObject,
     MessageRef,
@@ -36,6 +40,7 @@ from surgery_teach.protocol.fields import (
     check_room,
     check_sdp,
     check_text,
+    clean_chat_text,
     clean_label,
     json_kind,
     load_json,
@@ -43,12 +48,17 @@ from surgery_teach.protocol.fields import (
 )
 
 __all__ = [
+    "MAX_CHAT_CHARS",
     "MAX_MESSAGE_BYTES",
     "MAX_SDP_BYTES",
     "MAX_TRACKS",
+    "MAX_VIDEO_TRACKS",
     "PROTOCOL_VERSION",
     "Answer",
     "Candidate",
+    "Chat",
+    "ChatHistory",
+    "ChatMessage",
     "ClientMessage",
     "ErrorCode",
     "ErrorReply",
@@ -61,12 +71,15 @@ __all__ = [
     "ParticipantInfo",
     "Ping",
     "Pong",
+    "Publish",
+    "Publishes",
     "Relayed",
     "Role",
     "ServerMessage",
     "Signal",
     "SignalData",
     "TrackInfo",
+    "Updated",
     "Welcome",
     "message_ref",
     "parse_client",
@@ -105,12 +118,47 @@ def _normalise(obj: object, name: str, value: object) -> None:
 
 
 @dataclass(frozen=True)
+class Publishes:
+    """What a participant sends: how many video tracks (0-8) and whether audio.
+
+    Announced in ``join`` and ``publish`` so that every participant can tell, from the
+    participant lists alone, who offers to whom (docs/protocol.md, offer rules).
+    """
+
+    video: int = 0
+    audio: bool = False
+
+    def __post_init__(self) -> None:
+        video = self.video
+        if isinstance(video, bool) or not isinstance(video, int):
+            raise bad("video", f"must be an integer (got {json_kind(video)})")
+        if not 0 <= video <= MAX_VIDEO_TRACKS:
+            raise bad(
+                "video",
+                f"must be a number of video tracks from 0 to {MAX_VIDEO_TRACKS} "
+                f"(got {show(video)})",
+            )
+        if not isinstance(self.audio, bool):
+            raise bad("audio", f"must be true or false (got {json_kind(self.audio)})")
+
+    @property
+    def any(self) -> bool:
+        """True if this publishes any media at all."""
+        return self.video > 0 or self.audio
+
+
+NOTHING: Final = Publishes()
+"""The default: a participant that only watches and listens."""
+
+
+@dataclass(frozen=True)
 class ParticipantInfo:
-    """A participant as others see them: server-assigned ``id``, display name, role."""
+    """A participant as others see them: server-assigned ``id``, name, role, media sent."""
 
     id: str
     name: str
     role: Role
+    publishes: Publishes = NOTHING
 
     def __post_init__(self) -> None:
         check_text(self.id, "id", MAX_ID_CHARS)
@@ -166,16 +214,27 @@ class Answer:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One trickled ICE candidate (browsers); an empty ``candidate`` ends the candidates."""
+    """One trickled ICE candidate (browsers); an empty ``candidate`` ends the candidates.
+
+    The fields are those of a browser's ``RTCIceCandidate.toJSON()``.
+    """
 
     candidate: str
     sdp_mid: str | None = None
     sdp_mline_index: int | None = None
+    username_fragment: str | None = None
 
     def __post_init__(self) -> None:
         check_text(self.candidate, "candidate", MAX_CANDIDATE_CHARS, allow_empty=True)
         if self.sdp_mid is not None:
             check_text(self.sdp_mid, "sdpMid", MAX_ID_CHARS, allow_empty=True)
+        if self.username_fragment is not None:
+            check_text(
+                self.username_fragment,
+                "usernameFragment",
+                MAX_USERNAME_FRAGMENT_CHARS,
+                allow_empty=True,
+            )
         index = self.sdp_mline_index
         if index is not None and (
             isinstance(index, bool)
@@ -193,11 +252,12 @@ SignalData: TypeAlias = Offer | Answer | Candidate
 
 @dataclass(frozen=True)
 class Join:
-    """Enter ``room`` under a display name and role."""
+    """Enter ``room`` under a display name and role, announcing the media you will send."""
 
     room: str
     name: str
     role: Role
+    publishes: Publishes = NOTHING
     id: MessageRef = None
 
     def __post_init__(self) -> None:
@@ -240,7 +300,31 @@ class Ping:
         check_ref(self.id)
 
 
-ClientMessage: TypeAlias = Join | Leave | Signal | Ping
+@dataclass(frozen=True)
+class Publish:
+    """Change what you send; everyone in the room (you too) gets ``updated``."""
+
+    publishes: Publishes
+    id: MessageRef = None
+
+    def __post_init__(self) -> None:
+        check_ref(self.id)
+
+
+@dataclass(frozen=True)
+class Chat:
+    """Say something to everyone in your room: 1-2000 characters, line breaks allowed."""
+
+    text: str
+    id: MessageRef = None
+
+    def __post_init__(self) -> None:
+        _normalise(self, "text", clean_chat_text(self.text, "text", MAX_CHAT_CHARS))
+        check_ref(self.id)
+
+
+ClientMessage: TypeAlias = Join | Leave | Signal | Ping | Publish | Chat
+_CLIENT_CLASSES: Final = (Join, Leave, Signal, Ping, Publish, Chat)
 
 
 # -- server -> client -------------------------------------------------------------------------
@@ -300,7 +384,56 @@ class ErrorReply:
     ref: MessageRef = None
 
 
-ServerMessage: TypeAlias = Welcome | Joined | Left | Relayed | Pong | ErrorReply
+@dataclass(frozen=True)
+class Updated:
+    """A participant in your room (perhaps you) changed what they publish."""
+
+    participant: ParticipantInfo
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A chat message as the room sees it (wire type ``chat``, field ``from``).
+
+    ``name`` and ``role`` are the sender's when they wrote it, so the history still reads
+    well after they leave. ``time`` is the server clock (Unix seconds); ``seq`` counts the
+    room's chat messages from 1.
+    """
+
+    sender: str
+    name: str
+    role: Role
+    text: str
+    time: float
+    seq: int
+
+    def __post_init__(self) -> None:
+        check_text(self.sender, "from", MAX_ID_CHARS)
+        _normalise(self, "name", clean_label(self.name, "name", MAX_NAME_CHARS))
+        _normalise(self, "role", _as_role(self.role))
+        _normalise(self, "text", clean_chat_text(self.text, "text", MAX_CHAT_CHARS))
+        time = self.time
+        if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time):
+            raise bad("time", f"must be a finite number (got {json_kind(time)})")
+        _normalise(self, "time", float(time))
+        seq = self.seq
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise bad("seq", f"must be an integer from 1 (got {json_kind(seq)})")
+
+
+@dataclass(frozen=True)
+class ChatHistory:
+    """The room's recent chat, oldest first, sent to a newcomer right after ``welcome``."""
+
+    messages: tuple[ChatMessage, ...]
+
+    def __post_init__(self) -> None:
+        _normalise(self, "messages", tuple(self.messages))
+
+
+ServerMessage: TypeAlias = (
+    Welcome | Joined | Left | Relayed | Pong | ErrorReply | Updated | ChatMessage | ChatHistory
+)
 
 
 # -- serialize --------------------------------------------------------------------------------
@@ -309,7 +442,7 @@ ServerMessage: TypeAlias = Welcome | Joined | Left | Relayed | Pong | ErrorReply
 def serialize(msg: ClientMessage | ServerMessage) -> str:
     """Compact JSON text for one message, ``"v"`` and ``"type"`` first, UTF-8 unescaped."""
     wire_type, body = _body(msg)
-    if isinstance(msg, Join | Leave | Signal | Ping) and msg.id is not None:
+    if isinstance(msg, _CLIENT_CLASSES) and msg.id is not None:
         body["id"] = msg.id
     return json.dumps(
         {"v": PROTOCOL_VERSION, "type": wire_type, **body},
@@ -319,8 +452,28 @@ def serialize(msg: ClientMessage | ServerMessage) -> str:
     )
 
 
+def _publishes(publishes: Publishes) -> dict[str, Any]:
+    return {"video": publishes.video, "audio": publishes.audio}
+
+
 def _participant(info: ParticipantInfo) -> dict[str, Any]:
-    return {"id": info.id, "name": info.name, "role": info.role.value}
+    return {
+        "id": info.id,
+        "name": info.name,
+        "role": info.role.value,
+        "publishes": _publishes(info.publishes),
+    }
+
+
+def _chat_message(msg: ChatMessage) -> dict[str, Any]:
+    return {
+        "from": msg.sender,
+        "name": msg.name,
+        "role": msg.role.value,
+        "text": msg.text,
+        "time": msg.time,
+        "seq": msg.seq,
+    }
 
 
 def _data(data: SignalData) -> dict[str, Any]:
@@ -335,25 +488,37 @@ def _data(data: SignalData) -> dict[str, Any]:
         case Answer(sdp=sdp):
             return {"kind": "answer", "sdp": sdp}
         case Candidate():
-            return {
+            body = {
                 "kind": "candidate",
                 "candidate": data.candidate,
                 "sdpMid": data.sdp_mid,
                 "sdpMLineIndex": data.sdp_mline_index,
             }
+            # Left out when absent: a server or client from before it was added refuses it.
+            if data.username_fragment is not None:
+                body["usernameFragment"] = data.username_fragment
+            return body
     raise TypeError(f"not signal data: {data!r}")
 
 
 def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
     match msg:
         case Join():
-            return "join", {"room": msg.room, "name": msg.name, "role": msg.role.value}
+            body = {"room": msg.room, "name": msg.name, "role": msg.role.value}
+            # Left out when nothing is published, so such a join still suits older servers.
+            if msg.publishes != NOTHING:
+                body["publishes"] = _publishes(msg.publishes)
+            return "join", body
         case Leave():
             return "leave", {}
         case Signal():
             return "signal", {"to": msg.to, "data": _data(msg.data)}
         case Ping():
             return "ping", {}
+        case Publish():
+            return "publish", {"publishes": _publishes(msg.publishes)}
+        case Chat():
+            return "chat", {"text": msg.text}
         case Welcome():
             return "welcome", {
                 "room": msg.room,
@@ -375,6 +540,12 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
             }
         case ErrorReply():
             return "error", {"code": str(msg.code), "message": msg.message, "ref": msg.ref}
+        case Updated():
+            return "updated", {"participant": _participant(msg.participant)}
+        case ChatMessage():
+            return "chat", _chat_message(msg)
+        case ChatHistory():
+            return "chat-history", {"messages": [_chat_message(m) for m in msg.messages]}
     raise TypeError(f"not a protocol message: {msg!r}")
 
 
@@ -415,8 +586,26 @@ def _envelope(raw: object, known_types: Collection[str]) -> tuple[str, dict[str,
 _DATA_FIELDS: Final = {
     "offer": ("kind", "sdp", "tracks"),
     "answer": ("kind", "sdp"),
-    "candidate": ("kind", "candidate", "sdpMid", "sdpMLineIndex"),
+    "candidate": ("kind", "candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"),
 }
+
+
+def _read_publishes(value: object, path: str, *, strict: bool) -> Publishes:
+    publishes = JsonObject(
+        value, path, ("video", "audio"), strict=strict, what="a publishes object"
+    )
+    return publishes.build(
+        Publishes,
+        video=publishes.integer("video", default=0),
+        audio=publishes.boolean("audio", default=False),
+    )
+
+
+def _optional_publishes(obj: JsonObject, *, strict: bool) -> Publishes:
+    """``obj.publishes``, or nothing published when it is absent (older peers omit it)."""
+    if "publishes" not in obj.raw:
+        return NOTHING
+    return _read_publishes(obj.raw["publishes"], obj.path("publishes"), strict=strict)
 
 
 def _read_track(value: object, path: str, *, strict: bool) -> TrackInfo:
@@ -444,6 +633,7 @@ def _read_data(value: object, *, strict: bool) -> SignalData:
             candidate=data.text("candidate"),
             sdp_mid=data.nullable_text("sdpMid"),
             sdp_mline_index=data.nullable_integer("sdpMLineIndex"),
+            username_fragment=data.nullable_text("usernameFragment"),
         )
     sdp = data.text("sdp")
     raw_tracks = data.array("tracks", optional=True)
@@ -462,6 +652,7 @@ def _read_join(msg: JsonObject) -> Join:
         room=msg.text("room"),
         name=msg.text("name"),
         role=msg.text("role"),
+        publishes=_optional_publishes(msg, strict=True),
         id=msg.ref(),
     )
 
@@ -475,11 +666,21 @@ def _read_signal(msg: JsonObject) -> Signal:
     )
 
 
+def _read_publish(msg: JsonObject) -> Publish:
+    return Publish(_read_publishes(msg.value("publishes"), "publishes", strict=True), msg.ref())
+
+
+def _read_chat(msg: JsonObject) -> Chat:
+    return msg.build(Chat, text=msg.text("text"), id=msg.ref())
+
+
 _CLIENT_TYPES: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject], ClientMessage]]]] = {
-    "join": (("room", "name", "role"), _read_join),
+    "join": (("room", "name", "role", "publishes"), _read_join),
     "leave": ((), lambda msg: Leave(id=msg.ref())),
     "signal": (("to", "data"), _read_signal),
     "ping": ((), lambda msg: Ping(id=msg.ref())),
+    "publish": (("publishes",), _read_publish),
+    "chat": (("text",), _read_chat),
 }
 
 
@@ -535,7 +736,34 @@ def message_ref(raw: str | bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Mess
 def _read_participant(value: object, path: str) -> ParticipantInfo:
     info = JsonObject(value, path, (), strict=False, what="a participant")
     return info.build(
-        ParticipantInfo, id=info.text("id"), name=info.text("name"), role=info.text("role")
+        ParticipantInfo,
+        id=info.text("id"),
+        name=info.text("name"),
+        role=info.text("role"),
+        publishes=_optional_publishes(info, strict=False),
+    )
+
+
+def _read_chat_message(msg: JsonObject) -> ChatMessage:
+    return msg.build(
+        ChatMessage,
+        sender=msg.text("from"),
+        name=msg.text("name"),
+        role=msg.text("role"),
+        text=msg.text("text"),
+        time=msg.number("time"),
+        seq=msg.integer("seq"),
+    )
+
+
+def _read_chat_history(msg: JsonObject) -> ChatHistory:
+    return ChatHistory(
+        tuple(
+            _read_chat_message(
+                JsonObject(item, f"messages[{index}]", (), strict=False, what="a chat message")
+            )
+            for index, item in enumerate(msg.array("messages"))
+        )
     )
 
 
@@ -568,6 +796,9 @@ _SERVER_TYPES: Final[dict[str, Callable[[JsonObject], ServerMessage]]] = {
     "error": lambda msg: ErrorReply(
         code=msg.text("code"), message=msg.text("message"), ref=msg.ref("ref")
     ),
+    "updated": lambda msg: Updated(_read_participant(msg.value("participant"), "participant")),
+    "chat": _read_chat_message,
+    "chat-history": _read_chat_history,
 }
 
 

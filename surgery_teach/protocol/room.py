@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from typing import Generic, TypeAlias, TypeVar
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Final, Generic, TypeAlias, TypeVar
 
 from surgery_teach import __version__
 from surgery_teach.errors import ConfigError
 from surgery_teach.protocol.messages import (
+    MAX_VIDEO_TRACKS,
+    Chat,
+    ChatHistory,
+    ChatMessage,
     ClientMessage,
     ErrorCode,
     ErrorReply,
@@ -27,13 +33,29 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Ping,
     Pong,
+    Publish,
+    Publishes,
     Relayed,
+    Role,
     ServerMessage,
     Signal,
+    Updated,
     Welcome,
 )
 
 DEFAULT_MAX_ROOM_SIZE = 50
+CHAT_HISTORY_LENGTH: Final = 200
+"""How many of a room's latest chat messages the room keeps and a newcomer receives."""
+
+PUBLISHING_LIMITS: Final[Mapping[Role, Publishes]] = MappingProxyType(
+    {
+        Role.SURGEON: Publishes(video=MAX_VIDEO_TRACKS, audio=True),
+        Role.MENTOR: Publishes(video=MAX_VIDEO_TRACKS, audio=True),
+        Role.TRAINEE: Publishes(video=0, audio=True),
+        Role.STUDENT: Publishes(video=0, audio=False),
+    }
+)
+"""The most each role may announce in ``publishes``: trainees speak, students only watch."""
 
 K = TypeVar("K", bound=Hashable)
 Outbox: TypeAlias = list[tuple[K, ServerMessage]]
@@ -45,6 +67,37 @@ def new_participant_id() -> str:
     return f"p-{secrets.token_hex(4)}"
 
 
+def publishing_refusal(role: Role, publishes: Publishes) -> str | None:
+    """Why ``role`` may not publish ``publishes`` (a ``not-allowed`` message), or None."""
+    limit = PUBLISHING_LIMITS[role]
+    if publishes.video <= limit.video and (limit.audio or not publishes.audio):
+        return None
+    asked = _describe(publishes)
+    if not limit.any:
+        return (
+            f"a {role.value} may not publish media (asked for {asked}); a {role.value} "
+            'watches, listens and chats: leave "publishes" out or send '
+            '{"video":0,"audio":false}'
+        )
+    if limit.video == 0:
+        return (
+            f"a {role.value} may publish audio only, no video (asked for {asked}); "
+            'send "publishes":{"video":0,"audio":true}'
+        )
+    return (  # no role has this limit yet; kept so that a new one gets a clear message
+        f"a {role.value} may publish at most {_describe(limit)} (asked for {asked})"
+    )
+
+
+def _describe(publishes: Publishes) -> str:
+    parts = []
+    if publishes.video:
+        parts.append(f"{publishes.video} video track{'s' if publishes.video > 1 else ''}")
+    if publishes.audio:
+        parts.append("audio")
+    return " and ".join(parts) or "nothing"
+
+
 @dataclass(frozen=True)
 class Seat:
     """Where a joined connection sits: its room and how others see it."""
@@ -53,11 +106,22 @@ class Seat:
     participant: ParticipantInfo
 
 
-class Rooms(Generic[K]):
-    """Every room on one server: who is where, and who may signal whom.
+@dataclass
+class _Room(Generic[K]):
+    """One room: who is in it (participant id -> connection, in joining order), its chat."""
 
-    ``clock`` gives ``pong.server_time``; ``new_id`` makes participant ids (tests pass
-    deterministic ones). Rooms exist while someone is in them.
+    members: dict[str, K] = field(default_factory=dict)
+    chat: deque[ChatMessage] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY_LENGTH))
+    chat_count: int = 0
+    """Chat messages ever sent here: the ``seq`` of the latest."""
+
+
+class Rooms(Generic[K]):
+    """Every room on one server: who is where, who may signal and publish what, the chat.
+
+    ``clock`` gives ``pong.server_time`` and chat times; ``new_id`` makes participant ids
+    (tests pass deterministic ones). Rooms exist while someone is in them: a room's chat
+    history is forgotten when its last participant leaves.
     """
 
     def __init__(
@@ -75,8 +139,7 @@ class Rooms(Generic[K]):
         self._clock = clock
         self._new_id = new_id
         self._seats: dict[K, Seat] = {}
-        # room name -> participant id -> connection key, in joining order
-        self._rooms: dict[str, dict[str, K]] = {}
+        self._rooms: dict[str, _Room[K]] = {}
         self._ids: set[str] = set()
 
     @property
@@ -93,7 +156,7 @@ class Rooms(Generic[K]):
 
     def participants(self, room: str) -> tuple[ParticipantInfo, ...]:
         """Who is in ``room``, in joining order (empty if the room does not exist)."""
-        members = self._rooms.get(room, {})
+        members = self._rooms[room].members if room in self._rooms else {}
         return tuple(self._seats[conn].participant for conn in members.values())
 
     def handle(self, conn: K, message: ClientMessage) -> Outbox[K]:
@@ -107,6 +170,10 @@ class Rooms(Generic[K]):
                 return self._remove(conn, reason="leave")
             case Signal():
                 return self._relay(conn, message)
+            case Publish():
+                return self._publish(conn, message)
+            case Chat():
+                return self._chat(conn, message)
             case Ping():
                 pong = Pong(self._clock(), self.room_count, self.participant_count)
                 return [(conn, pong)]
@@ -128,8 +195,11 @@ class Rooms(Generic[K]):
                 f"this connection is already in room {seat.room!r} as {seat.participant.id}; "
                 'send {"v":1,"type":"leave"} first to change room or name',
             )
-        members = self._rooms.get(join.room, {})
-        if len(members) >= self.max_room_size:
+        refusal = publishing_refusal(join.role, join.publishes)
+        if refusal is not None:
+            return self._refuse(conn, join, ErrorCode.NOT_ALLOWED, refusal)
+        others = self.participants(join.room)
+        if len(others) >= self.max_room_size:
             return self._refuse(
                 conn,
                 join,
@@ -138,14 +208,41 @@ class Rooms(Generic[K]):
                 "when someone leaves, use another room, or ask the operator to raise "
                 "--max-room-size",
             )
-        participant = ParticipantInfo(self._unique_id(), join.name, join.role)
-        others = self.participants(join.room)
-        self._rooms.setdefault(join.room, {})[participant.id] = conn
+        participant = ParticipantInfo(self._unique_id(), join.name, join.role, join.publishes)
+        room = self._rooms.setdefault(join.room, _Room())
+        room.members[participant.id] = conn
         self._seats[conn] = Seat(join.room, participant)
         self._ids.add(participant.id)
         outbox: Outbox[K] = [(conn, Welcome(join.room, participant, others, self.server_version))]
+        if room.chat:
+            outbox.append((conn, ChatHistory(tuple(room.chat))))
         outbox += [(other, Joined(participant)) for other in self._others(join.room, conn)]
         return outbox
+
+    def _publish(self, conn: K, publish: Publish) -> Outbox[K]:
+        seat = self._seats.get(conn)
+        if seat is None:
+            return self._refuse(conn, publish, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        refusal = publishing_refusal(seat.participant.role, publish.publishes)
+        if refusal is not None:
+            return self._refuse(conn, publish, ErrorCode.NOT_ALLOWED, refusal)
+        participant = replace(seat.participant, publishes=publish.publishes)
+        self._seats[conn] = Seat(seat.room, participant)
+        updated = Updated(participant)  # the sender's copy is its confirmation
+        return [(member, updated) for member in self._rooms[seat.room].members.values()]
+
+    def _chat(self, conn: K, chat: Chat) -> Outbox[K]:
+        seat = self._seats.get(conn)
+        if seat is None:
+            return self._refuse(conn, chat, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        room = self._rooms[seat.room]
+        room.chat_count += 1
+        sender = seat.participant
+        message = ChatMessage(
+            sender.id, sender.name, sender.role, chat.text, self._clock(), room.chat_count
+        )
+        room.chat.append(message)
+        return [(member, message) for member in room.members.values()]  # sender included
 
     def _relay(self, conn: K, signal: Signal) -> Outbox[K]:
         seat = self._seats.get(conn)
@@ -158,7 +255,7 @@ class Rooms(Generic[K]):
                 ErrorCode.BAD_MESSAGE,
                 "field 'to' is your own participant id; signal another participant",
             )
-        target = self._rooms[seat.room].get(signal.to)
+        target = self._rooms[seat.room].members.get(signal.to)
         if target is None:
             return self._refuse(
                 conn,
@@ -172,15 +269,15 @@ class Rooms(Generic[K]):
     def _remove(self, conn: K, *, reason: str) -> Outbox[K]:
         seat = self._seats.pop(conn)
         self._ids.discard(seat.participant.id)
-        members = self._rooms[seat.room]
+        members = self._rooms[seat.room].members
         del members[seat.participant.id]
         if not members:
-            del self._rooms[seat.room]
+            del self._rooms[seat.room]  # and its chat history with it
         left = Left(seat.participant, reason)
         return [(other, left) for other in members.values()]
 
     def _others(self, room: str, conn: K) -> list[K]:
-        return [other for other in self._rooms[room].values() if other != conn]
+        return [other for other in self._rooms[room].members.values() if other != conn]
 
     def _unique_id(self) -> str:
         while True:

@@ -30,6 +30,8 @@ from surgery_teach.protocol.messages import (
     Left,
     Offer,
     ParticipantInfo,
+    Ping,
+    Pong,
     Relayed,
     Role,
     Signal,
@@ -47,6 +49,11 @@ from surgery_teach.rtc.peer import (
 from surgery_teach.rtc.signaling_client import SignalingClient
 
 logger = logging.getLogger(__name__)
+
+# The session pings the server this often and calls the link dead after hearing nothing
+# for DEAD_AFTER seconds (TCP alone may take minutes to notice a dead path).
+HEARTBEAT_INTERVAL = 1.0
+DEAD_AFTER = 4.0
 
 
 @dataclass(kw_only=True)
@@ -89,6 +96,10 @@ class LiveSession:
         self._listeners: dict[str, list[Listener]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.rtt_ms: float | None = None
+        loop = asyncio.get_event_loop()
+        self._last_heard = loop.time()
+        self._ping_sent: float | None = None
 
     @property
     def me(self) -> ParticipantInfo:
@@ -111,6 +122,7 @@ class LiveSession:
             for encoder in session.encoders:
                 encoder.start()
         session._spawn(session._read_signaling())
+        session._spawn(session._heartbeat())
         await session._on_welcome(client.welcome)
         return session
 
@@ -152,7 +164,27 @@ class LiveSession:
             self._emit("ended", reason)
             self.ended.set()
 
+    async def _heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            if loop.time() - self._last_heard > DEAD_AFTER:
+                logger.warning("signaling server silent for %.0f s: link lost", DEAD_AFTER)
+                self.client.abort()
+                return
+            try:
+                self._ping_sent = loop.time()
+                await self.client.send(Ping())
+            except SignalingError:
+                return
+
     async def _handle(self, message: object) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_heard = loop.time()
+        if isinstance(message, Pong):
+            if self._ping_sent is not None:
+                self.rtt_ms = (loop.time() - self._ping_sent) * 1000
+            return
         if isinstance(message, Joined):
             self.participants[message.participant.id] = message.participant
             self._emit("participants")
@@ -276,7 +308,7 @@ class LiveSession:
     # -- shutdown -------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Leave the room, close every peer connection and stop the encoders."""
+        """Leave the room and close every peer connection (the encoders' owner stops them)."""
         if self._closing:
             return
         self._closing = True
@@ -284,8 +316,6 @@ class LiveSession:
             await self.client.close()
         for participant_id in list(self.peers):
             await self._drop_peer(participant_id)
-        for encoder in self.encoders:
-            encoder.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

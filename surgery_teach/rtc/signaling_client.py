@@ -118,6 +118,10 @@ class SignalingClient:
             except ProtocolError as exc:
                 logger.warning("ignored a malformed message from the server: %s", exc.code)
 
+    def abort(self) -> None:
+        """Drop a link that stopped answering, without waiting for a closing handshake."""
+        self._connection.transport.abort()
+
     async def close(self) -> None:
         """Say goodbye and close; safe to call on a dead link and twice."""
         try:

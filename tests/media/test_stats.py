@@ -52,3 +52,17 @@ def test_latency_is_reported_per_minute_to_show_drift() -> None:
     assert [m["minute"] for m in minutes] == [0, 1, 2]
     assert [round(m["p50"]) for m in minutes] == [10, 20, 30]
     assert [m["count"] for m in minutes] == [60, 60, 60]
+
+
+def test_recent_window_reports_current_rate_and_delay() -> None:
+    stats = ReceiveStats(label="Laparoscope")
+    for i in range(1, 91):  # 3 s at 30 fps; delay 10 ms, then 100 ms in the last second
+        captured = 100.0 + i / 30
+        delay = 0.100 if i > 60 else 0.010
+        stats.add(now=captured + delay, width=640, height=360, stamp=(i, captured),
+                  expect_stamp=True)
+    fps, delay_ms = stats.recent(now=100.0 + 90 / 30 + 0.1, window=1.0)
+    assert 25 <= fps <= 31
+    assert delay_ms is not None and round(delay_ms) == 100
+    fps, delay_ms = stats.recent(now=200.0, window=1.0)
+    assert fps == 0 and delay_ms is None

@@ -1,0 +1,66 @@
+"""Link health of every received source, from decoded frames and aiortc's statistics."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from aiortc import RTCPeerConnection
+
+from surgery_teach.media.health import LinkReport
+from surgery_teach.media.receive import VideoReceiver
+
+
+@dataclass
+class _Counters:
+    at: float
+    bytes_received: int
+    packets_received: int
+    packets_lost: int
+
+
+class LinkMonitor:
+    """Call :meth:`sample` about once a second; it returns one report per received video.
+
+    Bitrate and loss are per peer connection (all of that peer's sources together), frame
+    rate and delay per source. ``rtt_ms`` is the signaling round trip, the best estimate a
+    pure viewer has.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[int, _Counters] = {}
+
+    async def sample(self, pcs: dict[str, RTCPeerConnection], receivers: list[VideoReceiver],
+                     rtt_ms: float | None) -> list[LinkReport]:
+        now = time.monotonic()
+        per_peer: dict[str, tuple[float, float]] = {}
+        for participant, pc in pcs.items():
+            per_peer[participant] = await self._peer_rates(pc, now)
+        wall = time.time()
+        reports = []
+        for receiver in receivers:
+            fps, delay = receiver.stats.recent(wall)
+            kbit, loss = per_peer.get(receiver.participant, (0.0, 0.0))
+            reports.append(LinkReport(label=receiver.label, fps=fps, kbit_per_s=kbit, loss=loss,
+                                      rtt_ms=rtt_ms, delay_ms=delay))
+        return reports
+
+    async def _peer_rates(self, pc: RTCPeerConnection, now: float) -> tuple[float, float]:
+        report = await pc.getStats()
+        received = lost = octets = 0
+        for stats in report.values():
+            if stats.type == "inbound-rtp":
+                received += stats.packetsReceived
+                lost += max(stats.packetsLost, 0)
+            elif stats.type == "transport":
+                octets = max(octets, stats.bytesReceived)
+        current = _Counters(now, octets, received, lost)
+        previous = self._last.get(id(pc))
+        self._last[id(pc)] = current
+        if previous is None or now <= previous.at:
+            return 0.0, 0.0
+        kbit = (current.bytes_received - previous.bytes_received) * 8 / 1000 / (now - previous.at)
+        got = current.packets_received - previous.packets_received
+        missed = max(current.packets_lost - previous.packets_lost, 0)
+        loss = missed / (got + missed) if got + missed else 0.0
+        return max(kbit, 0.0), loss

@@ -1,0 +1,69 @@
+"""User settings, in one place: a JSON file in the user's config folder.
+
+``SURGERY_TEACH_CONFIG_DIR`` points elsewhere (tests always set it, so they never touch a
+real user's settings). A missing or damaged file gives the defaults, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+logger = logging.getLogger(__name__)
+
+MAX_RECENT_ROOMS = 8
+
+
+def config_dir() -> Path:
+    override = os.environ.get("SURGERY_TEACH_CONFIG_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir("surgery_teach"))
+
+
+@dataclass
+class Settings:
+    """What the client remembers between runs. Defaults suit a first start."""
+
+    language: str = "en"
+    server: str = ""  # empty: start a local signaling server
+    room: str = "demo"
+    name: str = ""
+    role: str = "surgeon"
+    recent_rooms: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=lambda: ["Laparoscope=synthetic:1280x720@30"])
+    microphone: str = ""  # empty: the system default
+    speaker: str = ""
+
+    def remember_room(self, room: str) -> None:
+        self.recent_rooms = [room, *(r for r in self.recent_rooms if r != room)]
+        del self.recent_rooms[MAX_RECENT_ROOMS:]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        path = path or config_dir() / "settings.json"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            logger.warning("settings file %s is unreadable (%s); using defaults", path, exc)
+            return cls()
+        known = {f.name for f in fields(cls)}
+        defaults = cls()
+        values = {}
+        for key, value in raw.items() if isinstance(raw, dict) else ():
+            if key in known and isinstance(value, type(getattr(defaults, key))):
+                values[key] = value
+        return cls(**values)
+
+    def save(self, path: Path | None = None) -> None:
+        """Write atomically, so a crash never leaves half a file."""
+        path = path or config_dir() / "settings.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)

@@ -1,0 +1,107 @@
+"""Side panels of the session window: participants and link health."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from surgery_teach.media.health import Health, LinkReport
+from surgery_teach.protocol.messages import ParticipantInfo, Role
+from ui.i18n import tr
+from ui.theme import HEALTH_COLOURS
+
+
+def role_name(role: Role | str) -> str:
+    names = {
+        Role.SURGEON: tr("Surgeon"),
+        Role.MENTOR: tr("Mentor"),
+        Role.TRAINEE: tr("Trainee"),
+        Role.STUDENT: tr("Student"),
+    }
+    return names.get(Role(role), str(role))
+
+
+class ParticipantsPanel(QWidget):
+    """Who is in the room, their role, and who is sending video or voice."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel(tr("Participants"))
+        self.title.setObjectName("muted")
+        self.list = QListWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.list)
+
+    def show_participants(self, me: ParticipantInfo, others: list[ParticipantInfo],
+                          sending: set[str], speaking: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        """``sending``: ids whose video we receive (or our own when we publish)."""
+        self.list.clear()
+        ordered = sorted(others, key=lambda p: (list(Role).index(Role(p.role)), p.name))
+        for participant in [me, *ordered]:
+            text = f"{participant.name} — {role_name(participant.role)}"
+            if participant.id == me.id:
+                text += f" ({tr('you')})"
+            marks = []
+            if participant.id in sending:
+                marks.append("▶ " + tr("video"))
+            if participant.id in speaking:
+                marks.append("🎤 " + tr("speaking"))
+            if marks:
+                text += "   " + "  ".join(marks)
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, participant.id)
+            self.list.addItem(item)
+        self.title.setText(tr("Participants ({count})", count=len(others) + 1))
+
+
+class LinkHealthPanel(QWidget):
+    """One line per received source, coloured green/amber/red at 150/300 ms."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel(tr("Link health"))
+        self.title.setObjectName("muted")
+        self.list = QListWidget()
+        self.warning = QLabel("")
+        self.warning.setObjectName("alarm")
+        self.warning.setWordWrap(True)
+        self.warning.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.list)
+        self.reports: list[LinkReport] = []
+
+    def show_reports(self, reports: list[LinkReport]) -> None:
+        self.reports = reports
+        self.list.clear()
+        for r in reports:
+            delay = (tr("delay {ms} ms", ms=round(r.delay_ms)) if r.delay_ms is not None
+                     else tr("delay not measurable"))
+            rtt = f"RTT {round(r.rtt_ms)} ms" if r.rtt_ms is not None else "RTT –"
+            text = (f"● {r.label}\n   {r.fps:.0f} fps · {r.kbit_per_s / 1000:.1f} Mbit/s · "
+                    f"{tr('loss')} {r.loss * 100:.1f}% · {rtt} · {delay}")
+            item = QListWidgetItem(text)
+            item.setForeground(QColor(HEALTH_COLOURS[r.health]))
+            item.setData(Qt.ItemDataRole.UserRole, r.health.value)
+            self.list.addItem(item)
+        late = [r for r in reports if r.too_late_to_guide]
+        poor = [r for r in reports if r.health is Health.POOR and not r.too_late_to_guide]
+        if late:
+            worst = max(late, key=lambda r: r.delay_ms or 0)
+            self.warning.setText(tr(
+                "Video from {label} arrives {ms} ms late: too late to guide safely. "
+                "Say \"stop\" by voice and wait for confirmation.",
+                label=worst.label, ms=round(worst.delay_ms or 0)))
+            self.warning.show()
+        elif poor:
+            self.warning.setText(tr(
+                "The link to {label} is poor (low frame rate or packet loss): "
+                "the picture may freeze or lag.", label=poor[0].label))
+            self.warning.show()
+        else:
+            self.warning.hide()

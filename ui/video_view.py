@@ -1,0 +1,147 @@
+"""Draws the newest frame of a source, aspect ratio kept, with a label and overlays.
+
+The view follows a :class:`FrameSlot` (a local source or a received track). It converts a
+frame to RGB once, when it is first painted, wraps the array in a ``QImage`` without
+copying, and lets Qt scale it into the widget. Frames that arrive faster than the screen
+paints are skipped, never queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+from PyQt6.QtCore import QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from surgery_teach.capture.base import CapturedFrame, FrameSlot
+from ui.i18n import tr
+
+Overlay = Callable[[QPainter, QRectF], None]
+
+
+class VideoView(QWidget):
+    """One video picture. ``clicked`` fires on a left click (thumbnails swap on it)."""
+
+    clicked = pyqtSignal()
+
+    def __init__(self, label: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = label
+        self.overlays: list[Overlay] = []
+        self.frames_painted = 0
+        self.paint_latencies_ms: deque[float] = deque(maxlen=4096)
+        self._slot: FrameSlot | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._frame: CapturedFrame | None = None
+        self._painted_seq = 0
+        self._rgb: np.ndarray | None = None
+        self._image: QImage | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(160, 90)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    # -- following a source -------------------------------------------------------------
+
+    def follow(self, slot: FrameSlot | None, label: str | None = None) -> None:
+        """Show frames from ``slot`` from now on (``None`` shows "no video")."""
+        if label is not None:
+            self.label = label
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._slot = slot
+        self._frame = slot.latest() if slot is not None else None
+        self._image = None
+        if slot is not None:
+            self._task = asyncio.ensure_future(self._follow(slot))
+        self.update()
+
+    @property
+    def slot(self) -> FrameSlot | None:
+        return self._slot
+
+    async def _follow(self, slot: FrameSlot) -> None:
+        seq = self._frame.seq if self._frame is not None else 0
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                frame = await slot.next_after(seq)
+                if frame is None:
+                    break
+                seq = frame.seq
+                self._frame = frame
+                self.update()
+        self.update()
+
+    def stop(self) -> None:
+        self.follow(None)
+
+    # -- painting -----------------------------------------------------------------------
+
+    def video_rect(self) -> QRectF:
+        """Where the picture is drawn inside the widget (letterboxed, aspect kept)."""
+        frame = self._frame
+        if frame is None:
+            return QRectF(self.rect())
+        w, h = frame.image.width, frame.image.height
+        scale = min(self.width() / w, self.height() / h)
+        dw, dh = w * scale, h * scale
+        return QRectF((self.width() - dw) / 2, (self.height() - dh) / 2, dw, dh)
+
+    def current_frame(self) -> CapturedFrame | None:
+        return self._frame
+
+    def _qimage(self, frame: CapturedFrame) -> QImage:
+        if self._image is None or frame.seq != self._painted_seq:
+            rgb = frame.image.to_ndarray(format="rgb24")  # the one colour conversion
+            self._rgb = rgb  # QImage borrows this buffer: keep it alive
+            h, w, _ = rgb.shape
+            self._image = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
+        return self._image
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#000000"))
+        frame = self._frame
+        if frame is None:
+            painter.setPen(QColor("#9da7b3"))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             tr("No video") if not self.label else
+                             tr("Waiting for {label}…", label=self.label))
+            painter.end()
+            return
+        target = self.video_rect()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawImage(target, self._qimage(frame))
+        if frame.seq != self._painted_seq:
+            self._painted_seq = frame.seq
+            self.frames_painted += 1
+            self.paint_latencies_ms.append((time.time() - frame.captured_at) * 1000)
+        for overlay in self.overlays:
+            overlay(painter, target)
+        self._paint_label(painter, frame)
+        painter.end()
+
+    def _paint_label(self, painter: QPainter, frame: CapturedFrame) -> None:
+        if not self.label and not frame.lost:
+            return
+        font = QFont(self.font())
+        font.setPointSize(max(9, min(14, self.height() // 30)))
+        font.setBold(True)
+        painter.setFont(font)
+        text = self.label + (f" — {tr('source lost, reconnecting')}" if frame.lost else "")
+        metrics = painter.fontMetrics()
+        box = QRectF(8, 8, metrics.horizontalAdvance(text) + 16, metrics.height() + 8)
+        painter.fillRect(box, QColor(0, 0, 0, 160))
+        painter.setPen(QColor("#ff7b72") if frame.lost else QColor("#f0f6fc"))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    def mousePressEvent(self, event: QMouseEvent | None) -> None:
+        if event is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mousePressEvent(event)
