@@ -124,10 +124,10 @@ class VideoView(QWidget):
             self.paint_latencies_ms.append((time.time() - frame.captured_at) * 1000)
         for overlay in self.overlays:
             overlay(painter, target)
-        self._paint_label(painter, frame)
+        self._paint_label(painter, frame, target)
         painter.end()
 
-    def _paint_label(self, painter: QPainter, frame: CapturedFrame) -> None:
+    def _paint_label(self, painter: QPainter, frame: CapturedFrame, target: QRectF) -> None:
         if not self.label and not frame.lost:
             return
         font = QFont(self.font())
@@ -136,7 +136,10 @@ class VideoView(QWidget):
         painter.setFont(font)
         text = self.label + (f" — {tr('source lost, reconnecting')}" if frame.lost else "")
         metrics = painter.fontMetrics()
-        box = QRectF(8, 8, metrics.horizontalAdvance(text) + 16, metrics.height() + 8)
+        width, height = metrics.horizontalAdvance(text) + 16, metrics.height() + 8
+        # bottom right of the picture: the top edge may carry a machine-readable stamp
+        box = QRectF(max(0.0, target.right() - width - 8), target.bottom() - height - 8,
+                     width, height)
         painter.fillRect(box, QColor(0, 0, 0, 160))
         painter.setPen(QColor("#ff7b72") if frame.lost else QColor("#f0f6fc"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)

@@ -56,6 +56,10 @@ class AudioDevice:
         """Whether the device can record (``"input"``) or play (``"output"``)."""
         return self.is_microphone if kind == "input" else self.is_speaker
 
+    def is_default(self, kind: Kind) -> bool:
+        """Whether PortAudio picks this device when none is named."""
+        return self.default_input if kind == "input" else self.default_output
+
     def __str__(self) -> str:
         return f"{self.index}: {self.name}"
 
@@ -199,7 +203,7 @@ def choose_device(
     if not candidates:
         raise AudioDeviceError(wanted, available, f"no {word} found")
     if device is None:
-        defaults = [d for d in candidates if (d.default_input if kind == "input" else d.default_output)]
+        defaults = [d for d in candidates if d.is_default(kind)]
         return (defaults or candidates)[0]
     if isinstance(device, int):
         for d in candidates:

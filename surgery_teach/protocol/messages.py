@@ -147,10 +147,6 @@ class Publishes:
         return self.video > 0 or self.audio
 
 
-NOTHING: Final = Publishes()
-"""The default: a participant that only watches and listens."""
-
-
 @dataclass(frozen=True)
 class ParticipantInfo:
     """A participant as others see them: server-assigned ``id``, name, role, media sent."""
@@ -158,7 +154,7 @@ class ParticipantInfo:
     id: str
     name: str
     role: Role
-    publishes: Publishes = NOTHING
+    publishes: Publishes = Publishes()
 
     def __post_init__(self) -> None:
         check_text(self.id, "id", MAX_ID_CHARS)
@@ -257,7 +253,7 @@ class Join:
     room: str
     name: str
     role: Role
-    publishes: Publishes = NOTHING
+    publishes: Publishes = Publishes()
     id: MessageRef = None
 
     def __post_init__(self) -> None:
@@ -506,7 +502,7 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
         case Join():
             body = {"room": msg.room, "name": msg.name, "role": msg.role.value}
             # Left out when nothing is published, so such a join still suits older servers.
-            if msg.publishes != NOTHING:
+            if msg.publishes != Publishes():
                 body["publishes"] = _publishes(msg.publishes)
             return "join", body
         case Leave():
@@ -604,7 +600,7 @@ def _read_publishes(value: object, path: str, *, strict: bool) -> Publishes:
 def _optional_publishes(obj: JsonObject, *, strict: bool) -> Publishes:
     """``obj.publishes``, or nothing published when it is absent (older peers omit it)."""
     if "publishes" not in obj.raw:
-        return NOTHING
+        return Publishes()
     return _read_publishes(obj.raw["publishes"], obj.path("publishes"), strict=strict)
 
 

@@ -75,17 +75,13 @@ def publishing_refusal(role: Role, publishes: Publishes) -> str | None:
     asked = _describe(publishes)
     if not limit.any:
         return (
-            f"a {role.value} may not publish media (asked for {asked}); a {role.value} "
-            'watches, listens and chats: leave "publishes" out or send '
-            '{"video":0,"audio":false}'
+            f'a {role.value} may not publish media (asked for {asked}); leave "publishes" '
+            f"out: a {role.value} watches, listens and chats"
         )
-    if limit.video == 0:
-        return (
-            f"a {role.value} may publish audio only, no video (asked for {asked}); "
-            'send "publishes":{"video":0,"audio":true}'
-        )
-    return (  # no role has this limit yet; kept so that a new one gets a clear message
-        f"a {role.value} may publish at most {_describe(limit)} (asked for {asked})"
+    most = f'{{"video":{limit.video},"audio":{"true" if limit.audio else "false"}}}'
+    return (
+        f"a {role.value} may publish only {_describe(limit)} (asked for {asked}); "
+        f'announce no more than "publishes":{most}'
     )
 
 

@@ -1,0 +1,231 @@
+"""Desktop client entry point: ``python -m ui``.
+
+With no ``--server`` it starts a signaling server inside the app on 127.0.0.1, so one
+computer (or a demo) needs nothing else. ``--room/--name/--role`` join directly, skipping
+the lobby (OR PCs are set up this way). One asyncio loop runs inside Qt (qasync), started
+once for the life of the program.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+import qasync
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import QApplication
+
+from signaling_server.server import RunningServer, ServerConfig, start_server
+from surgery_teach import __version__
+from surgery_teach.errors import SurgeryTeachError
+from surgery_teach.protocol.messages import Role
+from surgery_teach.rtc.session import SessionConfig
+from surgery_teach.settings import Settings
+from ui.controller import SessionController
+from ui.i18n import set_language, tr
+from ui.lobby import JoinRequest, Lobby
+from ui.session_window import SessionWindow
+from ui.theme import apply_theme
+
+logger = logging.getLogger("ui")
+
+LOCAL_PORT = 8765
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ui", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", help="signaling server ws:// URL (default: a local one)")
+    parser.add_argument("--room", help="join this room directly, skipping the lobby")
+    parser.add_argument("--name", help="your display name")
+    parser.add_argument("--role", choices=[r.value for r in Role])
+    parser.add_argument("--source", action="append", default=[],
+                        help="video source to publish (repeatable), e.g. Laparoscope=camera:0")
+    parser.add_argument("--language", choices=["en", "zh_CN", "ru"])
+    parser.add_argument("--demo", action="store_true",
+                        help="join a local demo room at once as a surgeon with synthetic video")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the window, render synthetic video, exit 0 (for packaging)")
+    parser.add_argument("--screenshot", type=Path, help="with --self-test: save the window here")
+    parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--version", action="version", version=__version__)
+    return parser
+
+
+def local_port() -> int:
+    """8765 when free (others on this computer can find it), else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", LOCAL_PORT))
+            return LOCAL_PORT
+        except OSError:
+            return 0
+
+
+class DesktopApp:
+    """Owns the windows and the optional local server for the life of the program."""
+
+    def __init__(self, args: argparse.Namespace, settings: Settings) -> None:
+        self.args = args
+        self.settings = settings
+        self.server: RunningServer | None = None
+        self.lobby: Lobby | None = None
+        self.window: SessionWindow | None = None
+        self.done = asyncio.Event()
+        self.exit_code = 0
+
+    async def run(self) -> int:
+        try:
+            if self.args.self_test:
+                return await self._self_test()
+            request = self._direct_request()
+            if request is not None:
+                await self.join(request)
+            else:
+                self.show_lobby()
+            await self.done.wait()
+        finally:
+            await self._shutdown()
+        return self.exit_code
+
+    def _direct_request(self) -> JoinRequest | None:
+        a = self.args
+        if a.demo:
+            return JoinRequest(a.server or "", a.room or "demo", a.name or tr("Demo surgeon"),
+                               Role(a.role or "surgeon"),
+                               tuple(a.source or ["Laparoscope=synthetic:1280x720@30",
+                                                  "Room camera=synthetic:640x360@30"]))
+        if a.room and a.name and a.role:
+            return JoinRequest(a.server or "", a.room, a.name, Role(a.role), tuple(a.source))
+        return None
+
+    async def server_url(self, requested: str) -> str:
+        if requested:
+            return requested
+        if self.server is None:
+            self.server = await start_server(ServerConfig(host="127.0.0.1", port=local_port()))
+            logger.info("local signaling server on %s", self.server.url)
+        return self.server.url
+
+    def show_lobby(self, error: str = "") -> None:
+        if self.lobby is None:
+            self.lobby = Lobby(self.settings)
+            self.lobby.join_requested.connect(self._on_join_requested)
+            self.lobby.language_changed.connect(self._on_language)
+        self.lobby.show_error(error)
+        self.lobby.show()
+
+    def _on_language(self, code: str) -> None:
+        self.settings.language = set_language(code)
+        self.settings.save()
+        if self.lobby is not None:  # rebuild so every label is in the new language
+            self.lobby.close()
+            self.lobby.deleteLater()
+            self.lobby = None
+            self.show_lobby()
+
+    def _on_join_requested(self, request: JoinRequest) -> None:
+        self.settings.save()
+        if self.lobby is not None:
+            self.lobby.busy(tr("Connecting…"))
+        self._join_task = asyncio.ensure_future(self.join(request))
+
+    async def join(self, request: JoinRequest) -> None:
+        try:
+            url = await self.server_url(request.server)
+            config = SessionConfig(server=url, room=request.room, name=request.name,
+                                   role=request.role)
+            controller = SessionController.from_specs(config, list(request.sources))
+            try:
+                await controller.start()
+            except BaseException:
+                await controller.leave()
+                raise
+        except SurgeryTeachError as exc:
+            self.show_lobby(str(exc))
+            return
+        if self.lobby is not None:
+            self.lobby.hide()
+        self.window = SessionWindow(controller)
+        self.window.closed.connect(self._on_session_closed)
+        self.window.show()
+
+    def _on_session_closed(self) -> None:
+        self.window = None
+        if self.args.room and not self.args.demo:
+            self.done.set()  # a directly joined OR PC exits when the case is left
+        else:
+            self.show_lobby()
+
+    async def _self_test(self) -> int:
+        await self.join(JoinRequest("", "self-test", "Self test", Role.SURGEON,
+                                    ("Laparoscope=synthetic:1280x720@30",)))
+        window = self.window
+        if window is None:
+            print("self-test failed: could not start a session", file=sys.stderr)
+            return 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while window.stage.main.frames_painted < 5:
+            if loop.time() > deadline:
+                print("self-test failed: no video frame was drawn", file=sys.stderr)
+                return 1
+            await asyncio.sleep(0.05)
+        if self.args.screenshot:
+            window.grab().save(str(self.args.screenshot))
+        print(f"self-test ok: {window.stage.main.frames_painted} frames drawn")
+        window.leave()
+        await asyncio.sleep(0)
+        return 0
+
+    async def _shutdown(self) -> None:
+        if self.window is not None:
+            await self.window.controller.leave()
+            self.window.close()
+        if self.server is not None:
+            await self.server.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not _has_display():
+        if not args.self_test:
+            print("error: no display found. Start the client from a desktop session, or "
+                  "under a virtual screen: xvfb-run -a python -m ui", file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    settings = Settings.load()
+    set_language(args.language or settings.language)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("surgery_teach")
+    apply_theme(app)  # type: ignore[arg-type]
+    desktop = DesktopApp(args, settings)
+    app.setQuitOnLastWindowClosed(False)
+    app.lastWindowClosed.connect(lambda: QTimer.singleShot(0, _quit_if_no_window(desktop)))
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        with loop:
+            return loop.run_until_complete(desktop.run())
+    except KeyboardInterrupt:
+        return 130
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM"))
+
+
+def _quit_if_no_window(desktop: DesktopApp):  # type: ignore[no-untyped-def]
+    def check() -> None:
+        lobby_visible = desktop.lobby is not None and desktop.lobby.isVisible()
+        if desktop.window is None and not lobby_visible:
+            desktop.done.set()
+    return check

@@ -1,0 +1,150 @@
+"""Runs one participant's session for the window: sources, joining, reconnecting.
+
+The window subscribes to the Qt signals here; the work is done by the Qt-free core
+(:class:`LiveSession`, the capture sources, the shared encoders).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from surgery_teach.capture import open_source
+from surgery_teach.capture.base import VideoSource
+from surgery_teach.errors import SurgeryTeachError
+from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
+from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.rtc.backoff import backoff_delays
+from surgery_teach.rtc.link import LinkMonitor
+from surgery_teach.rtc.session import LiveSession, SessionConfig
+
+logger = logging.getLogger(__name__)
+
+
+class SessionController(QObject):
+    """State: ``connecting`` → ``live`` ⇄ ``reconnecting`` → ``left``."""
+
+    state_changed = pyqtSignal(str)
+    participants_changed = pyqtSignal()
+    video_added = pyqtSignal(object)  # VideoReceiver
+    video_removed = pyqtSignal(object)
+    chat_received = pyqtSignal(object)  # ChatMessage
+    links_updated = pyqtSignal(list)  # list[LinkReport]
+    problem = pyqtSignal(str)
+
+    def __init__(self, config: SessionConfig, sources: list[VideoSource],
+                 settings: list[EncoderSettings] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.sources = sources
+        self.encoders = [
+            SharedEncoder(source, s)
+            for source, s in zip(sources, settings or [EncoderSettings()] * len(sources),
+                                 strict=True)
+        ]
+        self.session: LiveSession | None = None
+        self.state = "connecting"
+        self._monitor = LinkMonitor()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._leaving = False
+
+    @classmethod
+    def from_specs(cls, config: SessionConfig, specs: list[str]) -> SessionController:
+        """Open the sources named by ``specs`` (raises :class:`SurgeryTeachError`)."""
+        return cls(config, [open_source(spec) for spec in specs])
+
+    async def start(self) -> None:
+        """Start the sources and join; raises :class:`SurgeryTeachError` if the first
+        join fails (the lobby shows it). Later drops reconnect by themselves."""
+        for source in self.sources:
+            if not getattr(source, "running", False):
+                source.start()
+        await self._join()
+        self._spawn(self._link_loop())
+
+    async def _join(self) -> None:
+        session = await LiveSession.start(self.config, self.encoders)
+        self.session = session
+        session.on("participants", lambda: self.participants_changed.emit())
+        session.on("video", lambda r: self.video_added.emit(r))
+        session.on("video-ended", lambda r: self.video_removed.emit(r))
+        session.on("chat", lambda m: self.chat_received.emit(m))
+        session.on("ended", self._on_ended)
+        self._set_state("live")
+        self.participants_changed.emit()
+
+    def _on_ended(self, reason: str) -> None:
+        if self._leaving:
+            return
+        logger.warning("link lost: %s", reason)
+        self._set_state("reconnecting")
+        self._spawn(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        old = self.session
+        if old is not None:
+            for receiver in list(old.receivers):
+                self.video_removed.emit(receiver)
+            await old.close()
+        for delay in backoff_delays():
+            if self._leaving:
+                return
+            await asyncio.sleep(delay)
+            try:
+                await self._join()
+                return
+            except SurgeryTeachError as exc:
+                logger.info("rejoin failed: %s", exc)
+
+    async def _link_loop(self) -> None:
+        while not self._leaving:
+            await asyncio.sleep(1.0)
+            session = self.session
+            if session is None or self.state != "live":
+                continue
+            with contextlib.suppress(Exception):
+                pcs = {pid: peer.pc for pid, peer in session.peers.items()}
+                reports = await self._monitor.sample(pcs, session.receivers, session.rtt_ms)
+                self.links_updated.emit(reports)
+
+    def send_chat(self, text: str) -> None:
+        if self.session is not None and self.state == "live":
+            self._spawn(self._send_chat(text))
+        else:
+            self.problem.emit("not connected")
+
+    async def _send_chat(self, text: str) -> None:
+        try:
+            await self.session.send_chat(text)  # type: ignore[union-attr]
+        except SurgeryTeachError as exc:
+            self.problem.emit(str(exc))
+
+    @property
+    def receivers(self) -> list[VideoReceiver]:
+        return list(self.session.receivers) if self.session else []
+
+    async def leave(self) -> None:
+        """Leave the room and stop everything this controller started."""
+        self._leaving = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
+        for encoder in self.encoders:
+            encoder.stop()
+        for source in self.sources:
+            source.stop()
+        self._set_state("left")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,165 @@
+"""The live session window: video stage, participants, chat, link health, controls."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from surgery_teach.media.receive import VideoReceiver
+from ui.chat import ChatPanel
+from ui.controller import SessionController
+from ui.i18n import tr
+from ui.panels import LinkHealthPanel, ParticipantsPanel, role_name
+from ui.stage import Stage, StageSource
+
+
+class SessionWindow(QWidget):
+    """One participant's view of a case. ``closed`` fires once the user has left."""
+
+    closed = pyqtSignal()
+
+    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.setWindowTitle(tr("Surgery teaching — room {room}", room=controller.config.room))
+        self.resize(1500, 900)
+        self._left = False
+
+        self.banner = QLabel("")
+        self.banner.setObjectName("banner")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.hide()
+
+        self.who = QLabel(f"{controller.config.name} — {role_name(controller.config.role)} · "
+                          + tr("room {room}", room=controller.config.room))
+        self.who.setObjectName("title")
+        self.mute_button = QPushButton(tr("Mute (M)"))
+        self.mute_button.setCheckable(True)
+        self.fullscreen_button = QPushButton(tr("Full screen (F11)"))
+        self.swap_button = QPushButton(tr("Swap source (Tab)"))
+        self.leave_button = QPushButton(tr("Leave"))
+        self.leave_button.setObjectName("danger")
+        self.fullscreen_button.clicked.connect(self.toggle_full_screen)
+        self.leave_button.clicked.connect(self.leave)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.who, 1)
+        for button in (self.mute_button, self.swap_button, self.fullscreen_button,
+                       self.leave_button):
+            bar.addWidget(button)
+
+        self.stage = Stage()
+        self.swap_button.clicked.connect(self.stage.swap_next)
+        self.participants = ParticipantsPanel()
+        self.links = LinkHealthPanel()
+        self.chat = ChatPanel(controller.send_chat)
+        side = QSplitter(Qt.Orientation.Vertical)
+        for panel in (self.participants, self.links, self.chat):
+            side.addWidget(panel)
+        side.setSizes([220, 200, 380])
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(self.stage)
+        body.addWidget(side)
+        body.setStretchFactor(0, 1)
+        body.setSizes([1120, 380])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.banner)
+        layout.addWidget(body, 1)
+
+        for source in controller.sources:
+            self.stage.add(StageSource(key=f"local:{id(source)}",
+                                       label=f"{source.label} ({tr('you')})", slot=source.slot))
+        controller.state_changed.connect(self._on_state)
+        controller.participants_changed.connect(self._on_participants)
+        controller.video_added.connect(self._on_video_added)
+        controller.video_removed.connect(self._on_video_removed)
+        controller.chat_received.connect(self.chat.add)
+        controller.links_updated.connect(self.links.show_reports)
+        controller.problem.connect(self.chat.note)
+        self._shortcuts()
+        self._on_state(controller.state)
+        self._on_participants()
+        for receiver in controller.receivers:
+            self._on_video_added(receiver)
+
+    def _shortcuts(self) -> None:
+        QShortcut(QKeySequence("F11"), self, activated=self.toggle_full_screen)
+        QShortcut(QKeySequence("M"), self, activated=self.mute_button.click)
+        QShortcut(QKeySequence("Tab"), self, activated=self.stage.swap_next)
+        QShortcut(QKeySequence("Esc"), self, activated=self._leave_full_screen)
+
+    # -- controller events ----------------------------------------------------------------
+
+    def _on_state(self, state: str) -> None:
+        texts = {
+            "connecting": tr("Connecting…"),
+            "reconnecting": tr("Link lost — reconnecting… Video resumes by itself."),
+        }
+        if state in texts:
+            self.banner.setText(texts[state])
+            self.banner.show()
+        else:
+            self.banner.hide()
+        if state == "reconnecting":
+            self.chat.note(tr("Link to the server lost; reconnecting"))
+
+    def _on_participants(self) -> None:
+        session = self.controller.session
+        if session is None:
+            return
+        sending = {r.participant for r in session.receivers}
+        if self.controller.sources:
+            sending.add(session.me.id)
+        self.participants.show_participants(session.me, list(session.participants.values()),
+                                            sending)
+
+    def _on_video_added(self, receiver: VideoReceiver) -> None:
+        self.stage.add(StageSource(key=f"remote:{id(receiver)}", label=receiver.label,
+                                   slot=receiver.slot))
+        self._on_participants()
+
+    def _on_video_removed(self, receiver: VideoReceiver) -> None:
+        self.stage.remove(f"remote:{id(receiver)}")
+        self._on_participants()
+
+    # -- actions --------------------------------------------------------------------------
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def _leave_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+
+    def leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        self._leave_task = asyncio.ensure_future(self._leave())
+
+    async def _leave(self) -> None:
+        await self.controller.leave()
+        for view in [self.stage.main, *self.stage.thumbnails]:
+            view.stop()
+        self.closed.emit()
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        if not self._left:
+            self.leave()
+        super().closeEvent(event)
