@@ -177,7 +177,11 @@ class DesktopApp:
                 return 1
             await asyncio.sleep(0.05)
         if self.args.screenshot:
-            window.grab().save(str(self.args.screenshot))
+            screen = QApplication.primaryScreen()
+            on_screen = os.environ.get("QT_QPA_PLATFORM", "") != "offscreen" and screen
+            # On a real (or virtual X) display, photograph the screen itself.
+            picture = screen.grabWindow(0) if on_screen else window.grab()  # type: ignore[union-attr]
+            picture.save(str(self.args.screenshot))
         print(f"self-test ok: {window.stage.main.frames_painted} frames drawn")
         window.leave()
         await asyncio.sleep(0)

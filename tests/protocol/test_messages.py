@@ -8,10 +8,14 @@ import pytest
 
 from surgery_teach.errors import ProtocolError
 from surgery_teach.protocol.messages import (
+    MAX_CHAT_CHARS,
     MAX_MESSAGE_BYTES,
     MAX_SDP_BYTES,
     Answer,
     Candidate,
+    Chat,
+    ChatHistory,
+    ChatMessage,
     ClientMessage,
     ErrorCode,
     ErrorReply,
@@ -23,11 +27,14 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Ping,
     Pong,
+    Publish,
+    Publishes,
     Relayed,
     Role,
     ServerMessage,
     Signal,
     TrackInfo,
+    Updated,
     Welcome,
     message_ref,
     parse_client,
@@ -36,7 +43,26 @@ from surgery_teach.protocol.messages import (
 )
 
 LI = ParticipantInfo("p-0a1b2c3d", "Dr Li", Role.MENTOR)
-IVANOVA = ParticipantInfo("p-99aa88bb", "Иванова А. П.", Role.SURGEON)
+IVANOVA = ParticipantInfo("p-99aa88bb", "Иванова А. П.", Role.SURGEON, Publishes(2, True))
+LI_JSON = '{"id":"p-0a1b2c3d","name":"Dr Li","role":"mentor","publishes":{"video":0,"audio":false}}'
+IVANOVA_JSON = (
+    '{"id":"p-99aa88bb","name":"Иванова А. П.","role":"surgeon",'
+    '"publishes":{"video":2,"audio":true}}'
+)
+CHAT_LI_JSON = (
+    '{"from":"p-0a1b2c3d","name":"Dr Li","role":"mentor",'
+    '"text":"Please show Calot\'s triangle","time":1764099000.123,"seq":17}'
+)
+CHAT_LI = ChatMessage(
+    LI.id, "Dr Li", Role.MENTOR, "Please show Calot's triangle", 1764099000.123, 17
+)
+CHAT_IVANOVA_JSON = (
+    '{"from":"p-99aa88bb","name":"Иванова А. П.","role":"surgeon",'
+    '"text":"Это пузырная артерия.\\n看这里","time":1764099002.5,"seq":18}'
+)
+CHAT_IVANOVA = ChatMessage(
+    IVANOVA.id, IVANOVA.name, Role.SURGEON, "Это пузырная артерия.\n看这里", 1764099002.5, 18
+)
 OFFER_JSON = (
     '{"kind":"offer","sdp":"v=0\\r\\no=- 1 1 IN IP4 0.0.0.0\\r\\n",'
     '"tracks":[{"track_id":"abc","label":"Laparoscope","source":"synthetic:1280x720@30"},'
@@ -86,30 +112,70 @@ CLIENT_CASES: list[tuple[str, ClientMessage]] = [
         '"sdpMid":null,"sdpMLineIndex":null}}',
         Signal("p-1", Candidate("", None, None)),
     ),
+    (
+        '{"v":1,"type":"signal","to":"p-1","data":{"kind":"candidate",'
+        '"candidate":"candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host",'
+        '"sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"Xq3b"}}',
+        Signal(
+            "p-1",
+            Candidate("candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host", "0", 0, "Xq3b"),
+        ),
+    ),
+    (
+        '{"v":1,"type":"join","room":"chole-2026-11-25","name":"Иванова А. П.",'
+        '"role":"surgeon","publishes":{"video":2,"audio":true}}',
+        Join("chole-2026-11-25", "Иванова А. П.", Role.SURGEON, Publishes(2, True)),
+    ),
+    (
+        '{"v":1,"type":"join","room":"r","name":"Дмитрий","role":"trainee",'
+        '"publishes":{"video":0,"audio":true},"id":"j-2"}',
+        Join("r", "Дмитрий", Role.TRAINEE, Publishes(audio=True), id="j-2"),
+    ),
+    (
+        '{"v":1,"type":"publish","publishes":{"video":1,"audio":true}}',
+        Publish(Publishes(1, True)),
+    ),
+    (
+        '{"v":1,"type":"publish","publishes":{"video":0,"audio":false},"id":7}',
+        Publish(Publishes(), id=7),
+    ),
+    (
+        '{"v":1,"type":"chat","text":"Please show Calot\'s triangle"}',
+        Chat("Please show Calot's triangle"),
+    ),
+    (
+        '{"v":1,"type":"chat","text":"请放大胆囊三角\\nПокажите ещё раз 👩‍⚕️","id":"c-1"}',
+        Chat("请放大胆囊三角\nПокажите ещё раз 👩‍⚕️", id="c-1"),
+    ),
 ]
 
 SERVER_CASES: list[tuple[str, ServerMessage]] = [
     (
-        '{"v":1,"type":"welcome","room":"chole-2026-11-25",'
-        '"you":{"id":"p-0a1b2c3d","name":"Dr Li","role":"mentor"},'
-        '"participants":[{"id":"p-99aa88bb","name":"Иванова А. П.","role":"surgeon"}],'
-        '"server_version":"0.1.0"}',
+        '{"v":1,"type":"welcome","room":"chole-2026-11-25","you":' + LI_JSON + ","
+        '"participants":[' + IVANOVA_JSON + '],"server_version":"0.1.0"}',
         Welcome("chole-2026-11-25", LI, (IVANOVA,), "0.1.0"),
     ),
     (
-        '{"v":1,"type":"welcome","room":"r","you":{"id":"p-0a1b2c3d","name":"Dr Li",'
-        '"role":"mentor"},"participants":[],"server_version":"0.1.0"}',
+        '{"v":1,"type":"welcome","room":"r","you":' + LI_JSON + ","
+        '"participants":[],"server_version":"0.1.0"}',
         Welcome("r", LI, (), "0.1.0"),
     ),
+    ('{"v":1,"type":"joined","participant":' + IVANOVA_JSON + "}", Joined(IVANOVA)),
     (
-        '{"v":1,"type":"joined","participant":{"id":"p-99aa88bb","name":"Иванова А. П.",'
-        '"role":"surgeon"}}',
-        Joined(IVANOVA),
-    ),
-    (
-        '{"v":1,"type":"left","participant":{"id":"p-0a1b2c3d","name":"Dr Li",'
-        '"role":"mentor"},"reason":"disconnect"}',
+        '{"v":1,"type":"left","participant":' + LI_JSON + ',"reason":"disconnect"}',
         Left(LI, "disconnect"),
+    ),
+    ('{"v":1,"type":"updated","participant":' + IVANOVA_JSON + "}", Updated(IVANOVA)),
+    ('{"v":1,"type":"chat",' + CHAT_LI_JSON[1:], CHAT_LI),
+    (
+        '{"v":1,"type":"chat-history","messages":[' + CHAT_LI_JSON + "," + CHAT_IVANOVA_JSON + "]}",
+        ChatHistory((CHAT_LI, CHAT_IVANOVA)),
+    ),
+    ('{"v":1,"type":"chat-history","messages":[]}', ChatHistory(())),
+    (
+        '{"v":1,"type":"signal","from":"p-1","data":{"kind":"candidate","candidate":"",'
+        '"sdpMid":"0","sdpMLineIndex":0,"usernameFragment":""}}',
+        Relayed("p-1", Candidate("", "0", 0, "")),
     ),
     (
         '{"v":1,"type":"signal","from":"p-0a1b2c3d","data":' + OFFER_JSON + "}",
@@ -186,13 +252,111 @@ def test_constructors_take_role_strings_and_reject_bad_values_early() -> None:
 def test_parse_server_ignores_unknown_fields_for_forward_compatibility() -> None:
     text = (
         '{"v":1,"type":"joined","participant":{"id":"p-1","name":"A","role":"mentor",'
-        '"muted":true},"future":{"x":1}}'
+        '"muted":true,"publishes":{"video":1,"screen":true}},"future":{"x":1}}'
     )
-    assert parse_server(text) == Joined(ParticipantInfo("p-1", "A", Role.MENTOR))
+    assert parse_server(text) == Joined(ParticipantInfo("p-1", "A", Role.MENTOR, Publishes(1)))
     relayed = parse_server(
         '{"v":1,"type":"signal","from":"p-1","data":{"kind":"answer","sdp":"v=0","new":1}}'
     )
     assert relayed == Relayed("p-1", Answer("v=0"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"v":1,"type":"joined","participant":{"id":"p-1","name":"A","role":"mentor"}}',
+        '{"v":1,"type":"updated","participant":{"id":"p-1","name":"A","role":"mentor"}}',
+        '{"v":1,"type":"left","participant":{"id":"p-1","name":"A","role":"mentor"},'
+        '"reason":"leave"}',
+        '{"v":1,"type":"welcome","room":"r","you":{"id":"p-1","name":"A","role":"mentor"},'
+        '"participants":[{"id":"p-1","name":"A","role":"mentor"}],"server_version":"0.1.0"}',
+    ],
+)
+def test_parse_server_reads_a_participant_without_publishes_as_publishing_nothing(
+    text: str,
+) -> None:
+    """Servers from before ``publishes`` existed leave it out of participant objects."""
+    message = parse_server(text)
+    participants = (
+        (message.you, *message.participants)
+        if isinstance(message, Welcome)
+        else (message.participant,)  # type: ignore[union-attr]
+    )
+    for participant in participants:
+        assert participant == ParticipantInfo("p-1", "A", Role.MENTOR)
+        assert participant.publishes == Publishes(video=0, audio=False)
+
+
+def test_publishes_defaults_to_nothing_and_any_says_whether_media_is_sent() -> None:
+    assert Publishes() == Publishes(video=0, audio=False)
+    assert not Publishes().any
+    assert Publishes(video=1).any
+    assert Publishes(audio=True).any
+    assert ParticipantInfo("p-1", "A", Role.MENTOR).publishes == Publishes()
+    assert Join("r", "A", Role.MENTOR).publishes == Publishes()
+
+
+def test_publishes_checks_its_values_when_built_in_python() -> None:
+    with pytest.raises(ProtocolError, match="'video' must be a number of video tracks from 0"):
+        Publishes(video=9)
+    with pytest.raises(ProtocolError, match="'video' must be an integer"):
+        Publishes(video=True)
+    with pytest.raises(ProtocolError, match="'audio' must be true or false"):
+        Publishes(audio=1)  # type: ignore[arg-type]
+
+
+def test_a_join_publishing_nothing_leaves_publishes_out_so_older_servers_accept_it() -> None:
+    text = '{"v":1,"type":"join","room":"r","name":"A","role":"student"}'
+    explicit = '{"v":1,"type":"join","room":"r","name":"A","role":"student",' + (
+        '"publishes":{"video":0,"audio":false}}'
+    )
+    assert parse_client(explicit) == parse_client(text)
+    assert serialize(parse_client(explicit)) == text
+
+
+def test_publishes_fields_are_each_optional() -> None:
+    text = '{"v":1,"type":"publish","publishes":{"audio":true}}'
+    assert parse_client(text) == Publish(Publishes(video=0, audio=True))
+    assert parse_client('{"v":1,"type":"publish","publishes":{}}') == Publish(Publishes())
+
+
+def test_chat_text_is_trimmed_and_keeps_inner_line_breaks() -> None:
+    chat = parse_client('{"v":1,"type":"chat","text":"\\n  Clip here,\\nthen cut  \\n"}')
+    assert chat == Chat("Clip here,\nthen cut")
+    assert Chat(" Да ").text == "Да"
+
+
+def test_chat_text_limit_counts_characters_after_trimming() -> None:
+    longest = "王" * MAX_CHAT_CHARS
+    assert Chat(f"  {longest}\n").text == longest
+    error = _refused(json.dumps({"v": 1, "type": "chat", "text": longest + "!"}))
+    assert error.message == "field 'text' is 2001 characters long; the limit is 2000"
+
+
+def test_chat_keeps_invisible_characters_that_names_refuse() -> None:
+    # Zero-width joiners build emoji; marks steer right-to-left text. Not controls.
+    text = "👩‍⚕️ ok \u200f\u05e9\u05dc\u05d5\u05dd"
+    assert Chat(text).text == text
+
+
+def test_chat_errors_never_quote_the_text() -> None:
+    """Clients log error messages; chat may hold patient details."""
+    error = _refused(json.dumps({"v": 1, "type": "chat", "text": "Mrs Patient\tbed 4"}))
+    assert "Patient" not in error.message
+    assert error.message == (
+        "field 'text' contains the control character U+0009 (tab) at character 12; "
+        "only line breaks (\\n) are allowed"
+    )
+
+
+def test_chat_message_checks_its_values_when_built_in_python() -> None:
+    with pytest.raises(ProtocolError, match="'seq' must be an integer from 1"):
+        ChatMessage("p-1", "A", Role.MENTOR, "hi", 1.0, 0)
+    with pytest.raises(ProtocolError, match="'time' must be a finite number"):
+        ChatMessage("p-1", "A", Role.MENTOR, "hi", float("nan"), 1)
+    with pytest.raises(ProtocolError, match="'from' must not be empty"):
+        ChatMessage("", "A", Role.MENTOR, "hi", 1.0, 1)
+    assert ChatMessage("p-1", "A", "student", "hi", 5, 1).role is Role.STUDENT  # type: ignore[arg-type]
 
 
 def test_parse_server_accepts_utf8_bytes() -> None:
@@ -331,9 +495,74 @@ BAD_CLIENT_INPUT = [
         "'data.sdpMid' must be a string",
     ),
     (
-        _signal({"kind": "candidate", "candidate": "c", "usernameFragment": "u"}),
+        _signal({"kind": "candidate", "candidate": "c", "usernameFragment": 5}),
         "bad-message",
-        "unknown field 'data.usernameFragment'",
+        "'data.usernameFragment' must be a string",
+    ),
+    (
+        _signal({"kind": "candidate", "candidate": "c", "usernameFragment": "u" * 257}),
+        "bad-message",
+        "'data.usernameFragment' is 257 characters long; the limit is 256",
+    ),
+    (
+        _signal({"kind": "candidate", "candidate": "c", "ufrag": "u"}),
+        "bad-message",
+        "unknown field 'data.ufrag'",
+    ),
+    ('{"v":1,"type":"hello"}', "unknown-type", "join, leave, signal, ping, publish, chat"),
+    (_join(publishes=None), "bad-message", "'publishes' must be a JSON object (got null)"),
+    (_join(publishes=2), "bad-message", "'publishes' must be a JSON object"),
+    (_join(publishes=[2, True]), "bad-message", "'publishes' must be a JSON object"),
+    (_join(publishes={"video": -1}), "bad-message", "'publishes.video' must be a number"),
+    (
+        _join(publishes={"video": 9, "audio": True}),
+        "bad-message",
+        "'publishes.video' must be a number of video tracks from 0 to 8 (got 9)",
+    ),
+    (_join(publishes={"video": "2"}), "bad-message", "'publishes.video' must be an integer"),
+    (_join(publishes={"video": 1.0}), "bad-message", "'publishes.video' must be an integer"),
+    (_join(publishes={"video": True}), "bad-message", "'publishes.video' must be an integer"),
+    (_join(publishes={"audio": 1}), "bad-message", "'publishes.audio' must be true or false"),
+    (_join(publishes={"audio": "on"}), "bad-message", "'publishes.audio' must be true or"),
+    (
+        _join(publishes={"video": 1, "screen": 1}),
+        "bad-message",
+        "unknown field 'publishes.screen' in a publishes object",
+    ),
+    ('{"v":1,"type":"publish"}', "bad-message", "'publishes' is missing"),
+    ('{"v":1,"type":"publish","publishes":true}', "bad-message", "'publishes' must be a JSON"),
+    (
+        '{"v":1,"type":"publish","publishes":{"video":12}}',
+        "bad-message",
+        "'publishes.video' must be a number of video tracks from 0 to 8",
+    ),
+    (
+        '{"v":1,"type":"publish","publishes":{},"video":1}',
+        "bad-message",
+        "unknown field 'video'",
+    ),
+    ('{"v":1,"type":"chat"}', "bad-message", "'text' is missing"),
+    ('{"v":1,"type":"chat","text":null}', "bad-message", "'text' must be a string"),
+    ('{"v":1,"type":"chat","text":["hi"]}', "bad-message", "'text' must be a string"),
+    ('{"v":1,"type":"chat","text":""}', "bad-message", "'text' must contain at least one"),
+    ('{"v":1,"type":"chat","text":" \\n\\t "}', "bad-message", "'text' must contain at least"),
+    (
+        json.dumps({"v": 1, "type": "chat", "text": "x" * 2001}),
+        "bad-message",
+        "'text' is 2001 characters long; the limit is 2000",
+    ),
+    ('{"v":1,"type":"chat","text":"a\\rb"}', "bad-message", "U+000D (carriage return) at"),
+    ('{"v":1,"type":"chat","text":"a\\u0000b"}', "bad-message", "U+0000 (NUL) at character 2"),
+    ('{"v":1,"type":"chat","text":" a\\u001bb"}', "bad-message", "U+001B at character 3"),
+    ('{"v":1,"type":"chat","text":"a\\u007f"}', "bad-message", "control character U+007F"),
+    ('{"v":1,"type":"chat","text":"a\\u0085b"}', "bad-message", "control character U+0085"),
+    ('{"v":1,"type":"chat","text":"a\\ud800"}', "bad-message", "'text' contains an unpaired"),
+    ('{"v":1,"type":"chat","text":"hi","to":"p-1"}', "bad-message", "unknown field 'to'"),
+    (
+        '{"v":1,"type":"chat","from":"p-1","name":"A","role":"mentor","text":"hi",'
+        '"time":1,"seq":1}',
+        "bad-message",
+        "unknown field",
     ),
 ]
 
@@ -405,6 +634,20 @@ BAD_SERVER_INPUT = [
     ('{"v":1,"type":"joined","participant":{"id":"p-1","name":"A","role":"x"}}', "bad-message"),
     ('{"v":1,"type":"signal","from":"p-1","data":{"kind":"offer"}}', "bad-message"),
     ('{"v":1,"type":"error","code":"x","message":"y","ref":[1]}', "bad-message"),
+    ('{"v":1,"type":"updated"}', "bad-message"),
+    (
+        '{"v":1,"type":"updated","participant":{"id":"p-1","name":"A","role":"mentor",'
+        '"publishes":{"video":9}}}',
+        "bad-message",
+    ),
+    ('{"v":1,"type":"chat","text":"hi"}', "bad-message"),  # a client chat, not a server one
+    (
+        '{"v":1,"type":"chat","from":"p-1","name":"A","role":"mentor","text":"hi",'
+        '"time":1,"seq":0}',
+        "bad-message",
+    ),
+    ('{"v":1,"type":"chat-history","messages":{}}', "bad-message"),
+    ('{"v":1,"type":"chat-history"}', "bad-message"),
 ]
 
 
@@ -421,4 +664,19 @@ def test_nested_participant_errors_name_the_path() -> None:
         '"participants":[{"id":"p-2","name":"","role":"mentor"}],"server_version":"0.1.0"}'
     )
     with pytest.raises(ProtocolError, match=r"'participants\[0\]\.name'"):
+        parse_server(raw)
+    raw = (
+        '{"v":1,"type":"joined","participant":{"id":"p-1","name":"A","role":"mentor",'
+        '"publishes":{"audio":"yes"}}}'
+    )
+    with pytest.raises(ProtocolError, match=r"'participant\.publishes\.audio'"):
+        parse_server(raw)
+
+
+def test_chat_history_errors_name_the_message() -> None:
+    raw = (
+        '{"v":1,"type":"chat-history","messages":[' + CHAT_LI_JSON + ","
+        '{"from":"p-1","name":"A","role":"mentor","text":"","time":1,"seq":2}]}'
+    )
+    with pytest.raises(ProtocolError, match=r"'messages\[1\]\.text' must contain"):
         parse_server(raw)

@@ -10,6 +10,9 @@ from surgery_teach.errors import ConfigError
 from surgery_teach.protocol.messages import (
     Answer,
     Candidate,
+    Chat,
+    ChatHistory,
+    ChatMessage,
     ErrorCode,
     ErrorReply,
     Join,
@@ -20,28 +23,47 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Ping,
     Pong,
+    Publish,
+    Publishes,
     Relayed,
     Role,
     Signal,
     TrackInfo,
+    Updated,
     Welcome,
 )
-from surgery_teach.protocol.room import Rooms, Seat, new_participant_id
+from surgery_teach.protocol.room import (
+    CHAT_HISTORY_LENGTH,
+    PUBLISHING_LIMITS,
+    Rooms,
+    Seat,
+    new_participant_id,
+    publishing_refusal,
+)
+
+NOW = 1764099000.5
+NOTHING = Publishes()
 
 
-def _rooms(max_room_size: int = 50) -> Rooms[str]:
+def _rooms(max_room_size: int = 50, clock: itertools.count[float] | None = None) -> Rooms[str]:
     counter = itertools.count(1)
     return Rooms(
         max_room_size=max_room_size,
         server_version="9.9.9",
-        clock=lambda: 1764099000.5,
+        clock=(lambda: NOW) if clock is None else clock.__next__,
         new_id=lambda: f"p-{next(counter):08x}",
     )
 
 
-def _join(rooms: Rooms[str], conn: str, room: str = "theatre-1", role: Role = Role.MENTOR) -> str:
+def _join(
+    rooms: Rooms[str],
+    conn: str,
+    room: str = "theatre-1",
+    role: Role = Role.MENTOR,
+    publishes: Publishes = NOTHING,
+) -> str:
     """Join ``conn`` and return its participant id."""
-    outbox = rooms.handle(conn, Join(room, f"name of {conn}", role))
+    outbox = rooms.handle(conn, Join(room, f"name of {conn}", role, publishes))
     recipient, welcome = outbox[0]
     assert recipient == conn
     assert isinstance(welcome, Welcome)
@@ -228,11 +250,11 @@ def test_full_room_refuses_the_next_join_and_frees_up_when_someone_leaves() -> N
 
 def test_ping_works_before_and_after_joining_and_reports_load() -> None:
     rooms = _rooms()
-    assert rooms.handle("a", Ping()) == [("a", Pong(1764099000.5, 0, 0))]
+    assert rooms.handle("a", Ping()) == [("a", Pong(NOW, 0, 0))]
     _join(rooms, "a", room="one")
     _join(rooms, "b", room="two")
     _join(rooms, "c", room="two")
-    assert rooms.handle("a", Ping(id=1)) == [("a", Pong(1764099000.5, 2, 3))]
+    assert rooms.handle("a", Ping(id=1)) == [("a", Pong(NOW, 2, 3))]
 
 
 def test_room_size_must_be_positive() -> None:
@@ -244,3 +266,234 @@ def test_default_server_version_is_the_package_version() -> None:
     from surgery_teach import __version__
 
     assert Rooms().server_version == __version__
+
+
+# -- what participants publish ----------------------------------------------------------------
+
+
+def test_what_a_participant_publishes_is_shown_in_welcome_and_joined() -> None:
+    rooms = _rooms()
+    surgeon = Publishes(video=2, audio=True)
+    _join(rooms, "a", role=Role.SURGEON, publishes=surgeon)
+    outbox = rooms.handle("b", Join("theatre-1", "Дмитрий", Role.TRAINEE, Publishes(audio=True)))
+    first, newcomer = rooms.participants("theatre-1")
+    assert first.publishes == surgeon
+    assert newcomer.publishes == Publishes(audio=True)
+    assert outbox == [
+        ("b", Welcome("theatre-1", newcomer, (first,), "9.9.9")),
+        ("a", Joined(newcomer)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("role", "most"),
+    [
+        (Role.SURGEON, Publishes(8, True)),
+        (Role.MENTOR, Publishes(8, True)),
+        (Role.TRAINEE, Publishes(0, True)),
+        (Role.STUDENT, Publishes(0, False)),
+    ],
+)
+def test_each_role_may_publish_up_to_its_limit(role: Role, most: Publishes) -> None:
+    assert PUBLISHING_LIMITS[role] == most
+    assert publishing_refusal(role, most) is None
+    assert publishing_refusal(role, Publishes()) is None
+    if most.video < 8:
+        refusal = publishing_refusal(role, Publishes(video=most.video + 1))
+        assert refusal is not None
+        assert refusal.startswith(f"a {role.value} may ")
+    if not most.audio:
+        assert publishing_refusal(role, Publishes(audio=True)) is not None
+
+
+def test_a_student_who_announces_media_is_not_let_in() -> None:
+    rooms = _rooms()
+    join = Join("theatre-1", "Иван", Role.STUDENT, Publishes(audio=True), id="j")
+    error = _only_error(rooms.handle("a", join), "a")
+    assert error.code == ErrorCode.NOT_ALLOWED
+    assert error.ref == "j"
+    assert error.message == (
+        'a student may not publish media (asked for audio); leave "publishes" out: '
+        "a student watches, listens and chats"
+    )
+    assert rooms.seat("a") is None
+    assert rooms.room_count == 0
+
+
+def test_a_trainee_may_join_with_audio_but_not_with_video() -> None:
+    rooms = _rooms()
+    join = Join("theatre-1", "T", Role.TRAINEE, Publishes(video=1, audio=True))
+    error = _only_error(rooms.handle("a", join), "a")
+    assert error.code == ErrorCode.NOT_ALLOWED
+    assert error.message == (
+        "a trainee may publish only audio (asked for 1 video track and audio); "
+        'announce no more than "publishes":{"video":0,"audio":true}'
+    )
+    assert rooms.seat("a") is None
+    _join(rooms, "a", role=Role.TRAINEE, publishes=Publishes(audio=True))
+
+
+def test_a_refused_publisher_is_told_before_a_full_room() -> None:
+    rooms = _rooms(max_room_size=1)
+    _join(rooms, "a")
+    join = Join("theatre-1", "S", Role.STUDENT, Publishes(video=1))
+    assert _only_error(rooms.handle("b", join), "b").code == ErrorCode.NOT_ALLOWED
+
+
+def test_publish_before_join_is_not_joined() -> None:
+    error = _only_error(_rooms().handle("a", Publish(Publishes(1), id=3)), "a")
+    assert error.code == ErrorCode.NOT_JOINED
+    assert error.ref == 3
+
+
+def test_publish_is_stored_and_sent_as_updated_to_everyone_including_the_sender() -> None:
+    rooms = _rooms()
+    _join(rooms, "a")
+    _join(rooms, "b", role=Role.SURGEON)
+    _join(rooms, "c", role=Role.STUDENT)
+    _join(rooms, "elsewhere", room="theatre-2")
+    outbox = rooms.handle("b", Publish(Publishes(video=2, audio=True)))
+    seat = rooms.seat("b")
+    assert seat is not None
+    assert seat.participant.publishes == Publishes(video=2, audio=True)
+    updated = Updated(seat.participant)
+    assert outbox == [("a", updated), ("b", updated), ("c", updated)]
+    # and a newcomer sees it in welcome
+    _join(rooms, "d")
+    assert rooms.participants("theatre-1")[1].publishes == Publishes(video=2, audio=True)
+
+
+def test_publishing_nothing_again_is_still_confirmed() -> None:
+    rooms = _rooms()
+    _join(rooms, "a")
+    outbox = rooms.handle("a", Publish(Publishes()))
+    assert outbox == [("a", Updated(rooms.participants("theatre-1")[0]))]
+
+
+@pytest.mark.parametrize(
+    ("role", "publishes"),
+    [
+        (Role.STUDENT, Publishes(video=1)),
+        (Role.STUDENT, Publishes(audio=True)),
+        (Role.TRAINEE, Publishes(video=1, audio=True)),
+    ],
+)
+def test_publishing_beyond_the_role_is_not_allowed_and_changes_nothing(
+    role: Role, publishes: Publishes
+) -> None:
+    rooms = _rooms()
+    _join(rooms, "a", role=role)
+    _join(rooms, "b")
+    before = rooms.participants("theatre-1")
+    error = _only_error(rooms.handle("a", Publish(publishes, id="p")), "a")
+    assert error.code == ErrorCode.NOT_ALLOWED
+    assert error.ref == "p"
+    assert f"a {role.value} may" in error.message
+    assert rooms.participants("theatre-1") == before
+
+
+def test_a_trainee_may_switch_audio_on_and_off() -> None:
+    rooms = _rooms()
+    _join(rooms, "a", role=Role.TRAINEE)
+    on = rooms.handle("a", Publish(Publishes(audio=True)))
+    assert [type(m) for _, m in on] == [Updated]
+    off = rooms.handle("a", Publish(Publishes()))
+    assert off == [("a", Updated(rooms.participants("theatre-1")[0]))]
+    assert not rooms.participants("theatre-1")[0].publishes.any
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+def _chat(rooms: Rooms[str], conn: str, text: str) -> ChatMessage:
+    """Send a chat from ``conn``; return the message its room received."""
+    outbox = rooms.handle(conn, Chat(text))
+    message = outbox[0][1]
+    assert isinstance(message, ChatMessage)
+    return message
+
+
+def test_chat_before_join_is_not_joined() -> None:
+    error = _only_error(_rooms().handle("a", Chat("hello", id="c")), "a")
+    assert error.code == ErrorCode.NOT_JOINED
+    assert error.ref == "c"
+
+
+def test_chat_goes_to_everyone_in_the_room_including_the_sender() -> None:
+    rooms = _rooms()
+    a, b = _join(rooms, "a"), _join(rooms, "b", role=Role.STUDENT)
+    _join(rooms, "elsewhere", room="theatre-2")
+    outbox = rooms.handle("b", Chat("请放大胆囊三角"))
+    message = ChatMessage(b, "name of b", Role.STUDENT, "请放大胆囊三角", NOW, 1)
+    assert outbox == [("a", message), ("b", message)]
+    assert a != b
+
+
+def test_chat_seq_counts_from_one_per_room_and_time_comes_from_the_clock() -> None:
+    rooms = _rooms(clock=itertools.count(100.0, 0.25))
+    _join(rooms, "a")
+    _join(rooms, "b", role=Role.TRAINEE)
+    _join(rooms, "x", room="theatre-2")
+    sent = [_chat(rooms, conn, text) for conn, text in [("a", "1"), ("b", "2"), ("a", "3")]]
+    assert [(m.seq, m.time, m.text) for m in sent] == [
+        (1, 100.0, "1"),
+        (2, 100.25, "2"),
+        (3, 100.5, "3"),
+    ]
+    assert _chat(rooms, "x", "other room").seq == 1
+
+
+def test_a_newcomer_gets_the_chat_history_right_after_welcome() -> None:
+    rooms = _rooms()
+    _join(rooms, "a")
+    first = _chat(rooms, "a", "Please show Calot's triangle")
+    second = _chat(rooms, "a", "Теперь клипсы")
+    outbox = rooms.handle("b", Join("theatre-1", "B", Role.STUDENT))
+    assert [(conn, type(m)) for conn, m in outbox] == [
+        ("b", Welcome),
+        ("b", ChatHistory),
+        ("a", Joined),
+    ]
+    assert outbox[1][1] == ChatHistory((first, second))
+
+
+def test_the_history_keeps_the_last_200_messages_in_order() -> None:
+    rooms = _rooms()
+    _join(rooms, "a")
+    for index in range(CHAT_HISTORY_LENGTH + 5):
+        _chat(rooms, "a", f"message {index + 1}")
+    history = rooms.handle("b", Join("theatre-1", "B", Role.STUDENT))[1][1]
+    assert isinstance(history, ChatHistory)
+    assert len(history.messages) == CHAT_HISTORY_LENGTH == 200
+    assert [m.seq for m in history.messages] == list(range(6, 206))
+    assert history.messages[-1].text == "message 205"
+
+
+def test_no_history_message_when_the_room_has_no_chat() -> None:
+    rooms = _rooms()
+    _join(rooms, "a")
+    _chat(rooms, "a", "only in this room")
+    outbox = rooms.handle("b", Join("theatre-2", "B", Role.STUDENT))
+    assert [type(m) for _, m in outbox] == [Welcome]
+
+
+def test_the_history_names_senders_who_have_left() -> None:
+    rooms = _rooms()
+    leaver = _join(rooms, "a", role=Role.SURGEON)
+    _join(rooms, "b")
+    _chat(rooms, "a", "Closing now")
+    rooms.handle("a", Leave())
+    history = rooms.handle("c", Join("theatre-1", "C", Role.STUDENT))[1][1]
+    assert history == ChatHistory(
+        (ChatMessage(leaver, "name of a", Role.SURGEON, "Closing now", NOW, 1),)
+    )
+
+
+def test_the_history_is_forgotten_when_the_room_empties() -> None:
+    rooms = _rooms()
+    _join(rooms, "a")
+    _chat(rooms, "a", "Patient details, not to be kept")
+    rooms.disconnect("a")
+    outbox = rooms.handle("b", Join("theatre-1", "B", Role.MENTOR))
+    assert [type(m) for _, m in outbox] == [Welcome]
+    assert _chat(rooms, "b", "fresh start").seq == 1

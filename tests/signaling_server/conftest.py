@@ -15,6 +15,7 @@ from surgery_teach.protocol import (
     ClientMessage,
     ErrorReply,
     Join,
+    Publishes,
     Role,
     ServerMessage,
     Welcome,
@@ -54,8 +55,14 @@ class Client:
         assert error.code == code, error
         return error
 
-    async def join(self, room: str, name: str, role: Role = Role.MENTOR) -> Welcome:
-        await self.send(Join(room, name, role))
+    async def join(
+        self,
+        room: str,
+        name: str,
+        role: Role = Role.MENTOR,
+        publishes: Publishes | None = None,
+    ) -> Welcome:
+        await self.send(Join(room, name, role, publishes or Publishes()))
         welcome = await self.expect(Welcome)
         self.id = welcome.you.id
         return welcome

@@ -18,6 +18,9 @@ from surgery_teach.protocol import (
     MAX_MESSAGE_BYTES,
     Answer,
     Candidate,
+    Chat,
+    ChatHistory,
+    ChatMessage,
     ErrorCode,
     Join,
     Joined,
@@ -26,10 +29,13 @@ from surgery_teach.protocol import (
     Offer,
     Ping,
     Pong,
+    Publish,
+    Publishes,
     Relayed,
     Role,
     Signal,
     TrackInfo,
+    Updated,
 )
 from tests.signaling_server.conftest import Client, OpenClient, http_get
 from tests.timing import seconds
@@ -143,6 +149,27 @@ BAD_FRAMES = [
         id="unknown-target",
     ),
     pytest.param(TEN_MEGABYTES, ErrorCode.TOO_LARGE, None, id="ten-megabytes"),
+    pytest.param(
+        '{"v":1,"type":"publish","publishes":{"video":1,"audio":true},"id":"pub"}',
+        ErrorCode.NOT_ALLOWED,
+        "pub",
+        id="trainee-publishes-video",
+    ),
+    pytest.param(
+        '{"v":1,"type":"publish","publishes":{"video":"two"}}',
+        ErrorCode.BAD_MESSAGE,
+        None,
+        id="bad-publishes",
+    ),
+    pytest.param(
+        '{"v":1,"type":"chat","text":" \\n "}', ErrorCode.BAD_MESSAGE, None, id="blank-chat"
+    ),
+    pytest.param(
+        '{"v":1,"type":"chat","text":"bell\\u0007","id":8}',
+        ErrorCode.BAD_MESSAGE,
+        8,
+        id="chat-control-character",
+    ),
 ]
 
 
@@ -174,6 +201,10 @@ async def test_messages_before_join_get_not_joined_and_ping_still_works(
     await client.expect_error(ErrorCode.NOT_JOINED)
     await client.send(Leave(id=1))
     assert (await client.expect_error(ErrorCode.NOT_JOINED)).ref == 1
+    await client.send(Chat("anyone there?", id=2))
+    assert (await client.expect_error(ErrorCode.NOT_JOINED)).ref == 2
+    await client.send(Publish(Publishes(audio=True), id=3))
+    assert (await client.expect_error(ErrorCode.NOT_JOINED)).ref == 3
     await client.send(Ping())
     pong = await client.expect(Pong)
     assert (pong.rooms, pong.participants) == (0, 0)
@@ -213,6 +244,86 @@ async def test_relay_racing_a_vanished_peer_does_not_break_the_sender(
         else:
             assert message.code == ErrorCode.UNKNOWN_PARTICIPANT  # type: ignore[union-attr]
     assert seen <= {"Left", "ErrorReply"}
+
+
+async def test_two_clients_chat_and_both_receive_every_message_in_order(
+    open_client: OpenClient,
+) -> None:
+    mentor, student = await open_client(), await open_client()
+    await mentor.join("chole-2026-11-25", "Dr Li", Role.MENTOR)
+    await student.join("chole-2026-11-25", "Иван", Role.STUDENT)
+    await mentor.expect(Joined)
+    # Both type at once, without waiting for each other's echoes.
+    await asyncio.gather(
+        *(mentor.send(Chat(text)) for text in ["Please show Calot's triangle", "Zoom in", "Good"]),
+        *(student.send(Chat(text)) for text in ["请问这是胆囊管吗？", "Спасибо!\nПонятно"]),
+    )
+    seen_by_mentor = [await mentor.expect(ChatMessage) for _ in range(5)]
+    seen_by_student = [await student.expect(ChatMessage) for _ in range(5)]
+    assert seen_by_mentor == seen_by_student
+    assert [m.seq for m in seen_by_mentor] == [1, 2, 3, 4, 5]
+    assert [m.time for m in seen_by_mentor] == sorted(m.time for m in seen_by_mentor)
+    by_mentor = [m for m in seen_by_mentor if m.sender == mentor.id]
+    by_student = [m for m in seen_by_mentor if m.sender == student.id]
+    assert [m.text for m in by_mentor] == ["Please show Calot's triangle", "Zoom in", "Good"]
+    assert [m.text for m in by_student] == ["请问这是胆囊管吗？", "Спасибо!\nПонятно"]
+    assert {(m.name, m.role) for m in by_student} == {("Иван", Role.STUDENT)}
+
+
+async def test_a_late_joiner_gets_the_chat_history_right_after_welcome(
+    open_client: OpenClient,
+) -> None:
+    surgeon, late = await open_client(), await open_client()
+    await surgeon.join("r", "Dr Wang", Role.SURGEON)
+    for text in ["Starting dissection", "Clip applied"]:
+        await surgeon.send(Chat(text))
+        await surgeon.expect(ChatMessage)
+    await late.send(Join("r", "Late", Role.TRAINEE))
+    welcome = await late.recv()
+    history = await late.expect(ChatHistory)
+    assert [p.id for p in welcome.participants] == [surgeon.id]  # type: ignore[union-attr]
+    assert [(m.seq, m.sender, m.text) for m in history.messages] == [
+        (1, surgeon.id, "Starting dissection"),
+        (2, surgeon.id, "Clip applied"),
+    ]
+    assert (await surgeon.expect(Joined)).participant.name == "Late"
+    await late.send(Chat("Hello"))
+    assert (await late.expect(ChatMessage)).seq == 3
+    assert (await surgeon.expect(ChatMessage)).text == "Hello"
+
+
+async def test_what_participants_publish_is_announced_and_updated_for_everyone(
+    open_client: OpenClient,
+) -> None:
+    surgeon, trainee, student = await open_client(), await open_client(), await open_client()
+    await surgeon.join("r", "Dr Wang", Role.SURGEON, Publishes(video=2, audio=True))
+    welcome = await trainee.join("r", "T", Role.TRAINEE)
+    assert welcome.participants[0].publishes == Publishes(video=2, audio=True)
+    assert (await surgeon.expect(Joined)).participant.publishes == Publishes()
+
+    await trainee.send(Publish(Publishes(audio=True)))
+    for client in (surgeon, trainee):
+        updated = await client.expect(Updated)
+        assert (updated.participant.id, updated.participant.publishes) == (
+            trainee.id,
+            Publishes(audio=True),
+        )
+    late = await student.join("r", "S", Role.STUDENT)
+    assert [p.publishes for p in late.participants] == [
+        Publishes(video=2, audio=True),
+        Publishes(audio=True),
+    ]
+
+
+async def test_a_student_announcing_media_is_refused_and_may_join_without(
+    open_client: OpenClient,
+) -> None:
+    student = await open_client()
+    await student.send(Join("r", "S", Role.STUDENT, Publishes(video=1), id="j"))
+    error = await student.expect_error(ErrorCode.NOT_ALLOWED)
+    assert error.ref == "j"
+    assert "student" in error.message
+    await student.join("r", "S", Role.STUDENT)
 
 
 async def test_room_size_limit_comes_from_the_config(open_client: OpenClient) -> None:
@@ -274,6 +385,28 @@ async def test_logs_name_join_leave_and_errors_but_never_sdp(
     assert f"error code=bad-json room=logged-room participant={a.id} role=surgeon" in lines
     assert "SECRET" not in caplog.text
     assert "Patient-sounding" not in caplog.text
+
+
+async def test_logs_show_what_is_published_but_never_chat_text(
+    open_client: OpenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="signaling_server")
+    a, b = await open_client(), await open_client()
+    await a.join("logged-room", "A", Role.SURGEON)
+    await b.join("logged-room", "B", Role.STUDENT)
+    await a.expect(Joined)
+    await a.send(Chat("SECRET patient name and bed"))
+    await a.expect(ChatMessage)
+    await b.expect(ChatMessage)
+    await b.send('{"v":1,"type":"chat","text":"SECRET-REFUSED\\u0007"}')
+    await b.expect_error(ErrorCode.BAD_MESSAGE)
+    await a.send(Publish(Publishes(video=2, audio=True)))
+    await a.expect(Updated)
+    await b.expect(Updated)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "signaling_server"]
+    assert f"publish room=logged-room participant={a.id} role=surgeon video=2 audio=yes" in lines
+    assert "SECRET" not in caplog.text
 
 
 async def test_close_is_idempotent() -> None:
