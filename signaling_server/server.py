@@ -4,6 +4,7 @@ Each text frame goes parse -> :class:`~surgery_teach.protocol.Rooms` -> send. Re
 sender are awaited (so a client that stops reading slows only itself); messages to other
 participants are written without waiting, so one stalled or vanished client never blocks
 or breaks the handling of anyone else. ``GET /healthz`` on the same port reports load.
+Chat text is relayed and kept in memory but never logged.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from surgery_teach.protocol import (
     Outbox,
     Rooms,
     Seat,
+    ServerMessage,
     message_ref,
     parse_client,
     serialize,
@@ -172,18 +174,34 @@ class _Signaling:
             _log_arrival(after)
         elif before is not None and after is None:
             _log_departure(before, "leave")
+        elif before is not None and after is not None and before != after:
+            _log_publishes(after)
         mine = [reply for recipient, reply in outbox if recipient is connection]
         self._deliver([item for item in outbox if item[0] is not connection])
         for reply in mine:
             if isinstance(reply, ErrorReply):
                 _log_error(before, reply)
-            await connection.send(serialize(reply))
+        await self._reply(connection, mine)
 
     @staticmethod
     def _deliver(outbox: Outbox[ServerConnection]) -> None:
         """Write to other participants without waiting on them; closed ones are skipped."""
         for recipient, message in outbox:
             broadcast([recipient], serialize(message))
+
+    @staticmethod
+    async def _reply(connection: ServerConnection, replies: list[ServerMessage]) -> None:
+        """Write every reply to the sender, then wait for it to take them in.
+
+        All are written before the first wait, so nothing another participant causes in
+        the meantime (a chat message) can land between ``welcome`` and ``chat-history``.
+        """
+        if not replies:
+            return
+        *first, last = [serialize(reply) for reply in replies]
+        for text in first:
+            broadcast([connection], text)
+        await connection.send(last)
 
 
 def _replace_header(headers: Headers, name: str, value: str) -> None:
@@ -208,6 +226,17 @@ def _log_departure(seat: Seat, reason: str) -> None:
         seat.participant.id,
         seat.participant.role.value,
         reason,
+    )
+
+
+def _log_publishes(seat: Seat) -> None:
+    logger.info(
+        "publish room=%s participant=%s role=%s video=%d audio=%s",
+        seat.room,
+        seat.participant.id,
+        seat.participant.role.value,
+        seat.participant.publishes.video,
+        "yes" if seat.participant.publishes.audio else "no",
     )
 
 

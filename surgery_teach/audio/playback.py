@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import threading
 from typing import Any
 
@@ -24,10 +25,11 @@ from surgery_teach.audio.devices import (
     AudioDevice,
     AudioStream,
     close_stream,
-    logger,
     open_portaudio_stream,
 )
 from surgery_teach.errors import AudioDeviceError
+
+logger = logging.getLogger("surgery_teach.audio")
 
 #: Output callback block: 10 ms at 48 kHz (the jitter buffer takes any size).
 OUTPUT_BLOCK = 480

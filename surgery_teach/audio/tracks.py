@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import fractions
+import logging
 import math
 import threading
 import time
@@ -27,9 +28,10 @@ from surgery_teach.audio.devices import (
     AudioDevice,
     AudioStream,
     close_stream,
-    logger,
     open_portaudio_stream,
 )
+
+logger = logging.getLogger("surgery_teach.audio")
 
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 
@@ -67,10 +69,17 @@ class LocalAudioTrack(MediaStreamTrack):
         """
         return self._level
 
+    def _measure_and_mute(self, samples: np.ndarray) -> np.ndarray:
+        """Update :attr:`level` from ``samples``; silence instead of them while muted.
+
+        Call when the sound is made, so sound made while muted never goes out, even if it
+        is read after :meth:`unmute`.
+        """
+        self._level = dbfs(samples)
+        return np.zeros_like(samples) if self.muted else samples
+
     def _frame(self, samples: np.ndarray) -> av.AudioFrame:
-        """The next 20 ms frame carrying ``samples`` (int16 mono), silence when muted."""
-        if self.muted:
-            samples = np.zeros_like(samples)
+        """The next 20 ms frame carrying ``samples`` (int16 mono)."""
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.time_base = TIME_BASE
@@ -106,9 +115,7 @@ class ToneTrack(LocalAudioTrack):
                 await asyncio.sleep(wait)
         index = np.arange(self._pts, self._pts + SAMPLES_PER_FRAME, dtype=np.float64)
         wave = self.amplitude * np.sin(2 * math.pi * self.frequency * index / SAMPLE_RATE)
-        samples = np.round(wave * 32767).astype(np.int16)
-        self._level = dbfs(samples)
-        return self._frame(samples)
+        return self._frame(self._measure_and_mute(np.round(wave * 32767).astype(np.int16)))
 
 
 class MicrophoneTrack(LocalAudioTrack):
@@ -157,9 +164,8 @@ class MicrophoneTrack(LocalAudioTrack):
         """PortAudio callback thread: queue the block, waking :meth:`recv` if it waits."""
         if status:
             logger.debug("microphone %s reported %s", self.device, status)
-        samples = np.array(indata, dtype=np.int16).reshape(frames, -1)[:, 0]
         # The meter follows the sound card, whether or not anyone reads the track yet.
-        self._level = dbfs(samples)
+        samples = self._measure_and_mute(np.array(indata, dtype=np.int16).reshape(frames, -1)[:, 0])
         with self._lock:
             if self._partial.size:
                 samples = np.concatenate([self._partial, samples])

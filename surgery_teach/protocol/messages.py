@@ -500,7 +500,7 @@ def _data(data: SignalData) -> dict[str, Any]:
 def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
     match msg:
         case Join():
-            body = {"room": msg.room, "name": msg.name, "role": msg.role.value}
+            body: dict[str, Any] = {"room": msg.room, "name": msg.name, "role": msg.role.value}
             # Left out when nothing is published, so such a join still suits older servers.
             if msg.publishes != Publishes():
                 body["publishes"] = _publishes(msg.publishes)

@@ -135,6 +135,17 @@ async def test_a_muted_microphone_sends_silence_but_the_meter_still_moves() -> N
     mic.stop()
 
 
+async def test_sound_made_while_muted_stays_silent_even_if_read_after_unmuting() -> None:
+    mic = FakeMicrophone(muted=True)
+    mic.fake.feed(block(8000))  # spoken while muted, not yet read
+    mic.unmute()
+    mic.fake.feed(block(9000))
+    frames = [await mic.recv() for _ in range(2)]
+    assert not frames[0].to_ndarray().any()
+    assert int(frames[1].to_ndarray()[0, 0]) == 9000
+    mic.stop()
+
+
 async def test_mute_and_unmute_from_other_threads_push_to_talk() -> None:
     mic = FakeMicrophone(muted=True)
     talk = threading.Thread(target=mic.unmute)

@@ -17,10 +17,11 @@ from surgery_teach.protocol import (
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+CLIENT_TYPES = {"join", "leave", "signal", "ping", "publish", "chat"}
 
 
 def test_the_document_has_examples() -> None:
-    assert len(EXAMPLES) >= 14
+    assert len(EXAMPLES) >= 20
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -33,10 +34,17 @@ def test_every_json_example_is_a_valid_v1_object(example: str) -> None:
         else:  # the /healthz body
             assert set(obj) == {"status", "rooms", "participants", "version"}
         return
-    is_client = obj["type"] in {"join", "leave", "ping"} or "to" in obj
+    # signal and chat go both ways; the server's carry "from"
+    is_client = obj["type"] in CLIENT_TYPES and "from" not in obj
     message = parse_client(example) if is_client else parse_server(example)
     assert json.loads(serialize(message)) == obj  # and it is in canonical form
     assert serialize(message) == example
+
+
+def test_every_message_type_has_an_example() -> None:
+    types = {json.loads(example).get("type") for example in EXAMPLES}
+    server_types = {"welcome", "joined", "left", "pong", "error", "updated", "chat-history"}
+    assert CLIENT_TYPES | server_types <= types
 
 
 def test_every_error_code_is_documented() -> None:
