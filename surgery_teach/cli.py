@@ -197,12 +197,11 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
             stats_task.cancel()
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
         if session is not None:
+            report = session_stats(session, wall, cpu)  # before close ends the tracks
             await session.close()
             if args.stats_json:
-                args.stats_json.write_text(
-                    json.dumps(session_stats(session, wall, cpu), indent=2, ensure_ascii=False),
-                    encoding="utf-8",
-                )
+                args.stats_json.write_text(json.dumps(report, indent=2, ensure_ascii=False),
+                                           encoding="utf-8")
         for encoder in encoders:
             encoder.stop()
         for source in sources:

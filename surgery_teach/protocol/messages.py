@@ -188,24 +188,33 @@ class Offer:
 
     def __post_init__(self) -> None:
         check_sdp(self.sdp)
-        _normalise(self, "tracks", tuple(self.tracks))
-        if len(self.tracks) > MAX_TRACKS:
-            raise bad("tracks", f"lists {len(self.tracks)} tracks; the limit is {MAX_TRACKS}")
-        seen: set[str] = set()
-        for track in self.tracks:
-            if track.track_id in seen:
-                raise bad("tracks", f"names track_id {show(track.track_id)} twice")
-            seen.add(track.track_id)
+        _check_tracks(self)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """An SDP answer, sent back to the participant that made the offer."""
+    """An SDP answer, sent back to the participant that made the offer.
+
+    ``tracks`` labels what the answerer sends back, when both sides publish.
+    """
 
     sdp: str
+    tracks: tuple[TrackInfo, ...] = ()
 
     def __post_init__(self) -> None:
         check_sdp(self.sdp)
+        _check_tracks(self)
+
+
+def _check_tracks(data: Offer | Answer) -> None:
+    _normalise(data, "tracks", tuple(data.tracks))
+    if len(data.tracks) > MAX_TRACKS:
+        raise bad("tracks", f"lists {len(data.tracks)} tracks; the limit is {MAX_TRACKS}")
+    seen: set[str] = set()
+    for track in data.tracks:
+        if track.track_id in seen:
+            raise bad("tracks", f"names track_id {show(track.track_id)} twice")
+        seen.add(track.track_id)
 
 
 @dataclass(frozen=True)
@@ -474,15 +483,14 @@ def _chat_message(msg: ChatMessage) -> dict[str, Any]:
 
 def _data(data: SignalData) -> dict[str, Any]:
     match data:
-        case Offer(sdp=sdp, tracks=tracks):
-            body: dict[str, Any] = {"kind": "offer", "sdp": sdp}
+        case Offer(sdp=sdp, tracks=tracks) | Answer(sdp=sdp, tracks=tracks):
+            body: dict[str, Any] = {"kind": "offer" if isinstance(data, Offer) else "answer",
+                                    "sdp": sdp}
             if tracks:
                 body["tracks"] = [
                     {"track_id": t.track_id, "label": t.label, "source": t.source} for t in tracks
                 ]
             return body
-        case Answer(sdp=sdp):
-            return {"kind": "answer", "sdp": sdp}
         case Candidate():
             body = {
                 "kind": "candidate",
@@ -581,7 +589,7 @@ def _envelope(raw: object, known_types: Collection[str]) -> tuple[str, dict[str,
 
 _DATA_FIELDS: Final = {
     "offer": ("kind", "sdp", "tracks"),
-    "answer": ("kind", "sdp"),
+    "answer": ("kind", "sdp", "tracks"),
     "candidate": ("kind", "candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"),
 }
 
@@ -621,8 +629,6 @@ def _read_data(value: object, *, strict: bool) -> SignalData:
             raise bad("data", f"must be a JSON object (got {json_kind(value)})")
         raise bad("data.kind", f"must be offer, answer or candidate (got {json_kind(kind)})")
     data = JsonObject(value, "data", _DATA_FIELDS[kind], strict=strict, what=f"{kind} data")
-    if kind == "answer":
-        return data.build(Answer, sdp=data.text("sdp"))
     if kind == "candidate":
         return data.build(
             Candidate,
@@ -639,7 +645,7 @@ def _read_data(value: object, *, strict: bool) -> SignalData:
         _read_track(item, f"data.tracks[{index}]", strict=strict)
         for index, item in enumerate(raw_tracks)
     )
-    return data.build(Offer, sdp=sdp, tracks=tracks)
+    return data.build(Offer if kind == "offer" else Answer, sdp=sdp, tracks=tracks)
 
 
 def _read_join(msg: JsonObject) -> Join:

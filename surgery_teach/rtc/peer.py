@@ -7,13 +7,41 @@ from urllib.parse import urlparse
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+from aiortc.sdp import SessionDescription
 
 from surgery_teach.protocol.messages import ParticipantInfo
 
 
-def should_offer(*, publishing: bool) -> bool:
-    """The participant with media to send makes the offer; a pure viewer never does."""
-    return publishing
+def offerer(a: ParticipantInfo, b: ParticipantInfo) -> str | None:
+    """Which of the pair makes the offer (docs/protocol.md, section 7), or ``None``.
+
+    The one that publishes offers; if both publish, the id that sorts first; if neither
+    does, the pair needs no connection.
+    """
+    if a.publishes.any and b.publishes.any:
+        return min(a.id, b.id)
+    if a.publishes.any:
+        return a.id
+    if b.publishes.any:
+        return b.id
+    return None
+
+
+def audio_direction(*, send: bool, receive: bool) -> str | None:
+    """The offer's direction for the audio section, or ``None`` for no audio section."""
+    if send and receive:
+        return "sendrecv"
+    if send:
+        return "sendonly"
+    if receive:
+        return "recvonly"
+    return None
+
+
+def remote_directions(sdp: str) -> dict[str, str]:
+    """``mid`` → the direction the remote side wrote for each media section of ``sdp``."""
+    return {m.rtp.muxId: m.direction for m in SessionDescription.parse(sdp).media
+            if m.kind in ("audio", "video")}
 
 
 def is_loopback_url(url: str) -> bool:

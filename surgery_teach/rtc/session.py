@@ -15,16 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
 from surgery_teach.errors import SignalingError
-from surgery_teach.media.encoder import SharedEncoder
+from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.messages import (
     Answer,
     Candidate,
+    Chat,
+    ChatHistory,
+    ChatMessage,
     ErrorReply,
     Joined,
     Left,
@@ -32,19 +37,24 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Ping,
     Pong,
+    Publish,
+    Publishes,
     Relayed,
     Role,
     Signal,
     TrackInfo,
+    Updated,
     Welcome,
 )
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.peer import (
+    audio_direction,
     describe,
     is_loopback_url,
     new_peer_connection,
+    offerer,
     prefer_h264,
-    should_offer,
+    remote_directions,
 )
 from surgery_teach.rtc.signaling_client import SignalingClient
 
@@ -85,9 +95,12 @@ class LiveSession:
     """One participant in one room. Use ``await LiveSession.start(config, encoders)``."""
 
     def __init__(self, config: SessionConfig, encoders: list[SharedEncoder],
-                 client: SignalingClient) -> None:
+                 client: SignalingClient, microphone: MediaStreamTrack | None = None) -> None:
         self.config = config
         self.encoders = encoders
+        self.microphone = microphone
+        self._relay = MediaRelay()
+        self._me = client.welcome.you
         self.client = client
         self.participants: dict[str, ParticipantInfo] = {}
         self.peers: dict[str, Peer] = {}
@@ -103,21 +116,24 @@ class LiveSession:
 
     @property
     def me(self) -> ParticipantInfo:
-        return self.client.welcome.you
-
-    @property
-    def publishing(self) -> bool:
-        return bool(self.encoders)
+        """This participant as the server last described it (``publishes`` included)."""
+        return self._me
 
     @classmethod
-    async def start(cls, config: SessionConfig,
-                    encoders: list[SharedEncoder] | None = None) -> LiveSession:
-        """Join the room and begin exchanging media; raises :class:`SignalingError`."""
+    async def start(cls, config: SessionConfig, encoders: list[SharedEncoder] | None = None,
+                    microphone: MediaStreamTrack | None = None) -> LiveSession:
+        """Join the room and begin exchanging media; raises :class:`SignalingError`.
+
+        ``encoders`` are this participant's video sources, ``microphone`` its voice (any
+        audio track); what they are is announced to the room so peers know who offers.
+        """
         aiortc_tuning.use_loopback_ice(is_loopback_url(config.server))
+        encoders = list(encoders or [])
         client = await SignalingClient.join(
-            config.server, room=config.room, name=config.name, role=config.role
+            config.server, room=config.room, name=config.name, role=config.role,
+            publishes=Publishes(video=len(encoders), audio=microphone is not None),
         )
-        session = cls(config, list(encoders or []), client)
+        session = cls(config, encoders, client, microphone)
         if not config.stock:
             for encoder in session.encoders:
                 encoder.start()
@@ -130,7 +146,7 @@ class LiveSession:
 
     def on(self, event: str, listener: Listener) -> None:
         """Listen to ``participants`` (), ``video`` (receiver), ``video-ended`` (receiver),
-        ``ended`` (reason: str)."""
+        ``audio`` (track, participant), ``chat`` (ChatMessage), ``ended`` (reason: str)."""
         self._listeners.setdefault(event, []).append(listener)
 
     def _emit(self, event: str, *args: object) -> None:
@@ -184,18 +200,23 @@ class LiveSession:
         if isinstance(message, Pong):
             if self._ping_sent is not None:
                 self.rtt_ms = (loop.time() - self._ping_sent) * 1000
-            return
-        if isinstance(message, Joined):
+        elif isinstance(message, Joined):
             self.participants[message.participant.id] = message.participant
             self._emit("participants")
-            if should_offer(publishing=self.publishing):
-                await self._offer_to(message.participant)
+            await self._connect(message.participant)
+        elif isinstance(message, Updated):
+            await self._on_updated(message.participant)
         elif isinstance(message, Left):
             self.participants.pop(message.participant.id, None)
             self._emit("participants")
             await self._drop_peer(message.participant.id)
         elif isinstance(message, Relayed):
             await self._on_signal(message)
+        elif isinstance(message, ChatMessage):
+            self._emit("chat", message)
+        elif isinstance(message, ChatHistory):
+            for chat in message.messages:
+                self._emit("chat", chat)
         elif isinstance(message, ErrorReply):
             logger.warning("server reported %s: %s", message.code, message.message)
 
@@ -203,9 +224,27 @@ class LiveSession:
         for participant in welcome.participants:
             self.participants[participant.id] = participant
         self._emit("participants")
-        if should_offer(publishing=self.publishing):
-            for participant in welcome.participants:
-                await self._offer_to(participant)
+        for participant in welcome.participants:
+            await self._connect(participant)
+
+    async def _on_updated(self, participant: ParticipantInfo) -> None:
+        if participant.id == self.me.id:
+            self._me = participant
+            for other in list(self.participants.values()):
+                await self._connect(other)
+            return
+        before = self.participants.get(participant.id)
+        self.participants[participant.id] = participant
+        self._emit("participants")
+        if before is None or before.publishes != participant.publishes:
+            await self._connect(participant)
+
+    async def _connect(self, other: ParticipantInfo) -> None:
+        """Make (or remake) the connection with ``other`` if this side is its offerer."""
+        if offerer(self.me, other) == self.me.id:
+            await self._offer_to(other)
+        elif offerer(self.me, other) is None:
+            await self._drop_peer(other.id)
 
     async def _on_signal(self, message: Relayed) -> None:
         data = message.data
@@ -214,10 +253,14 @@ class LiveSession:
             logger.warning("signal from unknown participant %s ignored", message.sender)
             return
         if isinstance(data, Offer):
+            if offerer(self.me, sender) != sender.id:
+                logger.info("stale offer from %s ignored", describe(sender))
+                return
             await self._answer(sender, data)
         elif isinstance(data, Answer):
             peer = self.peers.get(sender.id)
-            if peer is not None:
+            if peer is not None and peer.pc.signalingState == "have-local-offer":
+                peer.labels.update({t.track_id: t for t in data.tracks})
                 await peer.pc.setRemoteDescription(RTCSessionDescription(data.sdp, "answer"))
         elif isinstance(data, Candidate):
             peer = self.peers.get(sender.id)
@@ -226,6 +269,16 @@ class LiveSession:
                 candidate.sdpMid = data.sdp_mid
                 candidate.sdpMLineIndex = data.sdp_mline_index
                 await peer.pc.addIceCandidate(candidate)
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def send_chat(self, text: str) -> None:
+        """Send a chat message; it comes back as a ``chat`` event once the server has it."""
+        await self.client.send(Chat(text=text))
+
+    async def set_publishes(self, publishes: Publishes) -> None:
+        """Announce a change of what this participant sends (e.g. starting a camera)."""
+        await self.client.send(Publish(publishes=publishes))
 
     # -- peers ----------------------------------------------------------------------------
 
@@ -236,7 +289,8 @@ class LiveSession:
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
-            if track.kind != "video":
+            if track.kind == "audio":
+                self._emit("audio", track, info)
                 return
             if not self.config.stock:
                 receiver = next(
@@ -249,41 +303,80 @@ class LiveSession:
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
             logger.info("peer %s: %s", describe(info), pc.connectionState)
-            if pc.connectionState == "failed":
+            if pc.connectionState == "failed" and self.peers.get(info.id) is peer:
                 await self._drop_peer(info.id)
 
         return peer
+
+    def _video_track(self, peer: Peer,
+                     encoder: SharedEncoder) -> tuple[MediaStreamTrack, TrackInfo]:
+        track: MediaStreamTrack
+        if self.config.stock:
+            track = RawVideoTrack(encoder.source)
+        else:
+            track = encoder.subscribe()
+        peer.tracks.append(track)
+        return track, TrackInfo(track_id=track.id, label=encoder.label, source=encoder.source.spec)
+
+    def _wire_sender(self, transceiver: RTCRtpTransceiver, track: MediaStreamTrack) -> None:
+        prefer_h264(transceiver)
+        if isinstance(track, EncodedTrack):
+            aiortc_tuning.forward_keyframe_requests(transceiver.sender, track.request_keyframe)
+
+    def _microphone_copy(self, peer: Peer) -> MediaStreamTrack | None:
+        if self.microphone is None:
+            return None
+        track = self._relay.subscribe(self.microphone, buffered=False)
+        peer.tracks.append(track)
+        return track
 
     async def _offer_to(self, info: ParticipantInfo) -> None:
         await self._drop_peer(info.id)
         peer = self._new_peer(info)
         infos = []
         for encoder in self.encoders:
-            track: MediaStreamTrack
-            if self.config.stock:
-                track = RawVideoTrack(encoder.source)
-                transceiver = peer.pc.addTransceiver(track, direction="sendonly")
-            else:
-                track = encoder.subscribe()
-                transceiver = peer.pc.addTransceiver(track, direction="sendonly")
-                aiortc_tuning.forward_keyframe_requests(transceiver.sender, track.request_keyframe)
-            peer.tracks.append(track)
-            prefer_h264(transceiver)
-            infos.append(TrackInfo(track_id=track.id, label=encoder.label,
-                                   source=encoder.source.spec))
+            track, track_info = self._video_track(peer, encoder)
+            self._wire_sender(peer.pc.addTransceiver(track, direction="sendonly"), track)
+            infos.append(track_info)
+        for _ in range(info.publishes.video):
+            prefer_h264(peer.pc.addTransceiver("video", direction="recvonly"))
+        direction = audio_direction(send=self.microphone is not None,
+                                    receive=info.publishes.audio)
+        if direction is not None:
+            mic = self._microphone_copy(peer) if direction != "recvonly" else None
+            peer.pc.addTransceiver(mic or "audio", direction=direction)
         await peer.pc.setLocalDescription(await peer.pc.createOffer())
         await self.client.send(Signal(
             to=info.id, data=Offer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))
         ))
-        logger.info("offered %d track(s) to %s", len(infos), describe(info))
+        logger.info("offered %d video track(s) to %s", len(infos), describe(info))
 
     async def _answer(self, sender: ParticipantInfo, offer: Offer) -> None:
         await self._drop_peer(sender.id)
         peer = self._new_peer(sender)
         peer.labels = {t.track_id: t for t in offer.tracks}
         await peer.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+        # Send back on the sections the offerer left for us to fill (it receives there).
+        directions = remote_directions(offer.sdp)
+        open_video = [t for t in peer.pc.getTransceivers()
+                      if t.kind == "video" and directions.get(t.mid or "") == "recvonly"]
+        infos = []
+        for transceiver, encoder in zip(open_video, self.encoders, strict=False):
+            track, track_info = self._video_track(peer, encoder)
+            transceiver.sender.replaceTrack(track)
+            transceiver.direction = "sendonly"
+            self._wire_sender(transceiver, track)
+            infos.append(track_info)
+        for transceiver in peer.pc.getTransceivers():
+            if transceiver.kind == "audio" and directions.get(transceiver.mid or "") in (
+                    "recvonly", "sendrecv"):
+                mic = self._microphone_copy(peer)
+                if mic is not None:
+                    transceiver.sender.replaceTrack(mic)
+                    transceiver.direction = "sendrecv"
         await peer.pc.setLocalDescription(await peer.pc.createAnswer())
-        await self.client.send(Signal(to=sender.id, data=Answer(sdp=peer.pc.localDescription.sdp)))
+        await self.client.send(Signal(
+            to=sender.id, data=Answer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))))
 
     async def _receive(self, peer: Peer, track: MediaStreamTrack) -> None:
         info = peer.labels.get(track.id)
@@ -295,6 +388,8 @@ class LiveSession:
         try:
             await receiver.run()
         finally:
+            if receiver in self.receivers:
+                self.receivers.remove(receiver)
             self._emit("video-ended", receiver)
 
     async def _drop_peer(self, participant_id: str) -> None:

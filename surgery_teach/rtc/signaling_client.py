@@ -21,6 +21,7 @@ from surgery_teach.protocol.messages import (
     ErrorReply,
     Join,
     Leave,
+    Publishes,
     Role,
     ServerMessage,
     Welcome,
@@ -63,7 +64,8 @@ class SignalingClient:
 
     @classmethod
     async def join(
-        cls, url: str, *, room: str, name: str, role: Role, timeout: float = OPEN_TIMEOUT
+        cls, url: str, *, room: str, name: str, role: Role,
+        publishes: Publishes | None = None, timeout: float = OPEN_TIMEOUT,
     ) -> SignalingClient:
         """Connect to ``url`` and join ``room``; raise :class:`SignalingError` if refused."""
         check_server_url(url)
@@ -78,7 +80,8 @@ class SignalingClient:
                 "through the hospital firewall."
             ) from exc
         try:
-            await connection.send(serialize(Join(room=room, name=name, role=role)))
+            join = Join(room=room, name=name, role=role, publishes=publishes or Publishes())
+            await connection.send(serialize(join))
             reply = await asyncio.wait_for(cls._read(connection), timeout)
         except BaseException:
             await connection.close()

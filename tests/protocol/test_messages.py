@@ -680,3 +680,15 @@ def test_chat_history_errors_name_the_message() -> None:
     )
     with pytest.raises(ProtocolError, match=r"'messages\[1\]\.text' must contain"):
         parse_server(raw)
+
+
+def test_answer_may_label_the_tracks_the_answerer_sends_back() -> None:
+    raw = ('{"v":1,"type":"signal","to":"p-0a1b2c3d","data":{"kind":"answer","sdp":"v=0\\r\\n",'
+           '"tracks":[{"track_id":"t1","label":"Консультант","source":"camera:0"}]}}')
+    message = parse_client(raw)
+    assert isinstance(message, Signal) and isinstance(message.data, Answer)
+    assert message.data.tracks == (TrackInfo("t1", "Консультант", "camera:0"),)
+    assert parse_client(serialize(message)) == message
+    plain = parse_client('{"v":1,"type":"signal","to":"p-0a1b2c3d",'
+                         '"data":{"kind":"answer","sdp":"v=0\\r\\n"}}')
+    assert plain.data == Answer("v=0\r\n")  # type: ignore[union-attr]

@@ -88,7 +88,8 @@ async def test_late_watcher_gets_a_picture_within_two_seconds(server_url: str, c
         late = await watcher(server_url, "case-2", "Late")
         try:
             await wait_for(lambda: len(late.receivers) == 2 and all(
-                r.stats.frames > 0 for r in late.receivers), seconds(10), "the late watcher's video")
+                r.stats.frames > 0 for r in late.receivers), seconds(10),
+                "the late watcher's video")
             assert time.monotonic() - joined_at < seconds(2)
         finally:
             await late.close()

@@ -14,7 +14,7 @@ from tests.timing import seconds
 
 
 async def test_wrong_address_form_names_the_expected_form() -> None:
-    with pytest.raises(SignalingError, match="ws://127.0.0.1:8765"):
+    with pytest.raises(SignalingError, match=r"ws://127\.0\.0\.1:8765"):
         await SignalingClient.join("http://127.0.0.1:8765", room="r", name="n", role=Role.MENTOR)
 
 

@@ -51,5 +51,6 @@ def test_self_test_window_shows_video_on_the_x_screen(display: str, tmp_path: Pa
     ptr.setsize(image.sizeInBytes())
     rows = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
     rgb = rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).astype(int)
-    tissue = (rgb[..., 0] > 120) & (rgb[..., 0] > rgb[..., 1] + 40) & (rgb[..., 0] > rgb[..., 2] + 20)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    tissue = (red > 120) & (red > green + 40) & (red > blue + 20)
     assert tissue.mean() > 0.05, "no laparoscope picture visible on the screen"

@@ -1,0 +1,67 @@
+"""Every user-facing string is translated into Simplified Chinese and Russian."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from ui.i18n import CATALOG_DIR, catalog, set_language, tr
+
+UI = Path(__file__).resolve().parents[2] / "ui"
+
+
+def tr_literals() -> set[str]:
+    found = set()
+    for path in UI.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "tr" and node.args):
+                first = node.args[0]
+                assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
+                    f"{path.name}:{node.lineno}: tr() needs a literal string to be translatable")
+                found.add(first.value)
+    return found
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "ru"])
+def test_every_string_is_translated_with_the_same_placeholders(language: str) -> None:
+    data = json.loads((CATALOG_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    literals = tr_literals()
+    assert len(literals) > 30
+    missing = sorted(literals - set(data))
+    assert missing == [], f"untranslated in {language}: {missing}"
+    for source in literals:
+        assert fields(data[source]) == fields(source), f"{language}: placeholders of {source!r}"
+        assert data[source].strip(), f"{language}: empty translation of {source!r}"
+    stale = sorted(set(data) - literals)
+    assert stale == [], f"{language} has translations nothing uses: {stale}"
+
+
+def test_translations_are_really_in_the_language() -> None:
+    zh = catalog("zh_CN")
+    ru = catalog("ru")
+    assert any(re.search(r"[\u4e00-\u9fff]", v) for v in zh.values())
+    assert all(re.search(r"[\u4e00-\u9fff]", v) for k, v in zh.items() if re.search("[a-z]{4}", k))
+    assert all(re.search(r"[А-Яа-яЁё]", v) for k, v in ru.items() if re.search("[a-z]{4}", k))
+
+
+def test_switching_language_changes_strings_and_falls_back_to_english() -> None:
+    try:
+        assert set_language("zh_CN") == "zh_CN"
+        assert tr("Leave") == catalog("zh_CN")["Leave"] != "Leave"
+        assert set_language("ru") == "ru"
+        assert tr("Participants ({count})", count=3) == catalog("ru")[
+            "Participants ({count})"].format(count=3)
+        assert set_language("xx") == "en"
+        assert tr("Leave") == "Leave"
+    finally:
+        set_language("en")
