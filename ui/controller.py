@@ -12,16 +12,28 @@ import logging
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from surgery_teach.audio import AudioPlayer, LocalAudioTrack, MicrophoneTrack
 from surgery_teach.capture import open_source
 from surgery_teach.capture.base import VideoSource
-from surgery_teach.errors import SurgeryTeachError
+from surgery_teach.errors import AudioDeviceError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.protocol.messages import ParticipantInfo, Role
 from surgery_teach.rtc.backoff import backoff_delays
 from surgery_teach.rtc.link import LinkMonitor
 from surgery_teach.rtc.session import LiveSession, SessionConfig
+from ui.i18n import tr
 
 logger = logging.getLogger(__name__)
+
+SPEAKING_DBFS = -45.0
+
+
+def tr_text(device: str, detail: str) -> str:
+    if device == "microphone":
+        return tr("No microphone: the session goes on without your voice. ({detail})",
+                  detail=detail)
+    return tr("No speaker: the session goes on without sound. ({detail})", detail=detail)
 
 
 class SessionController(QObject):
@@ -36,10 +48,24 @@ class SessionController(QObject):
     problem = pyqtSignal(str)
 
     def __init__(self, config: SessionConfig, sources: list[VideoSource],
-                 settings: list[EncoderSettings] | None = None) -> None:
+                 settings: list[EncoderSettings] | None = None, *,
+                 microphone: str | None = None, speaker: str = "",
+                 speak: bool | None = None, voice: LocalAudioTrack | None = None) -> None:
+        """``speak``: open the microphone (default: surgeons and mentors do);
+        ``microphone``/``speaker``: device names, empty for the system default;
+        ``voice``: an audio track to send instead of a microphone (a test tone)."""
         super().__init__()
         self.config = config
         self.sources = sources
+        self.speak = config.role in (Role.SURGEON, Role.MENTOR) if speak is None else speak
+        self.microphone_device = microphone or None
+        self.speaker_device = speaker or None
+        self.microphone: LocalAudioTrack | None = voice
+        self.players: dict[str, AudioPlayer] = {}
+        self.audio_problem = ""
+        self.push_to_talk = False
+        self._talk_held = False
+        self.muted = False
         self.encoders = [
             SharedEncoder(source, s)
             for source, s in zip(sources, settings or [EncoderSettings()] * len(sources),
@@ -62,12 +88,15 @@ class SessionController(QObject):
         for source in self.sources:
             if not getattr(source, "running", False):
                 source.start()
+        if self.speak and self.microphone is None:
+            self._open_microphone()
         await self._join()
         self._spawn(self._link_loop())
 
     async def _join(self) -> None:
-        session = await LiveSession.start(self.config, self.encoders)
+        session = await LiveSession.start(self.config, self.encoders, self.microphone)
         self.session = session
+        session.on("audio", self._on_audio)
         session.on("participants", lambda: self.participants_changed.emit())
         session.on("video", lambda r: self.video_added.emit(r))
         session.on("video-ended", lambda r: self.video_removed.emit(r))
@@ -75,6 +104,63 @@ class SessionController(QObject):
         session.on("ended", self._on_ended)
         self._set_state("live")
         self.participants_changed.emit()
+
+    # -- audio ----------------------------------------------------------------------------
+
+    def _open_microphone(self) -> None:
+        try:
+            self.microphone = MicrophoneTrack(self.microphone_device)
+        except AudioDeviceError as exc:
+            self._audio_trouble(tr_text("microphone", str(exc)))
+
+    def _audio_trouble(self, text: str) -> None:
+        if text != self.audio_problem:
+            self.audio_problem = text
+            self.problem.emit(text)
+
+    def _on_audio(self, track: object, sender: ParticipantInfo) -> None:
+        old = self.players.pop(sender.id, None)
+        if old is not None:
+            self._spawn(old.stop())
+        player = AudioPlayer(track, self.speaker_device, required=False)  # type: ignore[arg-type]
+        player.start()
+        self.players[sender.id] = player
+        if player.problem:
+            self._audio_trouble(tr_text("speaker", player.problem))
+
+    def speaking(self) -> set[str]:
+        """Participants whose voice is audible now (for the participant list)."""
+        ids = {pid for pid, p in self.players.items() if p.level > SPEAKING_DBFS}
+        mic = self.microphone
+        if mic is not None and not mic.muted and mic.level > SPEAKING_DBFS and self.session:
+            ids.add(self.session.me.id)
+        return ids
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        self._apply_mute()
+
+    def set_push_to_talk(self, enabled: bool) -> None:
+        self.push_to_talk = enabled
+        self._apply_mute()
+
+    def talk(self, held: bool) -> None:
+        """Push-to-talk key pressed or released."""
+        self._talk_held = held
+        self._apply_mute()
+
+    @property
+    def transmitting(self) -> bool:
+        if self.microphone is None or self.muted:
+            return False
+        return self._talk_held or not self.push_to_talk
+
+    def _apply_mute(self) -> None:
+        if self.microphone is not None:
+            if self.transmitting:
+                self.microphone.unmute()
+            else:
+                self.microphone.mute()
 
     def _on_ended(self, reason: str) -> None:
         if self._leaving:
@@ -134,6 +220,11 @@ class SessionController(QObject):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
+        for player in self.players.values():
+            await player.stop()
+        self.players.clear()
+        if isinstance(self.microphone, MicrophoneTrack):
+            self.microphone.stop()
         for encoder in self.encoders:
             encoder.stop()
         for source in self.sources:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -45,6 +45,11 @@ class SessionWindow(QWidget):
         self.who.setObjectName("title")
         self.mute_button = QPushButton(tr("Mute (M)"))
         self.mute_button.setCheckable(True)
+        self.mute_button.toggled.connect(self._on_mute)
+        self.ptt_button = QPushButton(tr("Push-to-talk (hold Space)"))
+        self.ptt_button.setCheckable(True)
+        self.ptt_button.toggled.connect(self._on_push_to_talk)
+        self.mic_state = QLabel("")
         self.fullscreen_button = QPushButton(tr("Full screen (F11)"))
         self.swap_button = QPushButton(tr("Swap source (Tab)"))
         self.leave_button = QPushButton(tr("Leave"))
@@ -53,9 +58,13 @@ class SessionWindow(QWidget):
         self.leave_button.clicked.connect(self.leave)
 
         bar = QHBoxLayout()
+        for button in (self.mute_button, self.ptt_button, self.swap_button,
+                       self.fullscreen_button, self.leave_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
         bar.addWidget(self.who, 1)
-        for button in (self.mute_button, self.swap_button, self.fullscreen_button,
-                       self.leave_button):
+        bar.addWidget(self.mic_state)
+        for button in (self.mute_button, self.ptt_button, self.swap_button,
+                       self.fullscreen_button, self.leave_button):
             bar.addWidget(button)
 
         self.stage = Stage()
@@ -89,6 +98,11 @@ class SessionWindow(QWidget):
         controller.links_updated.connect(self.links.show_reports)
         controller.problem.connect(self.chat.note)
         self._shortcuts()
+        self._speaking: set[str] = set()
+        self._speaking_timer = QTimer(self)
+        self._speaking_timer.timeout.connect(self._refresh_speaking)
+        self._speaking_timer.start(300)
+        self._show_mic_state()
         self._on_state(controller.state)
         self._on_participants()
         for receiver in controller.receivers:
@@ -123,7 +137,50 @@ class SessionWindow(QWidget):
         if self.controller.sources:
             sending.add(session.me.id)
         self.participants.show_participants(session.me, list(session.participants.values()),
-                                            sending)
+                                            sending, self._speaking)
+
+    def _refresh_speaking(self) -> None:
+        speaking = self.controller.speaking()
+        if speaking != self._speaking:
+            self._speaking = speaking
+            self._on_participants()
+        self._show_mic_state()
+
+    def _show_mic_state(self) -> None:
+        c = self.controller
+        if c.microphone is None:
+            text = tr("No microphone") if c.speak else ""
+        elif c.transmitting:
+            text = "🎤 " + tr("Live")
+        elif c.push_to_talk and not c.muted:
+            text = tr("Hold Space to talk")
+        else:
+            text = tr("Muted")
+        self.mic_state.setText(text)
+        self.mute_button.setEnabled(c.microphone is not None)
+        self.ptt_button.setEnabled(c.microphone is not None)
+
+    def _on_mute(self, muted: bool) -> None:
+        self.controller.set_muted(muted)
+        self._show_mic_state()
+
+    def _on_push_to_talk(self, enabled: bool) -> None:
+        self.controller.set_push_to_talk(enabled)
+        self._show_mic_state()
+
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
+        if event is not None and event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.controller.talk(True)
+            self._show_mic_state()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent | None) -> None:
+        if event is not None and event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.controller.talk(False)
+            self._show_mic_state()
+            return
+        super().keyReleaseEvent(event)
 
     def _on_video_added(self, receiver: VideoReceiver) -> None:
         self.stage.add(StageSource(key=f"remote:{id(receiver)}", label=receiver.label,

@@ -83,3 +83,93 @@ def test_trainee_window_shows_the_surgeons_live_laparoscope(qtbot, run) -> None:
             await server.close()
 
     run(scenario())
+
+
+def test_voice_reaches_the_trainee_who_sees_who_is_speaking_and_mute_stops_it(
+        qtbot, run) -> None:  # type: ignore[no-untyped-def]
+    from PyQt6.QtCore import Qt
+
+    from surgery_teach.audio import ToneTrack
+
+    async def scenario() -> None:
+        server = await start_server(ServerConfig(port=0))
+        surgeon = SessionController(
+            SessionConfig(server=server.url, room="voice", name="Dr Wang", role=Role.SURGEON),
+            [], voice=ToneTrack(1000.0, amplitude=0.5))
+        trainee = SessionController(
+            SessionConfig(server=server.url, room="voice", name="Trainee", role=Role.TRAINEE),
+            [])
+        try:
+            await surgeon.start()
+            await trainee.start()
+            window = SessionWindow(trainee)
+            qtbot.addWidget(window)
+            window.show()
+            surgeon_id = surgeon.session.me.id  # type: ignore[union-attr]
+            await until(lambda: surgeon_id in trainee.speaking(), seconds(15),
+                        "the trainee to hear the surgeon")
+            player = trainee.players[surgeon_id]
+            # no speaker on this machine: the session goes on and says why
+            assert player.sink is None and player.frames_received > 0
+
+            def listed_speaking() -> bool:
+                items = [window.participants.list.item(i).text()
+                         for i in range(window.participants.list.count())]
+                return any("Dr Wang" in t and "🎤" in t for t in items)
+
+            await until(listed_speaking, seconds(5), "the participant list to show the speaker")
+
+            surgeon_window = SessionWindow(surgeon)
+            qtbot.addWidget(surgeon_window)
+            surgeon_window.show()
+            surgeon_window.activateWindow()
+            await until(surgeon_window.isActiveWindow, seconds(5), "the window to be active")
+            qtbot.keyClick(surgeon_window, Qt.Key.Key_M)  # mute shortcut
+            assert surgeon.muted and not surgeon.transmitting
+            await until(lambda: surgeon_id not in trainee.speaking(), seconds(10),
+                        "silence after mute")
+            surgeon_window.ptt_button.click()
+            surgeon_window.mute_button.click()  # unmute: push-to-talk keeps it closed
+            assert not surgeon.transmitting
+            qtbot.keyPress(surgeon_window, Qt.Key.Key_Space)
+            assert surgeon.transmitting
+            await until(lambda: surgeon_id in trainee.speaking(), seconds(10), "talking")
+            qtbot.keyRelease(surgeon_window, Qt.Key.Key_Space)
+            assert not surgeon.transmitting
+        finally:
+            await trainee.leave()
+            await surgeon.leave()
+            await server.close()
+
+    run(scenario())
+
+
+def test_without_audio_devices_the_session_says_so_and_goes_on(qtbot, run) -> None:  # type: ignore[no-untyped-def]
+    from surgery_teach.audio import audio_available
+
+    if audio_available()[0]:
+        pytest.skip("this machine has audio devices")
+
+    async def scenario() -> None:
+        server = await start_server(ServerConfig(port=0))
+        surgeon = SessionController.from_specs(
+            SessionConfig(server=server.url, room="mute", name="Dr Wang", role=Role.SURGEON),
+            ["Laparoscope=synthetic:640x360@30"])
+        problems: list[str] = []
+        surgeon.problem.connect(problems.append)
+        try:
+            await surgeon.start()
+            window = SessionWindow(surgeon)
+            qtbot.addWidget(window)
+            window.show()
+            assert surgeon.state == "live"
+            assert surgeon.microphone is None
+            assert problems and "No microphone" in problems[0]
+            assert window.mic_state.text() == "No microphone"
+            assert not window.mute_button.isEnabled()
+            await until(lambda: window.stage.main.frames_painted > 3, seconds(10), "video")
+        finally:
+            await surgeon.leave()
+            await server.close()
+
+    run(scenario())
