@@ -10,7 +10,7 @@ APT_PACKAGES := libportaudio2 xvfb ffmpeg libegl1 libxkbcommon0 libxkbcommon-x11
 	libxcb-xfixes0 fonts-noto-cjk
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run demo-headless test lint bench clean package
 
 setup: $(STAMP)
 
@@ -28,10 +28,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: setup
+	$(PY) -m ui --demo
+
+# The same demo without a screen: server, synthetic surgeon and a trainee printing stats.
+demo-headless: setup
 	$(PY) -m surgery_teach.demo
 
 test: setup
 	$(PY) -m pytest
+
+# The desktop app as one folder, dist/surgery_teach/ (PyInstaller, see pyinstaller.spec),
+# checked by running it: the window with video, then codecs and encryption between peers.
+package: setup
+	$(VENV)/bin/pyinstaller --noconfirm --clean pyinstaller.spec
+	dist/surgery_teach/surgery_teach --self-test
+	dist/surgery_teach/surgery_teach --bundle-check
+
+bench: setup
+	$(PY) -m bench.live
 
 lint: setup
 	$(VENV)/bin/ruff check .
