@@ -1,9 +1,10 @@
 """Draws the newest frame of a source, aspect ratio kept, with a label and overlays.
 
-The view follows a :class:`FrameSlot` (a local source or a received track). It converts a
-frame to RGB once, when it is first painted, wraps the array in a ``QImage`` without
-copying, and lets Qt scale it into the widget. Frames that arrive faster than the screen
-paints are skipped, never queued.
+The view follows a :class:`FrameSlot` (a local source or a received track). Each new
+frame is converted from YUV to RGB **and scaled to the size it is shown at in one
+swscale pass, on a worker thread**, then wrapped in a ``QImage`` without copying and
+drawn 1:1. The asyncio loop, which also carries the RTP packets, never waits for a
+conversion; frames that arrive while one is under way are skipped, never queued.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import av
 import numpy as np
+from PyQt6 import sip
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
@@ -23,6 +27,15 @@ from surgery_teach.capture.base import CapturedFrame, FrameSlot
 from ui.i18n import tr
 
 Overlay = Callable[[QPainter, QRectF], None]
+
+# Conversions for every view on screen; swscale releases the GIL while it works.
+_converter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="video-view")
+
+
+def to_rgb(image: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """One swscale pass: colour conversion and scaling to the size on screen."""
+    return image.reformat(width=width, height=height, format="rgb24",
+                          interpolation="AREA").to_ndarray()
 
 
 class VideoView(QWidget):
@@ -42,6 +55,9 @@ class VideoView(QWidget):
         self._painted_seq = 0
         self._rgb: np.ndarray | None = None
         self._image: QImage | None = None
+        self._image_frame: CapturedFrame | None = None
+        self._converting = False
+        self._stale = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -58,8 +74,10 @@ class VideoView(QWidget):
         self._slot = slot
         self._frame = slot.latest() if slot is not None else None
         self._image = None
+        self._image_frame = None
         if slot is not None:
             self._task = asyncio.ensure_future(self._follow(slot))
+            self._convert()
         self.update()
 
     @property
@@ -75,8 +93,46 @@ class VideoView(QWidget):
                     break
                 seq = frame.seq
                 self._frame = frame
-                self.update()
+                self._convert()
         self.update()
+
+    def _convert(self) -> None:
+        """Start converting the newest frame for the current size, unless one is under way."""
+        if self._converting:
+            self._stale = True
+            return
+        frame = self._frame
+        if frame is None:
+            return
+        rect = self.video_rect()
+        width = max(2, int(rect.width()) // 2 * 2)
+        height = max(2, int(rect.height()) // 2 * 2)
+        self._converting = True
+        self._stale = False
+        future = asyncio.get_running_loop().run_in_executor(
+            _converter, to_rgb, frame.image, width, height)
+        future.add_done_callback(lambda f: self._converted(f, frame))
+
+    def _converted(self, future: asyncio.Future[np.ndarray], frame: CapturedFrame) -> None:
+        self._converting = False
+        if future.cancelled() or future.exception() is not None:
+            return
+        rgb = future.result()
+        self._rgb = rgb  # QImage borrows this buffer: keep it alive
+        h, w, _ = rgb.shape
+        # rows may be padded (line size > 3 * width): hand Qt the address and the stride
+        self._image = QImage(sip.voidptr(rgb.ctypes.data), w, h, rgb.strides[0],
+                             QImage.Format.Format_RGB888)
+        self._image_frame = frame
+        self.update()
+        if self._stale or frame is not self._frame:
+            self._convert()
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        if self._frame is not None:
+            with contextlib.suppress(RuntimeError):  # no running loop yet
+                self._convert()
 
     def stop(self) -> None:
         self.follow(None)
@@ -96,19 +152,11 @@ class VideoView(QWidget):
     def current_frame(self) -> CapturedFrame | None:
         return self._frame
 
-    def _qimage(self, frame: CapturedFrame) -> QImage:
-        if self._image is None or frame.seq != self._painted_seq:
-            rgb = frame.image.to_ndarray(format="rgb24")  # the one colour conversion
-            self._rgb = rgb  # QImage borrows this buffer: keep it alive
-            h, w, _ = rgb.shape
-            self._image = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888)
-        return self._image
-
     def paintEvent(self, event: QPaintEvent | None) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#000000"))
-        frame = self._frame
-        if frame is None:
+        frame = self._image_frame
+        if frame is None or self._image is None:
             painter.setPen(QColor("#9da7b3"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
                              tr("No video") if not self.label else
@@ -116,8 +164,7 @@ class VideoView(QWidget):
             painter.end()
             return
         target = self.video_rect()
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(target, self._qimage(frame))
+        painter.drawImage(target, self._image)  # 1:1 unless a resize is under way
         if frame.seq != self._painted_seq:
             self._painted_seq = frame.seq
             self.frames_painted += 1
