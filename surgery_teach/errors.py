@@ -26,16 +26,12 @@ class CaptureDeviceError(CaptureError):
     """
 
     def __init__(self, device: str, available: list[str], reason: str = "") -> None:
-        self.device = device
-        self.available = list(available)
-        self.reason = reason
-        found = ", ".join(self.available) if self.available else "none"
-        detail = f" ({reason})" if reason else ""
-        super().__init__(
-            f"cannot open video device {device!r}{detail}. Devices found: {found}. "
+        self.device, self.available, self.reason = device, list(available), reason
+        super().__init__(_missing_device(
+            "video", device, self.available, reason,
             "Check the cable and that no other program uses the device, or pick another "
-            "source (for a test without a camera use --source synthetic)."
-        )
+            "source (for a test without a camera use --source synthetic).",
+        ))
 
 
 class ProtocolError(SurgeryTeachError):
@@ -65,13 +61,16 @@ class AudioDeviceError(MediaError):
     """
 
     def __init__(self, device: str, available: list[str], reason: str = "") -> None:
-        self.device = device
-        self.available = list(available)
-        self.reason = reason
-        found = ", ".join(self.available) if self.available else "none"
-        detail = f" ({reason})" if reason else ""
-        super().__init__(
-            f"cannot open audio device {device!r}{detail}. Devices found: {found}. "
+        self.device, self.available, self.reason = device, list(available), reason
+        super().__init__(_missing_device(
+            "audio", device, self.available, reason,
             "Check that the headset or speaker is plugged in and not used by another "
-            "program, or pick another device; the session can go on without audio."
-        )
+            "program, or pick another device; the session can go on without audio.",
+        ))
+
+
+def _missing_device(kind: str, device: str, available: list[str], reason: str,
+                    fix: str) -> str:
+    found = ", ".join(available) if available else "none"
+    detail = f" ({reason})" if reason else ""
+    return f"cannot open {kind} device {device!r}{detail}. Devices found: {found}. {fix}"
