@@ -1,0 +1,292 @@
+"""The annotation state of a room: every source's marks, pointers and freeze-frame.
+
+:class:`Board` applies ops in the order the server gave them (their ``seq``) and says what
+changed, so a view redraws only that. It is pure and deterministic: every participant that
+applies the same ops holds the same board. It does not judge permissions
+(:func:`~.permissions.may` does, on the server); it only refuses what cannot make sense,
+such as updating somebody else's mark, and ignores it without raising, because an op the
+server relayed has to be applied the same way everywhere.
+
+Fading depends on the viewer's clock (``now``) against each mark's ``created``, the clock
+of the author's machine: the server should stamp ``created`` with its own clock (and
+clients compare with the server's, e.g. from ``pong``), or clock skew shifts the fading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, NamedTuple, TypeAlias
+
+from surgery_teach.annotations.history import Entry, History
+from surgery_teach.annotations.ops import (
+    Add,
+    Clear,
+    ClearScope,
+    Freeze,
+    Op,
+    Redo,
+    Remove,
+    Undo,
+    Unfreeze,
+    Update,
+    with_seq,
+)
+from surgery_teach.annotations.shapes import Pointer, Shape
+
+FADE_AFTER: Final = 4.0
+"""Seconds a live (unpinned) mark stays fully visible before it fades."""
+FADE_SECONDS: Final = 1.0
+"""Seconds a live mark takes to fade out completely."""
+POINTER_TIMEOUT: Final = 2.0
+"""A pointer not updated for this long is hidden (its owner's client went quiet)."""
+
+
+class VisibleShape(NamedTuple):
+    """A mark to draw, with its opacity (0 < opacity <= 1)."""
+
+    shape: Shape
+    opacity: float
+
+
+@dataclass(frozen=True)
+class ShapeAdded:
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class ShapeChanged:
+    """``shape`` replaced the mark with the same id."""
+
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class ShapeRemoved:
+    """``shape`` (as it was) left the board."""
+
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class FreezeChanged:
+    """``source`` is now held at ``frame_time``, or plays live again (None)."""
+
+    source: str
+    frame_time: float | None
+
+
+Change: TypeAlias = ShapeAdded | ShapeChanged | ShapeRemoved | FreezeChanged
+
+
+def opacity_at(shape: Shape, now: float, fade_after: float = FADE_AFTER) -> float:
+    """How visible ``shape`` is at ``now``: 1, then fading over 1 s, then 0 (gone).
+
+    Pinned marks never fade; a pointer shows fully until 2 s after its last update.
+    """
+    age = now - shape.created
+    if isinstance(shape, Pointer):
+        return 1.0 if age <= POINTER_TIMEOUT else 0.0
+    if shape.pinned or age <= fade_after:
+        return 1.0
+    return max(0.0, 1.0 - (age - fade_after) / FADE_SECONDS)
+
+
+class Board:
+    """Marks of every source in one room, built by applying ops in ``seq`` order."""
+
+    def __init__(self) -> None:
+        self._shapes: dict[str, Shape] = {}
+        self._order: dict[str, int] = {}
+        self._next_order = 0
+        self._pointers: dict[str, Pointer] = {}
+        self._frozen: dict[str, Freeze] = {}
+        self._histories: dict[str, History] = {}
+        self._last_seq = 0
+        self._changes: list[Change] = []
+
+    @property
+    def last_seq(self) -> int:
+        """The highest ``seq`` applied; the live stream continues after it."""
+        return self._last_seq
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, shape_id: str) -> Shape | None:
+        """The mark or pointer ``shape_id``, if it is on the board."""
+        return self._shapes.get(shape_id) or self._pointers.get(shape_id)
+
+    def author_of(self, shape_id: str) -> str | None:
+        """Who drew ``shape_id`` (what :func:`~.permissions.may` needs for a remove)."""
+        shape = self.get(shape_id)
+        return None if shape is None else shape.author
+
+    def frozen(self, source: str) -> float | None:
+        """The capture time of the frame ``source`` is held at, or None when it plays."""
+        held = self._frozen.get(source)
+        return None if held is None else held.frame_time
+
+    def can_undo(self, author: str) -> bool:
+        history = self._histories.get(author)
+        return history is not None and any(
+            any(self._current(e.id) == e.after for e in action) for action in history.undoable
+        )
+
+    def can_redo(self, author: str) -> bool:
+        history = self._histories.get(author)
+        return history is not None and any(
+            any(self._current(e.id) == e.before for e in action) for action in history.redoable
+        )
+
+    def shapes(self, source: str, now: float, fade_after: float = FADE_AFTER) -> list[VisibleShape]:
+        """The marks of ``source`` to draw at ``now``, bottom first; pointers on top."""
+        found: list[VisibleShape] = []
+        marks = sorted(
+            (s for s in self._shapes.values() if s.source == source),
+            key=lambda s: self._order[s.id],
+        )
+        for shape in [*marks, *(p for p in self._pointers.values() if p.source == source)]:
+            opacity = opacity_at(shape, now, fade_after)
+            if opacity > 0.0:
+                found.append(VisibleShape(shape, opacity))
+        return found
+
+    # -- applying -----------------------------------------------------------------------------
+
+    def apply(self, op: Op) -> list[Change]:
+        """Apply one op and return what changed (empty when nothing did).
+
+        An op whose ``seq`` is at or below :attr:`last_seq` was applied already (a replay
+        after a reconnect) and changes nothing. ``seq`` 0 means not ordered by a server (a
+        board with no server, a preview): it is applied and does not move :attr:`last_seq`.
+        """
+        if op.seq:
+            if op.seq <= self._last_seq:
+                return []
+            self._last_seq = op.seq
+        self._changes = []
+        match op:
+            case Add():
+                self._add(op.shape)
+            case Update():
+                self._update(op.shape)
+            case Remove():
+                self._remove(op.id, op.author)
+            case Clear():
+                self._clear(op.scope, op.source, op.author)
+            case Undo():
+                self._history(op.author).undo(self._restore)
+            case Redo():
+                self._history(op.author).redo(self._restore)
+            case Freeze():
+                if self.frozen(op.source) != op.frame_time:
+                    self._frozen[op.source] = op
+                    self._changes.append(FreezeChanged(op.source, op.frame_time))
+            case Unfreeze():
+                if self._frozen.pop(op.source, None) is not None:
+                    self._changes.append(FreezeChanged(op.source, None))
+        return self._changes
+
+    def _history(self, author: str) -> History:
+        return self._histories.setdefault(author, History())
+
+    def _current(self, shape_id: str) -> Shape | None:
+        return self._shapes.get(shape_id)
+
+    def _add(self, shape: Shape) -> None:
+        if self.get(shape.id) is not None:
+            return  # ids are unique; a second add of one is a client bug
+        if isinstance(shape, Pointer):
+            self._pointers[shape.id] = shape
+        else:
+            self._order[shape.id] = self._next_order
+            self._next_order += 1
+            self._shapes[shape.id] = shape
+            entry = Entry(shape.id, None, shape, self._order[shape.id])
+            self._history(shape.author).record((entry,))
+        self._changes.append(ShapeAdded(shape))
+
+    def _update(self, shape: Shape) -> None:
+        old = self.get(shape.id)
+        if old is None or old.author != shape.author or old.kind != shape.kind:
+            return
+        if old.source != shape.source:
+            return
+        if isinstance(shape, Pointer):
+            self._pointers[shape.id] = shape
+        else:
+            self._shapes[shape.id] = shape
+            history = self._history(shape.author)
+            if not history.extend(old, shape):
+                history.record((Entry(shape.id, old, shape, self._order[shape.id]),))
+        self._changes.append(ShapeChanged(shape))
+
+    def _take(self, shape_id: str) -> Entry | None:
+        """Remove one mark or pointer; the history entry for a mark, None for a pointer."""
+        pointer = self._pointers.pop(shape_id, None)
+        if pointer is not None:
+            self._changes.append(ShapeRemoved(pointer))
+            return None
+        shape = self._shapes.pop(shape_id)
+        self._changes.append(ShapeRemoved(shape))
+        return Entry(shape_id, shape, None, self._order.pop(shape_id))
+
+    def _remove(self, shape_id: str, author: str) -> None:
+        if self.get(shape_id) is None:
+            return
+        entry = self._take(shape_id)
+        if entry is not None:
+            self._history(author).record((entry,))
+
+    def _clear(self, scope: ClearScope, source: str, author: str) -> None:
+        doomed = [
+            s.id
+            for s in [*self._shapes.values(), *self._pointers.values()]
+            if s.source == source and (scope is ClearScope.ALL or s.author == author)
+        ]
+        entries = tuple(e for e in (self._take(i) for i in doomed) if e is not None)
+        # Clearing one's own marks can be undone; clearing everyone's is final.
+        if entries and scope is ClearScope.MINE:
+            self._history(author).record(entries)
+
+    def _restore(self, entry: Entry, expected: Shape | None, wanted: Shape | None) -> bool:
+        """Undo/redo one entry if the board still shows ``expected`` for its mark."""
+        current = self._shapes.get(entry.id)
+        if current != expected or (current is None and entry.id in self._pointers):
+            return False
+        if wanted is None:
+            self._take(entry.id)
+        else:
+            self._shapes[entry.id] = wanted
+            self._order[entry.id] = entry.order
+            self._changes.append(ShapeAdded(wanted) if current is None else ShapeChanged(wanted))
+        return True
+
+    # -- late joiners -------------------------------------------------------------------------
+
+    def snapshot(self) -> list[Op]:
+        """The ops that rebuild this board's visible state, compacted, for a late joiner.
+
+        One :class:`Add` per mark (drawing order) and pointer, and one :class:`Freeze` per
+        held source, each carrying :attr:`last_seq` so the joiner knows where the live
+        stream continues. The undo history is not carried: on a joiner's board each
+        author's history is just their current marks, so an undo of a remove or clear made
+        before it joined does not take effect there (the server should then send a fresh
+        snapshot, or keep the full op log for joiners).
+        """
+        seq = self._last_seq
+        marks = sorted(self._shapes.values(), key=lambda s: self._order[s.id])
+        ops: list[Op] = [Add(s, seq=seq) for s in [*marks, *self._pointers.values()]]
+        ops += [with_seq(held, seq) for held in self._frozen.values()]
+        return ops
+
+    @classmethod
+    def from_snapshot(cls, ops: Iterable[Op], *, last_seq: int | None = None) -> Board:
+        """A board rebuilt from :meth:`snapshot` ops; ``last_seq`` defaults to their seq."""
+        board = cls()
+        highest = 0
+        for op in ops:
+            highest = max(highest, op.seq)
+            board.apply(with_seq(op, 0))
+        board._last_seq = highest if last_seq is None else last_seq
+        return board

@@ -1,0 +1,64 @@
+"""Who may do what to the annotations: the server's rule, kept pure so it is tested alone.
+
+Surgeons and mentors draw; a trainee draws only while a mentor has granted it; students
+never draw. A pointer follows the same rights as drawing. Only mentors clear everyone's
+marks or remove someone else's; surgeons and mentors freeze and unfreeze the picture.
+"""
+
+from __future__ import annotations
+
+from surgery_teach.annotations.ops import (
+    Add,
+    Clear,
+    ClearScope,
+    Freeze,
+    Op,
+    Redo,
+    Remove,
+    Undo,
+    Unfreeze,
+    Update,
+)
+from surgery_teach.protocol.messages import Role
+
+
+def may_draw(role: Role | str, *, trainee_granted: bool) -> bool:
+    """Whether ``role`` may draw, point, undo and clear their own marks."""
+    match role:
+        case Role.SURGEON | Role.MENTOR:
+            return True
+        case Role.TRAINEE:
+            return trainee_granted
+    return False
+
+
+def may(
+    role: Role | str,
+    op: Op,
+    *,
+    trainee_granted: bool,
+    shape_author: str | None = None,
+) -> bool:
+    """Whether a participant with ``role`` may send ``op`` (its ``author`` is the sender).
+
+    ``shape_author`` is who drew the mark a :class:`Remove` or :class:`Update` names
+    (``board.author_of(op.id)``); None means unknown, and then only a mentor may remove,
+    so a server that forgets to look it up refuses rather than lets marks vanish. The
+    server must also check that ``op.author`` is the sender's participant id.
+    """
+    mentor = role == Role.MENTOR
+    match op:
+        case Clear(scope=ClearScope.ALL):
+            return mentor
+        case Remove():
+            own = shape_author is not None and shape_author == op.author
+            return mentor or (own and may_draw(role, trainee_granted=trainee_granted))
+        case Update():
+            if shape_author is not None and shape_author != op.author:
+                return False
+            return may_draw(role, trainee_granted=trainee_granted)
+        case Add() | Clear() | Undo() | Redo():
+            return may_draw(role, trainee_granted=trainee_granted)
+        case Freeze() | Unfreeze():
+            return role in (Role.SURGEON, Role.MENTOR)
+    return False
