@@ -140,7 +140,9 @@ class DesktopApp:
             url = await self.server_url(request.server)
             config = SessionConfig(server=url, room=request.room, name=request.name,
                                    role=request.role)
-            controller = SessionController.from_specs(config, list(request.sources))
+            controller = SessionController.from_specs(
+                config, list(request.sources), microphone=self.settings.microphone,
+                speaker=self.settings.speaker)
             try:
                 await controller.start()
             except BaseException:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 
+from aiortc.contrib.media import MediaRelay
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from surgery_teach.audio import AudioPlayer, LocalAudioTrack, MicrophoneTrack
@@ -61,6 +62,7 @@ class SessionController(QObject):
         self.microphone_device = microphone or None
         self.speaker_device = speaker or None
         self.microphone: LocalAudioTrack | None = voice
+        self._relay = MediaRelay()  # one for the microphone's life, across rejoins
         self.players: dict[str, AudioPlayer] = {}
         self.audio_problem = ""
         self.push_to_talk = False
@@ -78,9 +80,11 @@ class SessionController(QObject):
         self._leaving = False
 
     @classmethod
-    def from_specs(cls, config: SessionConfig, specs: list[str]) -> SessionController:
+    def from_specs(cls, config: SessionConfig, specs: list[str], *, microphone: str = "",
+                   speaker: str = "") -> SessionController:
         """Open the sources named by ``specs`` (raises :class:`SurgeryTeachError`)."""
-        return cls(config, [open_source(spec) for spec in specs])
+        return cls(config, [open_source(spec) for spec in specs], microphone=microphone,
+                   speaker=speaker)
 
     async def start(self) -> None:
         """Start the sources and join; raises :class:`SurgeryTeachError` if the first
@@ -94,7 +98,8 @@ class SessionController(QObject):
         self._spawn(self._link_loop())
 
     async def _join(self) -> None:
-        session = await LiveSession.start(self.config, self.encoders, self.microphone)
+        session = await LiveSession.start(self.config, self.encoders, self.microphone,
+                                          self._relay)
         self.session = session
         session.on("audio", self._on_audio)
         session.on("participants", lambda: self.participants_changed.emit())
@@ -223,8 +228,8 @@ class SessionController(QObject):
         for player in self.players.values():
             await player.stop()
         self.players.clear()
-        if isinstance(self.microphone, MicrophoneTrack):
-            self.microphone.stop()
+        if self.microphone is not None:
+            self.microphone.stop()  # ends the relay's reader too
         for encoder in self.encoders:
             encoder.stop()
         for source in self.sources:

@@ -21,6 +21,7 @@ from surgery_teach.errors import SurgeryTeachError
 from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.signaling_client import check_server_url
 from surgery_teach.settings import Settings
+from ui.device_setup import DeviceSetup
 from ui.i18n import LANGUAGES, tr
 from ui.panels import role_name
 
@@ -70,6 +71,8 @@ class Lobby(QWidget):
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
+        self.devices_button = QPushButton(tr("Devices…"))
+        self.devices_button.clicked.connect(self.open_devices)
         self.join_button = QPushButton(tr("Join"))
         self.join_button.setObjectName("primary")
         self.join_button.setDefault(True)
@@ -84,6 +87,7 @@ class Lobby(QWidget):
         form.addRow(tr("Video sources"), self.sources)
         form.addRow(tr("Language"), self.language)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.devices_button)
         buttons.addStretch(1)
         buttons.addWidget(self.join_button)
         layout = QVBoxLayout(self)
@@ -93,6 +97,14 @@ class Lobby(QWidget):
         layout.addStretch(1)
         layout.addLayout(buttons)
         self._role_changed()
+
+    def open_devices(self) -> None:
+        """Pick cameras, microphone and speaker; the sources field follows the dialog."""
+        self.settings.sources = [s.strip() for s in self.sources.text().split(";") if s.strip()]
+        self._devices = DeviceSetup(self.settings, self)
+        self._devices.accepted.connect(
+            lambda: self.sources.setText("; ".join(self.settings.sources)))
+        self._devices.open()
 
     def _role_changed(self) -> None:
         publishes = Role(self.role.currentData()) in (Role.SURGEON, Role.MENTOR)

@@ -95,11 +95,12 @@ class LiveSession:
     """One participant in one room. Use ``await LiveSession.start(config, encoders)``."""
 
     def __init__(self, config: SessionConfig, encoders: list[SharedEncoder],
-                 client: SignalingClient, microphone: MediaStreamTrack | None = None) -> None:
+                 client: SignalingClient, microphone: MediaStreamTrack | None = None,
+                 relay: MediaRelay | None = None) -> None:
         self.config = config
         self.encoders = encoders
         self.microphone = microphone
-        self._relay = MediaRelay()
+        self._relay = relay or MediaRelay()
         self._me = client.welcome.you
         self.client = client
         self.participants: dict[str, ParticipantInfo] = {}
@@ -121,11 +122,15 @@ class LiveSession:
 
     @classmethod
     async def start(cls, config: SessionConfig, encoders: list[SharedEncoder] | None = None,
-                    microphone: MediaStreamTrack | None = None) -> LiveSession:
+                    microphone: MediaStreamTrack | None = None,
+                    relay: MediaRelay | None = None) -> LiveSession:
         """Join the room and begin exchanging media; raises :class:`SignalingError`.
 
         ``encoders`` are this participant's video sources, ``microphone`` its voice (any
         audio track); what they are is announced to the room so peers know who offers.
+        ``relay`` fans the microphone out to the peers: pass the same one to every session
+        that uses the same microphone (a rejoin), since a relay reads its source until the
+        source ends.
         """
         aiortc_tuning.use_loopback_ice(is_loopback_url(config.server))
         encoders = list(encoders or [])
@@ -133,7 +138,7 @@ class LiveSession:
             config.server, room=config.room, name=config.name, role=config.role,
             publishes=Publishes(video=len(encoders), audio=microphone is not None),
         )
-        session = cls(config, encoders, client, microphone)
+        session = cls(config, encoders, client, microphone, relay)
         if not config.stock:
             for encoder in session.encoders:
                 encoder.start()

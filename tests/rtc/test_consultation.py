@@ -76,12 +76,13 @@ async def test_two_doctors_see_and_hear_each_other_and_a_trainee_gets_both(
 ) -> None:
     lap, cam = sources
     enc_lap, enc_cam = SharedEncoder(lap), SharedEncoder(cam)
+    voices = [ToneTrack(1000.0), ToneTrack(600.0)]
     surgeon = await LiveSession.start(
         SessionConfig(server=server_url, room="consult", name="Dr Wang", role=Role.SURGEON),
-        [enc_lap], microphone=ToneTrack(1000.0))
+        [enc_lap], microphone=voices[0])
     mentor = await LiveSession.start(
         SessionConfig(server=server_url, room="consult", name="Prof Li", role=Role.MENTOR),
-        [enc_cam], microphone=ToneTrack(600.0))
+        [enc_cam], microphone=voices[1])
     surgeon_ears, mentor_ears = Heard(surgeon), Heard(mentor)
     trainee = await LiveSession.start(
         SessionConfig(server=server_url, room="consult", name="Trainee", role=Role.TRAINEE))
@@ -127,3 +128,5 @@ async def test_two_doctors_see_and_hear_each_other_and_a_trainee_gets_both(
             await session.close()
         enc_lap.stop()
         enc_cam.stop()
+        for voice in voices:
+            voice.stop()

@@ -19,6 +19,7 @@ T = TypeVar("T")
 def run(qapp: QApplication) -> Iterator[Callable[[Awaitable[T]], T]]:
     """``run(coro)`` runs a coroutine on a qasync loop inside Qt, as the app does."""
     apply_theme(qapp)
+    qapp.setQuitOnLastWindowClosed(False)  # as the app does: closing a window ends no loop
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
 

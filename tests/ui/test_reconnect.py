@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
 
 from signaling_server.server import ServerConfig, start_server
+from surgery_teach.audio import ToneTrack
+from surgery_teach.capture import open_source
 from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import SessionConfig
 from tests.timing import seconds
@@ -25,9 +28,9 @@ def test_server_restart_reconnects_both_and_video_resumes(qtbot, run) -> None:  
 
     async def scenario() -> None:
         server = await start_server(ServerConfig(port=port))
-        surgeon = SessionController.from_specs(
+        surgeon = SessionController(
             SessionConfig(server=url, room="re", name="Dr Wang", role=Role.SURGEON),
-            ["Laparoscope=synthetic:640x360@30"])
+            [open_source("Laparoscope=synthetic:640x360@30")], voice=ToneTrack(800.0))
         trainee = SessionController(
             SessionConfig(server=url, room="re", name="Trainee", role=Role.TRAINEE), [])
         states: list[str] = []
@@ -55,6 +58,13 @@ def test_server_restart_reconnects_both_and_video_resumes(qtbot, run) -> None:  
             assert session is not None
             assert [p.name for p in session.participants.values()] == ["Dr Wang"]
             assert states[:3] == ["live", "reconnecting", "live"]
+            # the same microphone is heard again through the new connection
+            surgeon_id = surgeon.session.me.id  # type: ignore[union-attr]
+            await until(lambda: surgeon_id in trainee.speaking(), seconds(10), "voice again")
+            # and only one reader takes frames from it (two would split the voice)
+            readers = [t for t in asyncio.all_tasks() if not t.done()
+                       and "run_track" in t.get_coro().__qualname__]  # type: ignore[union-attr]
+            assert len(readers) == 1
         finally:
             await trainee.leave()
             await surgeon.leave()
