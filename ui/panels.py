@@ -48,7 +48,7 @@ class ParticipantsPanel(QWidget):
             if participant.id in sending:
                 marks.append("▶ " + tr("video"))
             if participant.id in speaking:
-                marks.append("🎤 " + tr("speaking"))
+                marks.append("♪ " + tr("speaking"))
             if marks:
                 text += "   " + "  ".join(marks)
             item = QListWidgetItem(text)
@@ -65,6 +65,7 @@ class LinkHealthPanel(QWidget):
         self.title = QLabel(tr("Link health"))
         self.title.setObjectName("muted")
         self.list = QListWidget()
+        self.list.setWordWrap(True)
         self.warning = QLabel("")
         self.warning.setObjectName("alarm")
         self.warning.setWordWrap(True)
@@ -83,8 +84,9 @@ class LinkHealthPanel(QWidget):
             delay = (tr("delay {ms} ms", ms=round(r.delay_ms)) if r.delay_ms is not None
                      else tr("delay not measurable"))
             rtt = f"RTT {round(r.rtt_ms)} ms" if r.rtt_ms is not None else "RTT –"
-            text = (f"● {r.label}\n   {r.fps:.0f} fps · {r.kbit_per_s / 1000:.1f} Mbit/s · "
-                    f"{tr('loss')} {r.loss * 100:.1f}% · {rtt} · {delay}")
+            text = (f"● {r.label} — {r.fps:.0f} fps · {delay}\n"
+                    f"   {tr('link')} {r.kbit_per_s / 1000:.1f} Mbit/s · "
+                    f"{tr('loss')} {r.loss * 100:.1f}% · {rtt}")
             item = QListWidgetItem(text)
             item.setForeground(QColor(HEALTH_COLOURS[r.health]))
             item.setData(Qt.ItemDataRole.UserRole, r.health.value)

@@ -151,7 +151,7 @@ class SessionWindow(QWidget):
         if c.microphone is None:
             text = tr("No microphone") if c.speak else ""
         elif c.transmitting:
-            text = "🎤 " + tr("Live")
+            text = "● " + tr("Live")
         elif c.push_to_talk and not c.muted:
             text = tr("Hold Space to talk")
         else:

@@ -89,12 +89,13 @@ class VideoView(QWidget):
         with contextlib.suppress(asyncio.CancelledError):
             while True:
                 frame = await slot.next_after(seq)
-                if frame is None:
+                if frame is None or sip.isdeleted(self):
                     break
                 seq = frame.seq
                 self._frame = frame
                 self._convert()
-        self.update()
+        if not sip.isdeleted(self):
+            self.update()
 
     def _convert(self) -> None:
         """Start converting the newest frame for the current size, unless one is under way."""
@@ -114,6 +115,8 @@ class VideoView(QWidget):
         future.add_done_callback(lambda f: self._converted(f, frame))
 
     def _converted(self, future: asyncio.Future[np.ndarray], frame: CapturedFrame) -> None:
+        if sip.isdeleted(self):
+            return
         self._converting = False
         if future.cancelled() or future.exception() is not None:
             return

@@ -115,7 +115,7 @@ def test_voice_reaches_the_trainee_who_sees_who_is_speaking_and_mute_stops_it(
             def listed_speaking() -> bool:
                 items = [window.participants.list.item(i).text()
                          for i in range(window.participants.list.count())]
-                return any("Dr Wang" in t and "🎤" in t for t in items)
+                return any("Dr Wang" in t and "♪" in t for t in items)
 
             await until(listed_speaking, seconds(5), "the participant list to show the speaker")
 
