@@ -38,7 +38,8 @@ LOCAL_PORT = 8765
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ui", description=__doc__,
+    prog = Path(sys.argv[0]).name if getattr(sys, "frozen", False) else "python -m ui"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", help="signaling server ws:// URL (default: a local one)")
     parser.add_argument("--room", help="join this room directly, skipping the lobby")

@@ -85,7 +85,7 @@ class LinkHealthPanel(QWidget):
                      else tr("delay not measurable"))
             rtt = f"RTT {round(r.rtt_ms)} ms" if r.rtt_ms is not None else "RTT –"
             text = (f"● {r.label} — {r.fps:.0f} fps · {delay}\n"
-                    f"   {tr('link')} {r.kbit_per_s / 1000:.1f} Mbit/s · "
+                    f"   {tr('bitrate')} {r.kbit_per_s / 1000:.1f} Mbit/s · "
                     f"{tr('loss')} {r.loss * 100:.1f}% · {rtt}")
             item = QListWidgetItem(text)
             item.setForeground(QColor(HEALTH_COLOURS[r.health]))

@@ -43,7 +43,7 @@ class SessionWindow(QWidget):
         self.who = QLabel(f"{controller.config.name} — {role_name(controller.config.role)} · "
                           + tr("room {room}", room=controller.config.room))
         self.who.setObjectName("title")
-        self.mute_button = QPushButton(tr("Mute (M)"))
+        self.mute_button = QPushButton(tr("Mute mic (M)"))
         self.mute_button.setCheckable(True)
         self.mute_button.toggled.connect(self._on_mute)
         self.ptt_button = QPushButton(tr("Push-to-talk (hold Space)"))
@@ -151,7 +151,7 @@ class SessionWindow(QWidget):
         if c.microphone is None:
             text = tr("No microphone") if c.speak else ""
         elif c.transmitting:
-            text = "● " + tr("Live")
+            text = "● " + tr("Mic on")
         elif c.push_to_talk and not c.muted:
             text = tr("Hold Space to talk")
         else:
