@@ -4,7 +4,7 @@ Each text frame goes parse -> :class:`~surgery_teach.protocol.Rooms` -> send. Re
 sender are awaited (so a client that stops reading slows only itself); messages to other
 participants are written without waiting, so one stalled or vanished client never blocks
 or breaks the handling of anyone else. ``GET /healthz`` on the same port reports load.
-Chat text is relayed and kept in memory but never logged.
+Chat text and annotations are relayed and kept in memory but never logged.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from surgery_teach.errors import ConfigError, ProtocolError, SignalingError
 from surgery_teach.protocol import (
     MAX_MESSAGE_BYTES,
     ErrorReply,
+    GrantDraw,
     Outbox,
     Rooms,
     Seat,
@@ -169,6 +170,9 @@ class _Signaling:
             ]
         else:
             outbox = self._rooms.handle(connection, message)
+            if isinstance(message, GrantDraw) and before is not None:
+                if not any(isinstance(reply, ErrorReply) for _, reply in outbox):
+                    _log_grant(before, message)
         after = self._rooms.seat(connection)
         if before is None and after is not None:
             _log_arrival(after)
@@ -237,6 +241,16 @@ def _log_publishes(seat: Seat) -> None:
         seat.participant.role.value,
         seat.participant.publishes.video,
         "yes" if seat.participant.publishes.audio else "no",
+    )
+
+
+def _log_grant(mentor: Seat, grant: GrantDraw) -> None:
+    logger.info(
+        "draw room=%s participant=%s allowed=%s by=%s",
+        mentor.room,
+        grant.to,
+        "yes" if grant.allowed else "no",
+        mentor.participant.id,
     )
 
 

@@ -1,6 +1,8 @@
 """The signaling protocol shared by the server and the clients (Qt-free, I/O-free).
 
-:mod:`.messages` is the versioned wire format; :mod:`.room` holds the server's room rules.
+:mod:`.messages` is the versioned wire format; :mod:`.room` holds the server's room rules,
+with :mod:`.telestration` ruling each room's annotations (import it from there: it builds
+on :mod:`surgery_teach.annotations`, which builds on this package).
 docs/protocol.md describes both for third-party clients.
 """
 
@@ -13,6 +15,9 @@ from surgery_teach.protocol.messages import (
     MAX_TRACKS,
     MAX_VIDEO_TRACKS,
     PROTOCOL_VERSION,
+    Annotate,
+    Annotation,
+    AnnotationSnapshot,
     Answer,
     Candidate,
     Chat,
@@ -21,6 +26,7 @@ from surgery_teach.protocol.messages import (
     ClientMessage,
     ErrorCode,
     ErrorReply,
+    GrantDraw,
     Join,
     Joined,
     Leave,
@@ -65,6 +71,9 @@ __all__ = [
     "MAX_VIDEO_TRACKS",
     "PROTOCOL_VERSION",
     "PUBLISHING_LIMITS",
+    "Annotate",
+    "Annotation",
+    "AnnotationSnapshot",
     "Answer",
     "Candidate",
     "Chat",
@@ -73,6 +82,7 @@ __all__ = [
     "ClientMessage",
     "ErrorCode",
     "ErrorReply",
+    "GrantDraw",
     "Join",
     "Joined",
     "Leave",

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_PARTICIPANT = "unknown-participant"
     ROOM_FULL = "room-full"
     NOT_ALLOWED = "not-allowed"
+    BAD_ANNOTATION = "bad-annotation"
 
 
 MessageRef: TypeAlias = str | int | None

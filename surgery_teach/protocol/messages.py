@@ -6,6 +6,8 @@ Every message is a JSON object sent as one websocket text frame, with ``"v": 1``
 :func:`parse_server` ignores unknown fields so that older clients keep working against a
 newer server. Every rejection is a :class:`~surgery_teach.errors.ProtocolError` whose
 ``code`` goes on the wire and whose message names the problem and the fix.
+Telestration messages carry annotation ops in the format of
+:mod:`surgery_teach.annotations.wire`; a malformed op is ``bad-annotation``.
 docs/protocol.md is the written form of this module.
 """
 
@@ -16,7 +18,7 @@ import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from surgery_teach.errors import ProtocolError
 from surgery_teach.protocol.fields import (
@@ -27,6 +29,7 @@ from surgery_teach.protocol.fields import (
     MAX_MESSAGE_BYTES,
     MAX_MLINE_INDEX,
     MAX_NAME_CHARS,
+    MAX_SAFE_INTEGER,
     MAX_SDP_BYTES,
     MAX_SOURCE_CHARS,
     MAX_TRACKS,
@@ -47,6 +50,9 @@ from surgery_teach.protocol.fields import (
     show,
 )
 
+if TYPE_CHECKING:
+    from surgery_teach.annotations.ops import Op
+
 __all__ = [
     "MAX_CHAT_CHARS",
     "MAX_MESSAGE_BYTES",
@@ -54,6 +60,9 @@ __all__ = [
     "MAX_TRACKS",
     "MAX_VIDEO_TRACKS",
     "PROTOCOL_VERSION",
+    "Annotate",
+    "Annotation",
+    "AnnotationSnapshot",
     "Answer",
     "Candidate",
     "Chat",
@@ -62,6 +71,7 @@ __all__ = [
     "ClientMessage",
     "ErrorCode",
     "ErrorReply",
+    "GrantDraw",
     "Join",
     "Joined",
     "Leave",
@@ -114,6 +124,11 @@ def _normalise(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
+def _check_boolean(value: object, field: str) -> None:
+    if not isinstance(value, bool):
+        raise bad(field, f"must be true or false (got {json_kind(value)})")
+
+
 # -- what participants and tracks look like ---------------------------------------------------
 
 
@@ -138,8 +153,7 @@ class Publishes:
                 f"must be a number of video tracks from 0 to {MAX_VIDEO_TRACKS} "
                 f"(got {show(video)})",
             )
-        if not isinstance(self.audio, bool):
-            raise bad("audio", f"must be true or false (got {json_kind(self.audio)})")
+        _check_boolean(self.audio, "audio")
 
     @property
     def any(self) -> bool:
@@ -149,17 +163,23 @@ class Publishes:
 
 @dataclass(frozen=True)
 class ParticipantInfo:
-    """A participant as others see them: server-assigned ``id``, name, role, media sent."""
+    """A participant as others see them: server-assigned ``id``, name, role, media sent.
+
+    ``can_draw`` says whether they may annotate the video now: always for surgeons and
+    mentors, for a trainee while a mentor allows it, never for students.
+    """
 
     id: str
     name: str
     role: Role
     publishes: Publishes = Publishes()
+    can_draw: bool = False
 
     def __post_init__(self) -> None:
         check_text(self.id, "id", MAX_ID_CHARS)
         _normalise(self, "name", clean_label(self.name, "name", MAX_NAME_CHARS))
         _normalise(self, "role", _as_role(self.role))
+        _check_boolean(self.can_draw, "can_draw")
 
 
 @dataclass(frozen=True)
@@ -328,8 +348,44 @@ class Chat:
         check_ref(self.id)
 
 
-ClientMessage: TypeAlias = Join | Leave | Signal | Ping | Publish | Chat
-_CLIENT_CLASSES: Final = (Join, Leave, Signal, Ping, Publish, Chat)
+@dataclass(frozen=True)
+class Annotate:
+    """Draw, point, edit, undo or freeze: one annotation op for the server to order.
+
+    ``op`` is as :func:`~surgery_teach.annotations.wire.op_to_json` writes it, with
+    ``seq`` 0 (the server numbers it) and your participant id as its author. Everyone in
+    the room, you included, gets it back as an :class:`Annotation` once it is accepted.
+    """
+
+    op: Op
+    id: MessageRef = None
+
+    def __post_init__(self) -> None:
+        if self.op.seq != 0:
+            raise ProtocolError(
+                ErrorCode.BAD_ANNOTATION,
+                f"field 'op.seq' must be 0 in an annotate message (got {show(self.op.seq)}); "
+                "the server numbers the ops of a room",
+            )
+        check_ref(self.id)
+
+
+@dataclass(frozen=True)
+class GrantDraw:
+    """A mentor lets trainee ``to`` draw (``allowed`` true) or stops them (false)."""
+
+    to: str
+    allowed: bool
+    id: MessageRef = None
+
+    def __post_init__(self) -> None:
+        check_text(self.to, "to", MAX_ID_CHARS)
+        _check_boolean(self.allowed, "allowed")
+        check_ref(self.id)
+
+
+ClientMessage: TypeAlias = Join | Leave | Signal | Ping | Publish | Chat | Annotate | GrantDraw
+_CLIENT_CLASSES: Final = (Join, Leave, Signal, Ping, Publish, Chat, Annotate, GrantDraw)
 
 
 # -- server -> client -------------------------------------------------------------------------
@@ -436,8 +492,57 @@ class ChatHistory:
         _normalise(self, "messages", tuple(self.messages))
 
 
+@dataclass(frozen=True)
+class Annotation:
+    """An annotation op as the room applies it, numbered (``op.seq``), from ``sender``.
+
+    Wire type ``annotation``, field ``from``. ``ref`` is the ``id`` of the ``annotate``
+    it answers, in the author's own copy only, so the author knows which op was accepted.
+    The server has stamped a mark's ``created`` with its own clock.
+    """
+
+    sender: str
+    op: Op
+    ref: MessageRef = None
+
+    def __post_init__(self) -> None:
+        check_text(self.sender, "from", MAX_ID_CHARS)
+        check_ref(self.ref, "ref")
+
+
+@dataclass(frozen=True)
+class AnnotationSnapshot:
+    """The whole annotation board as ops (wire type ``annotations``): replace yours with it.
+
+    Sent to a newcomer right after ``welcome`` (and ``chat-history``) when the room has
+    marks, and to everyone after an undo or redo. ``seq`` is the last op it includes: drop
+    any ``annotation`` numbered at or below it. ``ref`` is as for :class:`Annotation`.
+    """
+
+    ops: tuple[Op, ...]
+    seq: int
+    ref: MessageRef = None
+
+    def __post_init__(self) -> None:
+        _normalise(self, "ops", tuple(self.ops))
+        seq = self.seq
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SAFE_INTEGER:
+            raise bad("seq", f"must be an integer from 0 to {MAX_SAFE_INTEGER} (got {show(seq)})")
+        check_ref(self.ref, "ref")
+
+
 ServerMessage: TypeAlias = (
-    Welcome | Joined | Left | Relayed | Pong | ErrorReply | Updated | ChatMessage | ChatHistory
+    Welcome
+    | Joined
+    | Left
+    | Relayed
+    | Pong
+    | ErrorReply
+    | Updated
+    | ChatMessage
+    | ChatHistory
+    | Annotation
+    | AnnotationSnapshot
 )
 
 
@@ -467,7 +572,21 @@ def _participant(info: ParticipantInfo) -> dict[str, Any]:
         "name": info.name,
         "role": info.role.value,
         "publishes": _publishes(info.publishes),
+        "can_draw": info.can_draw,
     }
+
+
+def _op(op: Op) -> dict[str, Any]:
+    # Imported here: surgery_teach.annotations builds on this package (its field rules
+    # and Role), so importing it at the top would make the two import each other.
+    from surgery_teach.annotations.wire import op_to_json
+
+    return op_to_json(op)
+
+
+def _with_ref(body: dict[str, Any], ref: MessageRef) -> dict[str, Any]:
+    """``body`` with ``ref`` last, left out when there is none (only the author has one)."""
+    return body if ref is None else {**body, "ref": ref}
 
 
 def _chat_message(msg: ChatMessage) -> dict[str, Any]:
@@ -523,6 +642,10 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
             return "publish", {"publishes": _publishes(msg.publishes)}
         case Chat():
             return "chat", {"text": msg.text}
+        case Annotate():
+            return "annotate", {"op": _op(msg.op)}
+        case GrantDraw():
+            return "grant-draw", {"to": msg.to, "allowed": msg.allowed}
         case Welcome():
             return "welcome", {
                 "room": msg.room,
@@ -550,6 +673,11 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
             return "chat", _chat_message(msg)
         case ChatHistory():
             return "chat-history", {"messages": [_chat_message(m) for m in msg.messages]}
+        case Annotation():
+            return "annotation", _with_ref({"from": msg.sender, "op": _op(msg.op)}, msg.ref)
+        case AnnotationSnapshot():
+            body = {"ops": [_op(op) for op in msg.ops], "seq": msg.seq}
+            return "annotations", _with_ref(body, msg.ref)
     raise TypeError(f"not a protocol message: {msg!r}")
 
 
@@ -676,6 +804,33 @@ def _read_chat(msg: JsonObject) -> Chat:
     return msg.build(Chat, text=msg.text("text"), id=msg.ref())
 
 
+def _read_op(value: object, path: str, *, strict: bool) -> Op:
+    """One annotation op inside a message; errors name the field from ``path`` on."""
+    # Imported here for the reason given in _op.
+    from surgery_teach.annotations.wire import parse_op
+
+    if not isinstance(value, dict):  # parse_op would read a string as JSON text
+        raise ProtocolError(
+            ErrorCode.BAD_ANNOTATION,
+            f"field '{path}' must be an annotation op, a JSON object like "
+            f'{{"v":1,"op":"undo","seq":0,"author":"p-..."}} (got {json_kind(value)})',
+        )
+    try:
+        return parse_op(value, strict=strict)
+    except ProtocolError as exc:
+        # "field 'shape.points[3][1]' ..." -> "field 'op.shape.points[3][1]' ..."
+        message = exc.message.replace("field '", f"field '{path}.", 1)
+        raise ProtocolError(exc.code, message) from None
+
+
+def _read_annotate(msg: JsonObject) -> Annotate:
+    return msg.build(Annotate, op=_read_op(msg.value("op"), "op", strict=True), id=msg.ref())
+
+
+def _read_grant_draw(msg: JsonObject) -> GrantDraw:
+    return msg.build(GrantDraw, to=msg.text("to"), allowed=msg.boolean("allowed"), id=msg.ref())
+
+
 _CLIENT_TYPES: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject], ClientMessage]]]] = {
     "join": (("room", "name", "role", "publishes"), _read_join),
     "leave": ((), lambda msg: Leave(id=msg.ref())),
@@ -683,6 +838,8 @@ _CLIENT_TYPES: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject], Cli
     "ping": ((), lambda msg: Ping(id=msg.ref())),
     "publish": (("publishes",), _read_publish),
     "chat": (("text",), _read_chat),
+    "annotate": (("op",), _read_annotate),
+    "grant-draw": (("to", "allowed"), _read_grant_draw),
 }
 
 
@@ -743,6 +900,7 @@ def _read_participant(value: object, path: str) -> ParticipantInfo:
         name=info.text("name"),
         role=info.text("role"),
         publishes=_optional_publishes(info, strict=False),
+        can_draw=info.boolean("can_draw", default=False),  # older servers leave it out
     )
 
 
@@ -801,6 +959,19 @@ _SERVER_TYPES: Final[dict[str, Callable[[JsonObject], ServerMessage]]] = {
     "updated": lambda msg: Updated(_read_participant(msg.value("participant"), "participant")),
     "chat": _read_chat_message,
     "chat-history": _read_chat_history,
+    "annotation": lambda msg: Annotation(
+        sender=msg.text("from"),
+        op=_read_op(msg.value("op"), "op", strict=False),
+        ref=msg.ref("ref"),
+    ),
+    "annotations": lambda msg: AnnotationSnapshot(
+        ops=tuple(
+            _read_op(item, f"ops[{index}]", strict=False)
+            for index, item in enumerate(msg.array("ops"))
+        ),
+        seq=msg.integer("seq"),
+        ref=msg.ref("ref"),
+    ),
 }
 
 

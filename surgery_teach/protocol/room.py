@@ -4,6 +4,7 @@
 connection going away) and returns what to send to whom. It never awaits anything, so the
 websocket shell stays thin and every rule is tested without a network. Connections are
 identified by any hashable key the caller chooses (the server uses the connection object).
+Each room's annotations follow the rules of :mod:`.telestration`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Final, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeAlias, TypeVar
 
 from surgery_teach import __version__
 from surgery_teach.errors import ConfigError
 from surgery_teach.protocol.messages import (
     MAX_VIDEO_TRACKS,
+    Annotate,
     Chat,
     ChatHistory,
     ChatMessage,
     ClientMessage,
     ErrorCode,
     ErrorReply,
+    GrantDraw,
     Join,
     Joined,
     Leave,
@@ -42,6 +45,10 @@ from surgery_teach.protocol.messages import (
     Updated,
     Welcome,
 )
+
+if TYPE_CHECKING:
+    from surgery_teach.annotations.board import Board
+    from surgery_teach.protocol.telestration import Telestration
 
 DEFAULT_MAX_ROOM_SIZE = 50
 CHAT_HISTORY_LENGTH: Final = 200
@@ -102,10 +109,20 @@ class Seat:
     participant: ParticipantInfo
 
 
+def _new_telestration(clock: Callable[[], float]) -> Telestration:
+    # Imported here: surgery_teach.annotations builds on this package (its field rules
+    # and Role), so importing it at the top would make the two import each other.
+    from surgery_teach.protocol.telestration import Telestration
+
+    return Telestration(clock)
+
+
 @dataclass
 class _Room(Generic[K]):
-    """One room: who is in it (participant id -> connection, in joining order), its chat."""
+    """One room: who is in it (participant id -> connection, in joining order), its chat
+    and its annotations."""
 
+    telestration: Telestration
     members: dict[str, K] = field(default_factory=dict)
     chat: deque[ChatMessage] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY_LENGTH))
     chat_count: int = 0
@@ -113,11 +130,13 @@ class _Room(Generic[K]):
 
 
 class Rooms(Generic[K]):
-    """Every room on one server: who is where, who may signal and publish what, the chat.
+    """Every room on one server: who is where, who may signal, publish and draw what, the
+    chat and the annotations.
 
-    ``clock`` gives ``pong.server_time`` and chat times; ``new_id`` makes participant ids
-    (tests pass deterministic ones). Rooms exist while someone is in them: a room's chat
-    history is forgotten when its last participant leaves.
+    ``clock`` gives ``pong.server_time``, chat times and the ``created`` time of marks;
+    ``new_id`` makes participant ids (tests pass deterministic ones). Rooms exist while
+    someone is in them: a room's chat history and annotations are forgotten when its last
+    participant leaves.
     """
 
     def __init__(
@@ -155,6 +174,13 @@ class Rooms(Generic[K]):
         members = self._rooms[room].members if room in self._rooms else {}
         return tuple(self._seats[conn].participant for conn in members.values())
 
+    def board(self, room: str) -> Board | None:
+        """The annotation board of ``room`` as the server holds it (None: no such room).
+
+        For reading: every change goes through :meth:`handle`.
+        """
+        return self._rooms[room].telestration.board if room in self._rooms else None
+
     def handle(self, conn: K, message: ClientMessage) -> Outbox[K]:
         """Apply one client message from ``conn``; return the messages it causes."""
         match message:
@@ -170,6 +196,10 @@ class Rooms(Generic[K]):
                 return self._publish(conn, message)
             case Chat():
                 return self._chat(conn, message)
+            case Annotate():
+                return self._annotate(conn, message)
+            case GrantDraw():
+                return self._grant_draw(conn, message)
             case Ping():
                 pong = Pong(self._clock(), self.room_count, self.participant_count)
                 return [(conn, pong)]
@@ -204,14 +234,22 @@ class Rooms(Generic[K]):
                 "when someone leaves, use another room, or ask the operator to raise "
                 "--max-room-size",
             )
-        participant = ParticipantInfo(self._unique_id(), join.name, join.role, join.publishes)
-        room = self._rooms.setdefault(join.room, _Room())
+        room = self._rooms.get(join.room)
+        if room is None:
+            room = self._rooms[join.room] = _Room(_new_telestration(self._clock))
+        can_draw = room.telestration.may_draw(join.role)
+        participant = ParticipantInfo(
+            self._unique_id(), join.name, join.role, join.publishes, can_draw
+        )
         room.members[participant.id] = conn
         self._seats[conn] = Seat(join.room, participant)
         self._ids.add(participant.id)
         outbox: Outbox[K] = [(conn, Welcome(join.room, participant, others, self.server_version))]
         if room.chat:
             outbox.append((conn, ChatHistory(tuple(room.chat))))
+        marks = room.telestration.snapshot()
+        if marks is not None:
+            outbox.append((conn, marks))
         outbox += [(other, Joined(participant)) for other in self._others(join.room, conn)]
         return outbox
 
@@ -240,6 +278,49 @@ class Rooms(Generic[K]):
         room.chat.append(message)
         return [(member, message) for member in room.members.values()]  # sender included
 
+    def _annotate(self, conn: K, annotate: Annotate) -> Outbox[K]:
+        seat = self._seats.get(conn)
+        if seat is None:
+            return self._refuse(conn, annotate, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        telestration = self._rooms[seat.room].telestration
+        refusal = telestration.refusal(seat.participant, annotate.op)
+        if refusal is not None:
+            return self._refuse(conn, annotate, ErrorCode.NOT_ALLOWED, refusal)
+        theirs, mine = telestration.take(seat.participant, annotate)
+        members = self._rooms[seat.room].members.values()
+        return [(member, mine if member == conn else theirs) for member in members]
+
+    def _grant_draw(self, conn: K, grant: GrantDraw) -> Outbox[K]:
+        seat = self._seats.get(conn)
+        if seat is None:
+            return self._refuse(conn, grant, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        if seat.participant.role is not Role.MENTOR:
+            return self._refuse(
+                conn,
+                grant,
+                ErrorCode.NOT_ALLOWED,
+                f"a {seat.participant.role.value} may not let others draw; only a mentor "
+                "may grant or revoke a trainee's drawing",
+            )
+        members = self._rooms[seat.room].members
+        target_conn = members.get(grant.to)
+        if target_conn is None:
+            return self._refuse_unknown(conn, grant, grant.to, seat.room)
+        target = self._seats[target_conn]
+        if target.participant.role is not Role.TRAINEE:
+            role = target.participant.role.value
+            return self._refuse(
+                conn,
+                grant,
+                ErrorCode.BAD_MESSAGE,
+                f"field 'to' names a {role}; only trainees are granted drawing "
+                "(surgeons and mentors always draw, students never do)",
+            )
+        participant = replace(target.participant, can_draw=grant.allowed)
+        self._seats[target_conn] = Seat(target.room, participant)
+        updated = Updated(participant)  # the trainee's tools follow their own copy
+        return [(member, updated) for member in members.values()]
+
     def _relay(self, conn: K, signal: Signal) -> Outbox[K]:
         seat = self._seats.get(conn)
         if seat is None:
@@ -253,13 +334,7 @@ class Rooms(Generic[K]):
             )
         target = self._rooms[seat.room].members.get(signal.to)
         if target is None:
-            return self._refuse(
-                conn,
-                signal,
-                ErrorCode.UNKNOWN_PARTICIPANT,
-                f"no participant {signal.to!r} in room {seat.room!r}; they may have left. "
-                "Use ids from welcome/joined and stop signalling a participant after 'left'",
-            )
+            return self._refuse_unknown(conn, signal, signal.to, seat.room)
         return [(target, Relayed(seat.participant.id, signal.data))]
 
     def _remove(self, conn: K, *, reason: str) -> Outbox[K]:
@@ -268,7 +343,7 @@ class Rooms(Generic[K]):
         members = self._rooms[seat.room].members
         del members[seat.participant.id]
         if not members:
-            del self._rooms[seat.room]  # and its chat history with it
+            del self._rooms[seat.room]  # and its chat history and annotations with it
         left = Left(seat.participant, reason)
         return [(other, left) for other in members.values()]
 
@@ -284,6 +359,18 @@ class Rooms(Generic[K]):
     @staticmethod
     def _refuse(conn: K, message: ClientMessage, code: ErrorCode, text: str) -> Outbox[K]:
         return [(conn, ErrorReply(code, text, message.id))]
+
+    @staticmethod
+    def _refuse_unknown(
+        conn: K, message: Signal | GrantDraw, participant_id: str, room: str
+    ) -> Outbox[K]:
+        return Rooms._refuse(
+            conn,
+            message,
+            ErrorCode.UNKNOWN_PARTICIPANT,
+            f"no participant {participant_id!r} in room {room!r}; they may have left. "
+            "Use ids from welcome/joined and stop addressing a participant after 'left'",
+        )
 
 
 _NOT_JOINED = (

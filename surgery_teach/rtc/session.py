@@ -1,9 +1,12 @@
 """A participant's live session: signaling, one peer connection per peer, media in and out.
 
-The session publishes its encoders' tracks to every other participant in the room (it
-offers), answers offers from publishers, and turns each received video track into a
-:class:`VideoReceiver`. Listeners hear about participants and videos through plain
-callbacks, so a Qt window and the headless command line use the same class.
+For each other participant there is at most one connection, made by the pair's offerer
+(:func:`~surgery_teach.rtc.peer.offerer`: whoever publishes; the first id if both do). The
+offer carries this side's video (from the shared encoders) and voice, plus receive-only
+sections for what the other side announced; the answerer fills those with its own media.
+Each received video track becomes a :class:`VideoReceiver`. Listeners hear about
+participants, videos, voices and chat through plain callbacks, so a Qt window and the
+headless command line use the same class.
 """
 
 from __future__ import annotations

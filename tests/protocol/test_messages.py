@@ -6,11 +6,24 @@ import json
 
 import pytest
 
+from surgery_teach.annotations import (
+    BAD_ANNOTATION,
+    Add,
+    Arrow,
+    Clear,
+    ClearScope,
+    Pointer,
+    Undo,
+    Update,
+)
 from surgery_teach.errors import ProtocolError
 from surgery_teach.protocol.messages import (
     MAX_CHAT_CHARS,
     MAX_MESSAGE_BYTES,
     MAX_SDP_BYTES,
+    Annotate,
+    Annotation,
+    AnnotationSnapshot,
     Answer,
     Candidate,
     Chat,
@@ -19,6 +32,7 @@ from surgery_teach.protocol.messages import (
     ClientMessage,
     ErrorCode,
     ErrorReply,
+    GrantDraw,
     Join,
     Joined,
     Leave,
@@ -42,13 +56,49 @@ from surgery_teach.protocol.messages import (
     serialize,
 )
 
-LI = ParticipantInfo("p-0a1b2c3d", "Dr Li", Role.MENTOR)
-IVANOVA = ParticipantInfo("p-99aa88bb", "Иванова А. П.", Role.SURGEON, Publishes(2, True))
-LI_JSON = '{"id":"p-0a1b2c3d","name":"Dr Li","role":"mentor","publishes":{"video":0,"audio":false}}'
+LI = ParticipantInfo("p-0a1b2c3d", "Dr Li", Role.MENTOR, can_draw=True)
+IVANOVA = ParticipantInfo(
+    "p-99aa88bb", "Иванова А. П.", Role.SURGEON, Publishes(2, True), can_draw=True
+)
+DMITRY = ParticipantInfo("p-5e6f7a8b", "Дмитрий", Role.TRAINEE, Publishes(audio=True))
+LI_JSON = (
+    '{"id":"p-0a1b2c3d","name":"Dr Li","role":"mentor","publishes":{"video":0,"audio":false},'
+    '"can_draw":true}'
+)
 IVANOVA_JSON = (
     '{"id":"p-99aa88bb","name":"Иванова А. П.","role":"surgeon",'
-    '"publishes":{"video":2,"audio":true}}'
+    '"publishes":{"video":2,"audio":true},"can_draw":true}'
 )
+DMITRY_JSON = (
+    '{"id":"p-5e6f7a8b","name":"Дмитрий","role":"trainee",'
+    '"publishes":{"video":0,"audio":true},"can_draw":false}'
+)
+SHAPE_COMMON_JSON = (
+    '"author":"p-0a1b2c3d","source":"Laparoscope","colour":"#ffd400","width":0.004,'
+    '"frame_time":1764099000.5,"pinned":false'
+)
+ARROW_COMMON = {
+    "id": "p-0a1b2c3d:17",
+    "author": LI.id,
+    "source": "Laparoscope",
+    "colour": "#ffd400",
+    "width": 0.004,
+    "frame_time": 1764099000.5,
+    "start": (0.25, 0.5),
+    "end": (0.75, 0.5),
+}
+ADD_ARROW_JSON = (
+    '{"v":1,"op":"add","seq":0,"shape":{"kind":"arrow","id":"p-0a1b2c3d:17",'
+    + SHAPE_COMMON_JSON
+    + ',"created":1764099000.75,"start":[0.25,0.5],"end":[0.75,0.5]}}'
+)
+ADD_ARROW = Add(Arrow(created=1764099000.75, **ARROW_COMMON))
+SERVER_ARROW_JSON = (
+    '{"v":1,"op":"add","seq":42,"shape":{"kind":"arrow","id":"p-0a1b2c3d:17",'
+    + SHAPE_COMMON_JSON
+    + ',"created":1764099000.8,"start":[0.25,0.5],"end":[0.75,0.5]}}'
+)
+SERVER_ARROW = Add(Arrow(created=1764099000.8, **ARROW_COMMON), seq=42)
 CHAT_LI_JSON = (
     '{"from":"p-0a1b2c3d","name":"Dr Li","role":"mentor",'
     '"text":"Please show Calot\'s triangle","time":1764099000.123,"seq":17}'
@@ -147,6 +197,27 @@ CLIENT_CASES: list[tuple[str, ClientMessage]] = [
         '{"v":1,"type":"chat","text":"请放大胆囊三角\\nПокажите ещё раз 👩‍⚕️","id":"c-1"}',
         Chat("请放大胆囊三角\nПокажите ещё раз 👩‍⚕️", id="c-1"),
     ),
+    (
+        '{"v":1,"type":"annotate","op":' + ADD_ARROW_JSON + ',"id":"c-17"}',
+        Annotate(ADD_ARROW, "c-17"),
+    ),
+    (
+        '{"v":1,"type":"annotate","op":{"v":1,"op":"clear","seq":0,"author":"p-0a1b2c3d",'
+        '"scope":"all","source":"Laparoscope"}}',
+        Annotate(Clear(ClearScope.ALL, "Laparoscope", author=LI.id)),
+    ),
+    (
+        '{"v":1,"type":"annotate","op":{"v":1,"op":"undo","seq":0,"author":"p-0a1b2c3d"},"id":3}',
+        Annotate(Undo(LI.id), id=3),
+    ),
+    (
+        '{"v":1,"type":"grant-draw","to":"p-5e6f7a8b","allowed":true}',
+        GrantDraw(DMITRY.id, allowed=True),
+    ),
+    (
+        '{"v":1,"type":"grant-draw","to":"p-5e6f7a8b","allowed":false,"id":"g-2"}',
+        GrantDraw(DMITRY.id, allowed=False, id="g-2"),
+    ),
 ]
 
 SERVER_CASES: list[tuple[str, ServerMessage]] = [
@@ -196,6 +267,30 @@ SERVER_CASES: list[tuple[str, ServerMessage]] = [
     (
         '{"v":1,"type":"error","code":"room-full","message":"full","ref":"j-1"}',
         ErrorReply("room-full", "full", "j-1"),
+    ),
+    ('{"v":1,"type":"joined","participant":' + DMITRY_JSON + "}", Joined(DMITRY)),
+    (
+        '{"v":1,"type":"updated","participant":{"id":"p-5e6f7a8b","name":"Дмитрий",'
+        '"role":"trainee","publishes":{"video":0,"audio":true},"can_draw":true}}',
+        Updated(ParticipantInfo(DMITRY.id, DMITRY.name, Role.TRAINEE, DMITRY.publishes, True)),
+    ),
+    (
+        '{"v":1,"type":"annotation","from":"p-0a1b2c3d","op":' + SERVER_ARROW_JSON + "}",
+        Annotation(LI.id, SERVER_ARROW),
+    ),
+    (
+        '{"v":1,"type":"annotation","from":"p-0a1b2c3d","op":'
+        + SERVER_ARROW_JSON
+        + ',"ref":"c-17"}',
+        Annotation(LI.id, SERVER_ARROW, ref="c-17"),
+    ),
+    (
+        '{"v":1,"type":"annotations","ops":[' + SERVER_ARROW_JSON + '],"seq":42}',
+        AnnotationSnapshot((SERVER_ARROW,), 42),
+    ),
+    (
+        '{"v":1,"type":"annotations","ops":[],"seq":43,"ref":5}',
+        AnnotationSnapshot((), 43, ref=5),
     ),
 ]
 
@@ -285,6 +380,7 @@ def test_parse_server_reads_a_participant_without_publishes_as_publishing_nothin
     for participant in participants:
         assert participant == ParticipantInfo("p-1", "A", Role.MENTOR)
         assert participant.publishes == Publishes(video=0, audio=False)
+        assert participant.can_draw is False  # nor can_draw: read as not drawing
 
 
 def test_publishes_defaults_to_nothing_and_any_says_whether_media_is_sent() -> None:
@@ -380,7 +476,17 @@ def _signal(data: object) -> str:
     return json.dumps({"v": 1, "type": "signal", "to": "p-1", "data": data})
 
 
+def _annotate(op: object, **shape: object) -> str:
+    """An annotate message around ``op``, or around the test arrow with ``shape`` changes."""
+    if op is _ARROW:
+        arrow = json.loads(ADD_ARROW_JSON)
+        arrow["shape"].update(shape)
+        op = arrow
+    return json.dumps({"v": 1, "type": "annotate", "op": op}, ensure_ascii=False)
+
+
 _DROP = object()
+_ARROW = object()
 _BIG_SDP = "v=0\r\n" + "a" * MAX_SDP_BYTES
 _TRACK = {"track_id": "t", "label": "Laparoscope"}
 
@@ -564,6 +670,39 @@ BAD_CLIENT_INPUT = [
         "bad-message",
         "unknown field",
     ),
+    ('{"v":1,"type":"annotate"}', "bad-message", "'op' is missing"),
+    (_annotate("undo"), "bad-annotation", "field 'op' must be an annotation op"),
+    (_annotate(None), "bad-annotation", "field 'op' must be an annotation op, a JSON object"),
+    (_annotate({"v": 1, "op": "dance"}), "bad-annotation", "field 'op.op' must be one of add"),
+    (_annotate({"v": 2, "op": "undo", "author": "p-1"}), "bad-annotation", "field 'op.v' must"),
+    (_annotate({"op": "undo"}), "bad-annotation", "field 'op.author' is missing"),
+    (
+        _annotate({"op": "undo", "author": "p-1", "seq": 4}),
+        "bad-annotation",
+        "field 'op.seq' must be 0 in an annotate message (got 4)",
+    ),
+    (
+        _annotate(_ARROW, start=[1.5, 0.5]),
+        "bad-annotation",
+        "field 'op.shape.start[0]' must be from 0 to 1",
+    ),
+    (_annotate(_ARROW, kind="laser"), "bad-annotation", "field 'op.shape.kind' must be one of"),
+    (_annotate(_ARROW, glow=True), "bad-annotation", "unknown field 'op.shape.glow'"),
+    (_annotate(_ARROW, colour="red"), "bad-annotation", "field 'op.shape.colour'"),
+    (
+        '{"v":1,"type":"annotate","op":' + ADD_ARROW_JSON + ',"from":"p-0a1b2c3d"}',
+        "bad-message",
+        "unknown field 'from'",
+    ),
+    ('{"v":1,"type":"grant-draw","allowed":true}', "bad-message", "'to' is missing"),
+    ('{"v":1,"type":"grant-draw","to":"p-1"}', "bad-message", "'allowed' is missing"),
+    (
+        '{"v":1,"type":"grant-draw","to":"p-1","allowed":"yes"}',
+        "bad-message",
+        "'allowed' must be true or false",
+    ),
+    ('{"v":1,"type":"grant-draw","to":"","allowed":true}', "bad-message", "'to' must not be"),
+    ('{"v":1,"type":"hi"}', "unknown-type", "chat, annotate, grant-draw"),
 ]
 
 
@@ -648,6 +787,18 @@ BAD_SERVER_INPUT = [
     ),
     ('{"v":1,"type":"chat-history","messages":{}}', "bad-message"),
     ('{"v":1,"type":"chat-history"}', "bad-message"),
+    ('{"v":1,"type":"annotation","from":"p-1","op":"undo"}', "bad-annotation"),
+    ('{"v":1,"type":"annotation","from":"p-1","op":{"op":"undo"}}', "bad-annotation"),
+    ('{"v":1,"type":"annotation","op":' + SERVER_ARROW_JSON + "}", "bad-message"),
+    ('{"v":1,"type":"annotations","ops":{},"seq":1}', "bad-message"),
+    ('{"v":1,"type":"annotations","ops":[]}', "bad-message"),
+    ('{"v":1,"type":"annotations","ops":[],"seq":-1}', "bad-message"),
+    ('{"v":1,"type":"annotations","ops":[{"op":"redo"}],"seq":1}', "bad-annotation"),
+    (
+        '{"v":1,"type":"updated","participant":{"id":"p-1","name":"A","role":"trainee",'
+        '"can_draw":1}}',
+        "bad-message",
+    ),
 ]
 
 
@@ -692,3 +843,62 @@ def test_answer_may_label_the_tracks_the_answerer_sends_back() -> None:
     plain = parse_client('{"v":1,"type":"signal","to":"p-0a1b2c3d",'
                          '"data":{"kind":"answer","sdp":"v=0\\r\\n"}}')
     assert plain.data == Answer("v=0\r\n")  # type: ignore[union-attr]
+
+
+def test_bad_annotation_is_the_annotation_core_code() -> None:
+    assert ErrorCode.BAD_ANNOTATION == BAD_ANNOTATION == "bad-annotation"
+
+
+def test_annotate_errors_name_the_field_inside_the_op() -> None:
+    error = _refused(_annotate(_ARROW, start=[0.25, "0.5"]))
+    assert error.code == ErrorCode.BAD_ANNOTATION
+    assert error.message.startswith("field 'op.shape.start[1]' must be a number")
+
+
+def test_snapshot_errors_name_the_op() -> None:
+    raw = (
+        '{"v":1,"type":"annotations","ops":[' + SERVER_ARROW_JSON + ","
+        '{"v":1,"op":"remove","seq":42,"author":"p-1"}],"seq":42}'
+    )
+    with pytest.raises(ProtocolError, match=r"field 'ops\[1\]\.id' is missing"):
+        parse_server(raw)
+
+
+def test_a_pointer_update_rides_in_annotate_and_annotation() -> None:
+    pointer = Pointer(
+        id="p-0a1b2c3d:ptr",
+        author=LI.id,
+        source="Laparoscope",
+        colour="#00ff00",
+        width=0.01,
+        at=(0.5, 0.25),
+    )
+    annotate = Annotate(Update(pointer), id="c-18")
+    assert parse_client(serialize(annotate)) == annotate
+    relayed = Annotation(LI.id, Update(pointer, seq=7))
+    assert parse_server(serialize(relayed)) == relayed
+    assert '"ref"' not in serialize(relayed)  # only the author's copy carries one
+
+
+def test_parse_server_ignores_unknown_fields_inside_ops() -> None:
+    op = json.loads(SERVER_ARROW_JSON)
+    op["shape"]["glow"] = True
+    op["signed"] = "x"
+    text = json.dumps({"v": 1, "type": "annotation", "from": LI.id, "op": op, "new": 1})
+    assert parse_server(text) == Annotation(LI.id, SERVER_ARROW)
+
+
+def test_annotate_refuses_an_op_the_server_already_numbered() -> None:
+    with pytest.raises(ProtocolError, match=r"'op\.seq' must be 0") as caught:
+        Annotate(Undo(LI.id, seq=3))
+    assert caught.value.code == ErrorCode.BAD_ANNOTATION
+
+
+def test_drawing_rights_are_checked_when_built_in_python() -> None:
+    with pytest.raises(ProtocolError, match="'can_draw' must be true or false"):
+        ParticipantInfo("p-1", "A", Role.TRAINEE, can_draw=1)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="'allowed' must be true or false"):
+        GrantDraw("p-1", allowed=None)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="'seq' must be an integer from 0"):
+        AnnotationSnapshot((), seq=True)  # type: ignore[arg-type]
+    assert AnnotationSnapshot([ADD_ARROW], 0).ops == (ADD_ARROW,)  # type: ignore[arg-type]

@@ -82,7 +82,7 @@ def _only_error(outbox: object, conn: str) -> ErrorReply:
 def test_first_join_gets_a_welcome_with_nobody_else() -> None:
     rooms = _rooms()
     outbox = rooms.handle("a", Join("theatre-1", "Dr Li", Role.SURGEON, id="j1"))
-    you = ParticipantInfo("p-00000001", "Dr Li", Role.SURGEON)
+    you = ParticipantInfo("p-00000001", "Dr Li", Role.SURGEON, can_draw=True)
     assert outbox == [("a", Welcome("theatre-1", you, (), "9.9.9"))]
     assert rooms.seat("a") == Seat("theatre-1", you)
     assert (rooms.room_count, rooms.participant_count) == (1, 1)

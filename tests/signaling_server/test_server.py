@@ -170,6 +170,18 @@ BAD_FRAMES = [
         8,
         id="chat-control-character",
     ),
+    pytest.param(
+        '{"v":1,"type":"annotate","op":{"op":"undo"},"id":"a"}',
+        ErrorCode.BAD_ANNOTATION,
+        "a",
+        id="malformed-annotation",
+    ),
+    pytest.param(
+        '{"v":1,"type":"grant-draw","to":"p-00000000","allowed":true,"id":"g"}',
+        ErrorCode.NOT_ALLOWED,
+        "g",
+        id="trainee-grants-drawing",
+    ),
 ]
 
 
