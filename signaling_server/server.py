@@ -189,9 +189,17 @@ class _Signaling:
 
     @staticmethod
     def _deliver(outbox: Outbox[ServerConnection]) -> None:
-        """Write to other participants without waiting on them; closed ones are skipped."""
+        """Write to other participants without waiting on them; closed ones are skipped.
+
+        A message that goes to many (one object, such as an annotation relayed up to 30
+        times a second while someone draws) is serialised once.
+        """
+        texts: dict[int, str] = {}  # id() is stable: the outbox holds every message
         for recipient, message in outbox:
-            broadcast([recipient], serialize(message))
+            text = texts.get(id(message))
+            if text is None:
+                text = texts[id(message)] = serialize(message)
+            broadcast([recipient], text)
 
     @staticmethod
     async def _reply(connection: ServerConnection, replies: list[ServerMessage]) -> None:

@@ -237,7 +237,7 @@ class Rooms(Generic[K]):
         room = self._rooms.get(join.room)
         if room is None:
             room = self._rooms[join.room] = _Room(_new_telestration(self._clock))
-        can_draw = room.telestration.may_draw(join.role)
+        can_draw = room.telestration.can_draw(join.role)
         participant = ParticipantInfo(
             self._unique_id(), join.name, join.role, join.publishes, can_draw
         )
