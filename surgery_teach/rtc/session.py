@@ -237,9 +237,11 @@ class LiveSession:
 
     async def _on_updated(self, participant: ParticipantInfo) -> None:
         if participant.id == self.me.id:
+            changed = participant.publishes != self._me.publishes
             self._me = participant
-            for other in list(self.participants.values()):
-                await self._connect(other)
+            if changed:  # a grant of drawing rights, say, needs no new connections
+                for other in list(self.participants.values()):
+                    await self._connect(other)
             return
         before = self.participants.get(participant.id)
         self.participants[participant.id] = participant
