@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 
 from aiortc.contrib.media import MediaRelay
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from surgery_teach.annotations import Op
 from surgery_teach.audio import AudioPlayer, LocalAudioTrack, MicrophoneTrack
 from surgery_teach.capture import open_source
 from surgery_teach.capture.base import VideoSource
@@ -46,6 +48,7 @@ class SessionController(QObject):
     video_removed = pyqtSignal(object)
     chat_received = pyqtSignal(object)  # ChatMessage
     links_updated = pyqtSignal(list)  # list[LinkReport]
+    marks_changed = pyqtSignal()
     problem = pyqtSignal(str)
 
     def __init__(self, config: SessionConfig, sources: list[VideoSource],
@@ -106,6 +109,8 @@ class SessionController(QObject):
         session.on("video", lambda r: self.video_added.emit(r))
         session.on("video-ended", lambda r: self.video_removed.emit(r))
         session.on("chat", lambda m: self.chat_received.emit(m))
+        session.on("marks", lambda: self.marks_changed.emit())
+        session.on("refused", lambda reply: self.problem.emit(reply.message))
         session.on("ended", self._on_ended)
         self._set_state("live")
         self.participants_changed.emit()
@@ -200,6 +205,25 @@ class SessionController(QObject):
                 pcs = {pid: peer.pc for pid, peer in session.peers.items()}
                 reports = await self._monitor.sample(pcs, session.receivers, session.rtt_ms)
                 self.links_updated.emit(reports)
+
+    @property
+    def can_draw(self) -> bool:
+        return bool(self.session and self.state == "live" and self.session.me.can_draw)
+
+    def annotate(self, op: Op) -> None:
+        """Send a drawing op (marks appear when the server sends them back, in order)."""
+        if self.session is not None and self.state == "live":
+            self._spawn(self._send(self.session.annotate(op)))
+
+    def grant_draw(self, participant_id: str, allowed: bool) -> None:
+        if self.session is not None and self.state == "live":
+            self._spawn(self._send(self.session.grant_draw(participant_id, allowed)))
+
+    async def _send(self, coro: Awaitable[None]) -> None:
+        try:
+            await coro
+        except SurgeryTeachError as exc:
+            self.problem.emit(str(exc))
 
     def send_chat(self, text: str) -> None:
         if self.session is not None and self.state == "live":

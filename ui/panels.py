@@ -38,6 +38,9 @@ class ParticipantsPanel(QWidget):
     def show_participants(self, me: ParticipantInfo, others: list[ParticipantInfo],
                           sending: set[str], speaking: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         """``sending``: ids whose video we receive (or our own when we publish)."""
+        current = self.list.currentItem()
+        selected = current.data(Qt.ItemDataRole.UserRole) if current is not None else None
+        self.list.blockSignals(True)
         self.list.clear()
         ordered = sorted(others, key=lambda p: (list(Role).index(Role(p.role)), p.name))
         for participant in [me, *ordered]:
@@ -49,11 +52,16 @@ class ParticipantsPanel(QWidget):
                 marks.append("▶ " + tr("video"))
             if participant.id in speaking:
                 marks.append("♪ " + tr("speaking"))
+            if participant.role == Role.TRAINEE and participant.can_draw:
+                marks.append("✎ " + tr("may draw"))
             if marks:
                 text += "   " + "  ".join(marks)
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, participant.id)
             self.list.addItem(item)
+            if participant.id == selected:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
         self.title.setText(tr("Participants ({count})", count=len(others) + 1))
 
 

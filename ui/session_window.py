@@ -16,11 +16,13 @@ from PyQt6.QtWidgets import (
 )
 
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.protocol.messages import ParticipantInfo, Role
 from ui.chat import ChatPanel
 from ui.controller import SessionController
 from ui.i18n import tr
 from ui.panels import LinkHealthPanel, ParticipantsPanel, role_name
 from ui.stage import Stage, StageSource
+from ui.telestration import DrawingToolbar, Telestration
 
 
 class SessionWindow(QWidget):
@@ -82,14 +84,27 @@ class SessionWindow(QWidget):
         body.setStretchFactor(0, 1)
         body.setSizes([1120, 380])
 
+        self.drawing_toolbar = DrawingToolbar()
+        self.telestration = Telestration(controller, [self.stage.main], self.stage.main,
+                                         self.drawing_toolbar)
+        self.grant_button = QPushButton(tr("Allow to draw"))
+        self.grant_button.setCheckable(True)
+        self.grant_button.setVisible(controller.config.role == Role.MENTOR)
+        self.grant_button.setEnabled(False)
+        self.grant_button.clicked.connect(self._grant_clicked)
+        self.participants.list.currentItemChanged.connect(lambda *_: self._selection_changed())
+        self.participants.layout().addWidget(self.grant_button)
+
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.drawing_toolbar)
         layout.addWidget(self.banner)
         layout.addWidget(body, 1)
 
         for source in controller.sources:
             self.stage.add(StageSource(key=f"local:{id(source)}",
-                                       label=f"{source.label} ({tr('you')})", slot=source.slot))
+                                       label=f"{source.label} ({tr('you')})", slot=source.slot,
+                                       name=source.label))
         controller.state_changed.connect(self._on_state)
         controller.participants_changed.connect(self._on_participants)
         controller.video_added.connect(self._on_video_added)
@@ -138,6 +153,26 @@ class SessionWindow(QWidget):
             sending.add(session.me.id)
         self.participants.show_participants(session.me, list(session.participants.values()),
                                             sending, self._speaking)
+        if hasattr(self, "grant_button"):
+            self._selection_changed()
+
+    def _selected_trainee(self) -> ParticipantInfo | None:
+        session = self.controller.session
+        item = self.participants.list.currentItem()
+        if session is None or item is None:
+            return None
+        info = session.participants.get(item.data(Qt.ItemDataRole.UserRole))
+        return info if info is not None and info.role == Role.TRAINEE else None
+
+    def _selection_changed(self) -> None:
+        trainee = self._selected_trainee()
+        self.grant_button.setEnabled(trainee is not None)
+        self.grant_button.setChecked(bool(trainee and trainee.can_draw))
+
+    def _grant_clicked(self, allowed: bool) -> None:
+        trainee = self._selected_trainee()
+        if trainee is not None:
+            self.controller.grant_draw(trainee.id, allowed)
 
     def _refresh_speaking(self) -> None:
         speaking = self.controller.speaking()

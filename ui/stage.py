@@ -20,6 +20,10 @@ class StageSource:
     key: str
     label: str
     slot: FrameSlot
+    name: str = ""  # the source's own name (marks refer to it); defaults to the label
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.label
 
 
 class Stage(QWidget):
@@ -84,6 +88,7 @@ class Stage(QWidget):
             if self.main.slot is not first.slot:
                 self.main.follow(first.slot, first.label)
             self.main.label = first.label
+            self.main.source_name = first.name
         else:
             self.main.follow(None, "")
         others = self.sources[1:]
@@ -103,6 +108,7 @@ class Stage(QWidget):
             if thumb.slot is not source.slot:
                 thumb.follow(source.slot, source.label)
             thumb.label = source.label
+            thumb.source_name = source.name
             thumb.setProperty("source_key", source.key)
 
     def _thumb_clicked(self, thumb: VideoView) -> None:

@@ -42,10 +42,16 @@ class VideoView(QWidget):
     """One video picture. ``clicked`` fires on a left click (thumbnails swap on it)."""
 
     clicked = pyqtSignal()
+    # While ``drawing`` is on: pointer positions normalised to the picture (0..1).
+    pointer_pressed = pyqtSignal(float, float)
+    pointer_moved = pyqtSignal(float, float)
+    pointer_released = pyqtSignal(float, float)
 
     def __init__(self, label: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = label
+        self.source_name = ""  # the source's own name, which marks refer to
+        self.drawing = False
         self.overlays: list[Overlay] = []
         self.frames_painted = 0
         self.paint_latencies_ms: deque[float] = deque(maxlen=4096)
@@ -194,7 +200,28 @@ class VideoView(QWidget):
         painter.setPen(QColor("#ff7b72") if frame.lost else QColor("#f0f6fc"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
+    def normalised(self, x: float, y: float) -> tuple[float, float]:
+        """A widget position as a position in the picture, 0..1 from its top left."""
+        rect = self.video_rect()
+        return ((x - rect.left()) / max(rect.width(), 1.0),
+                (y - rect.top()) / max(rect.height(), 1.0))
+
     def mousePressEvent(self, event: QMouseEvent | None) -> None:
         if event is not None and event.button() == Qt.MouseButton.LeftButton:
-            self.clicked.emit()
+            if self.drawing and self._frame is not None:
+                self.pointer_pressed.emit(*self.normalised(event.position().x(),
+                                                           event.position().y()))
+            else:
+                self.clicked.emit()
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent | None) -> None:
+        if event is not None and self.drawing and event.buttons() & Qt.MouseButton.LeftButton:
+            self.pointer_moved.emit(*self.normalised(event.position().x(), event.position().y()))
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent | None) -> None:
+        if event is not None and self.drawing and event.button() == Qt.MouseButton.LeftButton:
+            self.pointer_released.emit(*self.normalised(event.position().x(),
+                                                        event.position().y()))
+        super().mouseReleaseEvent(event)

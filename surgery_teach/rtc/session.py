@@ -23,17 +23,22 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
+from surgery_teach.annotations import Board, Op
 from surgery_teach.errors import SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.messages import (
+    Annotate,
+    Annotation,
+    AnnotationSnapshot,
     Answer,
     Candidate,
     Chat,
     ChatHistory,
     ChatMessage,
     ErrorReply,
+    GrantDraw,
     Joined,
     Left,
     Offer,
@@ -105,6 +110,7 @@ class LiveSession:
         self.microphone = microphone
         self._relay = relay or MediaRelay()
         self._me = client.welcome.you
+        self.board = Board()  # the room's marks, as the server orders them
         self.client = client
         self.participants: dict[str, ParticipantInfo] = {}
         self.peers: dict[str, Peer] = {}
@@ -154,7 +160,9 @@ class LiveSession:
 
     def on(self, event: str, listener: Listener) -> None:
         """Listen to ``participants`` (), ``video`` (receiver), ``video-ended`` (receiver),
-        ``audio`` (track, participant), ``chat`` (ChatMessage), ``ended`` (reason: str)."""
+        ``audio`` (track, participant), ``chat`` (ChatMessage), ``marks`` () when
+        ``board`` changed, ``refused`` (ErrorReply: the server turned a request down),
+        ``ended`` (reason: str)."""
         self._listeners.setdefault(event, []).append(listener)
 
     def _emit(self, event: str, *args: object) -> None:
@@ -220,13 +228,21 @@ class LiveSession:
             await self._drop_peer(message.participant.id)
         elif isinstance(message, Relayed):
             await self._on_signal(message)
+        elif isinstance(message, Annotation):
+            if message.op.seq > self.board.last_seq:  # exactly once, in server order
+                self.board.apply(message.op)
+                self._emit("marks")
+        elif isinstance(message, AnnotationSnapshot):
+            self.board = Board.from_snapshot(message.ops, last_seq=message.seq)
+            self._emit("marks")
         elif isinstance(message, ChatMessage):
             self._emit("chat", message)
         elif isinstance(message, ChatHistory):
             for chat in message.messages:
                 self._emit("chat", chat)
         elif isinstance(message, ErrorReply):
-            logger.warning("server reported %s: %s", message.code, message.message)
+            logger.warning("server reported %s", message.code)
+            self._emit("refused", message)
 
     async def _on_welcome(self, welcome: Welcome) -> None:
         for participant in welcome.participants:
@@ -239,6 +255,7 @@ class LiveSession:
         if participant.id == self.me.id:
             changed = participant.publishes != self._me.publishes
             self._me = participant
+            self._emit("participants")
             if changed:  # a grant of drawing rights, say, needs no new connections
                 for other in list(self.participants.values()):
                     await self._connect(other)
@@ -285,6 +302,14 @@ class LiveSession:
     async def send_chat(self, text: str) -> None:
         """Send a chat message; it comes back as a ``chat`` event once the server has it."""
         await self.client.send(Chat(text=text))
+
+    async def annotate(self, op: Op) -> None:
+        """Send a drawing op; the board changes when the server sends it back, numbered."""
+        await self.client.send(Annotate(op=op))
+
+    async def grant_draw(self, participant_id: str, allowed: bool) -> None:
+        """Let a trainee draw, or stop them (mentors only; the server enforces it)."""
+        await self.client.send(GrantDraw(to=participant_id, allowed=allowed))
 
     async def set_publishes(self, publishes: Publishes) -> None:
         """Announce a change of what this participant sends (e.g. starting a camera)."""

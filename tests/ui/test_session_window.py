@@ -29,7 +29,9 @@ def rendered_video(view: VideoView) -> np.ndarray:
     rect = view.video_rect().toAlignedRect()
     ratio = image.width() / view.width()
     top, left = int(rect.top() * ratio), int(rect.left() * ratio)
-    return rgb[top : top + int(rect.height() * ratio), left : left + int(rect.width() * ratio)]
+    # copy: the array borrows the QImage's memory, which goes with it when we return
+    return rgb[top : top + int(rect.height() * ratio),
+               left : left + int(rect.width() * ratio)].copy()
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
