@@ -73,6 +73,7 @@ class DrawingToolbar(QWidget):
         for tool, name in tool_names().items():
             button = QPushButton(name)
             button.setCheckable(True)
+            button.setObjectName("tool")
             button.setProperty("tool", tool.value)
             self.tools.addButton(button)
             self.tool_buttons[tool] = button

@@ -30,6 +30,12 @@ QPushButton, QToolButton {{
 }}
 QPushButton:hover, QToolButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:checked, QToolButton:checked {{ background: #8b1d1d; border-color: #f85149; }}
+QPushButton:disabled, QToolButton:disabled, QCheckBox:disabled, QLineEdit:disabled,
+QComboBox:disabled {{ color: #6e7681; background: #161b22; border-color: #21262d; }}
+QPushButton#tool:checked {{ background: #1f6feb; border-color: #58a6ff; }}
+QCheckBox::indicator {{ width: 18px; height: 18px; border: 2px solid #8b949e;
+    border-radius: 4px; background: #0d1117; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: #58a6ff; }}
 QPushButton#primary {{ background: #238636; border-color: #2ea043; }}
 QPushButton#danger {{ background: #8b1d1d; border-color: #f85149; }}
 QLabel#title {{ font-size: 24px; font-weight: 700; }}
