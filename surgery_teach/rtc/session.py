@@ -17,14 +17,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
 from surgery_teach.annotations import Board, Op
-from surgery_teach.errors import SignalingError
+from surgery_teach.errors import MediaError, SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
@@ -65,6 +65,8 @@ from surgery_teach.rtc.peer import (
     remote_directions,
 )
 from surgery_teach.rtc.signaling_client import SignalingClient
+from surgery_teach.rtc.stills import CHANNEL as STILLS_CHANNEL
+from surgery_teach.rtc.stills import FrameHistory, Still, StillReceiver, encode_jpeg
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ class Peer:
     pc: RTCPeerConnection
     tracks: list[MediaStreamTrack] = field(default_factory=list)
     labels: dict[str, TrackInfo] = field(default_factory=dict)
+    channel: RTCDataChannel | None = None  # carries stills (freeze frame)
+    stills_in: StillReceiver = field(default_factory=StillReceiver)
 
 
 Listener = Callable[..., None]
@@ -111,6 +115,8 @@ class LiveSession:
         self._relay = relay or MediaRelay()
         self._me = client.welcome.you
         self.board = Board()  # the room's marks, as the server orders them
+        self.stills: dict[str, Still] = {}  # frozen sources → their full-quality picture
+        self._histories = {e.label: FrameHistory(e.source) for e in encoders}
         self.client = client
         self.participants: dict[str, ParticipantInfo] = {}
         self.peers: dict[str, Peer] = {}
@@ -151,6 +157,8 @@ class LiveSession:
         if not config.stock:
             for encoder in session.encoders:
                 encoder.start()
+        for history in session._histories.values():
+            history.start()
         session._spawn(session._read_signaling())
         session._spawn(session._heartbeat())
         await session._on_welcome(client.welcome)
@@ -161,7 +169,8 @@ class LiveSession:
     def on(self, event: str, listener: Listener) -> None:
         """Listen to ``participants`` (), ``video`` (receiver), ``video-ended`` (receiver),
         ``audio`` (track, participant), ``chat`` (ChatMessage), ``marks`` () when
-        ``board`` changed, ``refused`` (ErrorReply: the server turned a request down),
+        ``board`` changed, ``still`` (source) when a frozen picture arrived or went,
+        ``refused`` (ErrorReply: the server turned a request down),
         ``ended`` (reason: str)."""
         self._listeners.setdefault(event, []).append(listener)
 
@@ -232,9 +241,11 @@ class LiveSession:
             if message.op.seq > self.board.last_seq:  # exactly once, in server order
                 self.board.apply(message.op)
                 self._emit("marks")
+                await self._freezes_changed()
         elif isinstance(message, AnnotationSnapshot):
             self.board = Board.from_snapshot(message.ops, last_seq=message.seq)
             self._emit("marks")
+            await self._freezes_changed()
         elif isinstance(message, ChatMessage):
             self._emit("chat", message)
         elif isinstance(message, ChatHistory):
@@ -315,6 +326,58 @@ class LiveSession:
         """Announce a change of what this participant sends (e.g. starting a camera)."""
         await self.client.send(Publish(publishes=publishes))
 
+    # -- freeze frame ---------------------------------------------------------------------
+
+    async def _freezes_changed(self) -> None:
+        """Send our own sources' frozen pictures; forget stills of sources that play again."""
+        for source in list(self.stills):
+            if self.board.frozen(source) != self.stills[source].frame_time:
+                del self.stills[source]
+                self._emit("still", source)
+        for label, history in self._histories.items():
+            frame_time = self.board.frozen(label)
+            if frame_time is None or label in self.stills:
+                continue
+            frame = history.nearest(frame_time)
+            if frame is None:
+                continue
+            jpeg = await asyncio.get_running_loop().run_in_executor(
+                None, encode_jpeg, frame.image)
+            still = Still(label, frame_time, jpeg)
+            self.stills[label] = still
+            self._emit("still", label)
+            for peer in list(self.peers.values()):
+                self._send_still(peer, still)
+
+    def _send_still(self, peer: Peer, still: Still) -> None:
+        channel = peer.channel
+        if channel is not None and channel.readyState == "open":
+            channel.send(still.header())
+            channel.send(still.jpeg)
+
+    def _wire_channel(self, peer: Peer, channel: RTCDataChannel) -> None:
+        peer.channel = channel
+
+        @channel.on("open")
+        def _on_open() -> None:
+            for still in self.stills.values():
+                if still.source in self._histories:
+                    self._send_still(peer, still)
+
+        @channel.on("message")
+        def _on_message(message: str | bytes) -> None:
+            try:
+                still = peer.stills_in.feed(message)
+            except MediaError as exc:
+                logger.warning("still from %s ignored: %s", describe(peer.info), exc)
+                return
+            if still is not None and self.board.frozen(still.source) == still.frame_time:
+                self.stills[still.source] = still
+                self._emit("still", still.source)
+
+        if channel.readyState == "open":
+            _on_open()
+
     # -- peers ----------------------------------------------------------------------------
 
     def _new_peer(self, info: ParticipantInfo) -> Peer:
@@ -334,6 +397,11 @@ class LiveSession:
                 if receiver is not None:
                     aiortc_tuning.tune_receiver(receiver, track)
             self._spawn(self._receive(peer, track))
+
+        @pc.on("datachannel")
+        def _on_datachannel(channel: RTCDataChannel) -> None:
+            if channel.label == STILLS_CHANNEL:
+                self._wire_channel(peer, channel)
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
@@ -380,6 +448,7 @@ class LiveSession:
         if direction is not None:
             mic = self._microphone_copy(peer) if direction != "recvonly" else None
             peer.pc.addTransceiver(mic or "audio", direction=direction)
+        self._wire_channel(peer, peer.pc.createDataChannel(STILLS_CHANNEL))
         await peer.pc.setLocalDescription(await peer.pc.createOffer())
         await self.client.send(Signal(
             to=info.id, data=Offer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))
@@ -446,6 +515,8 @@ class LiveSession:
             await self.client.close()
         for participant_id in list(self.peers):
             await self._drop_peer(participant_id)
+        for history in self._histories.values():
+            history.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

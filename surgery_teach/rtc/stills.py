@@ -1,0 +1,127 @@
+"""Freeze frame: the publisher sends the exact frozen picture at full quality.
+
+When a source is frozen at a frame's capture time, the participant who captures that
+source looks the frame up in its recent history, encodes it as a high-quality JPEG (not
+a frame of the compressed live stream) and sends it over each peer connection's
+``stills`` data channel: a JSON header, then the JPEG bytes. Everyone then shows the
+same still; the live video carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from dataclasses import dataclass
+
+import av
+import cv2
+import numpy as np
+
+from surgery_teach.capture.base import CapturedFrame, VideoSource
+from surgery_teach.errors import MediaError
+
+CHANNEL = "stills"
+JPEG_QUALITY = 95
+HISTORY_SECONDS = 0.5  # viewers see a frame well within this after it was captured
+MAX_STILL_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Still:
+    """A frozen picture of ``source``, captured at ``frame_time``."""
+
+    source: str
+    frame_time: float
+    jpeg: bytes
+
+    def header(self) -> str:
+        return json.dumps({"kind": "still", "source": self.source,
+                           "frame_time": self.frame_time, "bytes": len(self.jpeg)})
+
+    def to_frame(self) -> CapturedFrame:
+        """The still as a frame a video view can show (and marks can be drawn on)."""
+        return CapturedFrame(image=decode_jpeg(self.jpeg), seq=1, captured_at=self.frame_time)
+
+
+def encode_jpeg(frame: av.VideoFrame, quality: int = JPEG_QUALITY) -> bytes:
+    bgr = frame.to_ndarray(format="bgr24")
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise MediaError("could not encode the frozen frame as JPEG")
+    return data.tobytes()
+
+
+def decode_jpeg(data: bytes) -> av.VideoFrame:
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MediaError("the frozen frame received is not a readable JPEG")
+    return av.VideoFrame.from_ndarray(bgr, format="bgr24")
+
+
+def parse_header(text: str) -> tuple[str, float, int]:
+    """``(source, frame_time, byte count)`` from a still's header; raises MediaError."""
+    try:
+        data = json.loads(text)
+        source, frame_time, size = data["source"], float(data["frame_time"]), int(data["bytes"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MediaError(f"malformed still header: {exc}") from exc
+    if (data.get("kind") != "still" or not isinstance(source, str)
+            or not 0 < size <= MAX_STILL_BYTES):
+        raise MediaError("malformed still header")
+    return source, frame_time, size
+
+
+class FrameHistory:
+    """The last half second of a local source's frames, to find the one a freeze names."""
+
+    def __init__(self, source: VideoSource) -> None:
+        self.source = source
+        self._frames: deque[CapturedFrame] = deque(
+            maxlen=max(2, round(source.fps * HISTORY_SECONDS)))
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._follow())
+
+    async def _follow(self) -> None:
+        seq = 0
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                frame = await self.source.slot.next_after(seq)
+                if frame is None:
+                    return
+                seq = frame.seq
+                self._frames.append(frame)
+
+    def nearest(self, frame_time: float) -> CapturedFrame | None:
+        """The kept frame captured closest to ``frame_time``."""
+        if not self._frames:
+            return self.source.slot.latest()
+        return min(self._frames, key=lambda f: abs(f.captured_at - frame_time))
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+class StillReceiver:
+    """Reassembles stills from a data channel's messages (header, then the JPEG)."""
+
+    def __init__(self) -> None:
+        self._expect: tuple[str, float, int] | None = None
+
+    def feed(self, message: str | bytes) -> Still | None:
+        if isinstance(message, str):
+            self._expect = parse_header(message)
+            return None
+        if self._expect is None:
+            raise MediaError("still bytes arrived without a header")
+        source, frame_time, size = self._expect
+        self._expect = None
+        if len(message) != size:
+            raise MediaError(f"still of {len(message)} bytes, header said {size}")
+        return Still(source, frame_time, bytes(message))
