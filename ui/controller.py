@@ -49,6 +49,7 @@ class SessionController(QObject):
     chat_received = pyqtSignal(object)  # ChatMessage
     links_updated = pyqtSignal(list)  # list[LinkReport]
     marks_changed = pyqtSignal()
+    still_changed = pyqtSignal(str)  # a source was frozen (its picture arrived) or plays again
     problem = pyqtSignal(str)
 
     def __init__(self, config: SessionConfig, sources: list[VideoSource],
@@ -110,6 +111,7 @@ class SessionController(QObject):
         session.on("video-ended", lambda r: self.video_removed.emit(r))
         session.on("chat", lambda m: self.chat_received.emit(m))
         session.on("marks", lambda: self.marks_changed.emit())
+        session.on("still", lambda source: self.still_changed.emit(source))
         session.on("refused", lambda reply: self.problem.emit(reply.message))
         session.on("ended", self._on_ended)
         self._set_state("live")

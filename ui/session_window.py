@@ -86,7 +86,7 @@ class SessionWindow(QWidget):
 
         self.drawing_toolbar = DrawingToolbar()
         self.telestration = Telestration(controller, [self.stage.main], self.stage.main,
-                                         self.drawing_toolbar)
+                                         self.drawing_toolbar, self.stage)
         self.grant_button = QPushButton(tr("Allow to draw"))
         self.grant_button.setCheckable(True)
         self.grant_button.setVisible(controller.config.role == Role.MENTOR)

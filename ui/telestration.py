@@ -25,16 +25,20 @@ from PyQt6.QtWidgets import (
 from surgery_teach.annotations import (
     Clear,
     ClearScope,
+    Freeze,
     Redo,
     Tool,
     ToolSession,
     Undo,
+    Unfreeze,
     id_sequence,
 )
+from surgery_teach.capture.base import FrameSlot
 from surgery_teach.protocol.messages import Role
 from ui.controller import SessionController
 from ui.i18n import tr
 from ui.marks import paint_marks
+from ui.stage import Stage, StageSource
 from ui.video_view import VideoView
 
 COLOURS = {"#ff3b30": "Red", "#ffd60a": "Yellow", "#30d158": "Green", "#64d2ff": "Blue",
@@ -96,10 +100,12 @@ class DrawingToolbar(QWidget):
         self.redo = QPushButton(tr("Redo"))
         self.clear_mine = QPushButton(tr("Clear mine"))
         self.clear_all = QPushButton(tr("Clear all"))
+        self.freeze = QPushButton(tr("Freeze frame"))
+        self.freeze.setCheckable(True)
         self.status = QLabel("")
         self.status.setObjectName("muted")
         for widget in (self.colour, self.width_choice, self.pinned, self.label_text, self.undo,
-                       self.redo, self.clear_mine, self.clear_all, self.status):
+                       self.redo, self.clear_mine, self.clear_all, self.freeze, self.status):
             layout.addWidget(widget)
         layout.addStretch(1)
 
@@ -113,9 +119,11 @@ class Telestration(QObject):
     """Binds the session's board to the views and the main view's gestures to ops."""
 
     def __init__(self, controller: SessionController, views: list[VideoView],
-                 main: VideoView, toolbar: DrawingToolbar) -> None:
+                 main: VideoView, toolbar: DrawingToolbar, stage: Stage | None = None) -> None:
         super().__init__(toolbar)
         self.controller = controller
+        self.stage = stage
+        self._still_slots: dict[str, FrameSlot] = {}
         self.main = main
         self.toolbar = toolbar
         self._session_tool: ToolSession | None = None
@@ -130,6 +138,8 @@ class Telestration(QObject):
         toolbar.redo.clicked.connect(lambda: self._send_author_op(Redo))
         toolbar.clear_mine.clicked.connect(lambda: self._clear(ClearScope.MINE))
         toolbar.clear_all.clicked.connect(lambda: self._clear(ClearScope.ALL))
+        toolbar.freeze.clicked.connect(self._freeze_clicked)
+        controller.still_changed.connect(self._still_changed)
         QShortcut(QKeySequence.StandardKey.Undo, toolbar.window(),
                   activated=toolbar.undo.click)
         QShortcut(QKeySequence.StandardKey.Redo, toolbar.window(),
@@ -154,6 +164,9 @@ class Telestration(QObject):
             widget.setEnabled(can)
         self.toolbar.clear_all.setVisible(self.controller.config.role == Role.MENTOR)
         self.toolbar.clear_all.setEnabled(can)
+        freezer = self.controller.config.role in (Role.SURGEON, Role.MENTOR)
+        self.toolbar.freeze.setVisible(freezer)
+        self.toolbar.freeze.setEnabled(can and freezer)
         if can:
             self.toolbar.status.setText("")
         elif self.controller.config.role == Role.TRAINEE:
@@ -233,6 +246,40 @@ class Telestration(QObject):
         session = self.controller.session
         if session is not None:
             self.controller.annotate(kind(author=session.me.id))
+
+    # -- freeze frame ---------------------------------------------------------------------
+
+    def _freeze_clicked(self) -> None:
+        session = self.controller.session
+        name = self.main.source_name
+        if session is None or not name:
+            return
+        if session.board.frozen(name) is not None:
+            self.controller.annotate(Unfreeze(name, author=session.me.id))
+            return
+        frame = self.main.current_frame()
+        if frame is not None:
+            self.controller.annotate(Freeze(name, frame.captured_at, author=session.me.id))
+
+    def _still_changed(self, source: str) -> None:
+        """Show a frozen picture large, with the live video as a thumbnail, or undo that."""
+        session = self.controller.session
+        if self.stage is None or session is None:
+            return
+        key = f"still:{source}"
+        still = session.stills.get(source)
+        if still is None:
+            self._still_slots.pop(source, None)
+            self.stage.remove(key)
+        else:
+            slot = FrameSlot()
+            slot.put(still.to_frame())
+            self._still_slots[source] = slot
+            self.stage.remove(key)
+            self.stage.add(StageSource(key=key, label=tr("{source} — frozen", source=source),
+                                       slot=slot, name=source))
+            self.stage.show_main(key)
+        self.toolbar.freeze.setChecked(bool(session.stills))
 
     def _clear(self, scope: ClearScope) -> None:
         session = self.controller.session

@@ -103,6 +103,21 @@ def test_mentor_arrow_appears_at_the_same_place_for_the_trainee(qtbot, run) -> N
             await until(lambda: len(mentor.session.board.shapes("Laparoscope", 0)) == 2,  # type: ignore[union-attr]
                         seconds(10), "the trainee's mark at the mentor")
 
+            # Freeze: everyone's main picture becomes the still; live goes to a thumbnail.
+            windows["mentor"].drawing_toolbar.freeze.click()
+            await until(lambda: "frozen" in trainee_view.label, seconds(10), "the still")
+            assert windows["trainee"].stage.thumbnails[0].label == "Laparoscope"
+            live = windows["trainee"].stage.thumbnails[0]
+            painted = live.frames_painted
+            await until(lambda: live.frames_painted > painted + 5, seconds(10),
+                        "live video in the thumbnail")
+            shown = trainee_view.current_frame()
+            frozen_at = trainee.session.board.frozen("Laparoscope")  # type: ignore[union-attr]
+            assert shown is not None and shown.captured_at == frozen_at  # the still itself
+            assert blue(rendered_video(trainee_view)).sum() > 200  # marks on the still
+            windows["mentor"].drawing_toolbar.freeze.click()
+            await until(lambda: trainee_view.label == "Laparoscope", seconds(10), "live again")
+
             late = controller(server.url, "Student", Role.STUDENT)
             await late.start()
             await until(lambda: late.session is not None and len(
