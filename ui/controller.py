@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import uuid
 from collections.abc import Awaitable
 
 from aiortc.contrib.media import MediaRelay
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from surgery_teach.annotations import Op
+from surgery_teach.annotations.offline import OfflineQueue
 from surgery_teach.audio import AudioPlayer, LocalAudioTrack, MicrophoneTrack
 from surgery_teach.capture import open_source
 from surgery_teach.capture.base import VideoSource
@@ -67,6 +70,10 @@ class SessionController(QObject):
         self.speaker_device = speaker or None
         self.microphone: LocalAudioTrack | None = voice
         self._relay = MediaRelay()  # one for the microphone's life, across rejoins
+        self._offline = OfflineQueue()
+        self._unacked: dict[str, Op] = {}  # sent, not yet confirmed by the server
+        self._refs = itertools.count(1)
+        self._client_id = uuid.uuid4().hex[:12]
         self.players: dict[str, AudioPlayer] = {}
         self.audio_problem = ""
         self.push_to_talk = False
@@ -102,9 +109,14 @@ class SessionController(QObject):
         self._spawn(self._link_loop())
 
     async def _join(self) -> None:
+        previous = self.session.me.id if self.session is not None else None
         session = await LiveSession.start(self.config, self.encoders, self.microphone,
                                           self._relay)
         self.session = session
+        if previous is not None:
+            for ref, op in self._offline.release(previous, session.me.id):
+                self._unacked[ref] = op
+                await session.annotate(op, ref)
         session.on("audio", self._on_audio)
         session.on("participants", lambda: self.participants_changed.emit())
         session.on("video", lambda r: self.video_added.emit(r))
@@ -112,6 +124,7 @@ class SessionController(QObject):
         session.on("chat", lambda m: self.chat_received.emit(m))
         session.on("marks", lambda: self.marks_changed.emit())
         session.on("still", lambda source: self.still_changed.emit(source))
+        session.on("accepted", lambda ref: self._unacked.pop(ref, None))
         session.on("refused", lambda reply: self.problem.emit(reply.message))
         session.on("ended", self._on_ended)
         self._set_state("live")
@@ -178,6 +191,11 @@ class SessionController(QObject):
         if self._leaving:
             return
         logger.warning("link lost: %s", reason)
+        # ops the server never confirmed go out again after the rejoin, before newer ones
+        waiting = list(self._unacked.items())
+        self._unacked.clear()
+        for ref, op in waiting:
+            self._offline.add(ref, op)
         self._set_state("reconnecting")
         self._spawn(self._reconnect())
 
@@ -210,12 +228,19 @@ class SessionController(QObject):
 
     @property
     def can_draw(self) -> bool:
-        return bool(self.session and self.state == "live" and self.session.me.can_draw)
+        return bool(self.session and self.state in ("live", "reconnecting")
+                    and self.session.me.can_draw)
 
     def annotate(self, op: Op) -> None:
-        """Send a drawing op (marks appear when the server sends them back, in order)."""
+        """Send a drawing op (marks appear when the server sends them back, in order).
+
+        While reconnecting, ops wait and go out once, under the rejoined identity."""
+        ref = f"{self._client_id}-{next(self._refs)}"  # unique across rejoins and clients
         if self.session is not None and self.state == "live":
-            self._spawn(self._send(self.session.annotate(op)))
+            self._unacked[ref] = op
+            self._spawn(self._send(self.session.annotate(op, ref)))
+        elif self.state == "reconnecting":
+            self._offline.add(ref, op)
 
     def grant_draw(self, participant_id: str, allowed: bool) -> None:
         if self.session is not None and self.state == "live":

@@ -43,6 +43,9 @@ from surgery_teach.protocol.messages import (
     Role,
 )
 
+REMEMBERED_REFS = 5000
+"""Client op ids remembered per room for exactly-once resends after a reconnect."""
+
 
 class Telestration:
     """One room's annotations: the board every accepted op goes through, in ``seq`` order.
@@ -53,6 +56,8 @@ class Telestration:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.board = Board()
         self._clock = clock
+        # client op ids (``annotate.id``) already applied, so a resend is applied once
+        self._applied: dict[str | int, Annotation] = {}
 
     @staticmethod
     def can_draw(role: Role, *, granted: bool = False) -> bool:
@@ -80,6 +85,11 @@ class Telestration:
         The mark an add or update carries is stamped ``created`` now, by the server
         clock. The author's copy differs only by its ``ref``.
         """
+        if annotate.id is not None and annotate.id in self._applied:
+            # A resend after a reconnect of an op the room already has (the echo was lost):
+            # confirm it to its author again; boards skip it, its seq being old.
+            done = self._applied[annotate.id]
+            return done, replace(done, ref=annotate.id)
         op = annotate.op
         if isinstance(op, Add | Update):
             op = replace(op, shape=replace(op.shape, created=self._clock()))
@@ -88,7 +98,12 @@ class Telestration:
         if isinstance(op, Undo | Redo):
             ops = self._snapshot_ops()
             return AnnotationSnapshot(ops, op.seq), AnnotationSnapshot(ops, op.seq, annotate.id)
-        return Annotation(sender.id, op), Annotation(sender.id, op, annotate.id)
+        applied = Annotation(sender.id, op)
+        if annotate.id is not None:
+            self._applied[annotate.id] = applied
+            while len(self._applied) > REMEMBERED_REFS:
+                self._applied.pop(next(iter(self._applied)))
+        return applied, Annotation(sender.id, op, annotate.id)
 
     def snapshot(self) -> AnnotationSnapshot | None:
         """What a newcomer needs to rebuild the board, or None when nothing is on it."""

@@ -169,7 +169,8 @@ class LiveSession:
     def on(self, event: str, listener: Listener) -> None:
         """Listen to ``participants`` (), ``video`` (receiver), ``video-ended`` (receiver),
         ``audio`` (track, participant), ``chat`` (ChatMessage), ``marks`` () when
-        ``board`` changed, ``still`` (source) when a frozen picture arrived or went,
+        ``board`` changed, ``accepted`` (ref) when the server took an op sent with a ref,
+        ``still`` (source) when a frozen picture arrived or went,
         ``refused`` (ErrorReply: the server turned a request down),
         ``ended`` (reason: str)."""
         self._listeners.setdefault(event, []).append(listener)
@@ -238,11 +239,15 @@ class LiveSession:
         elif isinstance(message, Relayed):
             await self._on_signal(message)
         elif isinstance(message, Annotation):
+            if message.ref is not None:
+                self._emit("accepted", message.ref)
             if message.op.seq > self.board.last_seq:  # exactly once, in server order
                 self.board.apply(message.op)
                 self._emit("marks")
                 await self._freezes_changed()
         elif isinstance(message, AnnotationSnapshot):
+            if message.ref is not None:
+                self._emit("accepted", message.ref)
             self.board = Board.from_snapshot(message.ops, last_seq=message.seq)
             self._emit("marks")
             await self._freezes_changed()
@@ -314,9 +319,10 @@ class LiveSession:
         """Send a chat message; it comes back as a ``chat`` event once the server has it."""
         await self.client.send(Chat(text=text))
 
-    async def annotate(self, op: Op) -> None:
-        """Send a drawing op; the board changes when the server sends it back, numbered."""
-        await self.client.send(Annotate(op=op))
+    async def annotate(self, op: Op, ref: str | None = None) -> None:
+        """Send a drawing op; the board changes when the server sends it back, numbered.
+        With ``ref``, an ``accepted`` (ref) event follows once the server has it."""
+        await self.client.send(Annotate(op=op, id=ref))
 
     async def grant_draw(self, participant_id: str, allowed: bool) -> None:
         """Let a trainee draw, or stop them (mentors only; the server enforces it)."""

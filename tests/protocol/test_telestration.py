@@ -168,6 +168,19 @@ def test_a_mentors_mark_reaches_everyone_with_increasing_seq_and_the_author_gets
     assert ids_on(theatre.board) == ["m:1", "m:2"]
 
 
+def test_an_op_resent_with_the_same_client_id_is_applied_once_and_confirmed_again(
+    theatre: Theatre,
+) -> None:
+    """After a reconnect a client resends ops whose echo it never saw: no second copy."""
+    first = theatre.send("mentor", Add(theatre.arrow("mentor", "m:1")), ref="a1b2c3-1")
+    again = theatre.send("mentor", Add(theatre.arrow("mentor", "m:1")), ref="a1b2c3-1")
+    assert theatre.board.last_seq == 1
+    assert ids_on(theatre.board) == ["m:1"]
+    seqs = {m.op.seq for _, m in again}  # type: ignore[union-attr]
+    assert seqs == {1}  # the old number: every board skips it
+    assert [m.ref for _, m in again] == [m.ref for _, m in first]  # type: ignore[union-attr]
+
+
 def test_the_server_clock_overwrites_created_so_every_client_fades_a_mark_alike(
     theatre: Theatre,
 ) -> None:

@@ -71,3 +71,50 @@ def test_server_restart_reconnects_both_and_video_resumes(qtbot, run) -> None:  
             await server.close()
 
     run(scenario())
+
+
+def test_marks_drawn_while_the_link_is_down_arrive_once_after_the_rejoin(qtbot, run) -> None:  # type: ignore[no-untyped-def]
+    from surgery_teach.annotations import Add, Arrow
+    from tests.rtc.proxy import StallableProxy
+
+    async def scenario() -> None:
+        server = await start_server(ServerConfig(port=0))
+        proxy = StallableProxy(server.port)
+        await proxy.start()
+        mentor = SessionController(
+            SessionConfig(server=proxy.url, room="m", name="Prof Li", role=Role.MENTOR), [],
+            speak=False)
+        trainee = SessionController(
+            SessionConfig(server=server.url, room="m", name="Trainee", role=Role.TRAINEE), [])
+
+        def arrow(n: int) -> Add:
+            me = mentor.session.me.id  # type: ignore[union-attr]
+            return Add(Arrow(id=f"{me}:{n}", author=me, source="Laparoscope", colour="#ffd60a",
+                             width=0.005, pinned=True, start=(0.1 * n, 0.1), end=(0.5, 0.5)))
+
+        def starts() -> list[float]:
+            shapes = trainee.session.board.shapes("Laparoscope", 0)  # type: ignore[union-attr]
+            return sorted(round(s.shape.start[0], 3) for s in shapes)  # type: ignore[attr-defined]
+
+        try:
+            await mentor.start()
+            await trainee.start()
+            mentor.annotate(arrow(1))
+            await until(lambda: starts() == [0.1], seconds(10), "the first mark")
+            proxy.stall()
+            mentor.annotate(arrow(2))  # into a link that no longer delivers
+            await until(lambda: mentor.state == "reconnecting", seconds(10), "reconnecting")
+            assert mentor.can_draw  # the tools stay usable while reconnecting
+            mentor.annotate(arrow(3))
+            proxy.flowing.set()
+            await until(lambda: mentor.state == "live", seconds(30), "the rejoin")
+            await until(lambda: starts() == [0.1, 0.2, 0.3], seconds(10), "the offline marks")
+            await until(lambda: not mentor._unacked, seconds(10), "the server's confirmations")
+            assert starts() == [0.1, 0.2, 0.3]  # each exactly once
+        finally:
+            await trainee.leave()
+            await mentor.leave()
+            await proxy.close()
+            await server.close()
+
+    run(scenario())
