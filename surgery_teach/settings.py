@@ -37,6 +37,7 @@ class Settings:
     sources: list[str] = field(default_factory=lambda: ["Laparoscope=synthetic:1280x720@30"])
     microphone: str = ""  # empty: the system default
     speaker: str = ""
+    fade_seconds: float = 4.0  # how long a live (unpinned) mark stays before it fades
 
     def remember_room(self, room: str) -> None:
         self.recent_rooms = [room, *(r for r in self.recent_rooms if r != room)]

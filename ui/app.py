@@ -155,6 +155,7 @@ class DesktopApp:
         if self.lobby is not None:
             self.lobby.hide()
         self.window = SessionWindow(controller)
+        self.window.telestration.fade_after = max(0.5, float(self.settings.fade_seconds))
         self.window.closed.connect(self._on_session_closed)
         self.window.show()
 

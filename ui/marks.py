@@ -31,9 +31,10 @@ from surgery_teach.annotations.geometry import (
 
 
 def paint_marks(painter: QPainter, target: QRectF, marks: list[VisibleShape],
-                authors: Mapping[str, str] | None = None) -> None:
-    """Draw ``marks`` over the picture shown in ``target``; label pointers and texts with
-    their author's name from ``authors`` (participant id → display name)."""
+                authors: Mapping[str, str] | None = None, me: str = "") -> None:
+    """Draw ``marks`` over the picture shown in ``target``. With ``authors`` (participant
+    id → display name), pointers and other people's marks carry their author's name, so
+    a trainee knows whose mark it is; the viewer's own (``me``) carry none."""
     if not marks:
         return
     painter.save()
@@ -84,7 +85,27 @@ def paint_marks(painter: QPainter, target: QRectF, marks: list[VisibleShape],
             if name:
                 _text(painter, at(shape.at) + QPointF(radius + 4, -radius), name,
                       QColor("#ffffff"), max(12.0, radius * 2))
+            continue
+        name = (authors or {}).get(shape.author)
+        if name and shape.author != me:
+            tag = QColor("#ffffff")
+            tag.setAlphaF(colour.alphaF())
+            _text(painter, at(_tag_point(shape)) + QPointF(6, -6), name, tag,
+                  max(10.0, h * 0.022))
     painter.restore()
+
+
+def _tag_point(shape: object) -> tuple[float, float]:
+    """Where a mark's author name goes: its first point, or its box's top left."""
+    if isinstance(shape, Pen):
+        return shape.points[0]
+    if isinstance(shape, (Arrow, Line)):
+        return shape.start
+    if isinstance(shape, (Ellipse, Rect)):
+        return (shape.box[0], shape.box[1])
+    if isinstance(shape, Text):
+        return (shape.anchor[0], shape.anchor[1] - 0.05)
+    return (0.0, 0.0)
 
 
 def _text(painter: QPainter, anchor: QPointF, text: str, colour: QColor, height: float) -> None:

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
 )
 
 from surgery_teach.annotations import (
+    FADE_AFTER,
     Clear,
     ClearScope,
     Freeze,
@@ -44,6 +45,9 @@ from ui.video_view import VideoView
 COLOURS = {"#ff3b30": "Red", "#ffd60a": "Yellow", "#30d158": "Green", "#64d2ff": "Blue",
            "#ffffff": "White"}
 WIDTHS = {0.003: "Thin", 0.006: "Medium", 0.012: "Thick"}
+# Single keys pick a tool (a focused text field keeps its letters): P A L O B T X.
+TOOL_KEYS = {"P": Tool.PEN, "A": Tool.ARROW, "L": Tool.LINE, "O": Tool.ELLIPSE,
+             "B": Tool.RECT, "T": Tool.TEXT, "X": Tool.POINTER}
 REPAINT_MS = 50  # marks fade smoothly and pointers move at 20 frames a second at least
 
 
@@ -74,8 +78,10 @@ class DrawingToolbar(QWidget):
         self.tools = QButtonGroup(self)
         self.tools.setExclusive(True)
         self.tool_buttons: dict[Tool, QPushButton] = {}
+        keys = {tool: key for key, tool in TOOL_KEYS.items()}
         for tool, name in tool_names().items():
             button = QPushButton(name)
+            button.setToolTip(f"{name} ({keys[tool]})")
             button.setCheckable(True)
             button.setObjectName("tool")
             button.setProperty("tool", tool.value)
@@ -123,6 +129,7 @@ class Telestration(QObject):
         super().__init__(toolbar)
         self.controller = controller
         self.stage = stage
+        self.fade_after = FADE_AFTER  # seconds a live (unpinned) mark stays before fading
         self._still_slots: dict[str, FrameSlot] = {}
         self.main = main
         self.toolbar = toolbar
@@ -140,6 +147,10 @@ class Telestration(QObject):
         toolbar.clear_all.clicked.connect(lambda: self._clear(ClearScope.ALL))
         toolbar.freeze.clicked.connect(self._freeze_clicked)
         controller.still_changed.connect(self._still_changed)
+        for key, tool in TOOL_KEYS.items():
+            QShortcut(QKeySequence(key), toolbar.window(),
+                      activated=toolbar.tool_buttons[tool].click)
+        QShortcut(QKeySequence("F"), toolbar.window(), activated=toolbar.freeze.click)
         QShortcut(QKeySequence.StandardKey.Undo, toolbar.window(),
                   activated=toolbar.undo.click)
         QShortcut(QKeySequence.StandardKey.Redo, toolbar.window(),
@@ -180,10 +191,10 @@ class Telestration(QObject):
         session = self.controller.session
         if session is None or not view.source_name:
             return
-        marks = session.board.shapes(view.source_name, time.time())
+        marks = session.board.shapes(view.source_name, time.time(), self.fade_after)
         names = {pid: p.name for pid, p in session.participants.items()}
         names[session.me.id] = session.me.name
-        paint_marks(painter, rect, marks, names)
+        paint_marks(painter, rect, marks, names, me=session.me.id)
 
     def _repaint(self) -> None:
         for view in self._views:
@@ -196,7 +207,8 @@ class Telestration(QObject):
         now = time.time()
         if self._session_tool is not None and self._session_tool.drawing:
             self._send_all(self._session_tool.tick(now))
-        if any(session.board.shapes(v.source_name, now) for v in self._views if v.source_name):
+        if any(session.board.shapes(v.source_name, now, self.fade_after)
+               for v in self._views if v.source_name):
             self._repaint()
 
     # -- gestures ----------------------------------------------------------------------------

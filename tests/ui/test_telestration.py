@@ -75,6 +75,12 @@ def test_mentor_arrow_appears_at_the_same_place_for_the_trainee(qtbot, run) -> N
             assert mentor_view.drawing and not trainee_view.drawing
 
             toolbar = windows["mentor"].drawing_toolbar
+            windows["mentor"].activateWindow()
+            await until(windows["mentor"].isActiveWindow, seconds(5), "the mentor's window")
+            qtbot.keyClick(windows["mentor"], Qt.Key.Key_P)
+            assert toolbar.tool.value == "pen"
+            qtbot.keyClick(windows["mentor"], Qt.Key.Key_A)
+            assert toolbar.tool.value == "arrow"
             toolbar.colour.setCurrentIndex(toolbar.colour.findData(BLUE))
             toolbar.pinned.setChecked(True)
             drag(qtbot, mentor_view, (0.25, 0.5), (0.75, 0.5))
