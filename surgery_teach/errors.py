@@ -74,3 +74,37 @@ def _missing_device(kind: str, device: str, available: list[str], reason: str,
     found = ", ".join(available) if available else "none"
     detail = f" ({reason})" if reason else ""
     return f"cannot open {kind} device {device!r}{detail}. Devices found: {found}. {fix}"
+
+
+class RecordingError(SurgeryTeachError):
+    """A case recording could not be started, written or read back.
+
+    ``folder`` is the case folder concerned (``None`` when there is none yet).
+    """
+
+    def __init__(self, message: str, folder: str | None = None) -> None:
+        self.folder = folder
+        super().__init__(message)
+
+
+class DiskFullError(RecordingError):
+    """The disk holding a recording is full (or nearly), so the recording was stopped.
+
+    What was written until then is kept and plays; ``free_bytes`` is what was left.
+    """
+
+    def __init__(self, folder: str, free_bytes: int | None = None, *,
+                 while_recording: bool = True) -> None:
+        self.free_bytes = free_bytes
+        left = f" ({free_bytes / 1e6:.0f} MB left)" if free_bytes is not None else ""
+        what = (
+            f"recording stopped: the disk holding {folder} is full{left}. Everything "
+            "recorded until now is saved there and plays."
+            if while_recording
+            else f"cannot start recording: the disk holding {folder} is nearly full{left}."
+        )
+        super().__init__(
+            f"{what} Free some space or choose a recording folder on another disk, then "
+            "start a new recording.",
+            folder,
+        )

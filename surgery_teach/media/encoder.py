@@ -138,9 +138,10 @@ class SharedEncoder:
             track.stop()
         self._tracks.clear()
 
-    def subscribe(self) -> EncodedTrack:
-        """A new track for one viewer; it starts at the next keyframe."""
-        track = EncodedTrack(self)
+    def subscribe(self, track: EncodedTrack | None = None) -> EncodedTrack:
+        """A new track for one viewer (or ``track``, a subclass made for this encoder, such
+        as a recorder's tap); it starts at the next keyframe."""
+        track = track or EncodedTrack(self)
         self._tracks.add(track)
         self.request_keyframe()
         return track

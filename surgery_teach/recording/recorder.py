@@ -1,0 +1,509 @@
+"""Record a case: every source's video, the event log and the manifest, crash-safe.
+
+:class:`Recorder` subscribes to the live :class:`SharedEncoder` of each source, so
+recording adds no encode: the packets the viewers get are copied into the files as they
+are, on one worker thread per file. The asyncio loop only hands packets over.
+
+**One file per source.** Each source gets its own single-stream file rather than one file
+with several streams, because a multi-stream muxer interleaves: it holds one source's
+packets back while it waits for the others, so a stalled or unplugged camera would keep
+seconds of the *other* sources in memory, where a crash loses them. Separate files also
+keep a source's size change or a late first frame from touching the others, and every
+player opens a single-stream file. They share one timeline through the capture clock:
+each file's ``clock_origin`` (in the manifest, in the ``source-start`` event and as a tag
+in the file) is the capture time of its media time 0.
+
+**Failures never raise into the live session.** After :meth:`Recorder.start` succeeded,
+a full disk or any write error stops the recording, closes what was written so it plays,
+and is reported through :attr:`Recorder.status` and the ``on_status`` callback
+(:class:`DiskFullError` names the folder and the fix). The encoders and their viewers
+keep running. The recorder stops *before* the disk is full (``min_free_bytes``), while
+the files and manifest can still be finished cleanly; a real ``ENOSPC`` is handled too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import errno
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from surgery_teach import __version__
+from surgery_teach.annotations.ops import Freeze, Op, Unfreeze
+from surgery_teach.annotations.wire import op_to_json
+from surgery_teach.errors import DiskFullError, RecordingError
+from surgery_teach.media.encoder import EncodedFrame, SharedEncoder
+from surgery_teach.recording.container import (
+    AudioFileWriter,
+    ContainerOptions,
+    VideoFileWriter,
+)
+from surgery_teach.recording.events import EVENTS_FILE, Event, EventKind, EventLog
+from surgery_teach.recording.layout import media_file_name
+from surgery_teach.recording.manifest import (
+    MANIFEST_FILE,
+    AudioEntry,
+    Manifest,
+    RecordingState,
+    SourceEntry,
+    write_manifest,
+)
+from surgery_teach.recording.tap import EncoderTap, tap_encoder
+from surgery_teach.recording.writer import DiskSpaceGuard, WriterThread
+
+logger = logging.getLogger("surgery_teach.recording")
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_JOIN_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecorderOptions:
+    """How a case is recorded.
+
+    ``min_free_bytes``: stop (cleanly) when the disk has less than this left; 256 MiB is
+    about 7 minutes of one 1080p source at 5 Mbit/s. ``max_queued_seconds``: how much
+    video may wait for a slow disk before frames are dropped up to the next keyframe.
+    ``events_sync_interval``: the event log is ``fsync``-ed at least this often.
+    """
+
+    container: ContainerOptions = field(default_factory=ContainerOptions)
+    min_free_bytes: int = 256 * 1024 * 1024
+    max_queued_seconds: float = 10.0
+    events_sync_interval: float = 0.1
+    space_check_interval: float = 2.0
+
+
+class RecorderState(StrEnum):
+    IDLE = "idle"
+    RECORDING = "recording"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"  # stopped by ``error``; what was written plays
+
+
+@dataclass(frozen=True)
+class RecorderStatus:
+    """What the UI shows: state, the error that stopped the recording, per-source counts."""
+
+    state: RecorderState
+    folder: Path
+    error: RecordingError | None = None
+    frames: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    bytes_written: int = 0
+
+
+@dataclass
+class _SourceRecording:
+    label: str
+    encoder: SharedEncoder
+    file: str
+    writer: VideoFileWriter
+    thread: WriterThread[EncodedFrame]
+    tap: EncoderTap | None = None
+
+
+class Recorder:
+    """Records ``sources`` (``(label, SharedEncoder)`` pairs) into the case ``folder``.
+
+    ``manifest`` says what the case is (title, hospital, participants); the recorder
+    fills in sources, times and state. Use :func:`new_case_folder` for the folder.
+    ``audio``, if given, must be the recorder's own track (e.g. from
+    ``MediaRelay().subscribe(mic)``): two consumers of one track would split its frames.
+    Call :meth:`start` and :meth:`stop` on the asyncio loop; :meth:`log` from anywhere.
+    """
+
+    #: The file writers; a test subclass swaps in one that fails like a full disk.
+    video_writer_type: type[VideoFileWriter] = VideoFileWriter
+    audio_writer_type: type[AudioFileWriter] = AudioFileWriter
+
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        sources: Sequence[tuple[str, SharedEncoder]],
+        *,
+        audio: MediaStreamTrack | None = None,
+        options: RecorderOptions | None = None,
+        on_status: Callable[[RecorderStatus], None] | None = None,
+    ) -> None:
+        labels = [label for label, _ in sources]
+        if len(set(labels)) != len(labels):
+            raise RecordingError(f"source labels must be unique, got {labels}")
+        self.folder = Path(folder)
+        self.options = options or RecorderOptions()
+        self._draft = manifest
+        self._manifest = manifest
+        self._sources = list(sources)
+        self._audio_track = audio
+        self._on_status = on_status
+        self._state = RecorderState.IDLE
+        self._error: RecordingError | None = None
+        self._recordings: list[_SourceRecording] = []
+        self._audio: tuple[AudioFileWriter, WriterThread[tuple[av.AudioFrame, float]]] | None = None
+        self._audio_task: asyncio.Task[None] | None = None
+        self._events: EventLog | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finishing: asyncio.Task[None] | None = None
+        self._starting = False
+
+    # -- what the UI reads ------------------------------------------------------------------
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest as last written (the final one after :meth:`stop`)."""
+        return self._manifest
+
+    @property
+    def state(self) -> RecorderState:
+        return self._state
+
+    @property
+    def error(self) -> RecordingError | None:
+        return self._error
+
+    @property
+    def status(self) -> RecorderStatus:
+        files = [r.writer for r in self._recordings]
+        if self._audio is not None:
+            files.append(self._audio[0])  # type: ignore[arg-type]
+        return RecorderStatus(
+            state=self._state,
+            folder=self.folder,
+            error=self._error,
+            frames={r.label: r.writer.frames for r in self._recordings},
+            dropped={
+                r.label: r.thread.counts.dropped + r.writer.dropped_before_keyframe
+                for r in self._recordings
+            },
+            bytes_written=sum(f.bytes_written for f in files),
+        )
+
+    # -- start -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the files, write the first manifest and start recording.
+
+        Raises :class:`RecordingError` (:class:`DiskFullError` if the disk is already
+        nearly full) when recording cannot begin; after that, nothing raises.
+        """
+        if self._starting or self._state is not RecorderState.IDLE:
+            raise RecordingError("this recorder was already started; make a new one",
+                                 str(self.folder))
+        self._starting = True
+        try:
+            await self._start()
+        finally:
+            self._starting = False
+
+    async def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        started = time.time()
+        options = self.options
+        suffix = options.container.format.value
+        entries: list[SourceEntry] = []
+        taken: set[str] = set()
+        for label, encoder in self._sources:
+            name = media_file_name(label, suffix, taken)
+            taken.add(name)
+            width, height = encoder.source.size
+            entries.append(SourceEntry(
+                label=label,
+                file=name,
+                width=encoder.settings.width or width,
+                height=encoder.settings.height or height,
+                fps=float(encoder.source.fps),
+            ))
+        audio = None
+        if self._audio_track is not None:
+            audio = AudioEntry(
+                file=media_file_name("audio", options.container.format.audio_suffix, taken)
+            )
+        started_at = dt.datetime.fromtimestamp(started).astimezone()
+        self._manifest = replace(
+            self._draft,
+            date=self._draft.date or started_at.date(),
+            sources=tuple(entries),
+            audio=audio,
+            started_at=started_at,
+            ended_at=None,
+            state=RecordingState.RECORDING,
+            error=None,
+            app_version=__version__,
+        )
+        guard = DiskSpaceGuard(
+            self.folder, options.min_free_bytes, interval=options.space_check_interval
+        )
+        self._events = await asyncio.to_thread(self._create_files, guard)
+        self._events.log(
+            EventKind.RECORDING_START, t=started, folder=self.folder.name,
+            sources=[e.label for e in entries],
+        )
+
+        for (label, encoder), entry in zip(self._sources, entries, strict=True):
+            self._recordings.append(self._make_source(label, encoder, entry, guard))
+        if audio is not None:
+            self._audio = self._make_audio(audio, guard)
+
+        self._state = RecorderState.RECORDING
+        for rec in self._recordings:
+            rec.thread.start()
+            rec.tap = tap_encoder(rec.encoder, self._video_sink(rec))
+        if self._audio is not None and self._audio_track is not None:
+            self._audio[1].start()
+            self._audio_task = asyncio.create_task(self._pump_audio(self._audio_track))
+        logger.info("recording %d source(s) into %s", len(self._recordings), self.folder)
+        self._notify()
+
+    def _create_files(self, guard: DiskSpaceGuard) -> EventLog:
+        """On a worker thread: folder, first manifest, event log."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if (self.folder / MANIFEST_FILE).exists():
+                raise RecordingError(
+                    f"{self.folder} already holds a recording; record into a new folder",
+                    str(self.folder),
+                )
+            free = guard.free()
+            if free is not None and free < guard.min_free:
+                raise DiskFullError(str(self.folder), free, while_recording=False)
+            write_manifest(self.folder, self._manifest)
+            events = EventLog(
+                self.folder / EVENTS_FILE,
+                sync_interval=self.options.events_sync_interval,
+                on_error=self._failed_from_thread,
+            )
+            events.open()
+            return events
+        except OSError as exc:
+            raise self._translate(exc) from exc
+
+    def _make_source(
+        self, label: str, encoder: SharedEncoder, entry: SourceEntry, guard: DiskSpaceGuard
+    ) -> _SourceRecording:
+        writer = self.video_writer_type(
+            self.folder / entry.file, label=label, width=entry.width, height=entry.height,
+            options=self.options.container,
+        )
+        max_queued = max(30, round(entry.fps * self.options.max_queued_seconds))
+
+        def write(encoded: EncodedFrame) -> None:
+            wrote = writer.write(encoded.packet, captured_at=encoded.captured_at)
+            if wrote and writer.frames == 1:
+                self._log_source_start(label, entry.file, writer.clock_origin)
+
+        thread: WriterThread[EncodedFrame] = WriterThread(
+            label,
+            write=write,
+            close=writer.close,
+            on_error=self._failed_from_thread,
+            guard=guard,
+            max_queued=max_queued,
+            request_keyframe=encoder.request_keyframe,
+        )
+        return _SourceRecording(label, encoder, entry.file, writer, thread)
+
+    def _make_audio(
+        self, entry: AudioEntry, guard: DiskSpaceGuard
+    ) -> tuple[AudioFileWriter, WriterThread[tuple[av.AudioFrame, float]]]:
+        writer = self.audio_writer_type(self.folder / entry.file, options=self.options.container)
+
+        def write(item: tuple[av.AudioFrame, float]) -> None:
+            frame, captured_at = item
+            first = writer.clock_origin is None
+            writer.write(frame, captured_at=captured_at)
+            if first:
+                self._log_source_start("audio", entry.file, writer.clock_origin)
+
+        thread: WriterThread[tuple[av.AudioFrame, float]] = WriterThread(
+            "audio", write=write, close=writer.close, on_error=self._failed_from_thread,
+            guard=guard, max_queued=round(50 * self.options.max_queued_seconds),
+        )
+        return writer, thread
+
+    def _video_sink(self, rec: _SourceRecording) -> Callable[[EncodedFrame], None]:
+        def sink(encoded: EncodedFrame) -> None:
+            rec.thread.offer(encoded, keyframe=encoded.keyframe)
+
+        return sink
+
+    async def _pump_audio(self, track: MediaStreamTrack) -> None:
+        assert self._audio is not None
+        thread = self._audio[1]
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            except Exception:  # the microphone's problem; the video recording goes on
+                logger.exception("audio for the recording stopped")
+                return
+            assert isinstance(frame, av.AudioFrame)
+            # Received now, so captured about one frame ago (the device's own latency is
+            # not known here).
+            captured_at = time.time() - frame.samples / (frame.sample_rate or 48_000)
+            thread.offer((frame, captured_at))
+
+    def _log_source_start(self, label: str, file: str, clock_origin: float | None) -> None:
+        if self._events is not None and clock_origin is not None:
+            self._events.log(
+                EventKind.SOURCE_START, t=clock_origin, source=label, file=file,
+                clock_origin=round(clock_origin, 6),
+            )
+
+    # -- events ------------------------------------------------------------------------------
+
+    def log(self, kind: EventKind | str, *, t: float | None = None, **data: Any) -> Event | None:
+        """Add an event at ``t`` (default now, on the capture clock); ``None`` if the
+        recording is not running. Raises only for an unknown ``kind`` or data that is
+        not plain JSON (programming errors), never for the disk."""
+        if self._events is None or self._state is not RecorderState.RECORDING:
+            Event(0.0, kind, data)  # type: ignore[arg-type]  # still reject a bad kind
+            return None
+        return self._events.log(kind, t=t, **data)
+
+    def add_chapter(self, title: str, *, t: float | None = None) -> Event | None:
+        """Start a chapter called ``title`` now (or at ``t``); synced to disk at once."""
+        if not isinstance(title, str) or not title.strip() or len(title) > 200:
+            raise RecordingError(f"a chapter title must be 1 to 200 characters, got {title!r}")
+        return self.log(EventKind.CHAPTER, t=t, title=title.strip())
+
+    def log_op(self, op: Op, *, t: float | None = None) -> Event | None:
+        """Log an annotation op: freeze/unfreeze as their own kinds, the rest as ``mark``."""
+        kind = (
+            EventKind.FREEZE if isinstance(op, Freeze)
+            else EventKind.UNFREEZE if isinstance(op, Unfreeze)
+            else EventKind.MARK
+        )
+        return self.log(kind, t=t, op=op_to_json(op))
+
+    async def flush_events(self, timeout: float | None = None) -> bool:
+        """Wait until every event logged so far is on disk (``fsync``-ed)."""
+        if self._events is None:
+            return False
+        return await asyncio.to_thread(self._events.flush, timeout)
+
+    # -- stop --------------------------------------------------------------------------------
+
+    async def stop(self) -> Manifest:
+        """Finish the files and write the final manifest; returns it. Never raises for
+        the disk: a failure is in :attr:`error` and the manifest's ``error``."""
+        if self._state is RecorderState.IDLE:
+            return self._manifest
+        if self._finishing is None:
+            self._finishing = asyncio.create_task(self._finish())
+        await asyncio.shield(self._finishing)
+        return self._manifest
+
+    def _failed_from_thread(self, exc: BaseException) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._failed, exc)
+        except RuntimeError:  # the loop is closed: the app is exiting anyway
+            pass
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = self._translate(exc)
+            logger.error("%s", self._error)
+        if self._finishing is None and self._state is RecorderState.RECORDING:
+            self._finishing = asyncio.create_task(self._finish())
+
+    def _translate(self, exc: BaseException) -> RecordingError:
+        if isinstance(exc, RecordingError):
+            return exc
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            return DiskFullError(str(self.folder), DiskSpaceGuard(self.folder, 0).free())
+        return RecordingError(
+            f"recording stopped: cannot write to {self.folder}: {exc}. Everything recorded "
+            "until now is saved there and plays. Check the disk, then start a new recording.",
+            str(self.folder),
+        )
+
+    async def _finish(self) -> None:
+        self._state = RecorderState.STOPPING
+        self._notify()
+        for rec in self._recordings:
+            if rec.tap is not None:
+                rec.tap.stop()  # the encoder keeps running for everyone else
+        if self._audio_task is not None:
+            self._audio_task.cancel()
+            await asyncio.gather(self._audio_task, return_exceptions=True)
+        threads: list[WriterThread[Any]] = [r.thread for r in self._recordings]
+        if self._audio is not None:
+            threads.append(self._audio[1])
+        for thread in threads:
+            thread.finish()
+        await asyncio.to_thread(_join_all, threads)
+
+        ended = time.time()
+        error = self._error
+        assert self._events is not None
+        if error is None:
+            self._events.log(EventKind.RECORDING_STOP, t=ended)
+        else:
+            self._events.log(EventKind.RECORDING_FAILED, t=ended, error=str(error))
+        self._manifest = self._final_manifest(ended, error)
+        manifest_error = await asyncio.to_thread(self._close_files)
+        if manifest_error is not None and self._error is None:
+            self._error = self._translate(manifest_error)
+        self._state = RecorderState.FAILED if self._error is not None else RecorderState.STOPPED
+        logger.info("recording in %s %s", self.folder, self._state.value)
+        self._notify()
+
+    def _final_manifest(self, ended: float, error: RecordingError | None) -> Manifest:
+        origins = {r.label: r.writer.clock_origin for r in self._recordings}
+        sources = tuple(
+            replace(entry, clock_origin=origins.get(entry.label))
+            for entry in self._manifest.sources
+        )
+        audio = self._manifest.audio
+        if audio is not None and self._audio is not None:
+            audio = replace(audio, clock_origin=self._audio[0].clock_origin)
+        return replace(
+            self._manifest,
+            sources=sources,
+            audio=audio,
+            ended_at=dt.datetime.fromtimestamp(ended).astimezone(),
+            state=RecordingState.FAILED if error else RecordingState.FINISHED,
+            error=None if error is None else str(error),
+        )
+
+    def _close_files(self) -> OSError | None:
+        """On a worker thread: sync and close the event log, then the final manifest."""
+        assert self._events is not None
+        self._events.close()
+        try:
+            write_manifest(self.folder, self._manifest)
+        except OSError as exc:
+            # The manifest written at start stays; open_recording() completes it from
+            # the event log, as after a crash.
+            logger.error("could not write the final manifest in %s: %s", self.folder, exc)
+            return exc
+        return None
+
+    def _notify(self) -> None:
+        if self._on_status is None:
+            return
+        try:
+            self._on_status(self.status)
+        except Exception:  # a broken UI callback must not break the recording
+            logger.exception("recording status callback failed")
+
+
+def _join_all(threads: Sequence[WriterThread[Any]]) -> None:
+    for thread in threads:
+        if not thread.join(_JOIN_TIMEOUT):
+            logger.error("recording thread %s did not finish in time", thread.name)
