@@ -22,6 +22,13 @@ from surgery_teach.capture.base import VideoSource
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
 from surgery_teach.protocol.messages import Role
+from surgery_teach.recording import (
+    Manifest,
+    Participant,
+    Recorder,
+    RecorderStatus,
+    new_case_folder,
+)
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 
 logger = logging.getLogger("surgery_teach")
@@ -109,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--size", action="append", default=[],
                          help="encode size WxH (once for all, or once per source)")
     publish.add_argument("--preset", default="superfast", help="x264 preset")
+    publish.add_argument("--record", type=Path, metavar="DIR",
+                         help="record every source (no re-encode) into a case folder in DIR")
+    publish.add_argument("--title", default="", help="procedure title for the recording")
+    publish.add_argument("--hospital", default="", help="hospital name for the recording")
 
     watch = commands.add_parser("watch", help="receive the room's video")
     common(watch, "trainee")
@@ -153,6 +164,27 @@ async def _stats_loop(session: LiveSession, every: float) -> None:
         _print_stats(session)
 
 
+async def start_recording(args: argparse.Namespace, session: LiveSession,
+                          encoders: list[SharedEncoder]) -> Recorder:
+    """Record every published source into a new case folder under ``--record``."""
+    title = args.title or f"{args.room} ({args.name})"
+    folder = new_case_folder(args.record, title)
+    manifest = Manifest(title=title, hospital=args.hospital,
+                        participants=(Participant(role=Role(args.role), name=args.name),))
+
+    def report(status: RecorderStatus) -> None:
+        if status.error is not None:
+            print(f"error: {status.error}", file=sys.stderr, flush=True)
+
+    recorder = Recorder(folder, manifest, [(e.label, e) for e in encoders], on_status=report)
+    await recorder.start()
+    session.on("chat", lambda m: recorder.log("chat", sender=m.name, role=str(m.role),
+                                              text=m.text))
+    session.on("op", recorder.log_op)
+    print(f"recording into {folder}", flush=True)
+    return recorder
+
+
 def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, object]:
     return {
         "version": __version__,
@@ -185,9 +217,12 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
         source.start()
     session = None
     stats_task = None
+    recorder = None
     wall0, cpu0 = time.monotonic(), time.process_time()
     try:
         session = await LiveSession.start(config, encoders)
+        if getattr(args, "record", None):
+            recorder = await start_recording(args, session, encoders)
         print(f"joined room {args.room!r} as {session.me.id} ({args.role}); "
               f"{len(session.participants)} other participant(s)", flush=True)
         stats_task = asyncio.ensure_future(_stats_loop(session, args.stats_every))
@@ -195,6 +230,10 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
     finally:
         if stats_task is not None:
             stats_task.cancel()
+        if recorder is not None:
+            manifest = await recorder.stop()
+            print(f"recording saved in {recorder.folder} ({manifest.duration or 0:.0f} s)",
+                  flush=True)
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
         if session is not None:
             report = session_stats(session, wall, cpu)  # before close ends the tracks

@@ -169,7 +169,8 @@ class LiveSession:
     def on(self, event: str, listener: Listener) -> None:
         """Listen to ``participants`` (), ``video`` (receiver), ``video-ended`` (receiver),
         ``audio`` (track, participant), ``chat`` (ChatMessage), ``marks`` () when
-        ``board`` changed, ``accepted`` (ref) when the server took an op sent with a ref,
+        ``board`` changed, ``op`` (Op) for each op applied in order, ``accepted`` (ref)
+        when the server took an op sent with a ref,
         ``still`` (source) when a frozen picture arrived or went,
         ``refused`` (ErrorReply: the server turned a request down),
         ``ended`` (reason: str)."""
@@ -243,6 +244,7 @@ class LiveSession:
                 self._emit("accepted", message.ref)
             if message.op.seq > self.board.last_seq:  # exactly once, in server order
                 self.board.apply(message.op)
+                self._emit("op", message.op)
                 self._emit("marks")
                 await self._freezes_changed()
         elif isinstance(message, AnnotationSnapshot):

@@ -129,3 +129,25 @@ async def test_watcher_leaving_does_not_disturb_others_and_publisher_leaving_is_
     finally:
         await a.close()
         await b.close()
+
+
+async def test_publish_records_every_source_without_stopping_the_stream(
+    server_url: str, cli: Cli, tmp_path: Path
+) -> None:
+    import av
+
+    from surgery_teach.capture import luma_of, read_stamp
+    from surgery_teach.recording import read_manifest
+
+    proc = cli.start("publish", "--server", server_url, "--room", "rec", "--name", "Dr Wang",
+                     "--source", "Laparoscope=synthetic:640x360@30", "--duration", "4",
+                     "--record", str(tmp_path), "--title", "Cholecystectomy", "--stats-every",
+                     "0")
+    assert await asyncio.to_thread(proc.wait, seconds(60)) == 0, proc.stderr.read()  # type: ignore[union-attr]
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    manifest = read_manifest(folder)
+    assert manifest.title == "Cholecystectomy" and manifest.duration
+    (video,) = folder.glob("*.mkv")
+    with av.open(str(video)) as container:
+        seqs = [read_stamp(luma_of(f)).seq for f in container.decode(video=0)]  # type: ignore[union-attr]
+    assert len(seqs) >= 60 and seqs == sorted(seqs)
