@@ -75,7 +75,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=Path("bench-marks.json"))
     args = parser.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "signaling_server", "--port", str(port)],
+    # 100 ops a second is above the per-client message rate a real server allows
+    server = subprocess.Popen([sys.executable, "-m", "signaling_server", "--port", str(port),
+                               "--messages-per-second", "500", "--message-burst", "500"],
                               cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15

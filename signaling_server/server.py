@@ -1,32 +1,58 @@
 """The signaling server: a thin websockets shell around the room rules.
 
-Each text frame goes parse -> :class:`~surgery_teach.protocol.Rooms` -> send. Replies to the
-sender are awaited (so a client that stops reading slows only itself); messages to other
-participants are written without waiting, so one stalled or vanished client never blocks
-or breaks the handling of anyone else. ``GET /healthz`` on the same port reports load.
-Chat text and annotations are relayed and kept in memory but never logged.
+Each opening handshake goes through the admission rules (allowed origins, connections per
+address, room token: :mod:`surgery_teach.protocol.admission`) and is refused with an HTTP
+status before the websocket opens. Each text frame then goes rate check -> parse ->
+:class:`~surgery_teach.protocol.Rooms` -> send. Replies to the sender are awaited (so a
+client that stops reading slows only itself); messages to other participants are written
+without waiting, so one stalled or vanished client never blocks or breaks the handling of
+anyone else, and a client that lets more than a few MiB pile up is dropped. ``GET
+/healthz`` on the same port reports load. Chat text and annotations are relayed and kept
+in memory but never logged; the optional audit log (:mod:`.audit`) records who came and
+went.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import logging
-from dataclasses import dataclass
+import time
+from collections import Counter
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
-from surgery_teach.errors import ConfigError, ProtocolError, SignalingError
+from signaling_server.audit import AuditEvent, AuditLog, AuditRecord
+from signaling_server.config import (
+    TRANSPORT_MAX_BYTES,
+    ServerConfig,
+    is_loopback,
+    tls_context,
+)
+from signaling_server.connection import Connection, RedactedLog
+from signaling_server.logs import (
+    log_arrival,
+    log_departure,
+    log_error,
+    log_grant,
+    log_publishes,
+)
+from surgery_teach.errors import ProtocolError, SignalingError
 from surgery_teach.protocol import (
-    MAX_MESSAGE_BYTES,
+    ErrorCode,
     ErrorReply,
     GrantDraw,
+    Join,
     Outbox,
+    RemoveParticipant,
     Rooms,
     Seat,
     ServerMessage,
@@ -34,79 +60,100 @@ from surgery_teach.protocol import (
     parse_client,
     serialize,
 )
+from surgery_teach.protocol.admission import Admission, Refusal, RefusalReason
+from surgery_teach.protocol.limits import MessageRate, Verdict
+from surgery_teach.protocol.passes import Bars, RoomPass
+
+__all__ = [
+    "HEALTH_PATH",
+    "KEEPALIVE_SECONDS",
+    "TRANSPORT_MAX_BYTES",
+    "WRITE_LIMIT",
+    "RunningServer",
+    "ServerConfig",
+    "is_loopback",
+    "start_server",
+]
 
 logger = logging.getLogger("signaling_server")
 
-TRANSPORT_MAX_BYTES = 16 * 1024 * 1024
-"""Frames above this are refused by websockets itself: it closes the connection (1009)."""
 KEEPALIVE_SECONDS = 20.0
 """Websocket ping interval and timeout: a dead TCP peer is dropped within about 40 s."""
+WRITE_LIMIT = 32 * 1024
+"""A reply to the sender waits while more than this is queued for it (websockets)."""
 HEALTH_PATH = "/healthz"
-
-
-@dataclass(kw_only=True)
-class ServerConfig:
-    """How to run the server; checked on construction (ConfigError)."""
-
-    host: str = "127.0.0.1"
-    """Address to listen on; use a literal IP with ``port=0`` (a name may bind several)."""
-    port: int = 8765
-    """TCP port; 0 picks a free one (read it back from ``RunningServer.port``)."""
-    max_room_size: int = 50
-    """Most participants in one room; the next ``join`` gets ``room-full``."""
-    max_message_bytes: int = MAX_MESSAGE_BYTES
-    """Largest client message; bigger ones get ``too-large`` (at most TRANSPORT_MAX_BYTES)."""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port must be 0..65535, got {self.port}")
-        if self.max_room_size < 1:
-            raise ConfigError(f"max room size must be at least 1, got {self.max_room_size}")
-        if not 1 <= self.max_message_bytes <= TRANSPORT_MAX_BYTES:
-            raise ConfigError(
-                f"max message bytes must be 1..{TRANSPORT_MAX_BYTES}, got {self.max_message_bytes}"
-            )
 
 
 class RunningServer:
     """A listening server, as returned by :func:`start_server`."""
 
-    def __init__(self, server: Server, host: str, port: int) -> None:
+    def __init__(
+        self,
+        server: Server,
+        host: str,
+        port: int,
+        *,
+        secure: bool = False,
+        audit: AuditLog | None = None,
+    ) -> None:
         self._server = server
+        self._audit = audit or AuditLog.disabled()
         self.host = host
         self.port = port
+        self.secure = secure
 
     @property
     def url(self) -> str:
         """The websocket URL clients connect to, e.g. ``ws://127.0.0.1:8765``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self.secure else 'ws'}://{host}:{self.port}"
 
     async def close(self) -> None:
         """Stop listening, close every connection (1001 going away) and wait. Idempotent."""
         self._server.close()
         await self._server.wait_closed()
+        self._audit.close()
 
 
 async def start_server(config: ServerConfig | None = None) -> RunningServer:
-    """Start listening; raise SignalingError if the address cannot be bound."""
+    """Start listening; raise SignalingError if the address cannot be bound, ConfigError
+    if the TLS files or the audit log cannot be opened."""
     config = config or ServerConfig()
-    signaling = _Signaling(config)
+    tls = tls_context(config.cert_file, config.key_file) if config.cert_file else None
+    audit = AuditLog.open(config.audit_log) if config.audit_log else AuditLog.disabled()
+    signaling = _Signaling(config, audit)
     try:
         server = await serve(
             signaling.serve_connection,
             config.host,
             config.port,
             process_request=signaling.process_request,
+            create_connection=Connection,
             max_size=TRANSPORT_MAX_BYTES,
             ping_interval=KEEPALIVE_SECONDS,
             ping_timeout=KEEPALIVE_SECONDS,
+            open_timeout=config.limits.open_timeout,
+            write_limit=WRITE_LIMIT,
+            logger=RedactedLog(logging.getLogger("websockets.server")),
+            ssl=tls,
         )
     except OSError as exc:
+        audit.close()
         raise SignalingError(_listen_problem(config, exc)) from exc
     port = server.sockets[0].getsockname()[1]
-    logger.info("listening host=%s port=%s", config.host, port)
-    return RunningServer(server, config.host, port)
+    logger.info(
+        "listening host=%s port=%s tls=%s tokens=%s",
+        config.host,
+        port,
+        "yes" if tls else "no",
+        "no (open: loopback only)" if config.secret is None else "required",
+    )
+    if config.secret is not None and tls is None and not is_loopback(config.host):
+        logger.warning(
+            "room tokens will cross the network unencrypted: serve wss:// with --cert and "
+            "--key, or put a TLS reverse proxy in front"
+        )
+    return RunningServer(server, config.host, port, secure=tls is not None, audit=audit)
 
 
 def _listen_problem(config: ServerConfig, exc: OSError) -> str:
@@ -124,14 +171,50 @@ def _listen_problem(config: ServerConfig, exc: OSError) -> str:
 class _Signaling:
     """Moves frames between websocket connections and the room rules."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, audit: AuditLog) -> None:
         self._max_message_bytes = config.max_message_bytes
-        self._rooms: Rooms[ServerConnection] = Rooms(max_room_size=config.max_room_size)
+        self._limits = config.limits
+        self._audit = audit
+        bars = Bars()
+        self._rooms: Rooms[Connection] = Rooms(max_room_size=config.max_room_size, bars=bars)
+        self._admission = Admission(
+            secret=config.secret,
+            bars=bars,
+            origins=config.allowed_origins,
+            connections_per_address=config.limits.connections_per_address,
+        )
+        self._connections: Counter[str] = Counter()
+        """Open websocket connections per client address."""
+        self._closing: set[asyncio.Task[None]] = set()
+
+    # -- handshake ------------------------------------------------------------------------
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Answer ``GET /healthz``; let every other request become a websocket."""
-        if urlsplit(request.path).path != HEALTH_PATH:
-            return None
+        """Answer ``GET /healthz``; refuse a handshake the admission rules refuse."""
+        assert isinstance(connection, Connection)
+        if urlsplit(request.path).path == HEALTH_PATH:
+            return self._health(connection)
+        address = connection.address
+        verdict = self._admission.check(
+            path=request.path,
+            origin=_header(request.headers, "Origin"),
+            authorization=_header(request.headers, "Authorization"),
+            connections=self._connections[address] + 1,
+            now=time.time(),
+        )
+        if isinstance(verdict, Refusal):
+            return self._refuse(connection, verdict)
+        connection.room_pass = verdict
+        self._connections[address] += 1
+        connection.when_lost(lambda: self._release(address))
+        return None
+
+    def _release(self, address: str) -> None:
+        self._connections[address] -= 1
+        if self._connections[address] <= 0:
+            del self._connections[address]
+
+    def _health(self, connection: Connection) -> Response:
         body = json.dumps(
             {
                 "status": "ok",
@@ -146,63 +229,186 @@ class _Signaling:
         _replace_header(response.headers, "Cache-Control", "no-store")
         return response
 
+    def _refuse(self, connection: Connection, refusal: Refusal) -> Response:
+        response = connection.respond(refusal.status, refusal.message + "\n")
+        if refusal.is_auth_failure:
+            challenge = 'Bearer realm="surgery_teach"'
+            if refusal.reason is not RefusalReason.MISSING_TOKEN:
+                challenge += ', error="invalid_token"'
+            response.headers["WWW-Authenticate"] = challenge
+        logger.warning(
+            "refused status=%d reason=%s address=%s room=%s",
+            refusal.status,
+            refusal.reason,
+            connection.address,
+            refusal.room or "-",
+        )
+        fields = _pass_fields(refusal.room_pass)
+        if refusal.room is not None:
+            fields["room"] = refusal.room  # the one asked for, rather than the token's
+        self._audit.write(
+            AuditRecord(
+                event=AuditEvent.AUTH_FAILURE if refusal.is_auth_failure else AuditEvent.DENIAL,
+                outcome=refusal.reason,
+                status=refusal.status.value,
+                address=connection.address,
+                **fields,
+            )
+        )
+        return response
+
+    # -- messages -------------------------------------------------------------------------
+
     async def serve_connection(self, connection: ServerConnection) -> None:
+        assert isinstance(connection, Connection)
+        if connection.room_pass is not None:
+            self._rooms.admit(connection, connection.room_pass)
+        loop = asyncio.get_running_loop()
+        rate = MessageRate.of(self._limits, loop.time())
         try:
-            async for frame in connection:
-                await self._on_frame(connection, frame)
+            while (frame := await self._next_frame(connection)) is not None:
+                verdict = rate.take(loop.time())
+                if verdict is Verdict.ACCEPT:
+                    await self._on_frame(connection, frame)
+                elif verdict is Verdict.REFUSE:
+                    await self._refuse_rate(connection, frame)
+                else:
+                    self._note_limit(connection, CloseCode.POLICY_VIOLATION, "flooding")
+                    await _close_unread(
+                        connection,
+                        CloseCode.POLICY_VIOLATION,
+                        "too many messages: more than twice the allowed rate",
+                    )
+                    return
         except ConnectionClosed:
             pass  # the finally clause below tells the room
         finally:
             seat = self._rooms.seat(connection)
             outbox = self._rooms.disconnect(connection)
             if seat is not None:
-                _log_departure(seat, "disconnect")
+                log_departure(seat, "disconnect")
+                self._audit_seat(AuditEvent.LEAVE, "disconnect", connection, seat)
             self._deliver(outbox)
 
-    async def _on_frame(self, connection: ServerConnection, frame: str | bytes) -> None:
+    async def _next_frame(self, connection: Connection) -> str | bytes | None:
+        """The next frame, or None once the client was idle too long (closed: 1001)."""
+        idle = self._limits.idle_timeout
+        loop = asyncio.get_running_loop()
+        while (wait := connection.last_heard + idle - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(wait):
+                    return await connection.recv()  # cancelling recv() loses nothing
+            except TimeoutError:
+                pass  # a websocket ping may have come meanwhile: look again
+        self._note_limit(connection, CloseCode.GOING_AWAY, "idle")
+        await connection.close(
+            CloseCode.GOING_AWAY,
+            f"idle for {idle:g} s; send a message (a ping will do) at least every {idle:g} s",
+        )
+        return None
+
+    async def _refuse_rate(self, connection: Connection, frame: str | bytes) -> None:
+        rate = self._limits.messages_per_second
+        refusal = ErrorReply(
+            ErrorCode.RATE_LIMITED,
+            f"too many messages: at most {self._limits.message_burst} at once, then "
+            f"{rate:g} a second; this one was dropped. Slow down (keep sending much faster "
+            "and the server closes the connection)",
+            message_ref(frame, max_bytes=self._max_message_bytes),
+        )
+        log_error(self._rooms.seat(connection), refusal)
+        await self._reply(connection, [refusal])
+
+    async def _on_frame(self, connection: Connection, frame: str | bytes) -> None:
         before = self._rooms.seat(connection)
+        removed: tuple[Connection, Seat] | None = None
         try:
             message = parse_client(frame, max_bytes=self._max_message_bytes)
         except ProtocolError as exc:
             ref = message_ref(frame, max_bytes=self._max_message_bytes)
-            outbox: Outbox[ServerConnection] = [
+            outbox: Outbox[Connection] = [
                 (connection, ErrorReply(exc.code, exc.message, ref))
             ]
         else:
+            removed = self._removal_target(before, message)
             outbox = self._rooms.handle(connection, message)
-            if isinstance(message, GrantDraw) and before is not None:
-                if not any(isinstance(reply, ErrorReply) for _, reply in outbox):
-                    _log_grant(before, message)
+            refused = next(
+                (r for c, r in outbox if c is connection and isinstance(r, ErrorReply)), None
+            )
+            if isinstance(message, GrantDraw) and before is not None and refused is None:
+                log_grant(before, message)
+            if isinstance(message, Join) and isinstance(refused, ErrorReply):
+                self._audit_refused_join(connection, message, refused)
         after = self._rooms.seat(connection)
         if before is None and after is not None:
-            _log_arrival(after)
+            log_arrival(after)
+            self._audit_seat(AuditEvent.JOIN, "ok", connection, after)
         elif before is not None and after is None:
-            _log_departure(before, "leave")
+            log_departure(before, "leave")
+            self._audit_seat(AuditEvent.LEAVE, "leave", connection, before)
         elif before is not None and after is not None and before != after:
-            _log_publishes(after)
+            log_publishes(after)
         mine = [reply for recipient, reply in outbox if recipient is connection]
         self._deliver([item for item in outbox if item[0] is not connection])
+        if removed is not None and self._rooms.seat(removed[0]) is None:
+            self._on_removed(*removed, by=before)
         for reply in mine:
             if isinstance(reply, ErrorReply):
-                _log_error(before, reply)
+                log_error(before, reply)
         await self._reply(connection, mine)
 
-    @staticmethod
-    def _deliver(outbox: Outbox[ServerConnection]) -> None:
+    def _removal_target(
+        self, seat: Seat | None, message: object
+    ) -> tuple[Connection, Seat] | None:
+        """Whom a ``remove`` names, and where they sit, before the rules act on it."""
+        if not isinstance(message, RemoveParticipant) or seat is None:
+            return None
+        target = self._rooms.member(seat.room, message.participant)
+        target_seat = self._rooms.seat(target) if target is not None else None
+        return (target, target_seat) if target is not None and target_seat else None
+
+    def _on_removed(self, target: Connection, seat: Seat, *, by: Seat | None) -> None:
+        """A mentor removed ``target``: it has had its ``removed`` error; now close it."""
+        mentor = by.participant.id if by else None
+        logger.info(
+            "remove room=%s participant=%s role=%s by=%s",
+            seat.room,
+            seat.participant.id,
+            seat.participant.role.value,
+            mentor,
+        )
+        self._audit_seat(AuditEvent.REMOVAL, "removed", target, seat, by=mentor)
+        self._audit_seat(AuditEvent.LEAVE, "removed", target, seat)
+        if target.state is State.OPEN:  # after the error, which is already written
+            task = asyncio.get_running_loop().create_task(
+                target.close(CloseCode.POLICY_VIOLATION, "removed by a mentor")
+            )
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def _deliver(self, outbox: Outbox[Connection]) -> None:
         """Write to other participants without waiting on them; closed ones are skipped.
 
         A message that goes to many (one object, such as an annotation relayed up to 30
-        times a second while someone draws) is serialised once.
+        times a second while someone draws) is serialised once. A recipient that has more
+        than ``limits.send_buffer_bytes`` not yet taken in is not reading: it is dropped at
+        once (a close frame would only queue behind what it does not read).
         """
         texts: dict[int, str] = {}  # id() is stable: the outbox holds every message
         for recipient, message in outbox:
+            if recipient.transport.is_closing():
+                continue
+            if recipient.buffered_bytes > self._limits.send_buffer_bytes:
+                self._note_limit(recipient, CloseCode.ABNORMAL_CLOSURE, "too-slow")
+                recipient.transport.abort()  # frees what was queued for it
+                continue
             text = texts.get(id(message))
             if text is None:
                 text = texts[id(message)] = serialize(message)
             broadcast([recipient], text)
 
     @staticmethod
-    async def _reply(connection: ServerConnection, replies: list[ServerMessage]) -> None:
+    async def _reply(connection: Connection, replies: list[ServerMessage]) -> None:
         """Write every reply to the sender, then wait for it to take them in.
 
         All are written before the first wait, so nothing another participant causes in
@@ -215,59 +421,88 @@ class _Signaling:
             broadcast([connection], text)
         await connection.send(last)
 
+    # -- audit ----------------------------------------------------------------------------
+
+    def _note_limit(self, connection: Connection, code: int, limit: str) -> None:
+        """Log and audit that ``connection`` is being closed for breaking ``limit``."""
+        seat = self._rooms.seat(connection)
+        logger.warning(
+            "closing code=%d reason=%s address=%s room=%s participant=%s",
+            code,
+            limit,
+            connection.address,
+            seat.room if seat else "-",
+            seat.participant.id if seat else "-",
+        )
+        self._audit_seat(AuditEvent.CLOSE, limit, connection, seat)
+
+    def _audit_seat(
+        self,
+        event: AuditEvent,
+        outcome: str,
+        connection: Connection,
+        seat: Seat | None,
+        *,
+        by: str | None = None,
+    ) -> None:
+        fields = _pass_fields(connection.room_pass)
+        if seat is not None:
+            fields.update(
+                room=seat.room,
+                role=seat.participant.role.value,
+                name=seat.participant.name,
+                participant=seat.participant.id,
+            )
+        self._audit.write(
+            AuditRecord(event=event, outcome=outcome, by=by, address=connection.address, **fields)
+        )
+
+    def _audit_refused_join(self, connection: Connection, join: Join, error: ErrorReply) -> None:
+        if error.code not in (ErrorCode.NOT_ALLOWED, ErrorCode.ROOM_FULL):
+            return  # a misuse of the protocol (already joined), not a refusal to let in
+        fields = _pass_fields(connection.room_pass)
+        fields.update(room=join.room, role=join.role.value, name=join.name)
+        self._audit.write(
+            AuditRecord(
+                event=AuditEvent.DENIAL,
+                outcome=error.code,
+                address=connection.address,
+                **fields,
+            )
+        )
+
+
+async def _close_unread(connection: Connection, code: int, reason: str) -> None:
+    """Close, dropping what the client sent before: its answer to the close frame queues
+    behind that, and the server reads nothing more while its receive queue is full."""
+    closing = asyncio.ensure_future(connection.close(code, reason))
+    try:
+        while True:
+            await connection.recv()
+    except ConnectionClosed:
+        pass
+    finally:
+        await closing
+
+
+def _pass_fields(room_pass: RoomPass | None) -> dict[str, str | None]:
+    if room_pass is None:
+        return {}
+    return {
+        "room": room_pass.room,
+        "role": room_pass.role.value,
+        "name": room_pass.name,
+        "user": room_pass.user,
+    }
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """A request header's value; several values are joined (and so never match)."""
+    values = headers.get_all(name)
+    return ", ".join(values) if values else None
+
 
 def _replace_header(headers: Headers, name: str, value: str) -> None:
     if name in headers:
         del headers[name]
     headers[name] = value
-
-
-def _log_arrival(seat: Seat) -> None:
-    logger.info(
-        "join room=%s participant=%s role=%s",
-        seat.room,
-        seat.participant.id,
-        seat.participant.role.value,
-    )
-
-
-def _log_departure(seat: Seat, reason: str) -> None:
-    logger.info(
-        "leave room=%s participant=%s role=%s reason=%s",
-        seat.room,
-        seat.participant.id,
-        seat.participant.role.value,
-        reason,
-    )
-
-
-def _log_publishes(seat: Seat) -> None:
-    logger.info(
-        "publish room=%s participant=%s role=%s video=%d audio=%s",
-        seat.room,
-        seat.participant.id,
-        seat.participant.role.value,
-        seat.participant.publishes.video,
-        "yes" if seat.participant.publishes.audio else "no",
-    )
-
-
-def _log_grant(mentor: Seat, grant: GrantDraw) -> None:
-    logger.info(
-        "draw room=%s participant=%s allowed=%s by=%s",
-        mentor.room,
-        grant.to,
-        "yes" if grant.allowed else "no",
-        mentor.participant.id,
-    )
-
-
-def _log_error(seat: Seat | None, reply: ErrorReply) -> None:
-    # The code only: error texts may quote what the client sent.
-    logger.warning(
-        "error code=%s room=%s participant=%s role=%s",
-        reply.code,
-        seat.room if seat else "-",
-        seat.participant.id if seat else "-",
-        seat.participant.role.value if seat else "-",
-    )

@@ -57,6 +57,8 @@ class ErrorCode(StrEnum):
     ROOM_FULL = "room-full"
     NOT_ALLOWED = "not-allowed"
     BAD_ANNOTATION = "bad-annotation"
+    RATE_LIMITED = "rate-limited"
+    REMOVED = "removed"
 
 
 MessageRef: TypeAlias = str | int | None

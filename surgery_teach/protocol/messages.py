@@ -84,6 +84,7 @@ __all__ = [
     "Publish",
     "Publishes",
     "Relayed",
+    "RemoveParticipant",
     "Role",
     "ServerMessage",
     "Signal",
@@ -384,8 +385,28 @@ class GrantDraw:
         check_ref(self.id)
 
 
-ClientMessage: TypeAlias = Join | Leave | Signal | Ping | Publish | Chat | Annotate | GrantDraw
-_CLIENT_CLASSES: Final = (Join, Leave, Signal, Ping, Publish, Chat, Annotate, GrantDraw)
+@dataclass(frozen=True)
+class RemoveParticipant:
+    """A mentor sends ``participant`` out of the room (wire type ``remove``).
+
+    They are told (``error`` ``removed``) and disconnected; a server with room tokens
+    keeps them out of that room for as long as their token would have lasted.
+    """
+
+    participant: str
+    id: MessageRef = None
+
+    def __post_init__(self) -> None:
+        check_text(self.participant, "participant", MAX_ID_CHARS)
+        check_ref(self.id)
+
+
+ClientMessage: TypeAlias = (
+    Join | Leave | Signal | Ping | Publish | Chat | Annotate | GrantDraw | RemoveParticipant
+)
+_CLIENT_CLASSES: Final = (
+    Join, Leave, Signal, Ping, Publish, Chat, Annotate, GrantDraw, RemoveParticipant
+)
 
 
 # -- server -> client -------------------------------------------------------------------------
@@ -413,7 +434,7 @@ class Joined:
 
 @dataclass(frozen=True)
 class Left:
-    """Someone left your room; ``reason`` is ``"leave"`` or ``"disconnect"``."""
+    """Someone left your room; ``reason`` is ``"leave"``, ``"disconnect"`` or ``"removed"``."""
 
     participant: ParticipantInfo
     reason: str
@@ -646,6 +667,8 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
             return "annotate", {"op": _op(msg.op)}
         case GrantDraw():
             return "grant-draw", {"to": msg.to, "allowed": msg.allowed}
+        case RemoveParticipant():
+            return "remove", {"participant": msg.participant}
         case Welcome():
             return "welcome", {
                 "room": msg.room,
@@ -831,6 +854,11 @@ def _read_grant_draw(msg: JsonObject) -> GrantDraw:
     return msg.build(GrantDraw, to=msg.text("to"), allowed=msg.boolean("allowed"), id=msg.ref())
 
 
+
+def _read_remove(msg: JsonObject) -> RemoveParticipant:
+    return msg.build(RemoveParticipant, participant=msg.text("participant"), id=msg.ref())
+
+
 _CLIENT_TYPES: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject], ClientMessage]]]] = {
     "join": (("room", "name", "role", "publishes"), _read_join),
     "leave": ((), lambda msg: Leave(id=msg.ref())),
@@ -840,6 +868,7 @@ _CLIENT_TYPES: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject], Cli
     "chat": (("text",), _read_chat),
     "annotate": (("op",), _read_annotate),
     "grant-draw": (("to", "allowed"), _read_grant_draw),
+    "remove": (("participant",), _read_remove),
 }
 
 

@@ -4,7 +4,9 @@
 connection going away) and returns what to send to whom. It never awaits anything, so the
 websocket shell stays thin and every rule is tested without a network. Connections are
 identified by any hashable key the caller chooses (the server uses the connection object).
-Each room's annotations follow the rules of :mod:`.telestration`.
+Each room's annotations follow the rules of :mod:`.telestration`. On a server with room
+tokens, a connection joins only as its token says (:meth:`Rooms.admit`), and whoever a
+mentor removes stays out while their token lasts (:class:`~.passes.Bars`).
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ from surgery_teach.protocol.messages import (
     Publish,
     Publishes,
     Relayed,
+    RemoveParticipant,
     Role,
     ServerMessage,
     Signal,
     Updated,
     Welcome,
 )
+from surgery_teach.protocol.passes import Bars, RoomPass
 
 if TYPE_CHECKING:
     from surgery_teach.annotations.board import Board
@@ -133,10 +137,11 @@ class Rooms(Generic[K]):
     """Every room on one server: who is where, who may signal, publish and draw what, the
     chat and the annotations.
 
-    ``clock`` gives ``pong.server_time``, chat times and the ``created`` time of marks;
-    ``new_id`` makes participant ids (tests pass deterministic ones). Rooms exist while
-    someone is in them: a room's chat history and annotations are forgotten when its last
-    participant leaves.
+    ``clock`` gives ``pong.server_time``, chat times, the ``created`` time of marks and
+    the time against which removals expire; ``new_id`` makes participant ids (tests pass
+    deterministic ones). ``bars`` records removals (the server shares it with its
+    handshake rules). Rooms exist while someone is in them: a room's chat history and
+    annotations are forgotten when its last participant leaves; removals are not.
     """
 
     def __init__(
@@ -146,6 +151,7 @@ class Rooms(Generic[K]):
         server_version: str = __version__,
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_participant_id,
+        bars: Bars | None = None,
     ) -> None:
         if max_room_size < 1:
             raise ConfigError(f"max_room_size must be at least 1, got {max_room_size}")
@@ -153,9 +159,11 @@ class Rooms(Generic[K]):
         self.server_version = server_version
         self._clock = clock
         self._new_id = new_id
+        self.bars = Bars() if bars is None else bars
         self._seats: dict[K, Seat] = {}
         self._rooms: dict[str, _Room[K]] = {}
         self._ids: set[str] = set()
+        self._passes: dict[K, RoomPass] = {}
 
     @property
     def room_count(self) -> int:
@@ -168,6 +176,18 @@ class Rooms(Generic[K]):
     def seat(self, conn: K) -> Seat | None:
         """Where ``conn`` sits, or None if it has not joined a room."""
         return self._seats.get(conn)
+
+    def member(self, room: str, participant_id: str) -> K | None:
+        """The connection of participant ``participant_id`` in ``room``, or None."""
+        return self._rooms[room].members.get(participant_id) if room in self._rooms else None
+
+    def admit(self, conn: K, room_pass: RoomPass) -> None:
+        """Let ``conn`` join only as ``room_pass`` says: its room, role and name.
+
+        A server with room tokens calls this when the websocket opens; without it a
+        connection may join any room in any role (an open server).
+        """
+        self._passes[conn] = room_pass
 
     def participants(self, room: str) -> tuple[ParticipantInfo, ...]:
         """Who is in ``room``, in joining order (empty if the room does not exist)."""
@@ -200,6 +220,8 @@ class Rooms(Generic[K]):
                 return self._annotate(conn, message)
             case GrantDraw():
                 return self._grant_draw(conn, message)
+            case RemoveParticipant():
+                return self._remove_participant(conn, message)
             case Ping():
                 pong = Pong(self._clock(), self.room_count, self.participant_count)
                 return [(conn, pong)]
@@ -207,6 +229,7 @@ class Rooms(Generic[K]):
 
     def disconnect(self, conn: K) -> Outbox[K]:
         """``conn`` went away: tell its room, forget it. Harmless if it never joined."""
+        self._passes.pop(conn, None)
         if conn not in self._seats:
             return []
         return self._remove(conn, reason="disconnect")
@@ -221,7 +244,7 @@ class Rooms(Generic[K]):
                 f"this connection is already in room {seat.room!r} as {seat.participant.id}; "
                 'send {"v":1,"type":"leave"} first to change room or name',
             )
-        refusal = publishing_refusal(join.role, join.publishes)
+        refusal = self._pass_refusal(conn, join) or publishing_refusal(join.role, join.publishes)
         if refusal is not None:
             return self._refuse(conn, join, ErrorCode.NOT_ALLOWED, refusal)
         others = self.participants(join.room)
@@ -252,6 +275,57 @@ class Rooms(Generic[K]):
             outbox.append((conn, marks))
         outbox += [(other, Joined(participant)) for other in self._others(join.room, conn)]
         return outbox
+
+    def _pass_refusal(self, conn: K, join: Join) -> str | None:
+        """Why ``conn``'s token does not let it make this ``join``, or None."""
+        room_pass = self._passes.get(conn)
+        if room_pass is None:
+            return None
+        if self.bars.barred(room_pass, now=self._clock()):
+            return (
+                f"a mentor removed you from room {room_pass.room!r}; you may not join it "
+                "again while your token lasts"
+            )
+        if (join.room, join.role, join.name) == (room_pass.room, room_pass.role, room_pass.name):
+            return None
+        return (
+            f"your token admits you to room {room_pass.room!r} as {room_pass.role.value} "
+            f"{room_pass.name!r}, but you asked for room {join.room!r} as {join.role.value} "
+            f"{join.name!r}; join with the room, role and name of your token"
+        )
+
+    def _remove_participant(self, conn: K, remove: RemoveParticipant) -> Outbox[K]:
+        seat = self._seats.get(conn)
+        if seat is None:
+            return self._refuse(conn, remove, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        if seat.participant.role is not Role.MENTOR:
+            return self._refuse(
+                conn,
+                remove,
+                ErrorCode.NOT_ALLOWED,
+                f"a {seat.participant.role.value} may not remove participants; only a mentor "
+                "may",
+            )
+        target = self._rooms[seat.room].members.get(remove.participant)
+        if target is None:
+            return self._refuse_unknown(conn, remove, remove.participant, seat.room)
+        if target == conn:
+            return self._refuse(
+                conn,
+                remove,
+                ErrorCode.BAD_MESSAGE,
+                "field 'participant' is your own participant id; send "
+                '{"v":1,"type":"leave"} to leave the room',
+            )
+        room_pass = self._passes.get(target)
+        if room_pass is not None:
+            self.bars.bar(room_pass, now=self._clock())
+        kept_out = "; you may not join it again while your token lasts" if room_pass else ""
+        removed = ErrorReply(
+            ErrorCode.REMOVED,
+            f"mentor {seat.participant.name!r} removed you from room {seat.room!r}{kept_out}",
+        )
+        return [(target, removed), *self._remove(target, reason="removed")]
 
     def _publish(self, conn: K, publish: Publish) -> Outbox[K]:
         seat = self._seats.get(conn)
@@ -362,7 +436,7 @@ class Rooms(Generic[K]):
 
     @staticmethod
     def _refuse_unknown(
-        conn: K, message: Signal | GrantDraw, participant_id: str, room: str
+        conn: K, message: Signal | GrantDraw | RemoveParticipant, participant_id: str, room: str
     ) -> Outbox[K]:
         return Rooms._refuse(
             conn,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,13 @@ from surgery_teach.protocol import (
     parse_server,
     serialize,
 )
+from surgery_teach.protocol.limits import Limits
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
-CLIENT_TYPES = {"join", "leave", "signal", "ping", "publish", "chat", "annotate", "grant-draw"}
+CLIENT_TYPES = {
+    "join", "leave", "signal", "ping", "publish", "chat", "annotate", "grant-draw", "remove"
+}
 OP_NAMES = {"add", "update", "remove", "clear", "undo", "redo", "freeze", "unfreeze"}
 SHAPE_KINDS = {"pen", "arrow", "line", "ellipse", "rect", "text", "pointer"}
 
@@ -123,3 +127,27 @@ def test_every_error_code_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     for code in ErrorCode:
         assert f"| `{code.value}` |" in text
+
+
+def test_the_per_client_limits_table_gives_the_defaults() -> None:
+    limits = Limits()
+    table = DOC.read_text(encoding="utf-8").split("Per client, each with its default")[1]
+    rows = {
+        "messages per connection": (
+            f"{limits.message_burst} at once, then {limits.messages_per_second:g} a second"
+        ),
+        "connections per IP address": f"{limits.connections_per_address} open",
+        "opening handshake (TLS and websocket)": f"{limits.open_timeout:g} s",
+        "idle connection (no message or websocket ping received)": f"{limits.idle_timeout:g} s",
+        "messages queued for a client that does not read": (
+            f"{limits.send_buffer_bytes // 2**20} MiB"
+        ),
+    }
+    for what, default in rows.items():
+        assert f"| {what} | {default} |" in table
+
+
+def test_every_handshake_status_is_documented() -> None:
+    section = DOC.read_text(encoding="utf-8").split("### 1.1 Authentication")[1]
+    for status in HTTPStatus(400), HTTPStatus(401), HTTPStatus(403), HTTPStatus(429):
+        assert f"| `{status.value} {status.phrase}` |" in section

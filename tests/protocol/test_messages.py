@@ -44,6 +44,7 @@ from surgery_teach.protocol.messages import (
     Publish,
     Publishes,
     Relayed,
+    RemoveParticipant,
     Role,
     ServerMessage,
     Signal,
@@ -217,6 +218,11 @@ CLIENT_CASES: list[tuple[str, ClientMessage]] = [
     (
         '{"v":1,"type":"grant-draw","to":"p-5e6f7a8b","allowed":false,"id":"g-2"}',
         GrantDraw(DMITRY.id, allowed=False, id="g-2"),
+    ),
+    ('{"v":1,"type":"remove","participant":"p-5e6f7a8b"}', RemoveParticipant(DMITRY.id)),
+    (
+        '{"v":1,"type":"remove","participant":"p-5e6f7a8b","id":"r-1"}',
+        RemoveParticipant(DMITRY.id, id="r-1"),
     ),
 ]
 
@@ -702,7 +708,14 @@ BAD_CLIENT_INPUT = [
         "'allowed' must be true or false",
     ),
     ('{"v":1,"type":"grant-draw","to":"","allowed":true}', "bad-message", "'to' must not be"),
-    ('{"v":1,"type":"hi"}', "unknown-type", "chat, annotate, grant-draw"),
+    ('{"v":1,"type":"remove"}', "bad-message", "'participant' is missing"),
+    ('{"v":1,"type":"remove","participant":7}', "bad-message", "'participant' must be a string"),
+    (
+        '{"v":1,"type":"remove","participant":"p-1","reason":"rude"}',
+        "bad-message",
+        "unknown field 'reason'",
+    ),
+    ('{"v":1,"type":"hi"}', "unknown-type", "chat, annotate, grant-draw, remove"),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -26,12 +27,14 @@ from surgery_teach.protocol.messages import (
     Publish,
     Publishes,
     Relayed,
+    RemoveParticipant,
     Role,
     Signal,
     TrackInfo,
     Updated,
     Welcome,
 )
+from surgery_teach.protocol.passes import CLOCK_TOLERANCE, Bars, RoomPass
 from surgery_teach.protocol.room import (
     CHAT_HISTORY_LENGTH,
     PUBLISHING_LIMITS,
@@ -497,3 +500,142 @@ def test_the_history_is_forgotten_when_the_room_empties() -> None:
     outbox = rooms.handle("b", Join("theatre-1", "B", Role.MENTOR))
     assert [type(m) for _, m in outbox] == [Welcome]
     assert _chat(rooms, "b", "fresh start").seq == 1
+
+
+# -- room tokens and removal ------------------------------------------------------------------
+
+
+def _pass(conn: str, room: str = "theatre-1", role: Role = Role.TRAINEE) -> RoomPass:
+    return RoomPass(
+        room=room,
+        role=role,
+        name=f"name of {conn}",
+        user=f"u-{conn}",
+        token_id=f"j-{conn}",
+        issued_at=NOW - 60,
+        expires_at=NOW + 3600,
+    )
+
+
+def test_an_admitted_connection_joins_as_its_token_says() -> None:
+    rooms = _rooms()
+    rooms.admit("a", _pass("a", role=Role.MENTOR))
+    _join(rooms, "a", role=Role.MENTOR)
+    rooms.admit("b", _pass("b"))
+    welcome = rooms.handle("b", Join("theatre-1", "  name of b ", Role.TRAINEE))[0][1]
+    assert isinstance(welcome, Welcome)
+
+
+@pytest.mark.parametrize(
+    "join",
+    [
+        Join("theatre-2", "name of a", Role.TRAINEE, id="j"),
+        Join("theatre-1", "name of a", Role.MENTOR, id="j"),
+        Join("theatre-1", "Dr Somebody Else", Role.TRAINEE, id="j"),
+    ],
+    ids=["room", "role", "name"],
+)
+def test_a_join_that_does_not_match_the_token_is_not_allowed(join: Join) -> None:
+    rooms = _rooms()
+    rooms.admit("a", _pass("a"))
+    error = _only_error(rooms.handle("a", join), "a")
+    assert (error.code, error.ref) == (ErrorCode.NOT_ALLOWED, "j")
+    assert "your token admits you to room 'theatre-1' as trainee 'name of a'" in error.message
+    assert rooms.participant_count == 0
+
+
+def _mentor_trainee_student(rooms: Rooms[str], *, tokens: bool) -> tuple[str, str, str]:
+    ids = []
+    for conn, role in (("m", Role.MENTOR), ("t", Role.TRAINEE), ("s", Role.STUDENT)):
+        if tokens:
+            rooms.admit(conn, _pass(conn, role=role))
+        ids.append(_join(rooms, conn, role=role))
+    return ids[0], ids[1], ids[2]
+
+
+def test_a_mentor_removes_a_participant_who_is_told_and_leaves() -> None:
+    rooms = _rooms()
+    _, trainee, _ = _mentor_trainee_student(rooms, tokens=True)
+    outbox = rooms.handle("m", RemoveParticipant(trainee, id="r"))
+    assert outbox[0][0] == "t"
+    error = outbox[0][1]
+    assert isinstance(error, ErrorReply)
+    assert (error.code, error.ref) == (ErrorCode.REMOVED, None)
+    assert "removed you from room 'theatre-1'" in error.message
+    assert "while your token lasts" in error.message
+    assert {recipient for recipient, _ in outbox[1:]} == {"m", "s"}
+    for _, left in outbox[1:]:
+        assert isinstance(left, Left)
+        assert (left.participant.id, left.reason) == (trainee, "removed")
+    assert rooms.seat("t") is None
+    assert rooms.member("theatre-1", trainee) is None
+
+
+def test_a_removed_participant_may_not_join_that_room_again_while_the_token_lasts() -> None:
+    rooms = _rooms()
+    _, trainee, _ = _mentor_trainee_student(rooms, tokens=True)
+    rooms.handle("m", RemoveParticipant(trainee))
+    assert rooms.bars.barred(_pass("t"), now=NOW)
+    error = _only_error(rooms.handle("t", Join("theatre-1", "name of t", Role.TRAINEE)), "t")
+    assert error.code == ErrorCode.NOT_ALLOWED
+    assert "removed you" in error.message
+    rooms.admit("t2", _pass("t"))  # the same token on a second connection
+    assert _only_error(rooms.handle("t2", Join("theatre-1", "name of t", Role.TRAINEE)), "t2")
+
+
+def test_the_bar_ends_when_the_removed_token_would_have_expired() -> None:
+    clock = [NOW]
+    rooms: Rooms[str] = Rooms(clock=lambda: clock[0], bars=Bars())
+    for conn, role in (("m", Role.MENTOR), ("t", Role.TRAINEE)):
+        rooms.admit(conn, _pass(conn, role=role))
+        rooms.handle(conn, Join("theatre-1", f"name of {conn}", role))
+    trainee = rooms.seat("t")
+    assert trainee is not None
+    rooms.handle("m", RemoveParticipant(trainee.participant.id))
+    later = replace(_pass("t"), token_id="j-new", expires_at=NOW + 7200)
+    rooms.admit("t", later)
+    clock[0] = NOW + 3600 + CLOCK_TOLERANCE + 1
+    welcome = rooms.handle("t", Join("theatre-1", "name of t", Role.TRAINEE))[0][1]
+    assert isinstance(welcome, Welcome)
+
+
+def test_on_an_open_server_removal_disconnects_but_bars_nobody() -> None:
+    rooms = _rooms()
+    _, trainee, _ = _mentor_trainee_student(rooms, tokens=False)
+    outbox = rooms.handle("m", RemoveParticipant(trainee))
+    error = outbox[0][1]
+    assert isinstance(error, ErrorReply)
+    assert error.code == ErrorCode.REMOVED and "token" not in error.message
+    assert rooms.bars.count == 0
+
+
+@pytest.mark.parametrize("remover", ["t", "s"])
+def test_only_a_mentor_may_remove(remover: str) -> None:
+    rooms = _rooms()
+    mentor, _, _ = _mentor_trainee_student(rooms, tokens=True)
+    error = _only_error(rooms.handle(remover, RemoveParticipant(mentor, id=1)), remover)
+    assert (error.code, error.ref) == (ErrorCode.NOT_ALLOWED, 1)
+    assert "only a mentor" in error.message
+    assert rooms.participant_count == 3
+
+
+def test_removing_nobody_yourself_or_before_joining_is_refused() -> None:
+    rooms = _rooms()
+    mentor, _, _ = _mentor_trainee_student(rooms, tokens=False)
+    error = _only_error(rooms.handle("m", RemoveParticipant("p-ffffffff")), "m")
+    assert error.code == ErrorCode.UNKNOWN_PARTICIPANT
+    error = _only_error(rooms.handle("m", RemoveParticipant(mentor)), "m")
+    assert error.code == ErrorCode.BAD_MESSAGE and "leave" in error.message
+    error = _only_error(rooms.handle("x", RemoveParticipant(mentor)), "x")
+    assert error.code == ErrorCode.NOT_JOINED
+    other = _join(rooms, "o", room="theatre-2")
+    error = _only_error(rooms.handle("m", RemoveParticipant(other)), "m")
+    assert error.code == ErrorCode.UNKNOWN_PARTICIPANT
+    assert rooms.participant_count == 4
+
+
+def test_a_disconnected_connection_forgets_its_token() -> None:
+    rooms = _rooms()
+    rooms.admit("a", _pass("a"))
+    rooms.disconnect("a")
+    _join(rooms, "a", room="anywhere", role=Role.MENTOR)  # the key is free again

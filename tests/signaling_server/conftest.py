@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from typing import Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from signaling_server import RunningServer, ServerConfig, start_server
 from surgery_teach.protocol import (
@@ -22,7 +25,11 @@ from surgery_teach.protocol import (
     parse_server,
     serialize,
 )
+from surgery_teach.protocol.tokens import issue_token
 from tests.timing import seconds
+
+SECRET = b"test-only token secret; real ones come from --secret-file"
+"""The tests' token secret (never a real deployment's)."""
 
 M = TypeVar("M", bound=ServerMessage)
 
@@ -113,3 +120,52 @@ async def http_get(host: str, port: int, path: str) -> tuple[int, dict[str, str]
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(status_line.split()[1]), headers, body
+
+
+def make_token(
+    room: str,
+    name: str,
+    role: Role = Role.MENTOR,
+    *,
+    ttl: float = 3600,
+    issued: float | None = None,
+    user: str | None = None,
+    secret: bytes = SECRET,
+) -> str:
+    """A room token signed with the tests' secret (or ``secret``)."""
+    now = time.time() if issued is None else issued
+    return issue_token(secret, room=room, role=role, name=name, ttl=ttl, now=now, user=user)
+
+
+async def refused(url: str, **options: Any) -> tuple[int, str]:
+    """Open a websocket that the server must refuse: the HTTP status and body it answered."""
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(url, open_timeout=seconds(5), **options):
+            pass  # pragma: no cover - the handshake fails first
+    response = caught.value.response
+    return response.status_code, response.body.decode("utf-8", "replace")
+
+
+@pytest.fixture
+async def token_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A server that requires room tokens, with its audit log at ``tmp_path/audit.jsonl``."""
+    config = ServerConfig(
+        port=0, max_room_size=4, secret=SECRET, audit_log=tmp_path / "audit.jsonl"
+    )
+    running = await start_server(config)
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+async def join_with_token(
+    stack: AsyncExitStack, server: RunningServer, token: str, room: str, name: str, role: Role
+) -> Client:
+    """Connect with ``token`` in the URL and join as it says."""
+    connection = await stack.enter_async_context(
+        connect(f"{server.url}/?room={room}&token={token}", open_timeout=seconds(5))
+    )
+    client = Client(connection)
+    await client.join(room, name, role)
+    return client

@@ -1,0 +1,96 @@
+"""How the signaling server is run: :class:`ServerConfig`, checked on construction."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from surgery_teach.errors import ConfigError
+from surgery_teach.protocol import MAX_MESSAGE_BYTES
+from surgery_teach.protocol.limits import Limits
+from surgery_teach.protocol.tokens import check_secret
+
+TRANSPORT_MAX_BYTES = 16 * 1024 * 1024
+"""Frames above this are refused by websockets itself: it closes the connection (1009)."""
+
+
+@dataclass(kw_only=True)
+class ServerConfig:
+    """How to run the server; checked on construction (ConfigError)."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on; use a literal IP with ``port=0`` (a name may bind several)."""
+    port: int = 8765
+    """TCP port; 0 picks a free one (read it back from ``RunningServer.port``)."""
+    max_room_size: int = 50
+    """Most participants in one room; the next ``join`` gets ``room-full``."""
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    """Largest client message; bigger ones get ``too-large`` (at most TRANSPORT_MAX_BYTES)."""
+    secret: bytes | None = field(default=None, repr=False)
+    """Key that signs room tokens (at least 32 bytes); every handshake must then carry a
+    valid token. None runs the server open (anyone may join any room): allowed only on a
+    loopback ``host``."""
+    cert_file: Path | None = None
+    """PEM certificate (chain) to serve ``wss://``; None serves plain ``ws://``."""
+    key_file: Path | None = None
+    """PEM private key of ``cert_file``; None if the certificate file holds it too."""
+    allowed_origins: tuple[str, ...] = ()
+    """``Origin`` values accepted from browsers (empty: any); no ``Origin`` is accepted."""
+    audit_log: Path | None = None
+    """File that gets one JSON line per join, leave, removal and refusal (None: none)."""
+    limits: Limits = field(default_factory=Limits)
+    """Per-client limits: message rate, connections per address, timeouts, send buffer."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, got {self.port}")
+        if self.max_room_size < 1:
+            raise ConfigError(f"max room size must be at least 1, got {self.max_room_size}")
+        if not 1 <= self.max_message_bytes <= TRANSPORT_MAX_BYTES:
+            raise ConfigError(
+                f"max message bytes must be 1..{TRANSPORT_MAX_BYTES}, got {self.max_message_bytes}"
+            )
+        if self.secret is not None:
+            check_secret(self.secret)
+        elif not is_loopback(self.host):
+            raise ConfigError(
+                f"refusing to listen on {self.host or 'every address'} without room tokens: "
+                "anyone who can reach it could join any room. Give the token secret with "
+                "--secret-file FILE or the SURGERY_TEACH_SECRET environment variable, or "
+                "listen on 127.0.0.1 only"
+            )
+        if self.key_file is not None and self.cert_file is None:
+            raise ConfigError("a TLS key needs its certificate: give --cert as well as --key")
+        self.allowed_origins = tuple(self.allowed_origins)
+
+    @property
+    def secure(self) -> bool:
+        """True when the server speaks TLS (``wss://``)."""
+        return self.cert_file is not None
+
+
+def is_loopback(host: str) -> bool:
+    """True if ``host`` is a loopback address (or ``localhost``): only this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(cert_file: Path, key_file: Path | None) -> ssl.SSLContext:
+    """A TLS server context from PEM files; ConfigError if they cannot be used."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except OSError as exc:  # ssl.SSLError included
+        raise ConfigError(
+            f"cannot load the TLS certificate {str(cert_file)!r} and key "
+            f"{str(key_file or cert_file)!r} ({exc.strerror or exc}); give PEM files with "
+            "--cert and --key"
+        ) from exc
+    return context
