@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PyQt6 import sip
 from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
@@ -32,10 +33,15 @@ Overlay = Callable[[QPainter, QRectF], None]
 _converter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="video-view")
 
 
-def to_rgb(image: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    """One swscale pass: colour conversion and scaling to the size on screen."""
-    return image.reformat(width=width, height=height, format="rgb24",
-                          interpolation="AREA").to_ndarray()
+def to_rgb(reformatter: VideoReformatter, image: av.VideoFrame, width: int,
+           height: int) -> np.ndarray:
+    """One swscale pass: colour conversion and scaling to the size on screen.
+
+    Each view brings its own reformatter: ``VideoFrame.reformat`` keeps one inside the
+    frame, and two threads converting the same frame through it crash the process.
+    """
+    return reformatter.reformat(image, width, height, "rgb24",
+                                interpolation="AREA").to_ndarray()
 
 
 class VideoView(QWidget):
@@ -64,6 +70,7 @@ class VideoView(QWidget):
         self._image_frame: CapturedFrame | None = None
         self._converting = False
         self._stale = False
+        self._reformatter = VideoReformatter()  # used by one conversion at a time
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -117,7 +124,7 @@ class VideoView(QWidget):
         self._converting = True
         self._stale = False
         future = asyncio.get_running_loop().run_in_executor(
-            _converter, to_rgb, frame.image, width, height)
+            _converter, to_rgb, self._reformatter, frame.image, width, height)
         future.add_done_callback(lambda f: self._converted(f, frame))
 
     def _converted(self, future: asyncio.Future[np.ndarray], frame: CapturedFrame) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.reformatter import VideoReformatter
 
 from surgery_teach.capture.base import CapturedFrame, VideoSource
 from surgery_teach.errors import ConfigError, MediaError
@@ -113,6 +114,7 @@ class SharedEncoder:
         self._stop = threading.Event()
         self._codec: av.VideoCodecContext | None = None
         self._pts_origin: float | None = None
+        self._reformatter = VideoReformatter()
         self._last_pts = -1
 
     @property
@@ -217,7 +219,9 @@ class SharedEncoder:
         height = self.settings.height or frame.image.height
         image = frame.image
         if image.width != width or image.height != height or image.format.name != "yuv420p":
-            image = image.reformat(width=width, height=height, format="yuv420p")
+            # our own reformatter: the frame's built-in one is shared with every other
+            # thread that converts this same frame (views, stills), which crashes swscale
+            image = self._reformatter.reformat(image, width, height, "yuv420p")
         if self._codec is None or (self._codec.width, self._codec.height) != (width, height):
             self._codec = self._open_codec(width, height)
             with self._policy_lock:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from surgery_teach.capture.base import CapturedFrame, VideoSource
 from surgery_teach.errors import MediaError
@@ -46,7 +47,8 @@ class Still:
 
 
 def encode_jpeg(frame: av.VideoFrame, quality: int = JPEG_QUALITY) -> bytes:
-    bgr = frame.to_ndarray(format="bgr24")
+    # a reformatter of our own: the frame's built-in one may be in use on another thread
+    bgr = VideoReformatter().reformat(frame, format="bgr24").to_ndarray()
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise MediaError("could not encode the frozen frame as JPEG")
