@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -99,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--stats-json", type=Path, help="write statistics here on exit")
         sub.add_argument("--stats-every", type=float, default=5.0,
                          help="print statistics every N seconds (0: never)")
+        sub.add_argument("--token", default=os.environ.get("SURGERY_TEACH_TOKEN", ""),
+                         help="room token for a secured server (or SURGERY_TEACH_TOKEN)")
         sub.add_argument("--ice-server", action="append", default=[],
                          help="STUN/TURN URL, e.g. turn:turn.hospital.cn:3478 (repeatable)")
         sub.add_argument("--stock", action="store_true",
@@ -212,6 +215,7 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
     encoders = [SharedEncoder(s, e) for s, e in zip(sources, settings, strict=True)]
     config = SessionConfig(server=args.server, room=args.room, name=args.name,
                            role=Role(args.role), ice_servers=args.ice_server,
+                           token=args.token,
                            stock=args.stock)
     for source in sources:
         source.start()

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--room", help="join this room directly, skipping the lobby")
     parser.add_argument("--name", help="your display name")
     parser.add_argument("--role", choices=[r.value for r in Role])
+    parser.add_argument("--token", default=os.environ.get("SURGERY_TEACH_TOKEN", ""),
+                        help="room token for a secured server (or SURGERY_TEACH_TOKEN)")
     parser.add_argument("--source", action="append", default=[],
                         help="video source to publish (repeatable), e.g. Laparoscope=camera:0")
     parser.add_argument("--language", choices=["en", "zh_CN", "ru"])
@@ -102,7 +104,8 @@ class DesktopApp:
                                tuple(a.source or ["Laparoscope=synthetic:1280x720@30",
                                                   "Room camera=synthetic:640x360@30"]))
         if a.room and a.name and a.role:
-            return JoinRequest(a.server or "", a.room, a.name, Role(a.role), tuple(a.source))
+            return JoinRequest(a.server or "", a.room, a.name, Role(a.role), tuple(a.source),
+                               a.token)
         return None
 
     async def server_url(self, requested: str) -> str:
@@ -140,7 +143,7 @@ class DesktopApp:
         try:
             url = await self.server_url(request.server)
             config = SessionConfig(server=url, room=request.room, name=request.name,
-                                   role=request.role)
+                                   role=request.role, token=request.token)
             controller = SessionController.from_specs(
                 config, list(request.sources), microphone=self.settings.microphone,
                 speaker=self.settings.speaker)

@@ -33,6 +33,7 @@ class JoinRequest:
     name: str
     role: Role
     sources: tuple[str, ...]
+    token: str = ""  # never saved: a room token is a key to the case
 
 
 class Lobby(QWidget):
@@ -60,6 +61,9 @@ class Lobby(QWidget):
         for role in Role:
             self.role.addItem(role_name(role), role.value)
         self.role.setCurrentIndex(max(0, self.role.findData(settings.role)))
+        self.token = QLineEdit()
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText(tr("only if the server asks for one"))
         self.sources = QLineEdit("; ".join(settings.sources))
         self.sources.setPlaceholderText("Laparoscope=camera:0; Room camera=camera:1")
         self.language = QComboBox()
@@ -84,6 +88,7 @@ class Lobby(QWidget):
         form.addRow(tr("Room (case)"), self.room)
         form.addRow(tr("Your name"), self.name)
         form.addRow(tr("Role"), self.role)
+        form.addRow(tr("Room token"), self.token)
         form.addRow(tr("Video sources"), self.sources)
         form.addRow(tr("Language"), self.language)
         buttons = QHBoxLayout()
@@ -145,7 +150,8 @@ class Lobby(QWidget):
             self.settings.sources = specs
         self.settings.remember_room(room)
         self.error.setText("")
-        self.join_requested.emit(JoinRequest(server, room, name, role, tuple(specs)))
+        self.join_requested.emit(JoinRequest(server, room, name, role, tuple(specs),
+                                             self.token.text().strip()))
 
     def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

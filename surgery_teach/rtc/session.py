@@ -85,6 +85,7 @@ class SessionConfig:
     name: str
     role: Role
     ice_servers: list[str] = field(default_factory=list)
+    token: str = field(default="", repr=False)  # room token, for a secured server
     # Stock aiortc media path, for comparisons: one aiortc encoder per viewer and the
     # stock receive path (jitter buffer one frame late, unbounded queue).
     stock: bool = False
@@ -152,6 +153,7 @@ class LiveSession:
         client = await SignalingClient.join(
             config.server, room=config.room, name=config.name, role=config.role,
             publishes=Publishes(video=len(encoders), audio=microphone is not None),
+            token=config.token,
         )
         session = cls(config, encoders, client, microphone, relay)
         if not config.stock:

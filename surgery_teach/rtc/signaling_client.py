@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse, urlunparse
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -51,6 +51,26 @@ def _why(exc: BaseException, timeout: float) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _with_room(url: str, room: str) -> str:
+    parts = urlparse(url)
+    query = "&".join(q for q in [parts.query, urlencode({"room": room})] if q)
+    return urlunparse(parts._replace(path=parts.path or "/", query=query))
+
+
+def _refusal(status: int, room: str) -> str:
+    """What an HTTP refusal of the handshake means for the person joining."""
+    if status == 401:
+        return ("the signaling server needs a valid room token, and yours is missing, "
+                "expired or not valid: ask the case organiser for a new token")
+    if status == 403:
+        return (f"the signaling server refused this token for room {room!r}: it is for "
+                "another case, or you were removed from this one")
+    if status == 429:
+        return ("too many connections from this computer to the signaling server: close "
+                "other copies of the client, then try again")
+    return f"the signaling server refused the connection (HTTP {status})"
+
+
 class SignalingClient:
     """One participant's connection to the signaling server."""
 
@@ -65,14 +85,23 @@ class SignalingClient:
     @classmethod
     async def join(
         cls, url: str, *, room: str, name: str, role: Role,
-        publishes: Publishes | None = None, timeout: float = OPEN_TIMEOUT,
+        publishes: Publishes | None = None, token: str = "", timeout: float = OPEN_TIMEOUT,
     ) -> SignalingClient:
-        """Connect to ``url`` and join ``room``; raise :class:`SignalingError` if refused."""
+        """Connect to ``url`` and join ``room``; raise :class:`SignalingError` if refused.
+
+        ``token`` is the room token a secured server asks for; it travels in the
+        ``Authorization`` header (kept out of URLs and proxy logs) and is never logged.
+        """
         check_server_url(url)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        target = _with_room(url, room) if token else url  # lets the server check it early
         try:
             connection = await asyncio.wait_for(
-                connect(url, max_size=16 * 1024 * 1024, open_timeout=timeout), timeout
+                connect(target, max_size=16 * 1024 * 1024, open_timeout=timeout,
+                        additional_headers=headers), timeout
             )
+        except websockets.InvalidStatus as exc:
+            raise SignalingError(_refusal(exc.response.status_code, room)) from exc
         except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
             raise SignalingError(
                 f"cannot reach the signaling server at {url} ({_why(exc, timeout)}). "

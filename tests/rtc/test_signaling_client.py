@@ -53,3 +53,30 @@ async def test_joined_client_exchanges_messages() -> None:
         await client.close()  # twice is harmless
     finally:
         await server.close()
+
+
+async def test_a_secured_server_admits_the_right_token_and_explains_refusals(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from surgery_teach.protocol.tokens import issue_token
+    from tests.signaling_server.conftest import SECRET
+
+    server = await start_server(ServerConfig(port=0, secret=SECRET))
+    try:
+        def token(room: str, ttl: float = 600) -> str:
+            return issue_token(SECRET, room=room, role=Role.MENTOR, name="Dr Li", ttl=ttl,
+                               now=time.time())
+
+        client = await SignalingClient.join(server.url, room="case-7", name="Dr Li",
+                                            role=Role.MENTOR, token=token("case-7"))
+        assert client.welcome.room == "case-7"
+        await client.close()
+        with pytest.raises(SignalingError, match="needs a valid room token"):
+            await SignalingClient.join(server.url, room="case-7", name="Dr Li",
+                                       role=Role.MENTOR)
+        with pytest.raises(SignalingError, match="refused this token for room 'case-7'"):
+            await SignalingClient.join(server.url, room="case-7", name="Dr Li",
+                                       role=Role.MENTOR, token=token("case-8"))
+    finally:
+        await server.close()

@@ -113,3 +113,16 @@ def test_switching_language_rebuilds_the_lobby(qtbot, language: str) -> None:  #
         set_language("en")
         if app.lobby is not None:
             app.lobby.close()
+
+
+def test_a_room_token_goes_with_the_join_and_is_never_saved(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(name="Dr Ma", room="chole-0425", role="mentor", sources=[])
+    widget = Lobby(settings)
+    qtbot.addWidget(widget)
+    widget.token.setText("eyJ.secret.token")
+    with qtbot.waitSignal(widget.join_requested, timeout=1000) as signal:
+        widget.submit()
+    assert signal.args[0].token == "eyJ.secret.token"
+    path = tmp_path / "settings.json"
+    settings.save(path)
+    assert "eyJ" not in path.read_text(encoding="utf-8")
