@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,25 +23,10 @@ from pathlib import Path
 
 import psutil
 
+from surgery_teach.demo import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP = 4.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("error: the signaling server did not start")
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -62,7 +46,7 @@ def run_one(*, size: str, viewers: int, seconds: float, stock: bool, bitrate: st
     try:
         procs.append(subprocess.Popen([py, "-m", "signaling_server", "--port", str(port),
                                        "--log-level", "warning"], cwd=ROOT))
-        wait_port(port)
+        wait_for_port(port)
         pub_args = [py, "-m", "surgery_teach", "publish", "--server", url, "--room", room,
                     "--name", "bench surgeon", "--source", f"Laparoscope=synthetic:{size}@30",
                     "--stats-every", "0", *extra]

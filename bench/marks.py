@@ -13,24 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from surgery_teach.annotations import Add, Arrow, Update
+from surgery_teach.demo import free_port, wait_for_port
 from surgery_teach.media.stats import percentile
 from surgery_teach.protocol.messages import Annotate, Annotation, Role
 from surgery_teach.rtc.signaling_client import SignalingClient
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def measure(url: str, count: int, interval: float) -> list[float]:
@@ -80,15 +74,7 @@ def main() -> int:
                                "--messages-per-second", "500", "--message-burst", "500"],
                               cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("error: the signaling server did not start") from None
-                time.sleep(0.1)
+        wait_for_port(port)
         values = sorted(asyncio.run(measure(f"ws://127.0.0.1:{port}", args.ops, args.interval)))
     finally:
         server.terminate()

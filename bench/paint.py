@@ -13,19 +13,14 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from surgery_teach.demo import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def measure(url: str, seconds: float) -> dict[str, object]:
@@ -88,7 +83,7 @@ def main() -> int:
     py = sys.executable
     procs = [subprocess.Popen([py, "-m", "signaling_server", "--port", str(port)], cwd=ROOT)]
     try:
-        time.sleep(1.5)
+        wait_for_port(port)
         procs.append(subprocess.Popen(
             [py, "-m", "surgery_teach", "publish", "--server", url, "--room", "paint",
              "--name", "bench surgeon", "--source", f"Laparoscope=synthetic:{args.size}@30",

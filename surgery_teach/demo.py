@@ -12,6 +12,7 @@ import time
 
 
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for a local server started just after)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -24,7 +25,7 @@ def main() -> int:
     procs = [subprocess.Popen([py, "-m", "signaling_server", "--host", "127.0.0.1",
                                "--port", str(port)])]
     try:
-        _wait_for_port(port)
+        wait_for_port(port)
         procs.append(subprocess.Popen([
             py, "-m", "surgery_teach", "publish", "--server", url, "--room", "demo",
             "--name", "Surgeon (synthetic)", "--role", "surgeon",
@@ -52,7 +53,8 @@ def main() -> int:
     return 0
 
 
-def _wait_for_port(port: int, timeout: float = 15.0) -> None:
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    """Wait until something listens on 127.0.0.1:``port``; exit with a message if not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):

@@ -34,8 +34,8 @@ def _check_shape(shape: object) -> None:
 
 
 @dataclass(frozen=True)
-class Add:
-    """Put a new mark on the board (or show a pointer)."""
+class _ShapeOp:
+    """An op that carries a whole mark; its author is the mark's."""
 
     shape: Shape
     _: KW_ONLY
@@ -51,20 +51,13 @@ class Add:
 
 
 @dataclass(frozen=True)
-class Update:
+class Add(_ShapeOp):
+    """Put a new mark on the board (or show a pointer)."""
+
+
+@dataclass(frozen=True)
+class Update(_ShapeOp):
     """Replace a mark while it is being drawn or edited: same id, same author, same kind."""
-
-    shape: Shape
-    _: KW_ONLY
-    seq: int = 0
-
-    def __post_init__(self) -> None:
-        _check_shape(self.shape)
-        values.seq(self.seq)
-
-    @property
-    def author(self) -> str:
-        return self.shape.author
 
 
 @dataclass(frozen=True)

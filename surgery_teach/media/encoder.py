@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -90,7 +90,6 @@ class EncoderStats:
     skipped_without_viewers: int = 0
     errors: int = 0
     sizes: tuple[int, int] = (0, 0)
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class SharedEncoder:
