@@ -10,7 +10,7 @@ APT_PACKAGES := libportaudio2 xvfb ffmpeg libegl1 libxkbcommon0 libxkbcommon-x11
 	libxcb-xfixes0 fonts-noto-cjk
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run demo-headless test lint bench clean package
+.PHONY: setup run library demo-headless test lint bench bench-load clean package
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: setup
 	$(PY) -m ui --demo
 
+# The library of recorded cases (DIR=... for another folder than the one in the settings).
+library: setup
+	$(PY) -m ui --library $(DIR)
+
 # The same demo without a screen: server, synthetic surgeon and a trainee printing stats.
 demo-headless: setup
 	$(PY) -m surgery_teach.demo
@@ -46,6 +50,10 @@ package: setup
 
 bench: setup
 	$(PY) -m bench.live
+
+# The signaling server under 2,000 websocket clients in 20 rooms (server in its own process).
+bench-load: setup
+	$(PY) -m bench.load
 
 lint: setup
 	$(VENV)/bin/ruff check .

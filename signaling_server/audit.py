@@ -3,10 +3,11 @@
 ``--audit-log PATH`` appends one JSON object per line and flushes it at once, so the file
 is complete up to the last event even if the server is killed. Every line has the same
 keys, in the same order (``null`` where a value is unknown): ``time`` (UTC, ISO 8601),
-``event``, ``outcome``, ``room``, ``role``, ``name``, ``participant``, ``user`` (the
-token's ``sub``), ``by`` (who removed them), ``address`` and ``status`` (the HTTP status
-of a refused handshake). Lines never carry tokens, SDP, ICE candidates or chat text; they
-do carry display names, so keep the file as private as the session itself.
+``event``, ``outcome``, ``action`` (the message type a denial refused), ``room``,
+``role``, ``name``, ``participant``, ``user`` (the token's ``sub``), ``by`` (who removed
+them), ``address`` and ``status`` (the HTTP status of a refused handshake). Lines never
+carry tokens, SDP, ICE candidates or chat text; they do carry display names, so keep the
+file as private as the session itself.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ class AuditEvent(StrEnum):
     REMOVAL = "removal"
     """A mentor (``by``) removed a participant."""
     DENIAL = "denial"
-    """A handshake refused with 403 or 429 (or 400), or a ``join`` refused."""
+    """A handshake refused with 403 or 429 (or 400), a ``join`` refused, or a message the
+    sender's role may not send (``forbidden``; ``action`` names its type)."""
     AUTH_FAILURE = "auth-failure"
     """A handshake refused with 401: no valid token."""
+    RECORDING = "recording"
+    """A participant started (``outcome`` ``start``) or stopped (``stop``) recording the
+    session, or stopped by leaving the room while recording (``left``)."""
     CLOSE = "close"
     """The server closed a connection for breaking a limit (``idle``, ``too-slow``,
     ``flooding``)."""
@@ -47,6 +52,7 @@ class AuditRecord:
 
     event: AuditEvent
     outcome: str
+    action: str | None = None
     room: str | None = None
     role: str | None = None
     name: str | None = None

@@ -10,10 +10,21 @@ from pathlib import Path
 from surgery_teach.errors import ConfigError
 from surgery_teach.protocol import MAX_MESSAGE_BYTES
 from surgery_teach.protocol.limits import Limits
+from surgery_teach.protocol.presence import REJOIN_GRACE
 from surgery_teach.protocol.tokens import check_secret
 
-TRANSPORT_MAX_BYTES = 16 * 1024 * 1024
-"""Frames above this are refused by websockets itself: it closes the connection (1009)."""
+TRANSPORT_MAX_BYTES = 1024 * 1024
+"""Messages above this are refused by websockets itself: it closes the connection (1009).
+
+Four times the largest client message, so that a message a little too large still gets
+a ``too-large`` error. Small on purpose: websockets holds whole messages, decompressed,
+in memory (a few KB of compressed "xxx..." inflate to the limit), up to TRANSPORT_QUEUE
+of them per connection besides the one being handled. At 16 MiB, 20 connections from one
+address that sent such messages and read no replies held over 1 GB of server memory.
+"""
+TRANSPORT_QUEUE = 2
+"""Frames websockets reads ahead from a client whose previous message the server is
+still handling (waiting for it to take its reply in); then it stops reading from it."""
 
 
 @dataclass(kw_only=True)
@@ -42,6 +53,12 @@ class ServerConfig:
     """File that gets one JSON line per join, leave, removal and refusal (None: none)."""
     limits: Limits = field(default_factory=Limits)
     """Per-client limits: message rate, connections per address, timeouts, send buffer."""
+    state_dir: Path | None = None
+    """Folder for the rooms' state journals, so a restarted server gives back who was in
+    each room, its chat and its marks (``signaling_server.state``); None: memory only."""
+    rejoin_grace: float = REJOIN_GRACE
+    """Seconds a participant whose connection dropped keeps its seat (same id, drawing
+    right) for its client to rejoin; 0 lets it leave at once."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -61,6 +78,8 @@ class ServerConfig:
                 "--secret-file FILE or the SURGERY_TEACH_SECRET environment variable, or "
                 "listen on 127.0.0.1 only"
             )
+        if not 0 <= self.rejoin_grace <= 3600:
+            raise ConfigError(f"rejoin grace must be 0..3600 seconds, got {self.rejoin_grace:g}")
         if self.key_file is not None and self.cert_file is None:
             raise ConfigError("a TLS key needs its certificate: give --cert as well as --key")
         self.allowed_origins = tuple(self.allowed_origins)

@@ -9,6 +9,7 @@ handed to websockets, which at debug level would otherwise write request URLs an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -65,6 +66,19 @@ class Connection(ServerConnection):
         callbacks, self._on_lost = self._on_lost, []
         for callback in callbacks:
             callback()
+
+
+def gated(admit: Callable[[Connection], bool]) -> type[Connection]:
+    """A :class:`Connection` whose TCP connections are put to ``admit`` as they arrive,
+    before any byte of the handshake is read; refused ones are cut at once."""
+
+    class GatedConnection(Connection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            if not admit(self):
+                transport.abort()
+
+    return GatedConnection
 
 
 _TOKEN_IN_URL = re.compile(r"(?i)(token=)[^&#\s]*")

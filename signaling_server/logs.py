@@ -61,3 +61,14 @@ def log_error(seat: Seat | None, reply: ErrorReply) -> None:
         seat.participant.id if seat else "-",
         seat.participant.role.value if seat else "-",
     )
+
+
+def log_recording(seat: Seat, outcome: str) -> None:
+    """A participant started or stopped recording (``start``, ``stop``, ``left``)."""
+    logger.info(
+        "recording room=%s participant=%s role=%s outcome=%s",
+        seat.room,
+        seat.participant.id,
+        seat.participant.role.value,
+        outcome,
+    )

@@ -33,34 +33,39 @@ from websockets.protocol import State
 from signaling_server.audit import AuditEvent, AuditLog, AuditRecord
 from signaling_server.config import (
     TRANSPORT_MAX_BYTES,
+    TRANSPORT_QUEUE,
     ServerConfig,
     is_loopback,
     tls_context,
 )
-from signaling_server.connection import Connection, RedactedLog
+from signaling_server.connection import Connection, RedactedLog, gated
 from signaling_server.logs import (
     log_arrival,
     log_departure,
     log_error,
     log_grant,
     log_publishes,
+    log_recording,
 )
+from signaling_server.state import SYNC_INTERVAL, StateDir
 from surgery_teach.errors import ProtocolError, SignalingError
 from surgery_teach.protocol import (
     ErrorCode,
     ErrorReply,
     GrantDraw,
     Join,
+    Left,
     Outbox,
     RemoveParticipant,
-    Rooms,
     Seat,
     ServerMessage,
     message_ref,
     parse_client,
     serialize,
+    wire_type,
 )
 from surgery_teach.protocol.admission import Admission, Refusal, RefusalReason
+from surgery_teach.protocol.durable import DurableRooms
 from surgery_teach.protocol.limits import MessageRate, Verdict
 from surgery_teach.protocol.passes import Bars, RoomPass
 
@@ -82,6 +87,9 @@ KEEPALIVE_SECONDS = 20.0
 WRITE_LIMIT = 32 * 1024
 """A reply to the sender waits while more than this is queued for it (websockets)."""
 HEALTH_PATH = "/healthz"
+SOCKETS_PER_CONNECTION = 2
+"""TCP connections one address may hold (handshakes under way included), per websocket
+connection it may have open; more are cut as they arrive."""
 
 
 class RunningServer:
@@ -95,9 +103,11 @@ class RunningServer:
         *,
         secure: bool = False,
         audit: AuditLog | None = None,
+        signaling: _Signaling | None = None,
     ) -> None:
         self._server = server
         self._audit = audit or AuditLog.disabled()
+        self._signaling = signaling
         self.host = host
         self.port = port
         self.secure = secure
@@ -112,6 +122,8 @@ class RunningServer:
         """Stop listening, close every connection (1001 going away) and wait. Idempotent."""
         self._server.close()
         await self._server.wait_closed()
+        if self._signaling is not None:
+            await self._signaling.stop()
         self._audit.close()
 
 
@@ -121,15 +133,23 @@ async def start_server(config: ServerConfig | None = None) -> RunningServer:
     config = config or ServerConfig()
     tls = tls_context(config.cert_file, config.key_file) if config.cert_file else None
     audit = AuditLog.open(config.audit_log) if config.audit_log else AuditLog.disabled()
-    signaling = _Signaling(config, audit)
+    state = StateDir.open(config.state_dir) if config.state_dir is not None else None
+    signaling = _Signaling(config, audit, state)
+    signaling.restore()
     try:
         server = await serve(
             signaling.serve_connection,
             config.host,
             config.port,
             process_request=signaling.process_request,
-            create_connection=Connection,
+            create_connection=gated(signaling.admit_socket),
             max_size=TRANSPORT_MAX_BYTES,
+            max_queue=TRANSPORT_QUEUE,
+            # No permessage-deflate: per connection, its zlib state cost more memory than
+            # everything else together (2,000 clients: 170 MiB with it, 80 without; see
+            # bench/load.py), and every broadcast was compressed once per recipient. What
+            # the server sends is small next to the video; tokens never go in a message.
+            compression=None,
             ping_interval=KEEPALIVE_SECONDS,
             ping_timeout=KEEPALIVE_SECONDS,
             open_timeout=config.limits.open_timeout,
@@ -138,8 +158,10 @@ async def start_server(config: ServerConfig | None = None) -> RunningServer:
             ssl=tls,
         )
     except OSError as exc:
+        await signaling.stop()
         audit.close()
         raise SignalingError(_listen_problem(config, exc)) from exc
+    signaling.start_upkeep()
     port = server.sockets[0].getsockname()[1]
     logger.info(
         "listening host=%s port=%s tls=%s tokens=%s",
@@ -153,7 +175,9 @@ async def start_server(config: ServerConfig | None = None) -> RunningServer:
             "room tokens will cross the network unencrypted: serve wss:// with --cert and "
             "--key, or put a TLS reverse proxy in front"
         )
-    return RunningServer(server, config.host, port, secure=tls is not None, audit=audit)
+    return RunningServer(
+        server, config.host, port, secure=tls is not None, audit=audit, signaling=signaling
+    )
 
 
 def _listen_problem(config: ServerConfig, exc: OSError) -> str:
@@ -171,12 +195,21 @@ def _listen_problem(config: ServerConfig, exc: OSError) -> str:
 class _Signaling:
     """Moves frames between websocket connections and the room rules."""
 
-    def __init__(self, config: ServerConfig, audit: AuditLog) -> None:
+    def __init__(
+        self, config: ServerConfig, audit: AuditLog, state: StateDir | None = None
+    ) -> None:
         self._max_message_bytes = config.max_message_bytes
         self._limits = config.limits
         self._audit = audit
+        self._state = state
+        self._upkeep: asyncio.Task[None] | None = None
         bars = Bars()
-        self._rooms: Rooms[Connection] = Rooms(max_room_size=config.max_room_size, bars=bars)
+        self._rooms: DurableRooms[Connection] = DurableRooms(
+            max_room_size=config.max_room_size,
+            bars=bars,
+            grace=config.rejoin_grace,
+            journal=state,
+        )
         self._admission = Admission(
             secret=config.secret,
             bars=bars,
@@ -185,7 +218,54 @@ class _Signaling:
         )
         self._connections: Counter[str] = Counter()
         """Open websocket connections per client address."""
+        self._sockets: Counter[str] = Counter()
+        """TCP connections per client address, handshakes under way included."""
         self._closing: set[asyncio.Task[None]] = set()
+
+    # -- state ----------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Give back the rooms of the state directory (everyone in them may rejoin)."""
+        if self._state is None:
+            return
+        for room in self._state.load():
+            if self._rooms.restore(room):
+                self._state.rewrite(room.room, self._rooms.state_entries(room.room))
+                logger.info("restored room=%s participants=%d", room.room, len(room.members))
+            else:
+                self._state.closed(room.room)
+
+    def start_upkeep(self) -> None:
+        self._upkeep = asyncio.get_running_loop().create_task(self._keep_up())
+
+    async def _keep_up(self) -> None:
+        """Once a second: let ghosts whose grace is over go; compact and flush journals."""
+        while True:
+            await asyncio.sleep(SYNC_INTERVAL)
+            try:
+                outbox = self._rooms.expire()
+                for gone in {m.participant.id for _, m in outbox if isinstance(m, Left)}:
+                    logger.info("leave participant=%s reason=rejoin-grace-over", gone)
+                self._deliver(outbox)
+                if self._state is not None:
+                    for room in self._state.oversized():
+                        self._state.rewrite(room, self._rooms.state_entries(room))
+                    self._state.sync()
+            except Exception:  # never let the upkeep die: ghosts would never leave
+                logger.exception("room upkeep failed")
+
+    async def stop(self) -> None:
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+            await asyncio.gather(self._upkeep, return_exceptions=True)
+        if self._state is not None:
+            self._state.close()
+
+    def _close_later(self, connection: Connection, code: int, reason: str) -> None:
+        if connection.state is State.OPEN:
+            task = asyncio.get_running_loop().create_task(connection.close(code, reason))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     # -- handshake ------------------------------------------------------------------------
 
@@ -208,6 +288,18 @@ class _Signaling:
         self._connections[address] += 1
         connection.when_lost(lambda: self._release(address))
         return None
+
+    def admit_socket(self, connection: Connection) -> bool:
+        """Let a new TCP connection go on to its handshake, unless its address already
+        holds twice its connection limit (open ones and handshakes under way): a client
+        that trickles handshakes (slowloris) then ties up no more sockets than that."""
+        address = connection.address
+        if self._sockets[address] >= SOCKETS_PER_CONNECTION * self._limits.connections_per_address:
+            logger.debug("cut address=%s sockets=%d", address, self._sockets[address])
+            return False
+        self._sockets[address] += 1
+        connection.when_lost(lambda: _decrement(self._sockets, address))
+        return True
 
     def _release(self, address: str) -> None:
         self._connections[address] -= 1
@@ -284,10 +376,15 @@ class _Signaling:
             pass  # the finally clause below tells the room
         finally:
             seat = self._rooms.seat(connection)
+            recording = self._rooms.records(connection)
             outbox = self._rooms.disconnect(connection)
-            if seat is not None:
+            if seat is not None and self._rooms.seat(connection) is not None:
+                log_departure(seat, "away")  # kept for its client to rejoin (a ghost)
+            elif seat is not None:
                 log_departure(seat, "disconnect")
                 self._audit_seat(AuditEvent.LEAVE, "disconnect", connection, seat)
+                if recording:
+                    self._audit_recording(connection, seat, "left")
             self._deliver(outbox)
 
     async def _next_frame(self, connection: Connection) -> str | bytes | None:
@@ -321,7 +418,9 @@ class _Signaling:
 
     async def _on_frame(self, connection: Connection, frame: str | bytes) -> None:
         before = self._rooms.seat(connection)
+        was_recording = self._rooms.records(connection)
         removed: tuple[Connection, Seat] | None = None
+        removed_recording = False
         try:
             message = parse_client(frame, max_bytes=self._max_message_bytes)
         except ProtocolError as exc:
@@ -331,7 +430,10 @@ class _Signaling:
             ]
         else:
             removed = self._removal_target(before, message)
+            removed_recording = removed is not None and self._rooms.records(removed[0])
             outbox = self._rooms.handle(connection, message)
+            for old in self._rooms.take_replaced():
+                self._close_later(old, CloseCode.NORMAL_CLOSURE, "rejoined on a new connection")
             refused = next(
                 (r for c, r in outbox if c is connection and isinstance(r, ErrorReply)), None
             )
@@ -339,6 +441,14 @@ class _Signaling:
                 log_grant(before, message)
             if isinstance(message, Join) and isinstance(refused, ErrorReply):
                 self._audit_refused_join(connection, message, refused)
+            elif refused is not None and refused.code == ErrorCode.FORBIDDEN:
+                self._audit_seat(
+                    AuditEvent.DENIAL,
+                    ErrorCode.FORBIDDEN,
+                    connection,
+                    before,
+                    action=wire_type(message),
+                )
         after = self._rooms.seat(connection)
         if before is None and after is not None:
             log_arrival(after)
@@ -348,10 +458,15 @@ class _Signaling:
             self._audit_seat(AuditEvent.LEAVE, "leave", connection, before)
         elif before is not None and after is not None and before != after:
             log_publishes(after)
+        if before is not None and was_recording != self._rooms.records(connection):
+            outcome = "start" if not was_recording else "stop" if after is not None else "left"
+            self._audit_recording(connection, before, outcome)
         mine = [reply for recipient, reply in outbox if recipient is connection]
         self._deliver([item for item in outbox if item[0] is not connection])
         if removed is not None and self._rooms.seat(removed[0]) is None:
             self._on_removed(*removed, by=before)
+            if removed_recording:
+                self._audit_recording(removed[0], removed[1], "left")
         for reply in mine:
             if isinstance(reply, ErrorReply):
                 log_error(before, reply)
@@ -368,20 +483,22 @@ class _Signaling:
         return (target, target_seat) if target is not None and target_seat else None
 
     def _on_removed(self, target: Connection, seat: Seat, *, by: Seat | None) -> None:
-        """A mentor removed ``target``: it has had its ``removed`` error; now close it."""
-        mentor = by.participant.id if by else None
+        """A mentor or the surgeon removed ``target``: it has had its ``removed`` error;
+        now close it."""
+        remover = by.participant.id if by else None
         logger.info(
             "remove room=%s participant=%s role=%s by=%s",
             seat.room,
             seat.participant.id,
             seat.participant.role.value,
-            mentor,
+            remover,
         )
-        self._audit_seat(AuditEvent.REMOVAL, "removed", target, seat, by=mentor)
+        self._audit_seat(AuditEvent.REMOVAL, "removed", target, seat, by=remover)
         self._audit_seat(AuditEvent.LEAVE, "removed", target, seat)
+        by_role = by.participant.role.value if by else "mentor"
         if target.state is State.OPEN:  # after the error, which is already written
             task = asyncio.get_running_loop().create_task(
-                target.close(CloseCode.POLICY_VIOLATION, "removed by a mentor")
+                target.close(CloseCode.POLICY_VIOLATION, f"removed by a {by_role}")
             )
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -444,6 +561,7 @@ class _Signaling:
         seat: Seat | None,
         *,
         by: str | None = None,
+        action: str | None = None,
     ) -> None:
         fields = _pass_fields(connection.room_pass)
         if seat is not None:
@@ -454,11 +572,24 @@ class _Signaling:
                 participant=seat.participant.id,
             )
         self._audit.write(
-            AuditRecord(event=event, outcome=outcome, by=by, address=connection.address, **fields)
+            AuditRecord(
+                event=event,
+                outcome=outcome,
+                action=action,
+                by=by,
+                address=connection.address,
+                **fields,
+            )
         )
 
+    def _audit_recording(self, connection: Connection, seat: Seat, outcome: str) -> None:
+        """Log and audit that ``seat`` started (``start``) or stopped recording, by
+        ``record`` (``stop``) or by leaving the room (``left``)."""
+        log_recording(seat, outcome)
+        self._audit_seat(AuditEvent.RECORDING, outcome, connection, seat)
+
     def _audit_refused_join(self, connection: Connection, join: Join, error: ErrorReply) -> None:
-        if error.code not in (ErrorCode.NOT_ALLOWED, ErrorCode.ROOM_FULL):
+        if error.code not in (ErrorCode.NOT_ALLOWED, ErrorCode.FORBIDDEN, ErrorCode.ROOM_FULL):
             return  # a misuse of the protocol (already joined), not a refusal to let in
         fields = _pass_fields(connection.room_pass)
         fields.update(room=join.room, role=join.role.value, name=join.name)
@@ -466,6 +597,7 @@ class _Signaling:
             AuditRecord(
                 event=AuditEvent.DENIAL,
                 outcome=error.code,
+                action="join",
                 address=connection.address,
                 **fields,
             )
@@ -483,6 +615,12 @@ async def _close_unread(connection: Connection, code: int, reason: str) -> None:
         pass
     finally:
         await closing
+
+
+def _decrement(counter: Counter[str], key: str) -> None:
+    counter[key] -= 1
+    if counter[key] <= 0:
+        del counter[key]
 
 
 def _pass_fields(room_pass: RoomPass | None) -> dict[str, str | None]:

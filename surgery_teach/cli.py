@@ -23,13 +23,8 @@ from surgery_teach.capture.base import VideoSource
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
 from surgery_teach.protocol.messages import Role
-from surgery_teach.recording import (
-    Manifest,
-    Participant,
-    Recorder,
-    RecorderStatus,
-    new_case_folder,
-)
+from surgery_teach.recording import RecorderStatus
+from surgery_teach.recording.live import SessionRecording
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 
 logger = logging.getLogger("surgery_teach")
@@ -102,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="print statistics every N seconds (0: never)")
         sub.add_argument("--token", default=os.environ.get("SURGERY_TEACH_TOKEN", ""),
                          help="room token for a secured server (or SURGERY_TEACH_TOKEN)")
+        sub.add_argument("--ca-file", default="",
+                         help="PEM certificate of the CA that signed a wss:// server's "
+                              "certificate, when this computer does not trust it already")
         sub.add_argument("--ice-server", action="append", default=[],
                          help="STUN/TURN URL, e.g. turn:turn.hospital.cn:3478 (repeatable)")
         sub.add_argument("--stock", action="store_true",
@@ -119,13 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--size", action="append", default=[],
                          help="encode size WxH (once for all, or once per source)")
     publish.add_argument("--preset", default="superfast", help="x264 preset")
-    publish.add_argument("--record", type=Path, metavar="DIR",
-                         help="record every source (no re-encode) into a case folder in DIR")
-    publish.add_argument("--title", default="", help="procedure title for the recording")
-    publish.add_argument("--hospital", default="", help="hospital name for the recording")
+    recording_options(publish, "every source sent and received")
 
     watch = commands.add_parser("watch", help="receive the room's video")
     common(watch, "trainee")
+    recording_options(watch, "every source received, as it arrived")
 
     commands.add_parser("devices", help="list cameras and capture cards")
     return parser
@@ -167,25 +163,30 @@ async def _stats_loop(session: LiveSession, every: float) -> None:
         _print_stats(session)
 
 
+def recording_options(sub: argparse.ArgumentParser, what: str) -> None:
+    sub.add_argument("--record", type=Path, metavar="DIR",
+                     help=f"record {what} (no re-encode), the voices, chat, marks and "
+                          "chapters into a new case folder in DIR (surgeons and mentors; "
+                          "the room is told)")
+    sub.add_argument("--title", default="", help="procedure title for the recording")
+    sub.add_argument("--hospital", default="", help="hospital name for the recording")
+
+
 async def start_recording(args: argparse.Namespace, session: LiveSession,
-                          encoders: list[SharedEncoder]) -> Recorder:
-    """Record every published source into a new case folder under ``--record``."""
+                          encoders: list[SharedEncoder]) -> SessionRecording:
+    """Record the session (own sources, received videos, voices, events) into a new
+    case folder under ``--record``; the room is told first."""
     title = args.title or f"{args.room} ({args.name})"
-    folder = new_case_folder(args.record, title)
-    manifest = Manifest(title=title, hospital=args.hospital,
-                        participants=(Participant(role=Role(args.role), name=args.name),))
 
     def report(status: RecorderStatus) -> None:
         if status.error is not None:
             print(f"error: {status.error}", file=sys.stderr, flush=True)
 
-    recorder = Recorder(folder, manifest, [(e.label, e) for e in encoders], on_status=report)
-    await recorder.start()
-    session.on("chat", lambda m: recorder.log("chat", sender=m.name, role=str(m.role),
-                                              text=m.text))
-    session.on("op", recorder.log_op)
+    recording = SessionRecording(args.record, title=title, hospital=args.hospital,
+                                 encoders=encoders, on_status=report)
+    folder = await recording.start(session)
     print(f"recording into {folder}", flush=True)
-    return recorder
+    return recording
 
 
 def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, object]:
@@ -215,13 +216,14 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
     encoders = [SharedEncoder(s, e) for s, e in zip(sources, settings, strict=True)]
     config = SessionConfig(server=args.server, room=args.room, name=args.name,
                            role=Role(args.role), ice_servers=args.ice_server,
-                           token=args.token,
+                           token=args.token, ca_file=args.ca_file,
                            stock=args.stock)
     for source in sources:
         source.start()
     session = None
     stats_task = None
     recorder = None
+    exit_code = 0
     wall0, cpu0 = time.monotonic(), time.process_time()
     try:
         session = await LiveSession.start(config, encoders)
@@ -231,13 +233,16 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
               f"{len(session.participants)} other participant(s)", flush=True)
         stats_task = asyncio.ensure_future(_stats_loop(session, args.stats_every))
         await _wait_for_end(session, args.duration)
+        if session.removed:  # the server closed the link after saying why
+            print(f"error: {session.removed}", file=sys.stderr, flush=True)
+            exit_code = 2
     finally:
         if stats_task is not None:
             stats_task.cancel()
         if recorder is not None:
             manifest = await recorder.stop()
-            print(f"recording saved in {recorder.folder} ({manifest.duration or 0:.0f} s)",
-                  flush=True)
+            duration = manifest.duration if manifest is not None else None
+            print(f"recording saved in {recorder.folder} ({duration or 0:.0f} s)", flush=True)
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
         if session is not None:
             report = session_stats(session, wall, cpu)  # before close ends the tracks
@@ -249,7 +254,7 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
             encoder.stop()
         for source in sources:
             source.stop()
-    return 0
+    return exit_code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+from surgery_teach.settings import server_state_dir
+
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (for a local server started just after)."""
@@ -23,7 +25,7 @@ def main() -> int:
     url = f"ws://127.0.0.1:{port}"
     py = sys.executable
     procs = [subprocess.Popen([py, "-m", "signaling_server", "--host", "127.0.0.1",
-                               "--port", str(port)])]
+                               "--port", str(port), "--state-dir", str(server_state_dir())])]
     try:
         wait_for_port(port)
         procs.append(subprocess.Popen([

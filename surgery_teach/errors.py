@@ -50,8 +50,24 @@ class SignalingError(SurgeryTeachError):
     """The signaling server is unreachable, refused us, or the link dropped."""
 
 
+class NotAdmittedError(SignalingError):
+    """The signaling server will not let this participant into the room: the room token is
+    missing, expired or for another room, or a mentor removed them. Trying again the same
+    way cannot help, so clients stop reconnecting. ``status`` is the HTTP status of a
+    refused handshake (401, 403), ``None`` when a ``join`` was refused."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
 class MediaError(SurgeryTeachError):
     """Encoding, decoding or the WebRTC media path failed."""
+
+
+class LoopStoppedError(MediaError):
+    """Work was handed to the media loop thread while it was not running (the session
+    was not started yet, or was left): start the session first."""
 
 
 class AudioDeviceError(MediaError):
@@ -107,4 +123,20 @@ class DiskFullError(RecordingError):
             f"{what} Free some space or choose a recording folder on another disk, then "
             "start a new recording.",
             folder,
+        )
+
+
+class ExportDiskFullError(DiskFullError):
+    """The disk filled (or would fill) while a clip was exported to ``path``; the
+    unfinished clip was removed. ``free_bytes`` is what was left."""
+
+    def __init__(self, path: str, free_bytes: int | None = None) -> None:
+        self.free_bytes = free_bytes
+        self.path = path
+        left = f" ({free_bytes / 1e6:.0f} MB left)" if free_bytes is not None else ""
+        RecordingError.__init__(
+            self,
+            f"cannot export {path}: the disk is full{left}. The unfinished clip was removed "
+            "and the recording is unchanged. Free some space or export to another disk.",
+            None,
         )

@@ -24,6 +24,24 @@ def config_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_config_dir("surgery_teach"))
 
 
+def data_dir() -> Path:
+    """Where the client keeps data that is not a setting; ``SURGERY_TEACH_DATA_DIR``
+    points elsewhere (tests always set it)."""
+    override = os.environ.get("SURGERY_TEACH_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir("surgery_teach"))
+
+
+def default_recordings_dir() -> Path:
+    """Where recorded cases go unless the user chose a folder: in their documents."""
+    return Path(platformdirs.user_documents_dir()) / "Surgery Teach recordings"
+
+
+def server_state_dir() -> Path:
+    """The built-in signaling server's room journals (``--state-dir``), so that marks and
+    chat survive a restart of the client that runs it."""
+    return data_dir() / "server-state"
+
+
 @dataclass
 class Settings:
     """What the client remembers between runs. Defaults suit a first start."""
@@ -38,6 +56,13 @@ class Settings:
     microphone: str = ""  # empty: the system default
     speaker: str = ""
     fade_seconds: float = 4.0  # how long a live (unpinned) mark stays before it fades
+    ca_file: str = ""  # PEM certificate of the hospital's own CA, for its wss:// server
+    recordings_dir: str = ""  # empty: default_recordings_dir(); made on the first recording
+
+    def recordings_path(self) -> Path:
+        """The folder new case recordings go into."""
+        return Path(self.recordings_dir).expanduser() if self.recordings_dir \
+            else default_recordings_dir()
 
     def remember_room(self, room: str) -> None:
         self.recent_rooms = [room, *(r for r in self.recent_rooms if r != room)]

@@ -3,7 +3,21 @@ from __future__ import annotations
 import os
 import tempfile
 
+from hypothesis import settings
+
 # Qt tests run offscreen unless a test starts its own Xvfb display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never touch a real user's settings.
 os.environ["SURGERY_TEACH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="surgery_teach-pytest-")
+os.environ["SURGERY_TEACH_DATA_DIR"] = tempfile.mkdtemp(prefix="surgery_teach-pytest-data-")
+
+# Hypothesis is imported here, at collection, on purpose: its pytest plugin imports it
+# lazily in the terminal summary otherwise, which crashed pytest on CPython 3.11.7 ("AST
+# constructor recursion depth mismatch") after tests that hit Python's recursion limit.
+# The "quick" profile (default) is deterministic; SURGERY_TEACH_HYPOTHESIS=thorough
+# explores many more random examples (run it after changing a parser).
+settings.register_profile(
+    "quick", max_examples=100, deadline=None, derandomize=True, database=None
+)
+settings.register_profile("thorough", max_examples=5000, deadline=None, database=None)
+settings.load_profile(os.environ.get("SURGERY_TEACH_HYPOTHESIS", "quick"))

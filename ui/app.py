@@ -3,7 +3,8 @@
 With no ``--server`` it starts a signaling server inside the app on 127.0.0.1, so one
 computer (or a demo) needs nothing else. ``--room/--name/--role`` join directly, skipping
 the lobby (OR PCs are set up this way). One asyncio loop runs inside Qt (qasync), started
-once for the life of the program.
+once for the life of the program, for the windows (and a local server); each session's
+media runs on a loop of its own, in its own thread (see :mod:`ui.controller`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from surgery_teach import __version__
 from surgery_teach.errors import SurgeryTeachError
 from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import SessionConfig
-from surgery_teach.settings import Settings
+from surgery_teach.settings import Settings, server_state_dir
 from ui.controller import SessionController
 from ui.i18n import set_language, tr
+from ui.library import LibraryWindow, recordings_folder
 from ui.lobby import JoinRequest, Lobby
 from ui.session_window import SessionWindow
 from ui.theme import apply_theme
@@ -47,11 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--role", choices=[r.value for r in Role])
     parser.add_argument("--token", default=os.environ.get("SURGERY_TEACH_TOKEN", ""),
                         help="room token for a secured server (or SURGERY_TEACH_TOKEN)")
+    parser.add_argument("--ca-file", default="",
+                        help="PEM certificate of the CA that signed a wss:// server's "
+                             "certificate, when this computer does not trust it already")
     parser.add_argument("--source", action="append", default=[],
                         help="video source to publish (repeatable), e.g. Laparoscope=camera:0")
     parser.add_argument("--language", choices=["en", "zh_CN", "ru"])
     parser.add_argument("--demo", action="store_true",
                         help="join a local demo room at once as a surgeon with synthetic video")
+    parser.add_argument("--library", nargs="?", const="", metavar="DIR",
+                        help="open the library of recorded cases (in DIR, default: the "
+                             "recordings folder) instead of the lobby")
     parser.add_argument("--self-test", action="store_true",
                         help="open the window, render synthetic video, exit 0 (for packaging)")
     parser.add_argument("--screenshot", type=Path, help="with --self-test: save the window here")
@@ -79,6 +87,7 @@ class DesktopApp:
         self.server: RunningServer | None = None
         self.lobby: Lobby | None = None
         self.window: SessionWindow | None = None
+        self.library: LibraryWindow | None = None
         self.done = asyncio.Event()
         self.exit_code = 0
 
@@ -87,7 +96,9 @@ class DesktopApp:
             if self.args.self_test:
                 return await self._self_test()
             request = self._direct_request()
-            if request is not None:
+            if self.args.library is not None:
+                self.show_library(Path(self.args.library) if self.args.library else None)
+            elif request is not None:
                 await self.join(request)
             else:
                 self.show_lobby()
@@ -105,14 +116,15 @@ class DesktopApp:
                                                   "Room camera=synthetic:640x360@30"]))
         if a.room and a.name and a.role:
             return JoinRequest(a.server or "", a.room, a.name, Role(a.role), tuple(a.source),
-                               a.token)
+                               a.token, a.ca_file or self.settings.ca_file)
         return None
 
     async def server_url(self, requested: str) -> str:
         if requested:
             return requested
         if self.server is None:
-            self.server = await start_server(ServerConfig(host="127.0.0.1", port=local_port()))
+            self.server = await start_server(ServerConfig(
+                host="127.0.0.1", port=local_port(), state_dir=server_state_dir()))
             logger.info("local signaling server on %s", self.server.url)
         return self.server.url
 
@@ -121,8 +133,28 @@ class DesktopApp:
             self.lobby = Lobby(self.settings)
             self.lobby.join_requested.connect(self._on_join_requested)
             self.lobby.language_changed.connect(self._on_language)
+            self.lobby.library_requested.connect(self.show_library)
+            if self.args.ca_file:
+                self.lobby.ca_file.setText(self.args.ca_file)
+            if self.args.token:  # fills in the room, role and name it was issued for
+                self.lobby.token.setText(self.args.token)
         self.lobby.show_error(error)
         self.lobby.show()
+
+    def show_library(self, folder: Path | None = None) -> None:
+        """The recorded cases (``folder``, default the recordings folder in the settings)."""
+        if self.library is None:
+            self.library = LibraryWindow(folder or recordings_folder(self.settings))
+            self.library.folder_changed.connect(self._on_library_folder)
+            self.library.refresh()
+        elif folder is not None:
+            self.library.set_folder(folder)
+        self.library.show()
+        self.library.raise_()
+
+    def _on_library_folder(self, folder: str) -> None:
+        self.settings.recordings_dir = folder  # recordings and the library share it
+        self.settings.save()
 
     def _on_language(self, code: str) -> None:
         self.settings.language = set_language(code)
@@ -143,7 +175,8 @@ class DesktopApp:
         try:
             url = await self.server_url(request.server)
             config = SessionConfig(server=url, room=request.room, name=request.name,
-                                   role=request.role, token=request.token)
+                                   role=request.role, token=request.token,
+                                   ca_file=request.ca_file)
             controller = SessionController.from_specs(
                 config, list(request.sources), microphone=self.settings.microphone,
                 speaker=self.settings.speaker)
@@ -163,8 +196,11 @@ class DesktopApp:
         self.window.show()
 
     def _on_session_closed(self) -> None:
+        reason = self.window.end_reason if self.window is not None else ""
         self.window = None
-        if self.args.room and not self.args.demo:
+        if reason:  # removed, or no longer admitted: even an OR PC shows why
+            self.show_lobby(reason)
+        elif self.args.room and not self.args.demo:
             self.done.set()  # a directly joined OR PC exits when the case is left
         else:
             self.show_lobby()
@@ -195,9 +231,14 @@ class DesktopApp:
         return 0
 
     async def _shutdown(self) -> None:
-        if self.window is not None:
-            await self.window.controller.leave()
-            self.window.close()
+        window = self.window  # (None once it has left, which may happen meanwhile)
+        if window is not None:
+            await window.controller.leave()
+            window.close()
+        if self.library is not None:  # players stop their decoding and sound threads
+            for player in list(self.library.players):
+                player.close()
+            self.library.close()
         if self.server is not None:
             await self.server.close()
 
@@ -237,6 +278,9 @@ def _has_display() -> bool:
 def _quit_if_no_window(desktop: DesktopApp):  # type: ignore[no-untyped-def]
     def check() -> None:
         lobby_visible = desktop.lobby is not None and desktop.lobby.isVisible()
-        if desktop.window is None and not lobby_visible:
+        library = desktop.library
+        library_visible = library is not None and (
+            library.isVisible() or any(p.isVisible() for p in library.players))
+        if desktop.window is None and not lobby_visible and not library_visible:
             desktop.done.set()
     return check

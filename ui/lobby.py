@@ -1,24 +1,35 @@
-"""The lobby: server, room, name, role and sources; remembers recent rooms."""
+"""The lobby: server, room, name, role and sources; remembers recent rooms.
+
+A pasted room token fills in (and fixes) the room, role and name it was issued for and
+shows until when it works; "Advanced" holds the hospital's CA certificate for wss://.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from surgery_teach.capture import parse_source_spec
-from surgery_teach.errors import SurgeryTeachError
+from surgery_teach.errors import ProtocolError, SurgeryTeachError
 from surgery_teach.protocol.messages import Role
+from surgery_teach.protocol.passes import RoomPass
+from surgery_teach.protocol.tokens import read_claims_unverified
 from surgery_teach.rtc.signaling_client import check_server_url
 from surgery_teach.settings import Settings
 from ui.device_setup import DeviceSetup
@@ -34,6 +45,14 @@ class JoinRequest:
     role: Role
     sources: tuple[str, ...]
     token: str = ""  # never saved: a room token is a key to the case
+    ca_file: str = ""  # the CA certificate that signed a wss:// server's certificate
+
+
+def when(timestamp: float, now: float) -> str:
+    """A local clock time, with the date when it is not today: ``16:40``, ``2026-11-26 08:00``."""
+    moment = datetime.fromtimestamp(timestamp)
+    same_day = moment.date() == datetime.fromtimestamp(now).date()
+    return moment.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
 
 
 class Lobby(QWidget):
@@ -41,12 +60,13 @@ class Lobby(QWidget):
 
     join_requested = pyqtSignal(object)
     language_changed = pyqtSignal(str)
+    library_requested = pyqtSignal()
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle(tr("Surgery teaching — join a case"))
-        self.resize(640, 520)
+        self.resize(680, 600)
         title = QLabel(tr("Join a case"))
         title.setObjectName("title")
         self.server = QLineEdit(settings.server)
@@ -64,6 +84,12 @@ class Lobby(QWidget):
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText(tr("only if the server asks for one"))
+        self.token_status = QLabel("")
+        self.token_status.setWordWrap(True)
+        self.token_status.hide()
+        self.claims: RoomPass | None = None  # what the pasted token says (unverified)
+        self.token_problem = ""  # why the pasted token cannot work, if it cannot
+        self.token.textChanged.connect(self._token_changed)
         self.sources = QLineEdit("; ".join(settings.sources))
         self.sources.setPlaceholderText("Laparoscope=camera:0; Room camera=camera:1")
         self.language = QComboBox()
@@ -77,11 +103,33 @@ class Lobby(QWidget):
         self.error.setWordWrap(True)
         self.devices_button = QPushButton(tr("Devices…"))
         self.devices_button.clicked.connect(self.open_devices)
+        self.library_button = QPushButton(tr("Case library…"))
+        self.library_button.setToolTip(tr("Replay recorded cases"))
+        self.library_button.clicked.connect(self.library_requested.emit)
         self.join_button = QPushButton(tr("Join"))
         self.join_button.setObjectName("primary")
         self.join_button.setDefault(True)
         self.join_button.clicked.connect(self.submit)
         self.role.currentIndexChanged.connect(self._role_changed)
+        self.ca_file = QLineEdit(settings.ca_file)
+        self.ca_file.setPlaceholderText(tr("only if the hospital signs its server itself"))
+        browse = QPushButton(tr("Browse…"))
+        browse.clicked.connect(self._browse_ca_file)
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_file, 1)
+        ca_row.addWidget(browse)
+        self.advanced = QWidget()
+        advanced_form = QFormLayout(self.advanced)
+        advanced_form.setContentsMargins(0, 0, 0, 0)
+        advanced_form.addRow(tr("CA certificate (wss://)"), ca_row)
+        self.advanced_button = QToolButton()
+        self.advanced_button.setObjectName("disclosure")
+        self.advanced_button.setText(tr("Advanced"))
+        self.advanced_button.setCheckable(True)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_button.toggled.connect(self._show_advanced)
+        self.advanced_button.setChecked(bool(settings.ca_file))
+        self._show_advanced(bool(settings.ca_file))
 
         form = QFormLayout()
         form.addRow(tr("Signaling server"), self.server)
@@ -89,15 +137,19 @@ class Lobby(QWidget):
         form.addRow(tr("Your name"), self.name)
         form.addRow(tr("Role"), self.role)
         form.addRow(tr("Room token"), self.token)
+        form.addRow("", self.token_status)
         form.addRow(tr("Video sources"), self.sources)
         form.addRow(tr("Language"), self.language)
         buttons = QHBoxLayout()
         buttons.addWidget(self.devices_button)
+        buttons.addWidget(self.library_button)
         buttons.addStretch(1)
         buttons.addWidget(self.join_button)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addLayout(form)
+        layout.addWidget(self.advanced_button)
+        layout.addWidget(self.advanced)
         layout.addWidget(self.error)
         layout.addStretch(1)
         layout.addLayout(buttons)
@@ -110,6 +162,68 @@ class Lobby(QWidget):
         self._devices.accepted.connect(
             lambda: self.sources.setText("; ".join(self.settings.sources)))
         self._devices.open()
+
+    def _show_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_button.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _browse_ca_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, tr("The hospital's CA certificate"), self.ca_file.text(),
+            tr("Certificates (*.pem *.crt *.cer);;All files (*)"))
+        if path:
+            self.ca_file.setText(path)
+
+    def _token_changed(self) -> None:
+        """Fill in and fix what the pasted token decides; say until when it works."""
+        text = self.token.text().strip()
+        self.claims, self.token_problem = None, ""
+        self.error.setText("")
+        if not text:
+            self._fix_fields(False)
+            self.token_status.hide()
+            return
+        try:
+            claims = read_claims_unverified(text)
+        except ProtocolError as exc:
+            self._fix_fields(False)
+            detail = exc.message.removeprefix("the room token is not valid: ")
+            self.token_problem = tr(
+                "This is not a valid room token: {detail}. Paste the whole token you were "
+                "given.", detail=detail)
+            self._show_token_status(self.token_problem, "error")
+            return
+        self.claims = claims
+        self.room.setCurrentText(claims.room)
+        self.name.setText(claims.name)
+        self.role.setCurrentIndex(self.role.findData(claims.role.value))
+        self._fix_fields(True)
+        now = time.time()
+        if claims.expires_at <= now:
+            self.token_problem = tr(
+                "This token expired at {time}; ask the case organiser for a new one.",
+                time=when(claims.expires_at, now))
+            self._show_token_status(self.token_problem, "error")
+        else:
+            self._show_token_status(tr(
+                "For {name} as {role} in room {room}; valid until {time}.", name=claims.name,
+                role=role_name(claims.role), room=claims.room,
+                time=when(claims.expires_at, now)), "muted")
+
+    def _show_token_status(self, text: str, style: str) -> None:
+        self.token_status.setText(text)
+        self.token_status.setObjectName(style)
+        self.token_status.style().unpolish(self.token_status)  # apply the new style
+        self.token_status.style().polish(self.token_status)
+        self.token_status.show()
+
+    def _fix_fields(self, fixed: bool) -> None:
+        """The token decides room, role and name: they cannot be changed while it is there."""
+        tip = tr("Set by the room token") if fixed else ""
+        for field in (self.room, self.name, self.role):
+            field.setEnabled(not fixed)
+            field.setToolTip(tip)
 
     def _role_changed(self) -> None:
         publishes = Role(self.role.currentData()) in (Role.SURGEON, Role.MENTOR)
@@ -129,10 +243,19 @@ class Lobby(QWidget):
         room = self.room.currentText().strip()
         name = self.name.text().strip()
         role = Role(self.role.currentData())
+        ca_file = self.ca_file.text().strip()
         specs: list[str] = []
+        if self.token_problem:  # shown under the token already
+            self.error.setText("")
+            self.token.setFocus()
+            return
         try:
             if server:
                 check_server_url(server)
+            if ca_file and not Path(ca_file).expanduser().is_file():
+                raise SurgeryTeachError(tr(
+                    "The CA certificate file {path} does not exist; choose the file your IT "
+                    "department gave you (Advanced), or leave it empty.", path=ca_file))
             if not room:
                 raise SurgeryTeachError(tr("Enter the room name of the case."))
             if not name:
@@ -146,12 +269,13 @@ class Lobby(QWidget):
             return
         self.settings.server, self.settings.room, self.settings.name = server, room, name
         self.settings.role = role.value
+        self.settings.ca_file = ca_file
         if specs:
             self.settings.sources = specs
         self.settings.remember_room(room)
         self.error.setText("")
         self.join_requested.emit(JoinRequest(server, room, name, role, tuple(specs),
-                                             self.token.text().strip()))
+                                             self.token.text().strip(), ca_file))
 
     def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
+from collections.abc import Callable
+
+from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
-from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from surgery_teach.media.health import Health, LinkReport
 from surgery_teach.protocol.messages import ParticipantInfo, Role
@@ -23,17 +34,96 @@ def role_name(role: Role | str) -> str:
 
 
 class ParticipantsPanel(QWidget):
-    """Who is in the room, their role, and who is sending video or voice."""
+    """Who is in the room, their role, and who is sending video or voice.
+
+    For those whose role may remove participants (:meth:`allow_removal`), a "Remove from
+    room…" button and context menu ask for confirmation, naming the person, and then emit
+    ``remove_requested(participant id)``.
+    """
+
+    remove_requested = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(tr("Participants"))
         self.title.setObjectName("muted")
         self.list = QListWidget()
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_context_menu)
+        self.list.currentItemChanged.connect(lambda *_: self._update_remove_button())
+        self.remove_button = QPushButton(tr("Remove from room…"))
+        self.remove_button.hide()
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.confirmation: QMessageBox | None = None
+        self._may_remove: Callable[[ParticipantInfo], bool] | None = None
+        self._shown: dict[str, ParticipantInfo] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.list)
+        layout.addWidget(self.remove_button)
+
+    def allow_removal(self, may_remove: Callable[[ParticipantInfo], bool]) -> None:
+        """Offer "Remove from room…" for the participants ``may_remove`` accepts."""
+        self._may_remove = may_remove
+        self.remove_button.show()
+        self._update_remove_button()
+
+    def selected(self) -> ParticipantInfo | None:
+        item = self.list.currentItem()
+        return self._shown.get(item.data(Qt.ItemDataRole.UserRole)) if item else None
+
+    def _removable(self, participant: ParticipantInfo | None) -> bool:
+        return bool(participant and self._may_remove and self._may_remove(participant))
+
+    def _update_remove_button(self) -> None:
+        self.remove_button.setEnabled(self._removable(self.selected()))
+
+    def _remove_selected(self) -> None:
+        participant = self.selected()
+        if participant is not None and self._removable(participant):
+            self.confirm_removal(participant)
+
+    def context_menu(self, item: QListWidgetItem) -> QMenu | None:
+        """The actions for one participant's line (None when there are none)."""
+        participant = self._shown.get(item.data(Qt.ItemDataRole.UserRole))
+        if participant is None or not self._removable(participant):
+            return None
+        menu = QMenu(self)
+        action = menu.addAction(tr("Remove {name} from room…", name=participant.name))
+        action.triggered.connect(lambda: self.confirm_removal(participant))
+        return menu
+
+    def _on_context_menu(self, position: QPoint) -> None:
+        item = self.list.itemAt(position)
+        menu = self.context_menu(item) if item is not None else None
+        if menu is not None:
+            self.list.setCurrentItem(item)
+            menu.popup(self.list.viewport().mapToGlobal(position))
+
+    def confirm_removal(self, participant: ParticipantInfo) -> None:
+        """Ask before removing ``participant``; emits ``remove_requested`` on "Remove"."""
+        box = QMessageBox(QMessageBox.Icon.Warning, tr("Remove from room"),
+                          tr("Remove {name} ({role}) from the room?", name=participant.name,
+                             role=role_name(participant.role)),
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setInformativeText(tr(
+            "They are disconnected at once and cannot come back into this case while "
+            "their room token lasts."))
+        remove = box.addButton(tr("Remove"), QMessageBox.ButtonRole.DestructiveRole)
+        remove.setObjectName("danger")
+        cancel = box.addButton(tr("Cancel"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(cancel)  # Enter does not remove anyone
+        box.setEscapeButton(cancel)
+
+        def done() -> None:
+            if box.clickedButton() is remove:
+                self.remove_requested.emit(participant.id)
+            self.confirmation = None
+
+        box.finished.connect(lambda _: done())
+        self.confirmation = box
+        box.open()
 
     def show_participants(self, me: ParticipantInfo, others: list[ParticipantInfo],
                           sending: set[str], speaking: set[str] = frozenset()) -> None:  # type: ignore[assignment]
@@ -42,6 +132,7 @@ class ParticipantsPanel(QWidget):
         selected = current.data(Qt.ItemDataRole.UserRole) if current is not None else None
         self.list.blockSignals(True)
         self.list.clear()
+        self._shown = {p.id: p for p in [me, *others]}
         ordered = sorted(others, key=lambda p: (list(Role).index(Role(p.role)), p.name))
         for participant in [me, *ordered]:
             text = f"{participant.name} — {role_name(participant.role)}"
@@ -62,6 +153,7 @@ class ParticipantsPanel(QWidget):
             if participant.id == selected:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
+        self._update_remove_button()
         self.title.setText(tr("Participants ({count})", count=len(others) + 1))
 
 

@@ -21,6 +21,7 @@ from ui.chat import ChatPanel
 from ui.controller import SessionController
 from ui.i18n import tr
 from ui.panels import LinkHealthPanel, ParticipantsPanel, role_name
+from ui.recording import RecordingWidgets
 from ui.stage import Stage, StageSource
 from ui.telestration import DrawingToolbar, Telestration
 
@@ -36,6 +37,7 @@ class SessionWindow(QWidget):
         self.setWindowTitle(tr("Surgery teaching — room {room}", room=controller.config.room))
         self.resize(1500, 900)
         self._left = False
+        self.end_reason = ""  # why the session ended by itself (removed, refused), if it did
 
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
@@ -58,13 +60,20 @@ class SessionWindow(QWidget):
         self.leave_button.setObjectName("danger")
         self.fullscreen_button.clicked.connect(self.toggle_full_screen)
         self.leave_button.clicked.connect(self.leave)
+        self.recording = RecordingWidgets(
+            controller.recording, self, note=lambda text: self.chat.note(text),
+            me=lambda: controller.session.me.id if controller.session is not None else "",
+        )
 
         bar = QHBoxLayout()
         for button in (self.mute_button, self.ptt_button, self.swap_button,
                        self.fullscreen_button, self.leave_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
         bar.addWidget(self.who, 1)
+        bar.addWidget(self.recording.indicator)
         bar.addWidget(self.mic_state)
+        bar.addWidget(self.recording.record_button)
+        bar.addWidget(self.recording.chapter_button)
         for button in (self.mute_button, self.ptt_button, self.swap_button,
                        self.fullscreen_button, self.leave_button):
             bar.addWidget(button)
@@ -72,6 +81,9 @@ class SessionWindow(QWidget):
         self.stage = Stage()
         self.swap_button.clicked.connect(self.stage.swap_next)
         self.participants = ParticipantsPanel()
+        if controller.can_remove:
+            self.participants.allow_removal(controller.may_remove)
+        self.participants.remove_requested.connect(controller.remove_participant)
         self.links = LinkHealthPanel()
         self.chat = ChatPanel(controller.send_chat)
         side = QSplitter(Qt.Orientation.Vertical)
@@ -99,6 +111,7 @@ class SessionWindow(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.drawing_toolbar)
         layout.addWidget(self.banner)
+        layout.addWidget(self.recording.alarm)
         layout.addWidget(body, 1)
 
         for source in controller.sources:
@@ -106,6 +119,7 @@ class SessionWindow(QWidget):
                                        label=f"{source.label} ({tr('you')})", slot=source.slot,
                                        name=source.label))
         controller.state_changed.connect(self._on_state)
+        controller.stopped.connect(self._on_stopped)
         controller.participants_changed.connect(self._on_participants)
         controller.video_added.connect(self._on_video_added)
         controller.video_removed.connect(self._on_video_removed)
@@ -134,15 +148,23 @@ class SessionWindow(QWidget):
     def _on_state(self, state: str) -> None:
         texts = {
             "connecting": tr("Connecting…"),
-            "reconnecting": tr("Link lost — reconnecting… Video resumes by itself."),
+            "reconnecting": tr("Link to the server lost — reconnecting… Video and voice go on."),
         }
         if state in texts:
             self.banner.setText(texts[state])
             self.banner.show()
-        else:
+        elif not self.end_reason:  # why the session ended stays up until the window closes
             self.banner.hide()
         if state == "reconnecting":
             self.chat.note(tr("Link to the server lost; reconnecting"))
+
+    def _on_stopped(self, text: str) -> None:
+        """Removed from the room, or no longer admitted: say why and leave (no retries)."""
+        self.end_reason = text
+        self.banner.setText(text)
+        self.banner.show()
+        self.chat.note(text)
+        self.leave()
 
     def _on_participants(self) -> None:
         session = self.controller.session

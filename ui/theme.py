@@ -33,6 +33,9 @@ QPushButton:checked, QToolButton:checked {{ background: #8b1d1d; border-color: #
 QPushButton:disabled, QToolButton:disabled, QCheckBox:disabled, QLineEdit:disabled,
 QComboBox:disabled {{ color: #6e7681; background: #161b22; border-color: #21262d; }}
 QPushButton#tool:checked {{ background: #1f6feb; border-color: #58a6ff; }}
+QToolButton#disclosure, QToolButton#disclosure:checked {{ background: transparent;
+    border: none; padding: 4px 0; color: {MUTED}; }}
+QToolButton#disclosure:hover {{ color: {TEXT}; }}
 QCheckBox::indicator {{ width: 18px; height: 18px; border: 2px solid #8b949e;
     border-radius: 4px; background: #0d1117; }}
 QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: #58a6ff; }}
@@ -42,6 +45,9 @@ QLabel#title {{ font-size: 24px; font-weight: 700; }}
 QLabel#error {{ color: #ff7b72; font-weight: 600; }}
 QLabel#banner {{ background: #9e6a03; color: #ffffff; font-weight: 700; padding: 6px; }}
 QLabel#alarm {{ background: #b62324; color: #ffffff; font-weight: 700; padding: 6px; }}
+QLabel#recording {{ background: #da3633; color: #ffffff; font-weight: 700; padding: 6px 12px;
+    border-radius: 6px; }}
+QPushButton#record:checked {{ background: #da3633; border-color: #ff7b72; }}
 QLabel#muted {{ color: {MUTED}; }}
 """
 

@@ -1,16 +1,21 @@
 """Draws the newest frame of a source, aspect ratio kept, with a label and overlays.
 
 The view follows a :class:`FrameSlot` (a local source or a received track). Each new
-frame is converted from YUV to RGB **and scaled to the size it is shown at in one
-swscale pass, on a worker thread**, then wrapped in a ``QImage`` without copying and
-drawn 1:1. The asyncio loop, which also carries the RTP packets, never waits for a
-conversion; frames that arrive while one is under way are skipped, never queued.
+frame is converted from YUV to the window system's own 32-bit pixel format **and scaled
+to the size it is shown at in one swscale pass, on a worker thread**, then wrapped in a
+``QImage`` without copying and drawn 1:1, so painting copies pixels once and converts
+none. (Measured at 1080p shown at 1194x670: swscale to 32-bit BGRA took 1.9 ms against
+4.4 ms to 24-bit RGB, and Qt drew an RGB888 image scaled to a fractional rectangle in
+1.6 ms, a 32-bit one 1:1 in 0.1 ms.) The GUI thread never waits for a conversion (and,
+with the session on its own media thread, never carries RTP); frames that arrive while
+one is under way are skipped, never queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,7 +25,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 from PyQt6 import sip
-from PyQt6.QtCore import QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
@@ -31,16 +36,19 @@ Overlay = Callable[[QPainter, QRectF], None]
 
 # Conversions for every view on screen; swscale releases the GIL while it works.
 _converter = ThreadPoolExecutor(max_workers=2, thread_name_prefix="video-view")
+# QImage.Format_RGB32 is 0xffRRGGBB in native byte order: B, G, R, 255 in memory here
+PIXELS = "bgra" if sys.byteorder == "little" else "argb"
 
 
-def to_rgb(reformatter: VideoReformatter, image: av.VideoFrame, width: int,
-           height: int) -> np.ndarray:
-    """One swscale pass: colour conversion and scaling to the size on screen.
+def to_screen(reformatter: VideoReformatter, image: av.VideoFrame, width: int,
+              height: int) -> np.ndarray:
+    """One swscale pass: colour conversion to :data:`PIXELS` and scaling to the size on
+    screen; rows may be padded (``strides[0]``).
 
     Each view brings its own reformatter: ``VideoFrame.reformat`` keeps one inside the
     frame, and two threads converting the same frame through it crash the process.
     """
-    return reformatter.reformat(image, width, height, "rgb24",
+    return reformatter.reformat(image, width, height, PIXELS,
                                 interpolation="AREA").to_ndarray()
 
 
@@ -65,7 +73,7 @@ class VideoView(QWidget):
         self._task: asyncio.Task[None] | None = None
         self._frame: CapturedFrame | None = None
         self._painted_seq = 0
-        self._rgb: np.ndarray | None = None
+        self._pixels: np.ndarray | None = None
         self._image: QImage | None = None
         self._image_frame: CapturedFrame | None = None
         self._converting = False
@@ -124,7 +132,7 @@ class VideoView(QWidget):
         self._converting = True
         self._stale = False
         future = asyncio.get_running_loop().run_in_executor(
-            _converter, to_rgb, self._reformatter, frame.image, width, height)
+            _converter, to_screen, self._reformatter, frame.image, width, height)
         future.add_done_callback(lambda f: self._converted(f, frame))
 
     def _converted(self, future: asyncio.Future[np.ndarray], frame: CapturedFrame) -> None:
@@ -133,12 +141,12 @@ class VideoView(QWidget):
         self._converting = False
         if future.cancelled() or future.exception() is not None:
             return
-        rgb = future.result()
-        self._rgb = rgb  # QImage borrows this buffer: keep it alive
-        h, w, _ = rgb.shape
-        # rows may be padded (line size > 3 * width): hand Qt the address and the stride
-        self._image = QImage(sip.voidptr(rgb.ctypes.data), w, h, rgb.strides[0],
-                             QImage.Format.Format_RGB888)
+        pixels = future.result()
+        self._pixels = pixels  # QImage borrows this buffer: keep it alive
+        h, w, _ = pixels.shape
+        # rows may be padded (line size > 4 * width): hand Qt the address and the stride
+        self._image = QImage(sip.voidptr(pixels.ctypes.data), w, h, pixels.strides[0],
+                             QImage.Format.Format_RGB32)
         self._image_frame = frame
         self.update()
         if self._stale or frame is not self._frame:
@@ -180,7 +188,13 @@ class VideoView(QWidget):
             painter.end()
             return
         target = self.video_rect()
-        painter.drawImage(target, self._image)  # 1:1 unless a resize is under way
+        image = self._image
+        if abs(image.width() - target.width()) < 2 and abs(image.height() - target.height()) < 2:
+            # 1:1 at whole pixels: a plain copy (a fractional target rectangle would scale)
+            painter.drawImage(QPointF(round(target.center().x() - image.width() / 2),
+                                      round(target.center().y() - image.height() / 2)), image)
+        else:  # a resize is under way: scaled until the next conversion
+            painter.drawImage(target, image)
         if frame.seq != self._painted_seq:
             self._painted_seq = frame.seq
             self.frames_painted += 1

@@ -14,8 +14,9 @@ clients compare with the server's, e.g. from ``pong``), or clock skew shifts the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final, NamedTuple, TypeAlias
 
 from surgery_teach.annotations.history import Entry, History
@@ -92,6 +93,33 @@ def opacity_at(shape: Shape, now: float, fade_after: float = FADE_AFTER) -> floa
     return max(0.0, 1.0 - (age - fade_after) / FADE_SECONDS)
 
 
+@dataclass(frozen=True)
+class BoardView:
+    """What a :class:`Board` showed at one moment, frozen (:meth:`Board.view`).
+
+    Another thread (a window painting marks) reads it while the board itself goes on
+    changing on the media thread. ``marks`` holds each source's marks in drawing order,
+    then its pointers; ``held`` each frozen source's frame time.
+    """
+
+    marks: Mapping[str, tuple[Shape, ...]] = field(default_factory=dict)
+    held: Mapping[str, float] = field(default_factory=dict)
+    last_seq: int = 0
+
+    def shapes(self, source: str, now: float, fade_after: float = FADE_AFTER) -> list[VisibleShape]:
+        """As :meth:`Board.shapes`: the marks of ``source`` to draw at ``now``."""
+        found = []
+        for shape in self.marks.get(source, ()):
+            opacity = opacity_at(shape, now, fade_after)
+            if opacity > 0.0:
+                found.append(VisibleShape(shape, opacity))
+        return found
+
+    def frozen(self, source: str) -> float | None:
+        """As :meth:`Board.frozen`."""
+        return self.held.get(source)
+
+
 class Board:
     """Marks of every source in one room, built by applying ops in ``seq`` order."""
 
@@ -150,6 +178,20 @@ class Board:
             if opacity > 0.0:
                 found.append(VisibleShape(shape, opacity))
         return found
+
+    def view(self) -> BoardView:
+        """A frozen copy of what the board shows now, for readers on other threads."""
+        marks: dict[str, list[Shape]] = {}
+        for shape in sorted(self._shapes.values(), key=lambda s: self._order[s.id]):
+            marks.setdefault(shape.source, []).append(shape)
+        for pointer in self._pointers.values():
+            marks.setdefault(pointer.source, []).append(pointer)
+        return BoardView(
+            marks=MappingProxyType({source: tuple(found) for source, found in marks.items()}),
+            held=MappingProxyType({source: held.frame_time
+                                   for source, held in self._frozen.items()}),
+            last_seq=self._last_seq,
+        )
 
     # -- applying -----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -11,6 +12,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from surgery_teach.capture.base import CapturedFrame, FrameSlot
 from surgery_teach.capture.stamp import luma_of, read_stamp
 from surgery_teach.media.stats import ReceiveStats
+
+if TYPE_CHECKING:
+    from surgery_teach.rtc.aiortc_tuning import ReceivedFrameTap
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +24,14 @@ class VideoReceiver:
 
     The newest frame waits in ``slot`` for whoever draws or records it; nothing queues.
     ``captured_at`` of a slot frame is the source's stamped capture time when readable,
-    else the time it was decoded.
+    else the time it was decoded. ``encoded``, when the receive path is tuned, hands out
+    the same pictures still encoded, as they arrived (for recording without re-encoding).
     """
 
     def __init__(self, track: MediaStreamTrack, *, label: str, participant: str = "",
-                 stamped: bool = False) -> None:
+                 stamped: bool = False, encoded: ReceivedFrameTap | None = None) -> None:
         self.track = track
+        self.encoded = encoded
         self.label = label
         self.participant = participant
         self.stamped = stamped

@@ -20,6 +20,8 @@ from surgery_teach.protocol.messages import (
     AnnotationSnapshot,
     Answer,
     Candidate,
+    ChapterMessage,
+    ChapterStart,
     Chat,
     ChatHistory,
     ChatMessage,
@@ -38,9 +40,12 @@ from surgery_teach.protocol.messages import (
     Pong,
     Publish,
     Publishes,
+    Record,
+    RecorderInfo,
     Relayed,
     RemoveParticipant,
     Role,
+    RoomRecording,
     ServerMessage,
     Signal,
     SignalData,
@@ -51,15 +56,15 @@ from surgery_teach.protocol.messages import (
     parse_client,
     parse_server,
     serialize,
+    wire_type,
 )
+from surgery_teach.protocol.roles import PUBLISHING_LIMITS, publishing_refusal
 from surgery_teach.protocol.room import (
     CHAT_HISTORY_LENGTH,
     DEFAULT_MAX_ROOM_SIZE,
-    PUBLISHING_LIMITS,
     Outbox,
     Rooms,
     Seat,
-    publishing_refusal,
 )
 
 __all__ = [
@@ -77,6 +82,8 @@ __all__ = [
     "AnnotationSnapshot",
     "Answer",
     "Candidate",
+    "ChapterMessage",
+    "ChapterStart",
     "Chat",
     "ChatHistory",
     "ChatMessage",
@@ -96,9 +103,12 @@ __all__ = [
     "Pong",
     "Publish",
     "Publishes",
+    "Record",
+    "RecorderInfo",
     "Relayed",
     "RemoveParticipant",
     "Role",
+    "RoomRecording",
     "Rooms",
     "Seat",
     "ServerMessage",
@@ -112,4 +122,5 @@ __all__ = [
     "parse_server",
     "publishing_refusal",
     "serialize",
+    "wire_type",
 ]

@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_PARTICIPANT = "unknown-participant"
     ROOM_FULL = "room-full"
     NOT_ALLOWED = "not-allowed"
+    FORBIDDEN = "forbidden"
+    """The sender's role may not do this (surgery_teach.protocol.roles)."""
     BAD_ANNOTATION = "bad-annotation"
     RATE_LIMITED = "rate-limited"
     REMOVED = "removed"
@@ -109,6 +111,19 @@ def check_room(room: str, field: str = "room") -> None:
             field,
             f"may contain only letters A-Z a-z, digits, '.', '_' and '-' (got {show(room)}); "
             "use a name like 'chole-2026-11-25'",
+        )
+
+
+_CLIENT_KEY_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def check_client_key(key: object, field: str = "client_key") -> None:
+    """A join's ``client_key``: 16-64 of ``A-Z a-z 0-9 _ -`` (a random, secret key)."""
+    if not isinstance(key, str) or not _CLIENT_KEY_PATTERN.fullmatch(key):
+        raise bad(
+            field,
+            f"must be 16 to 64 letters, digits, '_' or '-' (got {show(key)}); make it once "
+            "per session from a secure random source, e.g. 32 url-safe characters",
         )
 
 

@@ -39,6 +39,7 @@ from surgery_teach.protocol.fields import (
     JsonObject,
     MessageRef,
     bad,
+    check_client_key,
     check_ref,
     check_room,
     check_sdp,
@@ -65,6 +66,8 @@ __all__ = [
     "AnnotationSnapshot",
     "Answer",
     "Candidate",
+    "ChapterMessage",
+    "ChapterStart",
     "Chat",
     "ChatHistory",
     "ChatMessage",
@@ -83,9 +86,12 @@ __all__ = [
     "Pong",
     "Publish",
     "Publishes",
+    "Record",
+    "RecorderInfo",
     "Relayed",
     "RemoveParticipant",
     "Role",
+    "RoomRecording",
     "ServerMessage",
     "Signal",
     "SignalData",
@@ -96,6 +102,7 @@ __all__ = [
     "parse_client",
     "parse_server",
     "serialize",
+    "wire_type",
 ]
 
 PROTOCOL_VERSION: Final = 1
@@ -285,12 +292,17 @@ class Join:
     role: Role
     publishes: Publishes = Publishes()
     id: MessageRef = None
+    client_key: str | None = None
+    """A random key the client made once for this session and sends with every join of
+    it, so that a rejoin gets the same participant id back (docs/protocol.md, 4.1)."""
 
     def __post_init__(self) -> None:
         check_room(self.room)
         _normalise(self, "name", clean_label(self.name, "name", MAX_NAME_CHARS))
         _normalise(self, "role", _as_role(self.role))
         check_ref(self.id)
+        if self.client_key is not None:
+            check_client_key(self.client_key)
 
 
 @dataclass(frozen=True)
@@ -401,11 +413,62 @@ class RemoveParticipant:
         check_ref(self.id)
 
 
+MAX_CHAPTER_TITLE_CHARS: Final = 200
+"""Longest chapter title, in characters after trimming (one line)."""
+
+
+def _check_time(obj: object, field: str, value: object) -> None:
+    """A time field: a finite number of Unix seconds, at least 0 (stored as a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise bad(field, f"must be a finite number of seconds (got {json_kind(value)})")
+    if value < 0:
+        raise bad(field, f"must be 0 or more (got {show(value)})")
+    _normalise(obj, field, float(value))
+
+
+@dataclass(frozen=True)
+class Record:
+    """Say that you start (``on`` true) or stop (false) recording the session.
+
+    Wire type ``record`` with ``"state":"on"`` or ``"off"``. Everyone in the room, you
+    included, gets the room's :class:`RoomRecording`, so every participant can show that
+    the session is being recorded and by whom. Surgeons and mentors only.
+    """
+
+    on: bool
+    id: MessageRef = None
+
+    def __post_init__(self) -> None:
+        _check_boolean(self.on, "state")
+        check_ref(self.id)
+
+
+@dataclass(frozen=True)
+class ChapterStart:
+    """Start a chapter in everyone's recordings (wire type ``chapter``).
+
+    ``title`` is 1-200 printable characters on one line; ``time`` the moment it starts
+    on the sender's clock (Unix seconds, e.g. the capture time of the frame on screen).
+    The room gets it back numbered, as a :class:`ChapterMessage`. Surgeons and mentors only.
+    """
+
+    title: str
+    time: float
+    id: MessageRef = None
+
+    def __post_init__(self) -> None:
+        _normalise(self, "title", clean_label(self.title, "title", MAX_CHAPTER_TITLE_CHARS))
+        _check_time(self, "time", self.time)
+        check_ref(self.id)
+
+
 ClientMessage: TypeAlias = (
     Join | Leave | Signal | Ping | Publish | Chat | Annotate | GrantDraw | RemoveParticipant
+    | Record | ChapterStart
 )
 _CLIENT_CLASSES: Final = (
-    Join, Leave, Signal, Ping, Publish, Chat, Annotate, GrantDraw, RemoveParticipant
+    Join, Leave, Signal, Ping, Publish, Chat, Annotate, GrantDraw, RemoveParticipant,
+    Record, ChapterStart,
 )
 
 
@@ -488,8 +551,11 @@ class ChatMessage:
     text: str
     time: float
     seq: int
+    ref: MessageRef = None
+    """The ``id`` of the sender's ``chat``, in the sender's own copy only."""
 
     def __post_init__(self) -> None:
+        check_ref(self.ref, "ref")
         check_text(self.sender, "from", MAX_ID_CHARS)
         _normalise(self, "name", clean_label(self.name, "name", MAX_NAME_CHARS))
         _normalise(self, "role", _as_role(self.role))
@@ -552,6 +618,72 @@ class AnnotationSnapshot:
         check_ref(self.ref, "ref")
 
 
+@dataclass(frozen=True)
+class RecorderInfo:
+    """Someone recording the session: who, and since when (server clock, Unix seconds)."""
+
+    id: str
+    name: str
+    role: Role
+    since: float
+
+    def __post_init__(self) -> None:
+        check_text(self.id, "id", MAX_ID_CHARS)
+        _normalise(self, "name", clean_label(self.name, "name", MAX_NAME_CHARS))
+        _normalise(self, "role", _as_role(self.role))
+        _check_time(self, "since", self.since)
+
+
+@dataclass(frozen=True)
+class RoomRecording:
+    """Who records the room now, in the order they started (wire type ``recording``).
+
+    Sent to everyone when it changes (a ``record``, or a recorder leaving) and to a
+    newcomer after ``welcome`` while anyone records. Empty ``recorders``: nobody records.
+    ``ref`` is the ``id`` of the ``record`` it answers, in the sender's copy only.
+    """
+
+    recorders: tuple[RecorderInfo, ...]
+    ref: MessageRef = None
+
+    def __post_init__(self) -> None:
+        _normalise(self, "recorders", tuple(self.recorders))
+        check_ref(self.ref, "ref")
+
+    def records(self, participant_id: str) -> bool:
+        """Whether ``participant_id`` is recording."""
+        return any(r.id == participant_id for r in self.recorders)
+
+
+@dataclass(frozen=True)
+class ChapterMessage:
+    """A chapter as the room numbers it (wire type ``chapter``, field ``from``).
+
+    ``time`` is as the sender gave it (their clock); ``server_time`` when the server
+    relayed it; ``seq`` counts the room's chapters from 1. ``name`` and ``role`` are the
+    sender's.
+    """
+
+    sender: str
+    name: str
+    role: Role
+    title: str
+    time: float
+    server_time: float
+    seq: int
+
+    def __post_init__(self) -> None:
+        check_text(self.sender, "from", MAX_ID_CHARS)
+        _normalise(self, "name", clean_label(self.name, "name", MAX_NAME_CHARS))
+        _normalise(self, "role", _as_role(self.role))
+        _normalise(self, "title", clean_label(self.title, "title", MAX_CHAPTER_TITLE_CHARS))
+        _check_time(self, "time", self.time)
+        _check_time(self, "server_time", self.server_time)
+        seq = self.seq
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SAFE_INTEGER:
+            raise bad("seq", f"must be an integer from 1 (got {json_kind(seq)})")
+
+
 ServerMessage: TypeAlias = (
     Welcome
     | Joined
@@ -564,6 +696,8 @@ ServerMessage: TypeAlias = (
     | ChatHistory
     | Annotation
     | AnnotationSnapshot
+    | RoomRecording
+    | ChapterMessage
 )
 
 
@@ -581,6 +715,11 @@ def serialize(msg: ClientMessage | ServerMessage) -> str:
         separators=(",", ":"),
         allow_nan=False,
     )
+
+
+def wire_type(msg: ClientMessage | ServerMessage) -> str:
+    """The ``type`` a message goes on the wire with, e.g. ``"grant-draw"`` (for logs)."""
+    return _body(msg)[0]
 
 
 def _publishes(publishes: Publishes) -> dict[str, Any]:
@@ -652,6 +791,8 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
             # Left out when nothing is published, so such a join still suits older servers.
             if msg.publishes != Publishes():
                 body["publishes"] = _publishes(msg.publishes)
+            if msg.client_key is not None:
+                body["client_key"] = msg.client_key
             return "join", body
         case Leave():
             return "leave", {}
@@ -669,6 +810,26 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
             return "grant-draw", {"to": msg.to, "allowed": msg.allowed}
         case RemoveParticipant():
             return "remove", {"participant": msg.participant}
+        case Record():
+            return "record", {"state": "on" if msg.on else "off"}
+        case ChapterStart():
+            return "chapter", {"title": msg.title, "time": msg.time}
+        case RoomRecording():
+            recorders = [
+                {"id": r.id, "name": r.name, "role": r.role.value, "since": r.since}
+                for r in msg.recorders
+            ]
+            return "recording", _with_ref({"recorders": recorders}, msg.ref)
+        case ChapterMessage():
+            return "chapter", {
+                "from": msg.sender,
+                "name": msg.name,
+                "role": msg.role.value,
+                "title": msg.title,
+                "time": msg.time,
+                "server_time": msg.server_time,
+                "seq": msg.seq,
+            }
         case Welcome():
             return "welcome", {
                 "room": msg.room,
@@ -693,7 +854,7 @@ def _body(msg: ClientMessage | ServerMessage) -> tuple[str, dict[str, Any]]:
         case Updated():
             return "updated", {"participant": _participant(msg.participant)}
         case ChatMessage():
-            return "chat", _chat_message(msg)
+            return "chat", _with_ref(_chat_message(msg), msg.ref)
         case ChatHistory():
             return "chat-history", {"messages": [_chat_message(m) for m in msg.messages]}
         case Annotation():
@@ -775,7 +936,7 @@ def _read_track(value: object, path: str, *, strict: bool) -> TrackInfo:
 
 def _read_data(value: object, *, strict: bool) -> SignalData:
     kind = value.get("kind") if isinstance(value, dict) else None
-    if kind not in _DATA_FIELDS:
+    if not isinstance(kind, str) or kind not in _DATA_FIELDS:  # [] or {} are unhashable
         if not isinstance(value, dict):
             raise bad("data", f"must be a JSON object (got {json_kind(value)})")
         raise bad("data.kind", f"must be offer, answer or candidate (got {json_kind(kind)})")
@@ -807,6 +968,7 @@ def _read_join(msg: JsonObject) -> Join:
         role=msg.text("role"),
         publishes=_optional_publishes(msg, strict=True),
         id=msg.ref(),
+        client_key=msg.nullable_text("client_key"),
     )
 
 
@@ -859,8 +1021,19 @@ def _read_remove(msg: JsonObject) -> RemoveParticipant:
     return msg.build(RemoveParticipant, participant=msg.text("participant"), id=msg.ref())
 
 
+def _read_record(msg: JsonObject) -> Record:
+    state = msg.text("state")
+    if state not in ("on", "off"):
+        raise bad("state", f'must be "on" or "off" (got {show(state)})')
+    return msg.build(Record, on=state == "on", id=msg.ref())
+
+
+def _read_chapter(msg: JsonObject) -> ChapterStart:
+    return msg.build(ChapterStart, title=msg.text("title"), time=msg.number("time"), id=msg.ref())
+
+
 _CLIENT_TYPES: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject], ClientMessage]]]] = {
-    "join": (("room", "name", "role", "publishes"), _read_join),
+    "join": (("room", "name", "role", "publishes", "client_key"), _read_join),
     "leave": ((), lambda msg: Leave(id=msg.ref())),
     "signal": (("to", "data"), _read_signal),
     "ping": ((), lambda msg: Ping(id=msg.ref())),
@@ -869,6 +1042,8 @@ _CLIENT_TYPES: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject], Cli
     "annotate": (("op",), _read_annotate),
     "grant-draw": (("to", "allowed"), _read_grant_draw),
     "remove": (("participant",), _read_remove),
+    "record": (("state",), _read_record),
+    "chapter": (("title", "time"), _read_chapter),
 }
 
 
@@ -933,6 +1108,17 @@ def _read_participant(value: object, path: str) -> ParticipantInfo:
     )
 
 
+def _read_recorder(value: object, path: str) -> RecorderInfo:
+    info = JsonObject(value, path, (), strict=False, what="a recorder")
+    return info.build(
+        RecorderInfo,
+        id=info.text("id"),
+        name=info.text("name"),
+        role=info.text("role"),
+        since=info.number("since"),
+    )
+
+
 def _read_chat_message(msg: JsonObject) -> ChatMessage:
     return msg.build(
         ChatMessage,
@@ -942,6 +1128,7 @@ def _read_chat_message(msg: JsonObject) -> ChatMessage:
         text=msg.text("text"),
         time=msg.number("time"),
         seq=msg.integer("seq"),
+        ref=msg.ref("ref"),
     )
 
 
@@ -1000,6 +1187,23 @@ _SERVER_TYPES: Final[dict[str, Callable[[JsonObject], ServerMessage]]] = {
         ),
         seq=msg.integer("seq"),
         ref=msg.ref("ref"),
+    ),
+    "recording": lambda msg: RoomRecording(
+        recorders=tuple(
+            _read_recorder(item, f"recorders[{index}]")
+            for index, item in enumerate(msg.array("recorders"))
+        ),
+        ref=msg.ref("ref"),
+    ),
+    "chapter": lambda msg: msg.build(
+        ChapterMessage,
+        sender=msg.text("from"),
+        name=msg.text("name"),
+        role=msg.text("role"),
+        title=msg.text("title"),
+        time=msg.number("time"),
+        server_time=msg.number("server_time"),
+        seq=msg.integer("seq"),
     ),
 }
 

@@ -6,7 +6,9 @@ websocket shell stays thin and every rule is tested without a network. Connectio
 identified by any hashable key the caller chooses (the server uses the connection object).
 Each room's annotations follow the rules of :mod:`.telestration`. On a server with room
 tokens, a connection joins only as its token says (:meth:`Rooms.admit`), and whoever a
-mentor removes stays out while their token lasts (:class:`~.passes.Bars`).
+mentor or the surgeon removes stays out while their token lasts (:class:`~.passes.Bars`).
+What each role may do is :mod:`.roles`; a message the sender's role may not send is
+refused with ``forbidden``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ from __future__ import annotations
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Generic, TypeAlias, TypeVar
 
 from surgery_teach import __version__
 from surgery_teach.errors import ConfigError
 from surgery_teach.protocol.messages import (
-    MAX_VIDEO_TRACKS,
     Annotate,
+    ChapterStart,
     Chat,
     ChatHistory,
     ChatMessage,
@@ -39,7 +40,7 @@ from surgery_teach.protocol.messages import (
     Ping,
     Pong,
     Publish,
-    Publishes,
+    Record,
     Relayed,
     RemoveParticipant,
     Role,
@@ -49,6 +50,13 @@ from surgery_teach.protocol.messages import (
     Welcome,
 )
 from surgery_teach.protocol.passes import Bars, RoomPass
+from surgery_teach.protocol.recording import RoomRecorders, chapter_refusal, record_refusal
+from surgery_teach.protocol.roles import (
+    grant_refusal,
+    publishing_refusal,
+    removal_refusal,
+    signal_refusal,
+)
 
 if TYPE_CHECKING:
     from surgery_teach.annotations.board import Board
@@ -58,16 +66,6 @@ DEFAULT_MAX_ROOM_SIZE = 50
 CHAT_HISTORY_LENGTH: Final = 200
 """How many of a room's latest chat messages the room keeps and a newcomer receives."""
 
-PUBLISHING_LIMITS: Final[Mapping[Role, Publishes]] = MappingProxyType(
-    {
-        Role.SURGEON: Publishes(video=MAX_VIDEO_TRACKS, audio=True),
-        Role.MENTOR: Publishes(video=MAX_VIDEO_TRACKS, audio=True),
-        Role.TRAINEE: Publishes(video=0, audio=True),
-        Role.STUDENT: Publishes(video=0, audio=False),
-    }
-)
-"""The most each role may announce in ``publishes``: trainees speak, students only watch."""
-
 K = TypeVar("K", bound=Hashable)
 Outbox: TypeAlias = list[tuple[K, ServerMessage]]
 """What to send: ``(recipient connection key, message)`` in order."""
@@ -76,33 +74,6 @@ Outbox: TypeAlias = list[tuple[K, ServerMessage]]
 def new_participant_id() -> str:
     """A fresh, hard-to-guess participant id: ``p-`` and 8 hex digits."""
     return f"p-{secrets.token_hex(4)}"
-
-
-def publishing_refusal(role: Role, publishes: Publishes) -> str | None:
-    """Why ``role`` may not publish ``publishes`` (a ``not-allowed`` message), or None."""
-    limit = PUBLISHING_LIMITS[role]
-    if publishes.video <= limit.video and (limit.audio or not publishes.audio):
-        return None
-    asked = _describe(publishes)
-    if not limit.any:
-        return (
-            f'a {role.value} may not publish media (asked for {asked}); leave "publishes" '
-            f"out: a {role.value} watches, listens and chats"
-        )
-    most = f'{{"video":{limit.video},"audio":{"true" if limit.audio else "false"}}}'
-    return (
-        f"a {role.value} may publish only {_describe(limit)} (asked for {asked}); "
-        f'announce no more than "publishes":{most}'
-    )
-
-
-def _describe(publishes: Publishes) -> str:
-    parts = []
-    if publishes.video:
-        parts.append(f"{publishes.video} video track{'s' if publishes.video > 1 else ''}")
-    if publishes.audio:
-        parts.append("audio")
-    return " and ".join(parts) or "nothing"
 
 
 @dataclass(frozen=True)
@@ -131,6 +102,8 @@ class _Room(Generic[K]):
     chat: deque[ChatMessage] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY_LENGTH))
     chat_count: int = 0
     """Chat messages ever sent here: the ``seq`` of the latest."""
+    recording: RoomRecorders = field(default_factory=RoomRecorders)
+    """Who records the room now, and its chapters."""
 
 
 class Rooms(Generic[K]):
@@ -222,6 +195,10 @@ class Rooms(Generic[K]):
                 return self._grant_draw(conn, message)
             case RemoveParticipant():
                 return self._remove_participant(conn, message)
+            case Record():
+                return self._record(conn, message)
+            case ChapterStart():
+                return self._chapter(conn, message)
             case Ping():
                 pong = Pong(self._clock(), self.room_count, self.participant_count)
                 return [(conn, pong)]
@@ -244,9 +221,12 @@ class Rooms(Generic[K]):
                 f"this connection is already in room {seat.room!r} as {seat.participant.id}; "
                 'send {"v":1,"type":"leave"} first to change room or name',
             )
-        refusal = self._pass_refusal(conn, join) or publishing_refusal(join.role, join.publishes)
+        refusal = self._pass_refusal(conn, join)
         if refusal is not None:
             return self._refuse(conn, join, ErrorCode.NOT_ALLOWED, refusal)
+        refusal = publishing_refusal(join.role, join.publishes)
+        if refusal is not None:
+            return self._refuse(conn, join, ErrorCode.FORBIDDEN, refusal)
         others = self.participants(join.room)
         if len(others) >= self.max_room_size:
             return self._refuse(
@@ -268,12 +248,21 @@ class Rooms(Generic[K]):
         self._seats[conn] = Seat(join.room, participant)
         self._ids.add(participant.id)
         outbox: Outbox[K] = [(conn, Welcome(join.room, participant, others, self.server_version))]
+        outbox += self._catch_up(conn, room)
+        outbox += [(other, Joined(participant)) for other in self._others(join.room, conn)]
+        return outbox
+
+    @staticmethod
+    def _catch_up(conn: K, room: _Room[K]) -> Outbox[K]:
+        """What a participant receives right after ``welcome``: the room's state."""
+        outbox: Outbox[K] = []
         if room.chat:
             outbox.append((conn, ChatHistory(tuple(room.chat))))
         marks = room.telestration.snapshot()
         if marks is not None:
             outbox.append((conn, marks))
-        outbox += [(other, Joined(participant)) for other in self._others(join.room, conn)]
+        if room.recording.active:  # a newcomer sees at once that the session is recorded
+            outbox.append((conn, room.recording.state()))
         return outbox
 
     def _pass_refusal(self, conn: K, join: Join) -> str | None:
@@ -298,14 +287,9 @@ class Rooms(Generic[K]):
         seat = self._seats.get(conn)
         if seat is None:
             return self._refuse(conn, remove, ErrorCode.NOT_JOINED, _NOT_JOINED)
-        if seat.participant.role is not Role.MENTOR:
-            return self._refuse(
-                conn,
-                remove,
-                ErrorCode.NOT_ALLOWED,
-                f"a {seat.participant.role.value} may not remove participants; only a mentor "
-                "may",
-            )
+        refusal = removal_refusal(seat.participant.role)
+        if refusal is not None:
+            return self._refuse(conn, remove, ErrorCode.FORBIDDEN, refusal)
         target = self._rooms[seat.room].members.get(remove.participant)
         if target is None:
             return self._refuse_unknown(conn, remove, remove.participant, seat.room)
@@ -317,13 +301,17 @@ class Rooms(Generic[K]):
                 "field 'participant' is your own participant id; send "
                 '{"v":1,"type":"leave"} to leave the room',
             )
+        refusal = removal_refusal(seat.participant.role, self._seats[target].participant.role)
+        if refusal is not None:
+            return self._refuse(conn, remove, ErrorCode.FORBIDDEN, refusal)
         room_pass = self._passes.get(target)
         if room_pass is not None:
             self.bars.bar(room_pass, now=self._clock())
         kept_out = "; you may not join it again while your token lasts" if room_pass else ""
         removed = ErrorReply(
             ErrorCode.REMOVED,
-            f"mentor {seat.participant.name!r} removed you from room {seat.room!r}{kept_out}",
+            f"{seat.participant.role.value} {seat.participant.name!r} removed you from room "
+            f"{seat.room!r}{kept_out}",
         )
         return [(target, removed), *self._remove(target, reason="removed")]
 
@@ -333,7 +321,7 @@ class Rooms(Generic[K]):
             return self._refuse(conn, publish, ErrorCode.NOT_JOINED, _NOT_JOINED)
         refusal = publishing_refusal(seat.participant.role, publish.publishes)
         if refusal is not None:
-            return self._refuse(conn, publish, ErrorCode.NOT_ALLOWED, refusal)
+            return self._refuse(conn, publish, ErrorCode.FORBIDDEN, refusal)
         participant = replace(seat.participant, publishes=publish.publishes)
         self._seats[conn] = Seat(seat.room, participant)
         updated = Updated(participant)  # the sender's copy is its confirmation
@@ -359,7 +347,7 @@ class Rooms(Generic[K]):
         telestration = self._rooms[seat.room].telestration
         refusal = telestration.refusal(seat.participant, annotate.op)
         if refusal is not None:
-            return self._refuse(conn, annotate, ErrorCode.NOT_ALLOWED, refusal)
+            return self._refuse(conn, annotate, ErrorCode.FORBIDDEN, refusal)
         theirs, mine = telestration.take(seat.participant, annotate)
         members = self._rooms[seat.room].members.values()
         return [(member, mine if member == conn else theirs) for member in members]
@@ -368,14 +356,9 @@ class Rooms(Generic[K]):
         seat = self._seats.get(conn)
         if seat is None:
             return self._refuse(conn, grant, ErrorCode.NOT_JOINED, _NOT_JOINED)
-        if seat.participant.role is not Role.MENTOR:
-            return self._refuse(
-                conn,
-                grant,
-                ErrorCode.NOT_ALLOWED,
-                f"a {seat.participant.role.value} may not let others draw; only a mentor "
-                "may grant or revoke a trainee's drawing",
-            )
+        refusal = grant_refusal(seat.participant.role)
+        if refusal is not None:
+            return self._refuse(conn, grant, ErrorCode.FORBIDDEN, refusal)
         members = self._rooms[seat.room].members
         target_conn = members.get(grant.to)
         if target_conn is None:
@@ -399,6 +382,9 @@ class Rooms(Generic[K]):
         seat = self._seats.get(conn)
         if seat is None:
             return self._refuse(conn, signal, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        refusal = signal_refusal(seat.participant, signal.data)
+        if refusal is not None:
+            return self._refuse(conn, signal, ErrorCode.FORBIDDEN, refusal)
         if signal.to == seat.participant.id:
             return self._refuse(
                 conn,
@@ -416,10 +402,47 @@ class Rooms(Generic[K]):
         self._ids.discard(seat.participant.id)
         members = self._rooms[seat.room].members
         del members[seat.participant.id]
+        recording = self._rooms[seat.room].recording
+        stopped = recording.drop(seat.participant.id)  # a recorder who leaves stops recording
         if not members:
             del self._rooms[seat.room]  # and its chat history and annotations with it
         left = Left(seat.participant, reason)
-        return [(other, left) for other in members.values()]
+        outbox: Outbox[K] = [(other, left) for other in members.values()]
+        if stopped and members:
+            state = recording.state()
+            outbox += [(other, state) for other in members.values()]
+        return outbox
+
+    def records(self, conn: K) -> bool:
+        """Whether the participant on ``conn`` is recording (announced with ``record``)."""
+        seat = self._seats.get(conn)
+        return seat is not None and self._rooms[seat.room].recording.records(
+            seat.participant.id
+        )
+
+    def _record(self, conn: K, record: Record) -> Outbox[K]:
+        seat = self._seats.get(conn)
+        if seat is None:
+            return self._refuse(conn, record, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        refusal = record_refusal(seat.participant.role)
+        if refusal is not None:
+            return self._refuse(conn, record, ErrorCode.FORBIDDEN, refusal)
+        room = self._rooms[seat.room]
+        room.recording.set(seat.participant, record.on, now=self._clock())
+        theirs, mine = room.recording.state(), room.recording.state(record.id)
+        # Sent even when nothing changed: the sender's copy (with ``ref``) confirms it.
+        return [(member, mine if member == conn else theirs) for member in room.members.values()]
+
+    def _chapter(self, conn: K, start: ChapterStart) -> Outbox[K]:
+        seat = self._seats.get(conn)
+        if seat is None:
+            return self._refuse(conn, start, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        refusal = chapter_refusal(seat.participant.role)
+        if refusal is not None:
+            return self._refuse(conn, start, ErrorCode.FORBIDDEN, refusal)
+        room = self._rooms[seat.room]
+        chapter = room.recording.chapter(seat.participant, start, now=self._clock())
+        return [(member, chapter) for member in room.members.values()]  # sender included
 
     def _others(self, room: str, conn: K) -> list[K]:
         return [other for other in self._rooms[room].members.values() if other != conn]

@@ -16,7 +16,7 @@ Pure like :mod:`.room`, which calls it and sends what it returns.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from surgery_teach.annotations.board import Board, opacity_at
@@ -65,7 +65,7 @@ class Telestration:
         return may_draw(role, trainee_granted=granted)
 
     def refusal(self, sender: ParticipantInfo, op: Op) -> str | None:
-        """Why ``sender`` may not send ``op`` (a ``not-allowed`` message), or None."""
+        """Why ``sender`` may not send ``op`` (a ``forbidden`` message), or None."""
         if op.author != sender.id:
             return (
                 f"the op's author is {op.author!r} but you are {sender.id!r}; an op carries "
@@ -95,15 +95,42 @@ class Telestration:
             op = replace(op, shape=replace(op.shape, created=self._clock()))
         op = with_seq(op, self.board.last_seq + 1)
         self.board.apply(op)
+        applied = Annotation(sender.id, op)
+        self._remember(annotate.id, applied)  # an undo too: a resend must not undo twice
         if isinstance(op, Undo | Redo):
             ops = self._snapshot_ops()
             return AnnotationSnapshot(ops, op.seq), AnnotationSnapshot(ops, op.seq, annotate.id)
-        applied = Annotation(sender.id, op)
-        if annotate.id is not None:
-            self._applied[annotate.id] = applied
-            while len(self._applied) > REMEMBERED_REFS:
-                self._applied.pop(next(iter(self._applied)))
         return applied, Annotation(sender.id, op, annotate.id)
+
+    def _remember(self, ref: str | int | None, applied: Annotation) -> None:
+        if ref is None:
+            return
+        self._applied[ref] = applied
+        while len(self._applied) > REMEMBERED_REFS:
+            self._applied.pop(next(iter(self._applied)))
+
+    def restore(
+        self,
+        snapshot: AnnotationSnapshot | None,
+        ops: Iterable[tuple[Annotation, str | int | None]],
+        refs: Iterable[tuple[str | int | None, Annotation]] = (),
+    ) -> None:
+        """Rebuild the board from a state journal (:mod:`.room_journal`): a compacted
+        ``snapshot``, then the numbered ``ops`` after it; ``refs`` are client op ids the
+        snapshot already holds, so resends of them are still recognised."""
+        if snapshot is not None:
+            self.board = Board.from_snapshot(snapshot.ops, last_seq=snapshot.seq)
+        for ref, annotation in refs:
+            self._remember(ref, annotation)
+        for annotation, ref in ops:
+            self.board.apply(annotation.op)
+            self._remember(ref, annotation)
+
+    def state(self) -> tuple[AnnotationSnapshot, list[tuple[str | int, Annotation]]]:
+        """The board compacted, and the client op ids it holds: what a compacted journal
+        keeps. (The undo history of removes and clears is not kept.)"""
+        snapshot = AnnotationSnapshot(tuple(self.board.snapshot()), self.board.last_seq)
+        return snapshot, list(self._applied.items())
 
     def snapshot(self) -> AnnotationSnapshot | None:
         """What a newcomer needs to rebuild the board, or None when nothing is on it."""

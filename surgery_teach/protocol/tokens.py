@@ -134,6 +134,28 @@ def read_token(token: str, secret: bytes, *, now: float) -> RoomPass:
     return room_pass
 
 
+def read_claims_unverified(token: str) -> RoomPass:
+    """What ``token`` says (room, role, name, expiry), **without** checking its signature.
+
+    For a client to fill in its join form from a pasted token: only the server, which has
+    the secret, can tell whether the token is genuine, so never grant anything from this.
+    The expiry is not checked either (compare ``expires_at`` with the clock to show it).
+    Raises :class:`ProtocolError` ``missing-token`` or ``invalid-token`` (not a JWT, a
+    claim missing or malformed), with the same messages as :func:`read_token`.
+    """
+    if not token:
+        raise ProtocolError(TokenProblem.MISSING, "no room token was presented")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise _invalid(f"it is {len(token)} characters long; the limit is {MAX_TOKEN_CHARS}")
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False, "require": list(CLAIMS)})
+    except jwt.MissingRequiredClaimError as exc:
+        raise _invalid(f"claim {exc.claim!r} is missing") from None
+    except jwt.InvalidTokenError as exc:
+        raise _invalid(f"it is not a well-formed token ({exc})") from None
+    return _room_pass(claims)
+
+
 def _room_pass(claims: dict[str, Any]) -> RoomPass:
     room, role, name = claims["room"], claims["role"], claims["name"]
     try:

@@ -46,6 +46,7 @@ class EventKind(StrEnum):
     SOURCE_START = "source-start"  # a source's file got its first frame: file, clock_origin
     CHAPTER = "chapter"
     MARK = "mark"  # an annotation op: {"op": op_to_json(op)}
+    BOARD = "board"  # the whole board replaced (undo/redo, rejoin, start): {"ops": [...], "seq"}
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
     CHAT = "chat"

@@ -2,7 +2,10 @@
 
 :class:`Recorder` subscribes to the live :class:`SharedEncoder` of each source, so
 recording adds no encode: the packets the viewers get are copied into the files as they
-are, on one worker thread per file. The asyncio loop only hands packets over.
+are, on one worker thread per file. The asyncio loop only hands packets over. A viewer
+records what it receives the same way (:class:`~.sources.ReceivedPackets`: the pictures
+as they arrived, undecoded); sources may be added while recording (:meth:`add_source`),
+and one whose size is not known yet joins the manifest with its first keyframe.
 
 **One file per source.** Each source gets its own single-stream file rather than one file
 with several streams, because a multi-stream muxer interleaves: it holds one source's
@@ -24,6 +27,7 @@ the files and manifest can still be finished cleanly; a real ``ENOSPC`` is handl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import errno
 import logging
@@ -42,6 +46,7 @@ from surgery_teach.annotations.ops import Freeze, Op, Unfreeze
 from surgery_teach.annotations.wire import op_to_json
 from surgery_teach.errors import DiskFullError, RecordingError
 from surgery_teach.media.encoder import EncodedFrame, SharedEncoder
+from surgery_teach.protocol.messages import Role
 from surgery_teach.recording.container import (
     AudioFileWriter,
     ContainerOptions,
@@ -51,13 +56,21 @@ from surgery_teach.recording.events import EVENTS_FILE, Event, EventKind, EventL
 from surgery_teach.recording.layout import media_file_name
 from surgery_teach.recording.manifest import (
     MANIFEST_FILE,
+    MAX_PARTICIPANTS,
+    MAX_SOURCES,
     AudioEntry,
     Manifest,
+    Participant,
     RecordingState,
     SourceEntry,
     write_manifest,
 )
-from surgery_teach.recording.tap import EncoderTap, tap_encoder
+from surgery_teach.recording.sources import (
+    PacketSource,
+    Subscription,
+    as_packet_source,
+    picture_size,
+)
 from surgery_teach.recording.writer import DiskSpaceGuard, WriterThread
 
 logger = logging.getLogger("surgery_teach.recording")
@@ -106,15 +119,17 @@ class RecorderStatus:
 @dataclass
 class _SourceRecording:
     label: str
-    encoder: SharedEncoder
+    source: PacketSource
     file: str
     writer: VideoFileWriter
     thread: WriterThread[EncodedFrame]
-    tap: EncoderTap | None = None
+    listed: bool  # in the manifest; a source of unknown size joins it with its first frame
+    tap: Subscription | None = None
 
 
 class Recorder:
-    """Records ``sources`` (``(label, SharedEncoder)`` pairs) into the case ``folder``.
+    """Records ``sources`` (``(label, SharedEncoder or PacketSource)`` pairs) into the
+    case ``folder``.
 
     ``manifest`` says what the case is (title, hospital, participants); the recorder
     fills in sources, times and state. Use :func:`new_case_folder` for the folder.
@@ -131,7 +146,7 @@ class Recorder:
         self,
         folder: Path,
         manifest: Manifest,
-        sources: Sequence[tuple[str, SharedEncoder]],
+        sources: Sequence[tuple[str, SharedEncoder | PacketSource]],
         *,
         audio: MediaStreamTrack | None = None,
         options: RecorderOptions | None = None,
@@ -144,7 +159,11 @@ class Recorder:
         self.options = options or RecorderOptions()
         self._draft = manifest
         self._manifest = manifest
-        self._sources = list(sources)
+        self._sources = [(label, as_packet_source(source)) for label, source in sources]
+        self._taken: set[str] = set()  # file names in use
+        self._guard: DiskSpaceGuard | None = None
+        self._manifest_writes: set[asyncio.Task[None]] = set()
+        self._manifest_lock = asyncio.Lock()
         self._audio_track = audio
         self._on_status = on_status
         self._state = RecorderState.IDLE
@@ -210,25 +229,18 @@ class Recorder:
         self._loop = asyncio.get_running_loop()
         started = time.time()
         options = self.options
-        suffix = options.container.format.value
-        entries: list[SourceEntry] = []
-        taken: set[str] = set()
-        for label, encoder in self._sources:
-            name = media_file_name(label, suffix, taken)
-            taken.add(name)
-            width, height = encoder.source.size
-            entries.append(SourceEntry(
-                label=label,
-                file=name,
-                width=encoder.settings.width or width,
-                height=encoder.settings.height or height,
-                fps=float(encoder.source.fps),
-            ))
+        guard = self._guard = DiskSpaceGuard(
+            self.folder, options.min_free_bytes, interval=options.space_check_interval
+        )
+        self._recordings = [
+            self._make_source(label, source, guard) for label, source in self._sources
+        ]
+        entries = [self._entry(rec) for rec in self._recordings if rec.listed]
         audio = None
         if self._audio_track is not None:
-            audio = AudioEntry(
-                file=media_file_name("audio", options.container.format.audio_suffix, taken)
-            )
+            name = media_file_name("audio", options.container.format.audio_suffix, self._taken)
+            self._taken.add(name)
+            audio = AudioEntry(file=name)
         started_at = dt.datetime.fromtimestamp(started).astimezone()
         self._manifest = replace(
             self._draft,
@@ -241,24 +253,18 @@ class Recorder:
             error=None,
             app_version=__version__,
         )
-        guard = DiskSpaceGuard(
-            self.folder, options.min_free_bytes, interval=options.space_check_interval
-        )
         self._events = await asyncio.to_thread(self._create_files, guard)
         self._events.log(
             EventKind.RECORDING_START, t=started, folder=self.folder.name,
-            sources=[e.label for e in entries],
+            sources=[rec.label for rec in self._recordings],
         )
-
-        for (label, encoder), entry in zip(self._sources, entries, strict=True):
-            self._recordings.append(self._make_source(label, encoder, entry, guard))
         if audio is not None:
             self._audio = self._make_audio(audio, guard)
 
         self._state = RecorderState.RECORDING
         for rec in self._recordings:
             rec.thread.start()
-            rec.tap = tap_encoder(rec.encoder, self._video_sink(rec))
+            rec.tap = rec.source.subscribe(self._video_sink(rec))
         if self._audio is not None and self._audio_track is not None:
             self._audio[1].start()
             self._audio_task = asyncio.create_task(self._pump_audio(self._audio_track))
@@ -289,18 +295,29 @@ class Recorder:
             raise self._translate(exc) from exc
 
     def _make_source(
-        self, label: str, encoder: SharedEncoder, entry: SourceEntry, guard: DiskSpaceGuard
+        self, label: str, source: PacketSource, guard: DiskSpaceGuard
     ) -> _SourceRecording:
+        """The file and writer thread of one video (no disk access until its first frame)."""
+        name = media_file_name(label, self.options.container.format.value, self._taken)
+        self._taken.add(name)
+        width, height = source.size() or (0, 0)  # 0: read from the first keyframe
         writer = self.video_writer_type(
-            self.folder / entry.file, label=label, width=entry.width, height=entry.height,
+            self.folder / name, label=label, width=width, height=height,
             options=self.options.container,
         )
-        max_queued = max(30, round(entry.fps * self.options.max_queued_seconds))
+        max_queued = max(30, round(source.fps * self.options.max_queued_seconds))
 
         def write(encoded: EncodedFrame) -> None:
+            if not writer.width:
+                size = picture_size(bytes(encoded.packet)) if encoded.keyframe else None
+                if size is None:
+                    return  # no file before a picture whose size can be read
+                writer.width, writer.height = size
             wrote = writer.write(encoded.packet, captured_at=encoded.captured_at)
             if wrote and writer.frames == 1:
-                self._log_source_start(label, entry.file, writer.clock_origin)
+                self._log_source_start(label, name, writer.clock_origin)
+                if not rec.listed:
+                    self._call_soon(self._list_source, rec)
 
         thread: WriterThread[EncodedFrame] = WriterThread(
             label,
@@ -309,9 +326,88 @@ class Recorder:
             on_error=self._failed_from_thread,
             guard=guard,
             max_queued=max_queued,
-            request_keyframe=encoder.request_keyframe,
+            request_keyframe=source.request_keyframe,
         )
-        return _SourceRecording(label, encoder, entry.file, writer, thread)
+        rec = _SourceRecording(label, source, name, writer, thread, listed=width > 0)
+        return rec
+
+    def _entry(self, rec: _SourceRecording) -> SourceEntry:
+        return SourceEntry(
+            label=rec.label, file=rec.file, width=rec.writer.width, height=rec.writer.height,
+            fps=rec.source.fps,
+        )
+
+    # -- while recording ---------------------------------------------------------------------
+
+    def add_source(self, label: str, source: SharedEncoder | PacketSource) -> None:
+        """Record one more video from now on (one that appeared after :meth:`start`).
+
+        Loop thread, while recording. :class:`RecordingError` if ``label`` is taken or
+        the case already has the most sources a manifest lists.
+        """
+        if self._state is not RecorderState.RECORDING or self._guard is None:
+            raise RecordingError("the recording is not running; start a new one")
+        if label in self.labels:
+            raise RecordingError(f"a source called {label!r} is already recorded")
+        if len(self._recordings) >= MAX_SOURCES:
+            raise RecordingError(f"a case holds at most {MAX_SOURCES} video sources")
+        rec = self._make_source(label, as_packet_source(source), self._guard)
+        self._recordings.append(rec)
+        rec.thread.start()
+        rec.tap = rec.source.subscribe(self._video_sink(rec))
+        if rec.listed:
+            self._list_source(rec)
+        logger.info("recording %s as well", label)
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the videos being recorded."""
+        return [rec.label for rec in self._recordings]
+
+    def add_participant(self, role: Role | str, name: str) -> None:
+        """Name someone who took part; the manifest lists each role and name once."""
+        person = Participant(role=Role(role), name=name)
+        people = self._draft.participants
+        if person in people or len(people) >= MAX_PARTICIPANTS:
+            return
+        self._draft = replace(self._draft, participants=(*people, person))
+        if self._state is not RecorderState.IDLE:
+            self._manifest = replace(self._manifest, participants=self._draft.participants)
+            self._save_manifest()
+
+    def _list_source(self, rec: _SourceRecording) -> None:
+        """Put a started source in the manifest (loop thread)."""
+        if self._state is not RecorderState.RECORDING:
+            return  # the final manifest lists it
+        rec.listed = True
+        self._manifest = replace(self._manifest, sources=(*self._manifest.sources,
+                                                          self._entry(rec)))
+        self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        """Rewrite the manifest while recording (atomic, on a worker thread), so a crash
+        keeps what changed; the final manifest waits for these writes."""
+        if self._state is not RecorderState.RECORDING:
+            return
+
+        async def save() -> None:
+            async with self._manifest_lock:  # one writer at a time: they share a temp file
+                if self._state is not RecorderState.RECORDING:
+                    return
+                try:
+                    await asyncio.to_thread(write_manifest, self.folder, self._manifest)
+                except OSError as exc:
+                    self._failed(exc)
+
+        task = asyncio.get_running_loop().create_task(save())
+        self._manifest_writes.add(task)
+        task.add_done_callback(self._manifest_writes.discard)
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback`` on the loop from a worker thread."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the app is exiting
+                self._loop.call_soon_threadsafe(callback, *args)
 
     def _make_audio(
         self, entry: AudioEntry, guard: DiskSpaceGuard
@@ -387,6 +483,12 @@ class Recorder:
         )
         return self.log(kind, t=t, op=op_to_json(op))
 
+    def log_board(self, ops: Sequence[Op], seq: int, *, t: float | None = None) -> Event | None:
+        """Log the whole board, replaced at once: the marks present when recording starts,
+        and the fresh state after an undo or redo (the server answers those with a snapshot,
+        not an op). Replay swaps in this state, so undone marks vanish as they did live."""
+        return self.log(EventKind.BOARD, t=t, ops=[op_to_json(op) for op in ops], seq=seq)
+
     async def flush_events(self, timeout: float | None = None) -> bool:
         """Wait until every event logged so far is on disk (``fsync``-ed)."""
         if self._events is None:
@@ -456,6 +558,8 @@ class Recorder:
         else:
             self._events.log(EventKind.RECORDING_FAILED, t=ended, error=str(error))
         self._manifest = self._final_manifest(ended, error)
+        if self._manifest_writes:  # an earlier manifest must not land after the final one
+            await asyncio.gather(*self._manifest_writes, return_exceptions=True)
         manifest_error = await asyncio.to_thread(self._close_files)
         if manifest_error is not None and self._error is None:
             self._error = self._translate(manifest_error)
@@ -465,9 +569,12 @@ class Recorder:
 
     def _final_manifest(self, ended: float, error: RecordingError | None) -> Manifest:
         origins = {r.label: r.writer.clock_origin for r in self._recordings}
+        listed = {entry.label for entry in self._manifest.sources}
+        late = [self._entry(r) for r in self._recordings  # started as the recording stopped
+                if r.label not in listed and r.writer.frames and r.writer.width]
         sources = tuple(
             replace(entry, clock_origin=origins.get(entry.label))
-            for entry in self._manifest.sources
+            for entry in (*self._manifest.sources, *late)
         )
         audio = self._manifest.audio
         if audio is not None and self._audio is not None:

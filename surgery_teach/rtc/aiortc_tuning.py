@@ -11,6 +11,9 @@ Three adaptations, each checked against the aiortc versions they were written fo
 3. **Keyframe requests reach the shared encoder.** When a track returns encoded packets,
    aiortc drops PLI/FIR on the floor; :func:`forward_keyframe_requests` routes them to the
    track's ``request_keyframe()``.
+4. **Received frames for a recorder, without re-encoding.** Each complete H.264 access unit
+   :class:`MarkerJitterBuffer` releases also goes to its :class:`ReceivedFrameTap`
+   (:func:`frame_tap`), so a viewer records exactly what it received.
 
 If aiortc changes shape, :func:`tuning_supported` turns false and everything still works
 with stock behaviour (logged once).
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice
@@ -44,13 +49,107 @@ def tuning_supported() -> bool:
     return (
         aiortc.__version__.startswith(TESTED_AIORTC)
         and "_send_keyframe" in dir(RTCRtpSender)
+        and "_send_rtcp_pli" in dir(RTCRtpReceiver)
         and "JitterBuffer" in probe
         and hasattr(JitterBuffer, "_remove_frame")
     )
 
 
+_IDR_NAL = 5
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """One complete encoded picture as received: what a recorder writes, undecoded.
+
+    ``data`` is the H.264 access unit in Annex-B form (4-byte start codes), ``timestamp``
+    its RTP timestamp (90 kHz, wraps at 2**32, random origin), ``arrived`` the local
+    ``time.time()`` when it was complete. ``after_loss``: packets were lost since the
+    previous frame, so this one may refer to a picture that never arrived.
+    """
+
+    data: bytes
+    timestamp: int
+    keyframe: bool
+    arrived: float
+    after_loss: bool = False
+
+
+def is_keyframe(data: bytes) -> bool:
+    """Whether an Annex-B H.264 access unit holds an IDR picture (a decoder can start)."""
+    at = data.find(b"\x00\x00\x01")
+    while 0 <= at < len(data) - 3:
+        if data[at + 3] & 0x1F == _IDR_NAL:
+            return True
+        at = data.find(b"\x00\x00\x01", at + 3)
+    return False
+
+
+class ReceivedFrameTap:
+    """Hands each received picture of one remote video track to its subscribers.
+
+    Called on the asyncio loop, in the receiver's packet handler, so a sink must not
+    block: queue the frame (a recorder's writer thread) and return. :meth:`request_keyframe`
+    asks the sender for a keyframe (RTCP PLI), so a recording that starts mid-stream
+    begins within moments rather than at the next periodic keyframe.
+    """
+
+    def __init__(self, request_keyframe: Callable[[], None] = lambda: None) -> None:
+        self._sinks: list[Callable[[ReceivedFrame], None]] = []
+        self._request_keyframe = request_keyframe
+        self._lost = False
+        self.frames = 0
+
+    def subscribe(self, sink: Callable[[ReceivedFrame], None]) -> Callable[[], None]:
+        """Call ``sink`` with every frame from now on; returns the unsubscribe function."""
+        self._sinks.append(sink)
+
+        def unsubscribe() -> None:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+
+        return unsubscribe
+
+    def request_keyframe(self) -> None:
+        self._request_keyframe()
+
+    def lost(self) -> None:
+        """Packets were lost: the next frame is marked ``after_loss``."""
+        self._lost = True
+
+    def publish(self, data: bytes, timestamp: int) -> None:
+        self.frames += 1
+        if not self._sinks:
+            self._lost = False
+            return
+        frame = ReceivedFrame(data, timestamp, is_keyframe(data), time.time(), self._lost)
+        self._lost = False
+        for sink in list(self._sinks):
+            try:
+                sink(frame)
+            except Exception:  # a recorder's fault must not stop the picture
+                logger.exception("a received-frame sink failed")
+
+
 class MarkerJitterBuffer(JitterBuffer):
-    """A video jitter buffer that releases a frame as soon as its marker packet is in."""
+    """A video jitter buffer that releases a frame as soon as its marker packet is in.
+
+    Every frame it releases also goes to :attr:`tap` (for recording).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tap = ReceivedFrameTap()
+        self.ssrc: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        self.ssrc = packet.ssrc
+        lost, frame = super().add(packet)
+        if lost:  # the buffer gave up on missing packets (it also asks for a keyframe)
+            self.tap.lost()
+        if frame is not None:
+            self.tap.publish(frame.data, frame.timestamp)
+        return lost, frame
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         assert self._origin is not None
@@ -105,9 +204,29 @@ def tune_receiver(receiver: RTCRtpReceiver, track: RemoteStreamTrack) -> bool:
     current = getattr(receiver, _JITTER_ATTR, None)
     if not isinstance(current, JitterBuffer):
         return False
-    setattr(receiver, _JITTER_ATTR, MarkerJitterBuffer(capacity=current.capacity, is_video=True))
+    buffer = MarkerJitterBuffer(capacity=current.capacity, is_video=True)
+    buffer.tap = ReceivedFrameTap(lambda: _send_pli(receiver, buffer))
+    setattr(receiver, _JITTER_ATTR, buffer)
     track._queue = LatestQueue()
     return True
+
+
+def frame_tap(receiver: RTCRtpReceiver) -> ReceivedFrameTap | None:
+    """The received-frame tap of a receiver :func:`tune_receiver` tuned, else None."""
+    buffer = getattr(receiver, _JITTER_ATTR, None)
+    return buffer.tap if isinstance(buffer, MarkerJitterBuffer) else None
+
+
+def _send_pli(receiver: RTCRtpReceiver, buffer: MarkerJitterBuffer) -> None:
+    """Ask the sender of ``receiver``'s stream for a keyframe (RTCP PLI); loop thread."""
+    if buffer.ssrc is None:
+        return  # nothing received yet: the first frame is a keyframe anyway
+    task = asyncio.get_running_loop().create_task(receiver._send_rtcp_pli(buffer.ssrc))
+    _pli_tasks.add(task)
+    task.add_done_callback(_pli_tasks.discard)
+
+
+_pli_tasks: set[asyncio.Task[None]] = set()
 
 
 def forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None]) -> bool:

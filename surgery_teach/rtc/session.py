@@ -7,6 +7,11 @@ sections for what the other side announced; the answerer fills those with its ow
 Each received video track becomes a :class:`VideoReceiver`. Listeners hear about
 participants, videos, voices and chat through plain callbacks, so a Qt window and the
 headless command line use the same class.
+
+When the signaling link drops, the session rejoins by itself (jittered backoff) with the
+client key it made at the start, so the server gives it back its participant id; the peer
+connections stay up meanwhile and media keeps flowing. After the rejoin only what
+changed is renegotiated, and chat and drawing sent meanwhile go out once (:mod:`.outbox`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,16 +31,19 @@ from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
 from surgery_teach.annotations import Board, Op
-from surgery_teach.errors import MediaError, SignalingError
+from surgery_teach.errors import SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.protocol.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     Annotate,
     Annotation,
     AnnotationSnapshot,
     Answer,
     Candidate,
+    ChapterMessage,
+    ChapterStart,
     Chat,
     ChatHistory,
     ChatMessage,
@@ -43,18 +53,23 @@ from surgery_teach.protocol.messages import (
     Left,
     Offer,
     ParticipantInfo,
-    Ping,
     Pong,
     Publish,
     Publishes,
+    Record,
     Relayed,
+    RemoveParticipant,
     Role,
+    RoomRecording,
+    ServerMessage,
     Signal,
     TrackInfo,
     Updated,
     Welcome,
 )
 from surgery_teach.rtc import aiortc_tuning
+from surgery_teach.rtc.freeze import FreezeFrames
+from surgery_teach.rtc.outbox import Outbox
 from surgery_teach.rtc.peer import (
     audio_direction,
     describe,
@@ -65,15 +80,19 @@ from surgery_teach.rtc.peer import (
     remote_directions,
 )
 from surgery_teach.rtc.signaling_client import SignalingClient
+from surgery_teach.rtc.signaling_link import SignalingLink
 from surgery_teach.rtc.stills import CHANNEL as STILLS_CHANNEL
-from surgery_teach.rtc.stills import FrameHistory, Still, StillReceiver, encode_jpeg
+from surgery_teach.rtc.stills import FrameHistory, Still
 
 logger = logging.getLogger(__name__)
 
-# The session pings the server this often and calls the link dead after hearing nothing
-# for DEAD_AFTER seconds (TCP alone may take minutes to notice a dead path).
-HEARTBEAT_INTERVAL = 1.0
-DEAD_AFTER = 4.0
+# Peer connections in these states carry (or are about to carry) media: a rejoin keeps them.
+_ALIVE = ("new", "connecting", "connected")
+
+
+def new_client_key() -> str:
+    """A session's client key: random, secret, the same for every join of the session."""
+    return secrets.token_urlsafe(24)
 
 
 @dataclass(kw_only=True)
@@ -86,9 +105,12 @@ class SessionConfig:
     role: Role
     ice_servers: list[str] = field(default_factory=list)
     token: str = field(default="", repr=False)  # room token, for a secured server
+    ca_file: str = ""  # PEM file of a private CA that signed a wss:// server's certificate
     # Stock aiortc media path, for comparisons: one aiortc encoder per viewer and the
     # stock receive path (jitter buffer one frame late, unbounded queue).
     stock: bool = False
+    # Rejoin by itself when the signaling link drops (False: the session ends instead).
+    reconnect: bool = True
 
 
 @dataclass
@@ -98,7 +120,6 @@ class Peer:
     tracks: list[MediaStreamTrack] = field(default_factory=list)
     labels: dict[str, TrackInfo] = field(default_factory=dict)
     channel: RTCDataChannel | None = None  # carries stills (freeze frame)
-    stills_in: StillReceiver = field(default_factory=StillReceiver)
 
 
 Listener = Callable[..., None]
@@ -109,32 +130,72 @@ class LiveSession:
 
     def __init__(self, config: SessionConfig, encoders: list[SharedEncoder],
                  client: SignalingClient, microphone: MediaStreamTrack | None = None,
-                 relay: MediaRelay | None = None) -> None:
+                 relay: MediaRelay | None = None, client_key: str | None = None) -> None:
         self.config = config
         self.encoders = encoders
         self.microphone = microphone
         self._relay = relay or MediaRelay()
         self._me = client.welcome.you
         self.board = Board()  # the room's marks, as the server orders them
-        self.stills: dict[str, Still] = {}  # frozen sources → their full-quality picture
-        self._histories = {e.label: FrameHistory(e.source) for e in encoders}
-        self.client = client
+        self.freeze = FreezeFrames(encoders, lambda source: self._emit("still", source))
+        self.client_key = client_key or new_client_key()
+        self._link = SignalingLink(
+            client, lambda: _join(config, self._me.publishes, self.client_key),
+            reconnect=config.reconnect)
+        self.connections_made = 0  # peer connections created (a rejoin should add none)
+        self._outbox = Outbox()
+        self._chats_seen: set[tuple[int, str, float]] = set()
+        self._catching_up = False  # after a rejoin, until the room's state has arrived
         self.participants: dict[str, ParticipantInfo] = {}
         self.peers: dict[str, Peer] = {}
         self.receivers: list[VideoReceiver] = []
+        self.recording = RoomRecording(())  # who records the room (the server says)
+        self.voices: dict[str, MediaStreamTrack] = {}  # participant id -> received voice
+        self._voice_relay = MediaRelay()  # a voice has several listeners (speaker, recorder)
         self.ended = asyncio.Event()
+        self.removed = ""  # the server's words when someone removed us from the room
         self._listeners: dict[str, list[Listener]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
-        self.rtt_ms: float | None = None
-        loop = asyncio.get_event_loop()
-        self._last_heard = loop.time()
-        self._ping_sent: float | None = None
 
     @property
     def me(self) -> ParticipantInfo:
         """This participant as the server last described it (``publishes`` included)."""
         return self._me
+
+    @property
+    def stills(self) -> dict[str, Still]:
+        """Frozen sources -> their full-quality picture."""
+        return self.freeze.stills
+
+    @property
+    def _histories(self) -> dict[str, FrameHistory]:
+        return self.freeze.histories
+
+    @property
+    def client(self) -> SignalingClient:
+        """The signaling connection now (a new one after each rejoin)."""
+        return self._link.client
+
+    @property
+    def link(self) -> str:
+        """``live``, ``reconnecting`` (media goes on meanwhile) or ``ended``."""
+        return self._link.state
+
+    @property
+    def rtt_ms(self) -> float | None:
+        """The signaling round trip, the best estimate a pure viewer has."""
+        return self._link.rtt_ms
+
+    @property
+    def not_admitted(self) -> str:
+        """Why the server will not have us back (a removal, a token it refuses), or ""."""
+        return self._link.refusal
+
+    @property
+    def waiting(self) -> int:
+        """Chat messages and drawing ops the server has not confirmed yet."""
+        return len(self._outbox)
 
     @classmethod
     async def start(cls, config: SessionConfig, encoders: list[SharedEncoder] | None = None,
@@ -150,19 +211,15 @@ class LiveSession:
         """
         aiortc_tuning.use_loopback_ice(is_loopback_url(config.server))
         encoders = list(encoders or [])
-        client = await SignalingClient.join(
-            config.server, room=config.room, name=config.name, role=config.role,
-            publishes=Publishes(video=len(encoders), audio=microphone is not None),
-            token=config.token,
-        )
-        session = cls(config, encoders, client, microphone, relay)
+        key = new_client_key()
+        publishes = Publishes(video=len(encoders), audio=microphone is not None)
+        client = await _join(config, publishes, key)
+        session = cls(config, encoders, client, microphone, relay, key)
         if not config.stock:
             for encoder in session.encoders:
                 encoder.start()
-        for history in session._histories.values():
-            history.start()
-        session._spawn(session._read_signaling())
-        session._spawn(session._heartbeat())
+        session.freeze.start()
+        session._spawn(session._link.run(session))
         await session._on_welcome(client.welcome)
         return session
 
@@ -170,16 +227,27 @@ class LiveSession:
 
     def on(self, event: str, listener: Listener) -> None:
         """Listen to ``participants`` (), ``video`` (receiver), ``video-ended`` (receiver),
-        ``audio`` (track, participant), ``chat`` (ChatMessage), ``marks`` () when
+        ``audio`` (track, participant: a copy of their voice for one listener; more
+        listeners call :meth:`voice_copy`), ``chat`` (ChatMessage), ``marks`` () when
         ``board`` changed, ``op`` (Op) for each op applied in order, ``accepted`` (ref)
         when the server took an op sent with a ref,
         ``still`` (source) when a frozen picture arrived or went,
         ``refused`` (ErrorReply: the server turned a request down),
-        ``ended`` (reason: str)."""
+        ``joined`` (participant), ``left`` (participant, reason),
+        ``recording`` (RoomRecording) when who records may have changed,
+        ``chapter`` (ChapterMessage) for each chapter of the room,
+        ``link`` ("reconnecting" or "live") when the signaling link dropped or is back
+        (the peer connections stay up meanwhile),
+        ``ended`` (reason: str) when the session is over for good (removed, refused)."""
         self._listeners.setdefault(event, []).append(listener)
 
+    def off(self, event: str, listener: Listener) -> None:
+        """Stop calling ``listener`` for ``event`` (no error if it was not listening)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.get(event, []).remove(listener)
+
     def _emit(self, event: str, *args: object) -> None:
-        for listener in self._listeners.get(event, []):
+        for listener in list(self._listeners.get(event, [])):  # a listener may go off
             try:
                 listener(*args)
             except Exception:
@@ -190,86 +258,128 @@ class LiveSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # -- signaling ------------------------------------------------------------------------
+    # -- signaling (the SignalingLink's listener) ------------------------------------------
 
-    async def _read_signaling(self) -> None:
-        reason = "the signaling server closed the connection"
-        try:
-            async for message in self.client.messages():
-                await self._handle(message)
-        except SignalingError as exc:
-            reason = str(exc)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("signaling handler failed")
-            reason = "internal error while handling a signaling message"
-        if not self._closing:
+    async def on_message(self, message: ServerMessage) -> None:
+        await self._handle(message)
+
+    async def on_rejoined(self, welcome: Welcome) -> None:
+        """Back after a drop: keep what still works, send again what is unconfirmed."""
+        self._catching_up = True
+        await self._on_welcome(welcome, rejoin=True)
+        while batch := self._outbox.to_send():  # the server takes each id once
+            for message in batch:
+                await self._link.send(message)
+
+    def on_state(self, state: str, reason: str) -> None:
+        if state == "reconnecting":
+            self._outbox.link_lost()
+        if state == "ended":
             logger.warning("session ended: %s", reason)
             self._emit("ended", reason)
             self.ended.set()
-
-    async def _heartbeat(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self._closing:
-            await asyncio.sleep(HEARTBEAT_INTERVAL)
-            if loop.time() - self._last_heard > DEAD_AFTER:
-                logger.warning("signaling server silent for %.0f s: link lost", DEAD_AFTER)
-                self.client.abort()
-                return
-            try:
-                self._ping_sent = loop.time()
-                await self.client.send(Ping())
-            except SignalingError:
-                return
+        else:
+            self._emit("link", state)
 
     async def _handle(self, message: object) -> None:
-        loop = asyncio.get_running_loop()
-        self._last_heard = loop.time()
         if isinstance(message, Pong):
-            if self._ping_sent is not None:
-                self.rtt_ms = (loop.time() - self._ping_sent) * 1000
+            if self._catching_up:  # the room's state is in, and it had no marks
+                await self._replace_board(Board())
         elif isinstance(message, Joined):
+            before = self.participants.get(message.participant.id)
             self.participants[message.participant.id] = message.participant
             self._emit("participants")
-            await self._connect(message.participant)
+            self._emit("joined", message.participant)
+            if not self._still_connected(message.participant, before, self._me):
+                await self._connect(message.participant)
         elif isinstance(message, Updated):
             await self._on_updated(message.participant)
         elif isinstance(message, Left):
             self.participants.pop(message.participant.id, None)
             self._emit("participants")
+            self._emit("left", message.participant, message.reason)
             await self._drop_peer(message.participant.id)
         elif isinstance(message, Relayed):
             await self._on_signal(message)
         elif isinstance(message, Annotation):
-            if message.ref is not None:
-                self._emit("accepted", message.ref)
+            self._confirmed(message.ref)
+            if self._catching_up:  # the room had no marks when we rejoined
+                self._catching_up = False
+                self.board = Board()
             if message.op.seq > self.board.last_seq:  # exactly once, in server order
                 self.board.apply(message.op)
                 self._emit("op", message.op)
                 self._emit("marks")
                 await self._freezes_changed()
         elif isinstance(message, AnnotationSnapshot):
-            if message.ref is not None:
-                self._emit("accepted", message.ref)
-            self.board = Board.from_snapshot(message.ops, last_seq=message.seq)
-            self._emit("marks")
-            await self._freezes_changed()
+            self._confirmed(message.ref)
+            await self._replace_board(Board.from_snapshot(message.ops, last_seq=message.seq))
         elif isinstance(message, ChatMessage):
-            self._emit("chat", message)
+            self._confirmed(message.ref)
+            self._chat(message)
         elif isinstance(message, ChatHistory):
             for chat in message.messages:
-                self._emit("chat", chat)
+                self._chat(chat)
+        elif isinstance(message, RoomRecording):
+            self.recording = message
+            self._emit("recording", message)
+        elif isinstance(message, ChapterMessage):
+            self._emit("chapter", message)
         elif isinstance(message, ErrorReply):
             logger.warning("server reported %s", message.code)
+            if message.code == ErrorCode.REMOVED:  # the server closes the link next
+                self.removed = message.message
+            self._outbox.settle(message.ref)  # refused: sending it again would not help
             self._emit("refused", message)
 
-    async def _on_welcome(self, welcome: Welcome) -> None:
-        for participant in welcome.participants:
-            self.participants[participant.id] = participant
+    def _confirmed(self, ref: object) -> None:
+        if ref is not None:
+            self._outbox.settle(ref)
+            self._emit("accepted", ref)
+
+    def _chat(self, message: ChatMessage) -> None:
+        """Pass on a chat message once, however often it comes (history after a rejoin)."""
+        key = (message.seq, message.sender, message.time)
+        if key not in self._chats_seen:
+            self._chats_seen.add(key)
+            self._emit("chat", message)
+
+    async def _replace_board(self, board: Board) -> None:
+        self._catching_up = False
+        self.board = board
+        self._emit("board", board)  # a recorder logs the new state (undo/redo, rejoin)
+        self._emit("marks")
+        await self._freezes_changed()
+
+    async def _on_welcome(self, welcome: Welcome, *, rejoin: bool = False) -> None:
+        """Meet the room; after a rejoin keep the peer connections that still carry media."""
+        me_before, self._me = self._me, welcome.you
+        known = self.participants
+        self.participants = {p.id: p for p in welcome.participants}
+        if rejoin:
+            same_id = me_before.id == welcome.you.id
+            if not same_id:  # the server forgot us: everyone is new to everyone
+                self._outbox.rebase(me_before.id, welcome.you.id)
+            for participant_id in list(self.peers):
+                if not same_id or participant_id not in self.participants:
+                    await self._drop_peer(participant_id)  # gone while we were away
         self._emit("participants")
         for participant in welcome.participants:
+            if rejoin and self._still_connected(participant, known.get(participant.id),
+                                                me_before):
+                self.peers[participant.id].info = participant
+                continue
             await self._connect(participant)
+
+    def _still_connected(self, other: ParticipantInfo, before: ParticipantInfo | None,
+                         me_before: ParticipantInfo) -> bool:
+        """Whether our connection with ``other`` can go on as it is: it is up, and neither
+        side changed what it publishes since it was made."""
+        peer = self.peers.get(other.id)
+        return (peer is not None and before is not None
+                and before.publishes == other.publishes
+                and me_before.publishes == self._me.publishes
+                and peer.pc.connectionState in _ALIVE and peer.pc.signalingState == "stable")
 
     async def _on_updated(self, participant: ParticipantInfo) -> None:
         if participant.id == self.me.id:
@@ -320,17 +430,48 @@ class LiveSession:
     # -- sending --------------------------------------------------------------------------
 
     async def send_chat(self, text: str) -> None:
-        """Send a chat message; it comes back as a ``chat`` event once the server has it."""
-        await self.client.send(Chat(text=text))
+        """Send a chat message; it comes back as a ``chat`` event once the server has it.
+        While the link is down it waits, and goes out once after the rejoin."""
+        await self._send_once(self._outbox.chat(text))
 
     async def annotate(self, op: Op, ref: str | None = None) -> None:
         """Send a drawing op; the board changes when the server sends it back, numbered.
-        With ``ref``, an ``accepted`` (ref) event follows once the server has it."""
-        await self.client.send(Annotate(op=op, id=ref))
+        An ``accepted`` (ref) event follows once the server has it. While the link is down
+        it waits, and goes out once after the rejoin."""
+        await self._send_once(self._outbox.annotate(op, ref))
+
+    async def _send_once(self, message: Chat | Annotate | None) -> None:
+        if message is None or self.link != "live":
+            return  # it waits in the outbox
+        with contextlib.suppress(SignalingError):  # dropped: it goes out after the rejoin
+            for waiting in self._outbox.to_send():  # in order, this one among them
+                await self.client.send(waiting)
 
     async def grant_draw(self, participant_id: str, allowed: bool) -> None:
         """Let a trainee draw, or stop them (mentors only; the server enforces it)."""
         await self.client.send(GrantDraw(to=participant_id, allowed=allowed))
+
+    async def remove(self, participant_id: str) -> None:
+        """Send a participant out of the room (the server decides who may: section 4.9)."""
+        await self.client.send(RemoveParticipant(participant=participant_id))
+
+    async def record(self, on: bool, ref: str | None = None) -> None:
+        """Tell the room this participant starts (or stops) recording; a ``recording``
+        event that lists us (or no longer does) confirms it, a ``refused`` one with
+        ``ref`` says no (only surgeons and mentors record)."""
+        await self.client.send(Record(on=on, id=ref))
+
+    async def start_chapter(self, title: str, at: float | None = None) -> None:
+        """Start a chapter in every recording of the room, from ``at`` (default now)."""
+        await self.client.send(ChapterStart(title=title, time=time.time() if at is None else at))
+
+    def voice_copy(self, participant_id: str) -> MediaStreamTrack | None:
+        """A track of ``participant_id``'s voice for one more listener (a recorder), or
+        None if we do not hear them. Our own id gives our microphone."""
+        if participant_id == self.me.id:
+            return None if self.microphone is None else self._relay.subscribe(self.microphone)
+        voice = self.voices.get(participant_id)
+        return None if voice is None else self._voice_relay.subscribe(voice)
 
     async def set_publishes(self, publishes: Publishes) -> None:
         """Announce a change of what this participant sends (e.g. starting a camera)."""
@@ -339,54 +480,11 @@ class LiveSession:
     # -- freeze frame ---------------------------------------------------------------------
 
     async def _freezes_changed(self) -> None:
-        """Send our own sources' frozen pictures; forget stills of sources that play again."""
-        for source in list(self.stills):
-            if self.board.frozen(source) != self.stills[source].frame_time:
-                del self.stills[source]
-                self._emit("still", source)
-        for label, history in self._histories.items():
-            frame_time = self.board.frozen(label)
-            if frame_time is None or label in self.stills:
-                continue
-            frame = history.nearest(frame_time)
-            if frame is None:
-                continue
-            jpeg = await asyncio.get_running_loop().run_in_executor(
-                None, encode_jpeg, frame.image)
-            still = Still(label, frame_time, jpeg)
-            self.stills[label] = still
-            self._emit("still", label)
-            for peer in list(self.peers.values()):
-                self._send_still(peer, still)
-
-    def _send_still(self, peer: Peer, still: Still) -> None:
-        channel = peer.channel
-        if channel is not None and channel.readyState == "open":
-            channel.send(still.header())
-            channel.send(still.jpeg)
+        await self.freeze.board_changed(self.board, [p.channel for p in self.peers.values()])
 
     def _wire_channel(self, peer: Peer, channel: RTCDataChannel) -> None:
         peer.channel = channel
-
-        @channel.on("open")
-        def _on_open() -> None:
-            for still in self.stills.values():
-                if still.source in self._histories:
-                    self._send_still(peer, still)
-
-        @channel.on("message")
-        def _on_message(message: str | bytes) -> None:
-            try:
-                still = peer.stills_in.feed(message)
-            except MediaError as exc:
-                logger.warning("still from %s ignored: %s", describe(peer.info), exc)
-                return
-            if still is not None and self.board.frozen(still.source) == still.frame_time:
-                self.stills[still.source] = still
-                self._emit("still", still.source)
-
-        if channel.readyState == "open":
-            _on_open()
+        self.freeze.wire(channel, lambda: self.board, describe(peer.info))
 
     # -- peers ----------------------------------------------------------------------------
 
@@ -394,19 +492,22 @@ class LiveSession:
         pc = new_peer_connection(self.config.ice_servers)
         peer = Peer(info=info, pc=pc)
         self.peers[info.id] = peer
+        self.connections_made += 1
 
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
+            tap = None
             if track.kind == "audio":
-                self._emit("audio", track, info)
+                self.voices[info.id] = track
+                self._emit("audio", self._voice_relay.subscribe(track), info)
                 return
             if not self.config.stock:
                 receiver = next(
                     (t.receiver for t in pc.getTransceivers() if t.receiver.track is track), None
                 )
-                if receiver is not None:
-                    aiortc_tuning.tune_receiver(receiver, track)
-            self._spawn(self._receive(peer, track))
+                if receiver is not None and aiortc_tuning.tune_receiver(receiver, track):
+                    tap = aiortc_tuning.frame_tap(receiver)
+            self._spawn(self._receive(peer, track, tap))
 
         @pc.on("datachannel")
         def _on_datachannel(channel: RTCDataChannel) -> None:
@@ -418,6 +519,11 @@ class LiveSession:
             logger.info("peer %s: %s", describe(info), pc.connectionState)
             if pc.connectionState == "failed" and self.peers.get(info.id) is peer:
                 await self._drop_peer(info.id)
+                other = self.participants.get(info.id)  # still here: start over
+                if other is not None and self.link == "live" and (
+                        offerer(self._me, other) == self._me.id):
+                    with contextlib.suppress(SignalingError):
+                        await self._offer_to(other)
 
         return peer
 
@@ -492,11 +598,13 @@ class LiveSession:
         await self.client.send(Signal(
             to=sender.id, data=Answer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))))
 
-    async def _receive(self, peer: Peer, track: MediaStreamTrack) -> None:
+    async def _receive(self, peer: Peer, track: MediaStreamTrack,
+                       tap: aiortc_tuning.ReceivedFrameTap | None = None) -> None:
         info = peer.labels.get(track.id)
         label = info.label if info else f"{peer.info.name} video"
         stamped = bool(info and info.source.startswith("synthetic"))
-        receiver = VideoReceiver(track, label=label, participant=peer.info.id, stamped=stamped)
+        receiver = VideoReceiver(track, label=label, participant=peer.info.id, stamped=stamped,
+                                 encoded=tap)
         self.receivers.append(receiver)
         self._emit("video", receiver)
         try:
@@ -508,6 +616,7 @@ class LiveSession:
 
     async def _drop_peer(self, participant_id: str) -> None:
         peer = self.peers.pop(participant_id, None)
+        self.voices.pop(participant_id, None)
         if peer is None:
             return
         for track in peer.tracks:
@@ -522,12 +631,18 @@ class LiveSession:
             return
         self._closing = True
         with contextlib.suppress(SignalingError):
-            await self.client.close()
+            await self._link.close()
         for participant_id in list(self.peers):
             await self._drop_peer(participant_id)
-        for history in self._histories.values():
-            history.stop()
+        self.freeze.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.ended.set()
+
+
+async def _join(config: SessionConfig, publishes: Publishes, client_key: str) -> SignalingClient:
+    return await SignalingClient.join(
+        config.server, room=config.room, name=config.name, role=config.role,
+        publishes=publishes, token=config.token, ca_file=config.ca_file, client_key=client_key,
+    )

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import urlencode, urlparse, urlunparse
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from surgery_teach.errors import ProtocolError, SignalingError
+from surgery_teach.errors import NotAdmittedError, ProtocolError, SignalingError
+from surgery_teach.protocol.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     ClientMessage,
     ErrorReply,
@@ -28,10 +31,13 @@ from surgery_teach.protocol.messages import (
     parse_server,
     serialize,
 )
+from surgery_teach.rtc.tls import client_context, explain_verification_failure
 
 logger = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 10.0
+ADMISSION_REFUSALS = {401, 403}
+"""Handshake statuses that mean "not with this token": retrying cannot help."""
 
 
 def check_server_url(url: str) -> str:
@@ -55,6 +61,15 @@ def _with_room(url: str, room: str) -> str:
     parts = urlparse(url)
     query = "&".join(q for q in [parts.query, urlencode({"room": room})] if q)
     return urlunparse(parts._replace(path=parts.path or "/", query=query))
+
+
+def _tls_hint(exc: BaseException, url: str) -> str:
+    """A wss:// server answers ws:// with TLS bytes, and the reverse fails in TLS."""
+    if isinstance(exc, websockets.InvalidMessage) and url.startswith("ws://"):
+        return " If the server uses TLS (started with --cert), write wss:// instead of ws://."
+    if isinstance(exc, ssl.SSLError | ConnectionResetError) and url.startswith("wss://"):
+        return " If the server does not use TLS, write ws:// instead of wss://."
+    return ""
 
 
 def _refusal(status: int, room: str) -> str:
@@ -85,39 +100,59 @@ class SignalingClient:
     @classmethod
     async def join(
         cls, url: str, *, room: str, name: str, role: Role,
-        publishes: Publishes | None = None, token: str = "", timeout: float = OPEN_TIMEOUT,
+        publishes: Publishes | None = None, token: str = "", ca_file: str = "",
+        client_key: str | None = None, timeout: float = OPEN_TIMEOUT,
     ) -> SignalingClient:
-        """Connect to ``url`` and join ``room``; raise :class:`SignalingError` if refused.
+        """Connect to ``url`` and join ``room``; raise :class:`SignalingError` if refused,
+        :class:`NotAdmittedError` if the token or a mentor's removal keeps us out.
 
         ``token`` is the room token a secured server asks for; it travels in the
         ``Authorization`` header (kept out of URLs and proxy logs) and is never logged.
+        ``ca_file``: a PEM file of the certificate authority that signed a wss:// server's
+        certificate, when the system does not trust it already. ``client_key``: the
+        session's key, so that a rejoin gets the same participant id back (a server that
+        does not know the field is asked again without it).
         """
         check_server_url(url)
         headers = {"Authorization": f"Bearer {token}"} if token else None
         target = _with_room(url, room) if token else url  # lets the server check it early
+        tls = client_context(ca_file) if urlparse(url).scheme == "wss" else None
         try:
             connection = await asyncio.wait_for(
                 connect(target, max_size=16 * 1024 * 1024, open_timeout=timeout,
-                        additional_headers=headers), timeout
+                        additional_headers=headers, ssl=tls), timeout
             )
         except websockets.InvalidStatus as exc:
-            raise SignalingError(_refusal(exc.response.status_code, room)) from exc
+            status = exc.response.status_code
+            if status in ADMISSION_REFUSALS:
+                raise NotAdmittedError(_refusal(status, room), status) from exc
+            raise SignalingError(_refusal(status, room)) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise SignalingError(explain_verification_failure(exc, url, ca_file)) from exc
         except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
             raise SignalingError(
                 f"cannot reach the signaling server at {url} ({_why(exc, timeout)}). "
                 "Check the address and port, and that the server is running and reachable "
-                "through the hospital firewall."
+                f"through the hospital firewall.{_tls_hint(exc, url)}"
             ) from exc
         try:
-            join = Join(room=room, name=name, role=role, publishes=publishes or Publishes())
+            join = Join(room=room, name=name, role=role, publishes=publishes or Publishes(),
+                        client_key=client_key)
             await connection.send(serialize(join))
             reply = await asyncio.wait_for(cls._read(connection), timeout)
+            if (isinstance(reply, ErrorReply) and reply.code == ErrorCode.BAD_MESSAGE
+                    and "client_key" in reply.message):  # a server from before rejoining
+                await connection.send(serialize(replace(join, client_key=None)))
+                reply = await asyncio.wait_for(cls._read(connection), timeout)
         except BaseException:
             await connection.close()
             raise
         if isinstance(reply, ErrorReply):
             await connection.close()
-            raise SignalingError(f"the server refused to join room {room!r}: {reply.message}")
+            why = f"the server refused to join room {room!r}: {reply.message}"
+            if reply.code in (ErrorCode.NOT_ALLOWED, ErrorCode.FORBIDDEN, ErrorCode.REMOVED):
+                raise NotAdmittedError(why)
+            raise SignalingError(why)
         if not isinstance(reply, Welcome):
             await connection.close()
             raise SignalingError(f"the server answered the join with {type(reply).__name__}")

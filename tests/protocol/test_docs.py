@@ -35,7 +35,8 @@ from surgery_teach.protocol.limits import Limits
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
 CLIENT_TYPES = {
-    "join", "leave", "signal", "ping", "publish", "chat", "annotate", "grant-draw", "remove"
+    "join", "leave", "signal", "ping", "publish", "chat", "annotate", "grant-draw", "remove",
+    "record", "chapter",
 }
 OP_NAMES = {"add", "update", "remove", "clear", "undo", "redo", "freeze", "unfreeze"}
 SHAPE_KINDS = {"pen", "arrow", "line", "ellipse", "rect", "text", "pointer"}
@@ -70,7 +71,7 @@ def test_every_json_example_is_a_valid_v1_object(example: str) -> None:
 def test_every_message_type_has_an_example() -> None:
     types = {json.loads(example).get("type") for example in EXAMPLES}
     server_types = {"welcome", "joined", "left", "pong", "error", "updated", "chat-history"}
-    server_types |= {"annotation", "annotations"}
+    server_types |= {"annotation", "annotations", "recording"}
     assert CLIENT_TYPES | server_types <= types
 
 

@@ -35,13 +35,12 @@ from surgery_teach.protocol.messages import (
     Welcome,
 )
 from surgery_teach.protocol.passes import CLOCK_TOLERANCE, Bars, RoomPass
+from surgery_teach.protocol.roles import PUBLISHING_LIMITS, publishing_refusal
 from surgery_teach.protocol.room import (
     CHAT_HISTORY_LENGTH,
-    PUBLISHING_LIMITS,
     Rooms,
     Seat,
     new_participant_id,
-    publishing_refusal,
 )
 
 NOW = 1764099000.5
@@ -180,13 +179,14 @@ def test_empty_rooms_are_removed() -> None:
 
 def test_signal_is_relayed_only_to_the_named_participant() -> None:
     rooms = _rooms()
-    a, b = _join(rooms, "a"), _join(rooms, "b")
+    a = _join(rooms, "a", role=Role.SURGEON, publishes=Publishes(video=1, audio=True))
+    b = _join(rooms, "b")
     _join(rooms, "c")
     offer = Offer("v=0\r\n", (TrackInfo("t1", "Laparoscope", "synthetic:1280x720@30"),))
     assert rooms.handle("a", Signal(b, offer)) == [("b", Relayed(a, offer))]
     assert rooms.handle("b", Signal(a, Answer("v=0"))) == [("a", Relayed(b, Answer("v=0")))]
     candidate = Candidate("candidate:1 1 udp 1 192.0.2.1 9 typ host", "0", 0)
-    assert rooms.handle("b", Signal(a, candidate)) == [("a", Relayed(b, candidate))]
+    assert rooms.handle("a", Signal(b, candidate)) == [("b", Relayed(a, candidate))]
 
 
 def test_signal_to_a_participant_in_another_room_is_unknown_participant() -> None:
@@ -313,7 +313,7 @@ def test_a_student_who_announces_media_is_not_let_in() -> None:
     rooms = _rooms()
     join = Join("theatre-1", "Иван", Role.STUDENT, Publishes(audio=True), id="j")
     error = _only_error(rooms.handle("a", join), "a")
-    assert error.code == ErrorCode.NOT_ALLOWED
+    assert error.code == ErrorCode.FORBIDDEN
     assert error.ref == "j"
     assert error.message == (
         'a student may not publish media (asked for audio); leave "publishes" out: '
@@ -327,7 +327,7 @@ def test_a_trainee_may_join_with_audio_but_not_with_video() -> None:
     rooms = _rooms()
     join = Join("theatre-1", "T", Role.TRAINEE, Publishes(video=1, audio=True))
     error = _only_error(rooms.handle("a", join), "a")
-    assert error.code == ErrorCode.NOT_ALLOWED
+    assert error.code == ErrorCode.FORBIDDEN
     assert error.message == (
         "a trainee may publish only audio (asked for 1 video track and audio); "
         'announce no more than "publishes":{"video":0,"audio":true}'
@@ -340,7 +340,7 @@ def test_a_refused_publisher_is_told_before_a_full_room() -> None:
     rooms = _rooms(max_room_size=1)
     _join(rooms, "a")
     join = Join("theatre-1", "S", Role.STUDENT, Publishes(video=1))
-    assert _only_error(rooms.handle("b", join), "b").code == ErrorCode.NOT_ALLOWED
+    assert _only_error(rooms.handle("b", join), "b").code == ErrorCode.FORBIDDEN
 
 
 def test_publish_before_join_is_not_joined() -> None:
@@ -381,7 +381,7 @@ def test_publishing_nothing_again_is_still_confirmed() -> None:
         (Role.TRAINEE, Publishes(video=1, audio=True)),
     ],
 )
-def test_publishing_beyond_the_role_is_not_allowed_and_changes_nothing(
+def test_publishing_beyond_the_role_is_forbidden_and_changes_nothing(
     role: Role, publishes: Publishes
 ) -> None:
     rooms = _rooms()
@@ -389,7 +389,7 @@ def test_publishing_beyond_the_role_is_not_allowed_and_changes_nothing(
     _join(rooms, "b")
     before = rooms.participants("theatre-1")
     error = _only_error(rooms.handle("a", Publish(publishes, id="p")), "a")
-    assert error.code == ErrorCode.NOT_ALLOWED
+    assert error.code == ErrorCode.FORBIDDEN
     assert error.ref == "p"
     assert f"a {role.value} may" in error.message
     assert rooms.participants("theatre-1") == before
@@ -610,13 +610,31 @@ def test_on_an_open_server_removal_disconnects_but_bars_nobody() -> None:
 
 
 @pytest.mark.parametrize("remover", ["t", "s"])
-def test_only_a_mentor_may_remove(remover: str) -> None:
+def test_only_the_surgeon_and_mentors_may_remove(remover: str) -> None:
     rooms = _rooms()
     mentor, _, _ = _mentor_trainee_student(rooms, tokens=True)
     error = _only_error(rooms.handle(remover, RemoveParticipant(mentor, id=1)), remover)
-    assert (error.code, error.ref) == (ErrorCode.NOT_ALLOWED, 1)
-    assert "only a mentor" in error.message
+    assert (error.code, error.ref) == (ErrorCode.FORBIDDEN, 1)
+    assert "only the surgeon and mentors may" in error.message
     assert rooms.participant_count == 3
+
+
+def test_the_surgeon_removes_a_mentor_but_nobody_removes_the_surgeon() -> None:
+    rooms = _rooms()
+    mentor, _, _ = _mentor_trainee_student(rooms, tokens=True)
+    rooms.admit("c", _pass("c", role=Role.SURGEON))
+    surgeon = _join(rooms, "c", role=Role.SURGEON)
+    error = _only_error(rooms.handle("m", RemoveParticipant(surgeon, id="r")), "m")
+    assert (error.code, error.ref) == (ErrorCode.FORBIDDEN, "r")
+    assert error.message.startswith("a mentor may not remove a surgeon")
+    assert rooms.seat("c") is not None and rooms.bars.count == 0
+
+    outbox = rooms.handle("c", RemoveParticipant(mentor))
+    removed = outbox[0][1]
+    assert outbox[0][0] == "m" and isinstance(removed, ErrorReply)
+    assert removed.code == ErrorCode.REMOVED
+    assert removed.message.startswith("surgeon 'name of c' removed you from room 'theatre-1'")
+    assert rooms.seat("m") is None and rooms.bars.barred(_pass("m"), now=NOW)
 
 
 def test_removing_nobody_yourself_or_before_joining_is_refused() -> None:

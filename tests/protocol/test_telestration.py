@@ -127,7 +127,7 @@ class Theatre:
         return board
 
 
-def refused(outbox: Outbox[str], conn: str, code: str = ErrorCode.NOT_ALLOWED) -> ErrorReply:
+def refused(outbox: Outbox[str], conn: str, code: str = ErrorCode.FORBIDDEN) -> ErrorReply:
     """The one error ``conn`` got for its message; nothing went to anyone else."""
     assert len(outbox) == 1
     recipient, reply = outbox[0]

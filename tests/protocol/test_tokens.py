@@ -18,6 +18,7 @@ from surgery_teach.protocol.tokens import (
     check_secret,
     issue_token,
     parse_duration,
+    read_claims_unverified,
     read_token,
 )
 
@@ -195,3 +196,33 @@ def test_lifetimes_are_read_in_seconds_minutes_hours_or_days(text: str, seconds:
 def test_other_lifetimes_are_config_errors(text: str) -> None:
     with pytest.raises(ConfigError, match="like 90s, 30m, 4h or 2d"):
         parse_duration(text)
+
+
+def test_a_client_reads_what_a_token_says_without_the_secret() -> None:
+    """The lobby fills in room, role and name from a pasted token; the server verifies it."""
+    other_secret = b"not the server's secret, but just as long as one"
+    forged = jwt.encode(_claims(role="trainee", name="Trainee Osh"), other_secret, "HS256")
+    claims = read_claims_unverified(forged)  # no secret here: only the server can check
+    assert (claims.room, claims.role, claims.name) == ("r", Role.TRAINEE, "Trainee Osh")
+    assert (claims.issued_at, claims.expires_at) == (NOW, NOW + HOUR)
+    assert read_claims_unverified(_token(ttl=60)).expires_at == NOW + 60  # expiry not checked
+
+
+@pytest.mark.parametrize(
+    ("token", "explanation"),
+    [
+        ("abc", "not a well-formed token"),
+        ("Bearer abc.def", "not a well-formed token"),
+        ("x" * 5000, "the limit is 4096"),
+        (jwt.encode(_claims(room=None), SECRET, "HS256"), "claim 'room' is missing"),
+        (jwt.encode(_claims(role="chief"), SECRET, "HS256"), "claim 'role'"),
+    ],
+)
+def test_reading_a_malformed_token_says_what_is_wrong(token: str, explanation: str) -> None:
+    with pytest.raises(ProtocolError, match=explanation) as caught:
+        read_claims_unverified(token)
+    assert caught.value.code == TokenProblem.INVALID
+    assert token not in caught.value.message
+    with pytest.raises(ProtocolError) as missing:
+        read_claims_unverified("")
+    assert missing.value.code == TokenProblem.MISSING

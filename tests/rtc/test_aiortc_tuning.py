@@ -77,3 +77,15 @@ async def test_latest_queue_never_drops_the_end_of_stream_marker() -> None:
     queue.put_nowait(None)
     got = [await asyncio.wait_for(queue.get(), 1) for _ in range(2)]
     assert got == ["frame", None]
+
+
+def test_every_released_frame_also_reaches_the_recording_tap_marked_after_a_loss() -> None:
+    buffer = MarkerJitterBuffer(capacity=16, is_video=True)
+    seen: list[tuple[bytes, int, bool, bool]] = []
+    buffer.tap.subscribe(lambda f: seen.append((f.data, f.timestamp, f.keyframe, f.after_loss)))
+    idr = b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x65idr"
+    assert buffer.add(packet(1, 90, marker=True, data=idr))[1] is not None
+    buffer.add(packet(2, 180, marker=True, data=b"\x00\x00\x00\x01\x41p"))
+    buffer.add(packet(40, 900, marker=True, data=b"\x00\x00\x00\x01\x41q"))  # 3..39 lost
+    assert seen[:2] == [(idr, 90, True, False), (b"\x00\x00\x00\x01\x41p", 180, False, False)]
+    assert seen[-1] == (b"\x00\x00\x00\x01\x41q", 900, False, True)

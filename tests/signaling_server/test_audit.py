@@ -18,6 +18,7 @@ from signaling_server import RunningServer, ServerConfig, start_server
 from signaling_server.audit import AuditEvent, AuditRecord, audit_line
 from surgery_teach.errors import ConfigError
 from surgery_teach.protocol import (
+    Answer,
     Candidate,
     Chat,
     ChatMessage,
@@ -27,10 +28,13 @@ from surgery_teach.protocol import (
     Leave,
     Left,
     Offer,
+    Publish,
+    Publishes,
     Relayed,
     RemoveParticipant,
     Role,
     Signal,
+    Updated,
 )
 from surgery_teach.protocol.limits import Limits
 from tests.signaling_server.conftest import (
@@ -43,8 +47,8 @@ from tests.timing import seconds
 
 ROOM = "chole-2026-11-25"
 KEYS = [
-    "time", "event", "outcome", "room", "role", "name", "participant", "user", "by", "address",
-    "status",
+    "time", "event", "outcome", "action", "room", "role", "name", "participant", "user", "by",
+    "address", "status",
 ]
 
 
@@ -88,10 +92,17 @@ async def test_every_event_is_one_line_without_secrets(
         await mentor.expect(Joined)
         await trainee.expect(Joined)
 
-        await trainee.send(Signal(mentor.id, Offer("v=0 SECRET-SDP-BODY")))
-        await mentor.expect(Relayed)
+        await mentor.send(Publish(Publishes(video=1)))
+        for client in (mentor, trainee, student):
+            await client.expect(Updated)
+        await mentor.send(Signal(trainee.id, Offer("v=0 SECRET-SDP-BODY")))
+        await trainee.expect(Relayed)
         await mentor.send(Signal(trainee.id, Candidate("candidate:SECRET-CANDIDATE", None, 0)))
         await trainee.expect(Relayed)
+        await trainee.send(Signal(mentor.id, Answer("v=0 SECRET-SDP-BODY")))
+        await mentor.expect(Relayed)
+        await student.send(RemoveParticipant(trainee.id))  # a student may not
+        await student.expect_error(ErrorCode.FORBIDDEN)
         await mentor.send(Chat("SECRET patient name and bed"))
         for client in (mentor, trainee, student):
             await client.expect(ChatMessage)
@@ -110,6 +121,15 @@ async def test_every_event_is_one_line_without_secrets(
         joined = {"name": "Dr Li", "role": "mentor", "user": "staff-1", "room": ROOM}
         _find(lines, event="join", participant=mentor.id, outcome="ok", **joined)
         _find(lines, event="denial", outcome="not-allowed", user="staff-3", role="mentor")
+        _find(
+            lines,
+            event="denial",
+            outcome="forbidden",
+            action="remove",
+            participant=student.id,
+            role="student",
+            user="staff-3",
+        )
         removed = {"participant": trainee.id, "name": "Дмитрий", "user": "staff-2"}
         _find(lines, event="removal", by=mentor.id, outcome="removed", **removed)
         _find(lines, event="leave", participant=trainee.id, outcome="removed")
@@ -183,7 +203,7 @@ def test_a_line_has_every_key_in_order() -> None:
         datetime(2026, 11, 25, 9, 30, 0, 123456, tzinfo=UTC),
     )
     assert line == (
-        '{"time":"2026-11-25T09:30:00.123Z","event":"join","outcome":"ok","room":"r",'
-        '"role":null,"name":"李明","participant":null,"user":null,"by":null,"address":null,'
+        '{"time":"2026-11-25T09:30:00.123Z","event":"join","outcome":"ok","action":null,'
+        '"room":"r","role":null,"name":"李明","participant":null,"user":null,"by":null,"address":null,'
         '"status":null}'
     )

@@ -25,6 +25,7 @@ from surgery_teach.protocol import (
     Offer,
     Ping,
     Pong,
+    Publishes,
     Relayed,
     Role,
     Signal,
@@ -173,7 +174,7 @@ async def test_a_client_that_stops_reading_is_dropped_before_its_backlog_grows()
         slow = await _client(stack, server, sock=slow_socket)
         sender = await _client(stack, server)
         await slow.join("r", "Slow", Role.STUDENT)
-        await sender.join("r", "Sender", Role.SURGEON)
+        await sender.join("r", "Sender", Role.SURGEON, Publishes(video=1))
         await slow.expect(Joined)
         slow.connection.transport.pause_reading()  # the client stops taking anything in
 

@@ -100,12 +100,12 @@ async def test_a_mentors_arrow_reaches_the_trainee_and_the_surgeon_in_order(
     assert [v.shape.id for v in board.shapes(LAP, now)] == ["m:1"]  # the pointer went
 
 
-async def test_a_denied_trainee_op_gets_not_allowed_and_nothing_is_broadcast(
+async def test_a_denied_trainee_op_gets_forbidden_and_nothing_is_broadcast(
     open_client: OpenClient,
 ) -> None:
     surgeon, mentor, trainee = await theatre(open_client)
     await trainee.send(Annotate(Add(arrow(trainee.id, "t:1")), id="c-1"))
-    error = await trainee.expect_error(ErrorCode.NOT_ALLOWED)
+    error = await trainee.expect_error(ErrorCode.FORBIDDEN)
     assert (error.ref, error.message) == ("c-1", "a trainee may draw only when a mentor allows it")
 
     await mentor.send(Annotate(Add(arrow(mentor.id, "m:1"))))
@@ -127,10 +127,10 @@ async def test_a_granted_trainee_draws_until_the_right_is_revoked(open_client: O
     await mentor.send(GrantDraw(trainee.id, allowed=False))
     assert (await trainee.expect(Updated)).participant.can_draw is False
     await trainee.send(Annotate(Remove("t:1", author=trainee.id)))
-    await trainee.expect_error(ErrorCode.NOT_ALLOWED)
+    await trainee.expect_error(ErrorCode.FORBIDDEN)
     assert (await surgeon.expect(Updated)).participant.can_draw is False
     await surgeon.send(GrantDraw(trainee.id, allowed=True, id="g"))
-    assert (await surgeon.expect_error(ErrorCode.NOT_ALLOWED)).ref == "g"
+    assert (await surgeon.expect_error(ErrorCode.FORBIDDEN)).ref == "g"
 
 
 async def test_a_late_joiner_receives_the_annotations_after_welcome(
@@ -199,11 +199,11 @@ async def test_annotations_are_never_logged_but_drawing_rights_are(
     await trainee.expect(Annotation)
     await trainee.expect(Updated)
     await trainee.send(Annotate(Add(replace(label, id="t:1"))))
-    await trainee.expect_error(ErrorCode.NOT_ALLOWED)  # in the mentor's name, not its own
+    await trainee.expect_error(ErrorCode.FORBIDDEN)  # in the mentor's name, not its own
 
     lines = [r.getMessage() for r in caplog.records if r.name == "signaling_server"]
     assert f"draw room={ROOM} participant={trainee.id} allowed=yes by={mentor.id}" in lines
-    assert f"error code=not-allowed room={ROOM} participant={trainee.id} role=trainee" in lines
+    assert f"error code=forbidden room={ROOM} participant={trainee.id} role=trainee" in lines
     assert "SECRET" not in caplog.text
 
 

@@ -119,10 +119,18 @@ def test_a_room_token_goes_with_the_join_and_is_never_saved(qtbot, tmp_path) -> 
     settings = Settings(name="Dr Ma", room="chole-0425", role="mentor", sources=[])
     widget = Lobby(settings)
     qtbot.addWidget(widget)
-    widget.token.setText("eyJ.secret.token")
+    import time
+
+    from surgery_teach.protocol.tokens import issue_token
+    from tests.signaling_server.conftest import SECRET
+
+    token = issue_token(SECRET, room="chole-0425", role=Role.MENTOR, name="Dr Ma", ttl=600,
+                        now=time.time())
+    widget.token.setText(token)
     with qtbot.waitSignal(widget.join_requested, timeout=1000) as signal:
         widget.submit()
-    assert signal.args[0].token == "eyJ.secret.token"
+    assert signal.args[0].token == token
     path = tmp_path / "settings.json"
     settings.save(path)
+    assert token.split(".")[1] not in path.read_text(encoding="utf-8")
     assert "eyJ" not in path.read_text(encoding="utf-8")

@@ -1,0 +1,226 @@
+"""Where a recorder's video comes from: already-encoded H.264 pictures with capture times.
+
+A :class:`PacketSource` hands each encoded picture, as an
+:class:`~surgery_teach.media.encoder.EncodedFrame`, to the recorder's sink on the loop
+thread, without blocking and without re-encoding. Two kinds:
+
+- :class:`EncoderPackets`: a :class:`SharedEncoder` of this computer's own source (the
+  surgeon's laparoscope); the packets the viewers get, with their capture times.
+- :class:`ReceivedPackets`: a video this computer *receives* (a mentor or trainee
+  recording the surgeon's picture), taken from the receive path's frame tap
+  (:class:`~surgery_teach.rtc.aiortc_tuning.ReceivedFrameTap`) before decoding, so the file
+  holds exactly the pictures that arrived. RTP timestamps become times on this
+  computer's clock: the first picture is placed when it arrived, later ones by their RTP
+  timestamp (so network jitter does not shake the timeline). A received source can
+  move to a new track of the same video (after a reconnect) and its file goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+import av
+
+from surgery_teach.media.encoder import TIME_BASE, VIDEO_CLOCK, EncodedFrame, SharedEncoder
+from surgery_teach.recording.tap import tap_encoder
+
+logger = logging.getLogger("surgery_teach.recording")
+
+RESYNC_SECONDS = 1.0
+"""A received picture whose RTP time strays this far from its arrival starts a new
+mapping (the sender restarted its clock, or the link stalled)."""
+
+
+class Subscription(Protocol):
+    def stop(self) -> None: ...
+
+
+class PacketSource(Protocol):
+    """Encoded pictures the recorder can subscribe to.
+
+    ``size()`` is the picture size if known now, else None (the recorder then reads it
+    from the first keyframe). ``subscribe(sink)`` calls ``sink`` on the loop thread for
+    each picture, starting soon with a keyframe; ``sink`` never blocks.
+    """
+
+    @property
+    def fps(self) -> float: ...
+
+    def size(self) -> tuple[int, int] | None: ...
+
+    def subscribe(self, sink: Callable[[EncodedFrame], None]) -> Subscription: ...
+
+    def request_keyframe(self) -> None: ...
+
+
+class EncoderPackets:
+    """A :class:`SharedEncoder` as a :class:`PacketSource`: no extra encode."""
+
+    def __init__(self, encoder: SharedEncoder) -> None:
+        self.encoder = encoder
+
+    @property
+    def fps(self) -> float:
+        return float(self.encoder.source.fps)
+
+    def size(self) -> tuple[int, int] | None:
+        width, height = self.encoder.source.size
+        settings = self.encoder.settings
+        return settings.width or width, settings.height or height
+
+    def subscribe(self, sink: Callable[[EncodedFrame], None]) -> Subscription:
+        return tap_encoder(self.encoder, sink)
+
+    def request_keyframe(self) -> None:
+        self.encoder.request_keyframe()
+
+
+def as_packet_source(source: SharedEncoder | PacketSource) -> PacketSource:
+    return EncoderPackets(source) if isinstance(source, SharedEncoder) else source
+
+
+class FrameTap(Protocol):
+    """What :class:`ReceivedPackets` needs of a receive path's frame tap."""
+
+    def subscribe(self, sink: Callable[[ReceivedFrameLike], None]) -> Callable[[], None]: ...
+
+    def request_keyframe(self) -> None: ...
+
+
+class ReceivedFrameLike(Protocol):
+    data: bytes
+    timestamp: int
+    keyframe: bool
+    arrived: float
+    after_loss: bool
+
+
+class ReceivedPackets:
+    """A received video as a :class:`PacketSource`; :meth:`attach` it to a track's tap.
+
+    ``size`` gives the decoded picture size when the viewer already knows it (None
+    otherwise); ``fps`` is only a hint for the writer's queue.
+    """
+
+    def __init__(self, *, size: Callable[[], tuple[int, int] | None] = lambda: None,
+                 fps: float = 30.0) -> None:
+        self._size = size
+        self._fps = fps
+        self._tap: FrameTap | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._sink: Callable[[EncodedFrame], None] | None = None
+        self._origin: tuple[float, int] | None = None  # (local time, unwrapped RTP ts)
+        self._last_ts: int | None = None
+        self._unwrapped = 0
+        self._last_pts = -1
+        self._skipping = True
+        self.frames = 0
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def tap(self) -> FrameTap | None:
+        """The tap pictures come from now (None between tracks)."""
+        return self._tap
+
+    def size(self) -> tuple[int, int] | None:
+        size = self._size()
+        return size if size and size[0] > 0 and size[1] > 0 else None
+
+    def attach(self, tap: FrameTap) -> None:
+        """Take pictures from ``tap`` (a new track of this video) from now on."""
+        self.detach()
+        self._tap = tap
+        self._origin = None  # a new track has its own random RTP clock
+        self._last_ts = None
+        self._skipping = True
+        if self._sink is not None:
+            self._listen()
+
+    def detach(self) -> None:
+        """The track ended: wait for the next :meth:`attach` (the file stays open)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._tap = None
+
+    def subscribe(self, sink: Callable[[EncodedFrame], None]) -> Subscription:
+        self._sink = sink
+        if self._tap is not None:
+            self._listen()
+        return self
+
+    def stop(self) -> None:
+        """End the recorder's subscription."""
+        self._sink = None
+        self.detach()
+
+    def request_keyframe(self) -> None:
+        if self._tap is not None:
+            self._tap.request_keyframe()
+
+    def _listen(self) -> None:
+        assert self._tap is not None
+        self._unsubscribe = self._tap.subscribe(self._on_frame)
+        self._tap.request_keyframe()  # start the file within moments
+
+    def _on_frame(self, frame: ReceivedFrameLike) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        if frame.after_loss and not frame.keyframe:
+            # It may refer to a picture that never arrived: wait for the next keyframe.
+            if not self._skipping:
+                self._skipping = True
+                self.request_keyframe()
+        if self._skipping and not frame.keyframe:
+            return
+        self._skipping = False
+        captured_at = self._place(frame.timestamp, frame.arrived)
+        pts = max(round(captured_at * VIDEO_CLOCK), self._last_pts + 1)
+        self._last_pts = pts
+        packet = av.Packet(frame.data)
+        packet.pts = packet.dts = pts
+        packet.time_base = TIME_BASE
+        packet.is_keyframe = frame.keyframe
+        self.frames += 1
+        sink(EncodedFrame(packet, frame.keyframe, self.frames, captured_at))
+
+    def _place(self, timestamp: int, arrived: float) -> float:
+        """This picture's time on the local clock, from its RTP timestamp."""
+        if self._last_ts is not None:
+            step = (timestamp - self._last_ts) & 0xFFFFFFFF
+            if step >= 1 << 31:  # went back (reordered) rather than forward
+                step -= 1 << 32
+            self._unwrapped += step
+        else:
+            self._unwrapped = 0
+        self._last_ts = timestamp
+        if self._origin is not None:
+            placed = self._origin[0] + (self._unwrapped - self._origin[1]) / VIDEO_CLOCK
+            if abs(placed - arrived) <= RESYNC_SECONDS:
+                return placed
+            logger.info("received video: RTP time strayed %.1f s; resynchronised",
+                        placed - arrived)
+        self._origin = (arrived, self._unwrapped)
+        return arrived
+
+
+def picture_size(keyframe: bytes) -> tuple[int, int] | None:
+    """The size of an H.264 keyframe (Annex-B with SPS/PPS), by decoding it; None if not."""
+    try:
+        codec = av.CodecContext.create("h264", "r")
+        codec.thread_count = 1  # no frame threading: the picture comes out at once
+        packet = av.Packet(keyframe)
+        frames = [*codec.decode(packet), *codec.decode(None)]
+    except (av.FFmpegError, ValueError) as exc:
+        logger.warning("cannot read the picture size from a keyframe: %s", exc)
+        return None
+    if not frames:
+        return None
+    frame = frames[0]
+    return frame.width, frame.height  # type: ignore[union-attr]

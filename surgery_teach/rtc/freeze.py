@@ -1,0 +1,95 @@
+"""Freeze frame in a session: send our frozen pictures, keep the ones others send.
+
+When the room's board holds a source on a frame (a ``freeze`` op), the participant who
+captures that source sends that exact frame, as a full-quality JPEG, on every peer
+connection's ``stills`` data channel (docs/protocol.md, section 8.x); everyone shows it
+while the board still holds the source at that frame time. The pictures themselves are
+in :mod:`.stills`; this is the bookkeeping of one session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+from aiortc import RTCDataChannel
+
+from surgery_teach.annotations import Board
+from surgery_teach.errors import MediaError
+from surgery_teach.media.encoder import SharedEncoder
+from surgery_teach.rtc.stills import FrameHistory, Still, StillReceiver, encode_jpeg
+
+logger = logging.getLogger(__name__)
+
+
+class FreezeFrames:
+    """The stills of one session: ``stills`` maps a frozen source to its picture.
+
+    ``on_still(source)`` is called when a source's still arrived or went away.
+    """
+
+    def __init__(self, encoders: Iterable[SharedEncoder], on_still: Callable[[str], None]) -> None:
+        self.stills: dict[str, Still] = {}
+        self.histories = {e.label: FrameHistory(e.source) for e in encoders}
+        self._on_still = on_still
+
+    def start(self) -> None:
+        for history in self.histories.values():
+            history.start()
+
+    def stop(self) -> None:
+        for history in self.histories.values():
+            history.stop()
+
+    async def board_changed(self, board: Board, channels: Iterable[RTCDataChannel | None]) -> None:
+        """Send our own sources' frozen pictures; forget stills of sources that play again."""
+        for source in list(self.stills):
+            if board.frozen(source) != self.stills[source].frame_time:
+                del self.stills[source]
+                self._on_still(source)
+        for label, history in self.histories.items():
+            frame_time = board.frozen(label)
+            if frame_time is None or label in self.stills:
+                continue
+            frame = history.nearest(frame_time)
+            if frame is None:
+                continue
+            jpeg = await asyncio.get_running_loop().run_in_executor(
+                None, encode_jpeg, frame.image)
+            still = Still(label, frame_time, jpeg)
+            self.stills[label] = still
+            self._on_still(label)
+            for channel in list(channels):
+                _send(channel, still)
+
+    def wire(self, channel: RTCDataChannel, board: Callable[[], Board], who: str) -> None:
+        """Use ``channel`` (a peer's ``stills`` channel): send it our frozen pictures once
+        it opens, and take the pictures that come in while ``board()`` holds them."""
+        incoming = StillReceiver()
+
+        @channel.on("open")
+        def _on_open() -> None:
+            for still in self.stills.values():
+                if still.source in self.histories:
+                    _send(channel, still)
+
+        @channel.on("message")
+        def _on_message(message: str | bytes) -> None:
+            try:
+                still = incoming.feed(message)
+            except MediaError as exc:
+                logger.warning("still from %s ignored: %s", who, exc)
+                return
+            if still is not None and board().frozen(still.source) == still.frame_time:
+                self.stills[still.source] = still
+                self._on_still(still.source)
+
+        if channel.readyState == "open":
+            _on_open()
+
+
+def _send(channel: RTCDataChannel | None, still: Still) -> None:
+    if channel is not None and channel.readyState == "open":
+        channel.send(still.header())
+        channel.send(still.jpeg)
