@@ -58,6 +58,7 @@ class Settings:
     fade_seconds: float = 4.0  # how long a live (unpinned) mark stays before it fades
     ca_file: str = ""  # PEM certificate of the hospital's own CA, for its wss:// server
     recordings_dir: str = ""  # empty: default_recordings_dir(); made on the first recording
+    hospital: str = ""  # written into the manifest of the cases this client records
 
     def recordings_path(self) -> Path:
         """The folder new case recordings go into."""

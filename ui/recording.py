@@ -41,6 +41,7 @@ from surgery_teach.rtc.session import LiveSession
 from surgery_teach.settings import Settings
 from ui.i18n import tr
 from ui.media_thread import GuiCalls
+from ui.record_dialog import RecordDialog
 
 logger = logging.getLogger(__name__)
 
@@ -359,10 +360,11 @@ class RecordingWidgets(QObject):
         self._note = note
         self._me = me
         self.dialog: ChapterDialog | None = None
+        self.record_dialog: RecordDialog | None = None
         self.record_button = QPushButton()
         self.record_button.setCheckable(True)
         self.record_button.setObjectName("record")
-        self.record_button.clicked.connect(lambda _checked: control.toggle())
+        self.record_button.clicked.connect(lambda _checked: self.record_pressed())
         self.chapter_button = QPushButton(tr("Chapter (Ctrl+K)"))
         self.chapter_button.clicked.connect(self.open_chapter_dialog)
         for button in (self.record_button, self.chapter_button):
@@ -376,7 +378,7 @@ class RecordingWidgets(QObject):
         self.alarm.setWordWrap(True)
         self.alarm.hide()
         if control.can_record:
-            QShortcut(QKeySequence("Ctrl+R"), window, activated=control.toggle)
+            QShortcut(QKeySequence("Ctrl+R"), window, activated=self.record_pressed)
             QShortcut(QKeySequence("Ctrl+K"), window, activated=self.open_chapter_dialog)
         control.changed.connect(self.refresh)
         control.problem.connect(self._on_problem)
@@ -411,6 +413,33 @@ class RecordingWidgets(QObject):
 
     def _started(self) -> float | None:
         return self.control.started_at
+
+    def record_pressed(self) -> None:
+        """Stop at once; or ask for the procedure's title and hospital, then start."""
+        control = self.control
+        if control.busy or not control.can_record:
+            self.refresh()
+            return
+        if control.active:
+            control.toggle()
+            return
+        self.refresh()  # a checkable button checked itself on the click
+        if self.record_dialog is not None and self.record_dialog.isVisible():
+            self.record_dialog.raise_()
+            return
+        hospital = control.hospital or Settings.load().hospital
+        self.record_dialog = RecordDialog(control.title, hospital, self.window)
+        self.record_dialog.chosen.connect(self._start_recording)
+        self.record_dialog.open()
+
+    def _start_recording(self, title: str, hospital: str) -> None:
+        self.control.title, self.control.hospital = title, hospital
+        settings = Settings.load()
+        if settings.hospital != hospital:
+            settings.hospital = hospital
+            with contextlib.suppress(OSError):  # only a convenience for the next case
+                settings.save()
+        self.control.toggle()
 
     def open_chapter_dialog(self) -> None:
         """Ask for a title and start a chapter (Chapter button, Ctrl+K)."""

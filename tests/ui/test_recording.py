@@ -14,6 +14,7 @@ from surgery_teach.protocol.messages import Role
 from surgery_teach.recording import EventKind, RecordingState, open_recording, read_events
 from surgery_teach.recording.writer import DiskSpaceGuard
 from surgery_teach.rtc.session import SessionConfig
+from surgery_teach.settings import Settings
 from tests.recording.helpers import decode_stamped, ffprobe
 from tests.timing import seconds
 from tests.ui.conftest import until
@@ -62,6 +63,13 @@ def test_record_makes_a_case_everyone_sees_it_and_chapters_reach_the_log(
             assert not mentor_window.recording.indicator.isVisible()
 
             rec.record_button.click()
+            # First the dialog: the procedure (the room's name to start with) and hospital.
+            asked = rec.record_dialog
+            assert asked is not None and asked.isVisible() and not surgeon.recording.active
+            assert asked.title.text() == "chole" and not rec.record_button.isChecked()
+            asked.title.setText("Laparoscopic cholecystectomy")
+            asked.hospital.setText("Zepu County Hospital")
+            asked.buttons.accepted.emit()
             await until(lambda: surgeon.recording.active, seconds(10), "the recording to start")
             folder = surgeon.recording.folder
             assert folder is not None and folder.parent == tmp_path
@@ -117,6 +125,9 @@ def test_record_makes_a_case_everyone_sees_it_and_chapters_reach_the_log(
 
         case = open_recording(folder)
         assert case.manifest.state is RecordingState.FINISHED
+        assert (case.manifest.title, case.manifest.hospital) == (
+            "Laparoscopic cholecystectomy", "Zepu County Hospital")
+        assert Settings.load().hospital == "Zepu County Hospital"  # offered next time
         people = {(p.role, p.name) for p in case.manifest.participants}
         assert people >= {(Role.SURGEON, "Dr Wang"), (Role.MENTOR, "Dr Li"), (Role.TRAINEE, "Osh")}
         (source,) = case.manifest.sources
@@ -145,7 +156,7 @@ def test_a_watching_mentor_records_locally_and_closing_the_window_finishes_it(
             qtbot.addWidget(window)
             window.show()
             await until(lambda: window.stage.main.frames_painted > 3, seconds(20), "video")
-            window.recording.record_button.click()
+            start_recording(window)
             await until(lambda: mentor.recording.status is not None and
                         mentor.recording.status.frames.get("Laparoscope", 0) >= 60,
                         seconds(20), "two seconds of received video recorded")
@@ -193,7 +204,7 @@ def test_a_full_disk_shows_a_banner_and_the_live_session_goes_on(
             trainee_window = SessionWindow(trainee)
             qtbot.addWidget(trainee_window)
             trainee_window.show()
-            window.recording.record_button.click()
+            start_recording(window)
             await until(lambda: surgeon.recording.status is not None and
                         surgeon.recording.status.frames.get("Laparoscope", 0) > 10,
                         seconds(20), "recording")
@@ -216,3 +227,11 @@ def test_a_full_disk_shows_a_banner_and_the_live_session_goes_on(
             await server.close()
 
     run(scenario())
+
+
+def start_recording(window: SessionWindow) -> None:
+    """Press Record and start with what the dialog offers."""
+    window.recording.record_button.click()
+    dialog = window.recording.record_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.buttons.accepted.emit()
