@@ -176,10 +176,17 @@ class LinkHealthPanel(QWidget):
         layout.addWidget(self.warning)
         layout.addWidget(self.list)
         self.reports: list[LinkReport] = []
+        self.show_reports([])
 
     def show_reports(self, reports: list[LinkReport]) -> None:
         self.reports = reports
         self.list.clear()
+        if not reports:  # a surgeon alone, or before the first picture arrives
+            empty = QListWidgetItem(tr("Nothing received yet: each video you receive "
+                                       "shows its frame rate, delay and loss here."))
+            empty.setForeground(QColor("#8b95a5"))
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(empty)
         for r in reports:
             delay = (tr("delay {ms} ms", ms=round(r.delay_ms)) if r.delay_ms is not None
                      else tr("delay not measurable"))
