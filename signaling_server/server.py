@@ -48,7 +48,7 @@ from signaling_server.logs import (
     log_recording,
 )
 from signaling_server.state import SYNC_INTERVAL, StateDir
-from surgery_teach.errors import ProtocolError, SignalingError
+from surgery_teach.errors import ConfigError, ProtocolError, SignalingError
 from surgery_teach.protocol import (
     ErrorCode,
     ErrorReply,
@@ -133,7 +133,11 @@ async def start_server(config: ServerConfig | None = None) -> RunningServer:
     config = config or ServerConfig()
     tls = tls_context(config.cert_file, config.key_file) if config.cert_file else None
     audit = AuditLog.open(config.audit_log) if config.audit_log else AuditLog.disabled()
-    state = StateDir.open(config.state_dir) if config.state_dir is not None else None
+    try:
+        state = StateDir.open(config.state_dir) if config.state_dir is not None else None
+    except ConfigError:
+        audit.close()
+        raise
     signaling = _Signaling(config, audit, state)
     signaling.restore()
     try:
@@ -203,7 +207,7 @@ class _Signaling:
         self._audit = audit
         self._state = state
         self._upkeep: asyncio.Task[None] | None = None
-        bars = Bars()
+        bars = self._bars = Bars(keep=state.bar if state is not None else None)
         self._rooms: DurableRooms[Connection] = DurableRooms(
             max_room_size=config.max_room_size,
             bars=bars,
@@ -228,6 +232,9 @@ class _Signaling:
         """Give back the rooms of the state directory (everyone in them may rejoin)."""
         if self._state is None:
             return
+        now = time.time()
+        self._bars.restore(self._state.load_bars(), now=now)
+        self._state.rewrite_bars(self._bars.entries(now=now))  # the expired ones left out
         for room in self._state.load():
             if self._rooms.restore(room):
                 self._state.rewrite(room.room, self._rooms.state_entries(room.room))
@@ -239,7 +246,8 @@ class _Signaling:
         self._upkeep = asyncio.get_running_loop().create_task(self._keep_up())
 
     async def _keep_up(self) -> None:
-        """Once a second: let ghosts whose grace is over go; compact and flush journals."""
+        """Once a second: let ghosts whose grace is over go; compact and flush journals
+        (the disk work in a worker thread)."""
         while True:
             await asyncio.sleep(SYNC_INTERVAL)
             try:
@@ -248,9 +256,8 @@ class _Signaling:
                     logger.info("leave participant=%s reason=rejoin-grace-over", gone)
                 self._deliver(outbox)
                 if self._state is not None:
-                    for room in self._state.oversized():
-                        self._state.rewrite(room, self._rooms.state_entries(room))
-                    self._state.sync()
+                    await self._state.save(self._rooms.state_entries,
+                                           lambda: self._bars.entries(now=time.time()))
             except Exception:  # never let the upkeep die: ghosts would never leave
                 logger.exception("room upkeep failed")
 
@@ -259,7 +266,7 @@ class _Signaling:
             self._upkeep.cancel()
             await asyncio.gather(self._upkeep, return_exceptions=True)
         if self._state is not None:
-            self._state.close()
+            await self._state.aclose()
 
     def _close_later(self, connection: Connection, code: int, reason: str) -> None:
         if connection.state is State.OPEN:

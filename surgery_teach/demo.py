@@ -24,10 +24,14 @@ def main() -> int:
     port = free_port()
     url = f"ws://127.0.0.1:{port}"
     py = sys.executable
-    procs = [subprocess.Popen([py, "-m", "signaling_server", "--host", "127.0.0.1",
-                               "--port", str(port), "--state-dir", str(server_state_dir())])]
+    server = [py, "-m", "signaling_server", "--host", "127.0.0.1", "--port", str(port)]
+    procs = [subprocess.Popen([*server, "--state-dir", str(server_state_dir())])]
     try:
-        wait_for_port(port)
+        if not wait_for_port(port, procs[0]):  # its state folder is in use (or unwritable)
+            print("demo: the server keeps rooms in memory only", flush=True)
+            procs = [subprocess.Popen(server)]
+            if not wait_for_port(port, procs[0]):
+                raise SystemExit(f"error: the local signaling server did not start on {port}")
         procs.append(subprocess.Popen([
             py, "-m", "surgery_teach", "publish", "--server", url, "--room", "demo",
             "--name", "Surgeon (synthetic)", "--role", "surgeon",
@@ -55,12 +59,16 @@ def main() -> int:
     return 0
 
 
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    """Wait until something listens on 127.0.0.1:``port``; exit with a message if not."""
+def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
+                  timeout: float = 15.0) -> bool:
+    """Wait until something listens on 127.0.0.1:``port`` (True), or ``proc`` exits
+    (False); exit with a message if neither happens in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
+            return True
         time.sleep(0.1)
     raise SystemExit(f"error: the local signaling server did not start on port {port}")
 

@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import QApplication
 
 from signaling_server.server import RunningServer, ServerConfig, start_server
 from surgery_teach import __version__
-from surgery_teach.errors import SurgeryTeachError
+from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import SessionConfig
 from surgery_teach.settings import Settings, server_state_dir
@@ -78,6 +78,17 @@ def local_port() -> int:
             return 0
 
 
+async def start_local_server(port: int, state_dir: Path | None) -> RunningServer:
+    """The built-in server on 127.0.0.1:``port``, keeping rooms in ``state_dir``; if that
+    folder is in use (another copy of the app runs its server) or cannot be written, rooms
+    are kept in memory only."""
+    try:
+        return await start_server(ServerConfig(host="127.0.0.1", port=port, state_dir=state_dir))
+    except ConfigError as exc:
+        logger.warning("local signaling server keeps rooms in memory only: %s", exc)
+        return await start_server(ServerConfig(host="127.0.0.1", port=port))
+
+
 class DesktopApp:
     """Owns the windows and the optional local server for the life of the program."""
 
@@ -123,8 +134,7 @@ class DesktopApp:
         if requested:
             return requested
         if self.server is None:
-            self.server = await start_server(ServerConfig(
-                host="127.0.0.1", port=local_port(), state_dir=server_state_dir()))
+            self.server = await start_local_server(local_port(), server_state_dir())
             logger.info("local signaling server on %s", self.server.url)
         return self.server.url
 

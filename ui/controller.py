@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import logging
 import re
@@ -65,6 +66,16 @@ def tr_text(device: str, detail: str) -> str:
         return tr("No microphone: the session goes on without your voice. ({detail})",
                   detail=detail)
     return tr("No speaker: the session goes on without sound. ({detail})", detail=detail)
+
+
+async def _released(what: str, stop: Callable[[], object]) -> None:
+    """Call ``stop`` (awaiting what it returns); log, never raise, if it fails."""
+    try:
+        result = stop()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.exception("leaving: stopping %s failed", what)
 
 
 def removal_text(server_message: str, room: str) -> str:
@@ -321,23 +332,29 @@ class SessionController(QObject):
                 self._emit("links_updated", reports)
 
     async def _leave(self) -> None:
+        """Each step on its own: whatever fails (a recording disk unplugged, a session
+        that will not close) is logged, and everything else is still released (the
+        camera above all)."""
         self._leaving = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.recording.close()  # the files and manifest finished before we go
-        if self._live is not None:
-            await self._live.close()
-        for player in self._players.values():
-            await player.stop()
+        # the files and manifest finished before we go
+        await _released("the recording", self.recording.close)
+        live = self._live
+        if live is not None:
+            await _released("the session", live.close)
+        for name, player in self._players.items():
+            await _released(f"the speaker for {name}", player.stop)
         self._players.clear()
         self._gui.post(self._show_players, MappingProxyType({}))
-        if self.microphone is not None:
-            self.microphone.stop()  # ends the relay's reader too
+        microphone = self.microphone
+        if microphone is not None:
+            await _released("the microphone", microphone.stop)  # ends the relay's reader too
         for encoder in self.encoders:
-            encoder.stop()
+            await _released(f"the encoder of {encoder.label}", encoder.stop)
         for source in self.sources:
-            source.stop()
+            await _released(f"the source {source.label}", source.stop)
         self._set_state("left")
 
     def _spawn(self, coro: object) -> None:

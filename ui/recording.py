@@ -101,6 +101,7 @@ class RecordingControl(QObject):
         self._status: RecorderStatus | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reporting: asyncio.Task[None] | None = None
+        self._closed = False  # leaving: nothing starts any more
 
     # -- what the window shows (GUI thread) ----------------------------------------------
 
@@ -169,9 +170,11 @@ class RecordingControl(QObject):
         self._publish()
 
     async def close(self) -> None:
-        """Stop our recording (leaving the room or closing the window)."""
-        for task in list(self._tasks):
-            await asyncio.gather(task, return_exceptions=True)
+        """Stop our recording (leaving the room or closing the window); from now on a
+        Record or Chapter still on its way here does nothing."""
+        self._closed = True
+        while self._tasks:  # a start under way finishes (and stops what it started)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._stop()
 
     # -- work (media thread) -------------------------------------------------------------
@@ -180,15 +183,20 @@ class RecordingControl(QObject):
         return self.recording is not None and self.recording.recording
 
     def _toggle(self) -> None:
+        if self._closed:  # Ctrl+R after Leave: the session is about to close
+            self._publish(idle=True)
+            return
         self._spawn(self._stop() if self._recording() else self._start())
 
     def _chapter(self, title: str) -> None:
         session = self.session
-        if session is not None:
+        if session is not None and not self._closed:
             self._spawn(self._send_chapter(session, title))
 
     async def _start(self) -> None:
         session = self.session
+        if self._closed:
+            return
         try:
             if session is None:
                 raise SurgeryTeachError(tr("not connected"))
@@ -203,6 +211,9 @@ class RecordingControl(QObject):
             self._problem(tr("Could not start recording: {reason}", reason=str(exc)))
         finally:
             self._publish(idle=True)
+        if self._closed:  # Leave came while it started: finish it here, nothing orphaned
+            await self._stop()
+            return
         if self._recording() and self._reporting is None:
             self._reporting = asyncio.get_running_loop().create_task(self._report())
 
@@ -248,9 +259,12 @@ class RecordingControl(QObject):
         self._status = status
         if status.state is RecorderState.FAILED and status.error is not None:
             # A full disk or a write error: what was written plays; the session goes on.
-            recording, self.recording = self.recording, None
             self._problem(tr("Recording stopped: {reason}", reason=str(status.error)))
-            if recording is not None:
+            recording = self.recording
+            if recording is not None and recording.folder == status.folder:
+                # It shuts down (mix, listeners, the room told); Record starts a new one.
+                self.recording = None
+                self._spawn(recording.stop())
                 self._gui.post(self.saved.emit, str(recording.folder))
         self._publish()
 
@@ -361,6 +375,7 @@ class RecordingWidgets(QObject):
         self._me = me
         self.dialog: ChapterDialog | None = None
         self.record_dialog: RecordDialog | None = None
+        self.leaving = False  # Leave was clicked: Record and Chapter are off for good
         self.record_button = QPushButton()
         self.record_button.setCheckable(True)
         self.record_button.setObjectName("record")
@@ -394,12 +409,12 @@ class RecordingWidgets(QObject):
         control = self.control
         active = control.active
         self.record_button.setChecked(active)
-        self.record_button.setEnabled(not control.busy)
+        self.record_button.setEnabled(not control.busy and not self.leaving)
         self.record_button.setText(
             tr("■ Stop recording (Ctrl+R)") if active else tr("● Record (Ctrl+R)")
         )
         recorders = control.recorders
-        self.chapter_button.setEnabled(bool(recorders))
+        self.chapter_button.setEnabled(bool(recorders) and not self.leaving)
         if not recorders:
             self.indicator.hide()
             return
@@ -414,10 +429,19 @@ class RecordingWidgets(QObject):
     def _started(self) -> float | None:
         return self.control.started_at
 
+    def leave(self) -> None:
+        """Leave was clicked: Record and Chapter do nothing from now on (the window's
+        leaving stops our recording), and their dialogs close."""
+        self.leaving = True
+        for dialog in (self.dialog, self.record_dialog):
+            if dialog is not None:
+                dialog.reject()
+        self.refresh()
+
     def record_pressed(self) -> None:
         """Stop at once; or ask for the procedure's title and hospital, then start."""
         control = self.control
-        if control.busy or not control.can_record:
+        if control.busy or not control.can_record or self.leaving:
             self.refresh()
             return
         if control.active:
@@ -433,6 +457,8 @@ class RecordingWidgets(QObject):
         self.record_dialog.open()
 
     def _start_recording(self, title: str, hospital: str) -> None:
+        if self.leaving:
+            return
         self.control.title, self.control.hospital = title, hospital
         settings = Settings.load()
         if settings.hospital != hospital:
@@ -443,7 +469,7 @@ class RecordingWidgets(QObject):
 
     def open_chapter_dialog(self) -> None:
         """Ask for a title and start a chapter (Chapter button, Ctrl+K)."""
-        if not self.control.can_record or not self.control.recorders:
+        if not self.control.can_record or not self.control.recorders or self.leaving:
             return
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.raise_()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
@@ -24,6 +25,8 @@ from ui.panels import LinkHealthPanel, ParticipantsPanel, role_name
 from ui.recording import RecordingWidgets
 from ui.stage import Stage, StageSource
 from ui.telestration import DrawingToolbar, Telestration
+
+logger = logging.getLogger(__name__)
 
 
 class SessionWindow(QWidget):
@@ -264,14 +267,20 @@ class SessionWindow(QWidget):
         if self._left:
             return
         self._left = True
+        self.recording.leave()  # a Record now would start against a closing session
         self._leave_task = asyncio.ensure_future(self._leave())
 
     async def _leave(self) -> None:
-        await self.controller.leave()
-        for view in [self.stage.main, *self.stage.thumbnails]:
-            view.stop()
-        self.closed.emit()
-        self.close()
+        """Leave the room; the window closes whatever failed on the way (it was logged)."""
+        try:
+            await self.controller.leave()
+        except Exception:
+            logger.exception("leaving the room failed")
+        finally:
+            for view in [self.stage.main, *self.stage.thumbnails]:
+                view.stop()
+            self.closed.emit()
+            self.close()
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
         if not self._left:

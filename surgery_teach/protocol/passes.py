@@ -8,6 +8,7 @@ signed, so the room rules do not depend on the JWT library. No I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -39,10 +40,14 @@ class Bars:
     until the token would have expired (plus :data:`CLOCK_TOLERANCE`, during which
     :func:`~.tokens.read_token` still accepts it): a new token for the same ``sub`` does not let
     them back in before then. Expired bars are forgotten as new ones are added.
+
+    ``keep`` is told each bar as ``(room, key, until)`` (the server writes them to its
+    state directory); :meth:`restore` takes them back after a restart.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Callable[[str, str, float], None] | None = None) -> None:
         self._until: dict[tuple[str, str], float] = {}
+        self.keep = keep
 
     @property
     def count(self) -> int:
@@ -56,6 +61,18 @@ class Bars:
         for key in self._keys(room_pass):
             until = room_pass.expires_at + CLOCK_TOLERANCE
             self._until[key] = max(self._until.get(key, 0.0), until)
+            if self.keep is not None:
+                self.keep(*key, self._until[key])
+
+    def entries(self, *, now: float) -> list[tuple[str, str, float]]:
+        """The bars still in force: ``(room, key, until)``."""
+        return [(room, key, until) for (room, key), until in self._until.items() if until > now]
+
+    def restore(self, entries: Iterable[tuple[str, str, float]], *, now: float) -> None:
+        """Take back bars from :meth:`entries` (of an earlier run); expired ones are left."""
+        for room, key, until in entries:
+            if until > now and key.startswith(("sub:", "jti:")):
+                self._until[(room, key)] = max(self._until.get((room, key), 0.0), until)
 
     def barred(self, room_pass: RoomPass, *, now: float) -> bool:
         """True if ``room_pass`` (its token or its person) was removed from its room."""

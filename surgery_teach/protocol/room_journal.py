@@ -24,7 +24,7 @@ Entry kinds (``"k"``):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -105,19 +105,29 @@ class RoomState:
     """Client op ids already applied within ``board``."""
 
 
-def read_state(entries: Iterable[Entry]) -> RoomState:
-    """Fold journal entries into a room's state; raise ProtocolError if they are not one."""
+def read_state(entries: Iterable[Entry],
+               skip: Callable[[ProtocolError], None] | None = None) -> RoomState:
+    """Fold journal entries into a room's state; raise ProtocolError if they are not one.
+
+    With ``skip``, an entry after the header that is not understood is handed to it and
+    left out (one garbled line costs that change, not the room) instead of raising.
+    """
     state: RoomState | None = None
     for number, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict):
-            raise _bad(number, "not a JSON object")
-        kind = entry.get("k")
         if state is None:
-            if kind != "room" or entry.get("v") != JOURNAL_VERSION:
+            if not isinstance(entry, dict) or entry.get("k") != "room" or (
+                    entry.get("v") != JOURNAL_VERSION):
                 raise _bad(number, f"the first entry must be a version {JOURNAL_VERSION} header")
             state = RoomState(str(entry.get("room")))
             continue
-        _apply(state, kind, entry, number)
+        try:
+            if not isinstance(entry, dict):
+                raise _bad(number, "not a JSON object")
+            _apply(state, entry.get("k"), entry, number)
+        except ProtocolError as problem:
+            if skip is None:
+                raise
+            skip(problem)
     if state is None:
         raise _bad(0, "empty")
     return state

@@ -15,7 +15,9 @@ Recording is announced, never silent: :meth:`SessionRecording.start` first tells
 (``record``) and starts writing only once the server confirms, so every participant's
 client shows who records. If the server refuses (only surgeons and mentors record) or
 does not answer, nothing is written: :class:`RecordingError` says why. After a reconnect
-:meth:`attach` announces it again under the new identity.
+:meth:`attach` announces it again under the new identity. A recording the disk stopped
+(:class:`~surgery_teach.errors.DiskFullError`) shuts itself down: the room hears it no
+longer records, and its mix and listeners are gone.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ class SessionRecording:
         self._pending: list[tuple[Callable[..., None], tuple[object, ...]]] = []
         self._listening: list[tuple[LiveSession, str, Callable[..., None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping: asyncio.Future[Manifest | None] | None = None
 
     @property
     def folder(self) -> Path | None:
@@ -197,22 +200,32 @@ class SessionRecording:
             logger.warning("recording stops: %s", exc)
             await self.stop()
             raise
+        except SurgeryTeachError as exc:  # the link dropped again: its next "live" announces
+            logger.info("the room could not be told of the recording yet: %s", exc)
         self._take_over(session)
 
     async def stop(self) -> Manifest | None:
-        """Finish the files and the manifest, and tell the room. Never raises for the disk."""
+        """Finish the files and the manifest, tell the room, end the mix and stop
+        listening. Never raises for the disk; a second call waits for the first."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(asyncio.current_task()))
+        return await asyncio.shield(self._stopping)
+
+    async def _stop(self, caller: asyncio.Task[object] | None) -> Manifest | None:
         recorder, session = self.recorder, self.session
         self.session = None
         self._unlisten()
-        manifest = await recorder.stop() if recorder is not None else None
-        self.mix.stop()
-        for _, packets in self._received.values():
-            packets.stop()
+        try:
+            manifest = await recorder.stop() if recorder is not None else None
+        finally:
+            self.mix.stop()
+            for _, packets in self._received.values():
+                packets.stop()
         if session is not None and not session.ended.is_set():
             with contextlib.suppress(SurgeryTeachError):
                 await session.record(False)
         for task in list(self._tasks):
-            if task is not asyncio.current_task():
+            if task is not caller:
                 task.cancel()
         return manifest
 
@@ -350,11 +363,18 @@ class SessionRecording:
             if self.session is session:  # no consent now: stop rather than record unseen
                 logger.warning("recording stops: %s", exc)
                 await self.stop()
+        except SurgeryTeachError as exc:  # the link dropped again: its next "live" retries
+            logger.info("the room could not be told of the recording yet: %s", exc)
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("recording task failed", exc_info=task.exception())
 
     def _hear(self, session: LiveSession, participant_id: str) -> None:
         track: MediaStreamTrack | None = session.voice_copy(participant_id)
@@ -362,14 +382,12 @@ class SessionRecording:
             self.mix.add(participant_id, track)
 
     def _status(self, status: RecorderStatus) -> None:
-        if status.state is RecorderState.FAILED and self.session is not None:
-            # The disk stopped the recording: tell the room it no longer records.
-            session, self.session = self.session, None
-            self._spawn(self._unannounce(session))
+        if status.state is RecorderState.FAILED and self._stopping is None:
+            # The disk stopped the recording: shut it down (the room hears it no longer
+            # records; the mix's voices and our listeners go), the session goes on.
+            self._spawn(self._stop_after_failure())
         if self._on_status is not None:
             self._on_status(status)
 
-    @staticmethod
-    async def _unannounce(session: LiveSession) -> None:
-        with contextlib.suppress(SurgeryTeachError):
-            await session.record(False)
+    async def _stop_after_failure(self) -> None:
+        await self.stop()

@@ -557,10 +557,13 @@ class Recorder:
             self._events.log(EventKind.RECORDING_STOP, t=ended)
         else:
             self._events.log(EventKind.RECORDING_FAILED, t=ended, error=str(error))
-        self._manifest = self._final_manifest(ended, error)
         if self._manifest_writes:  # an earlier manifest must not land after the final one
             await asyncio.gather(*self._manifest_writes, return_exceptions=True)
-        manifest_error = await asyncio.to_thread(self._close_files)
+        events_error = await asyncio.to_thread(self._close_events)
+        if events_error is not None and self._error is None:
+            self._error = self._translate(events_error)
+        self._manifest = self._final_manifest(ended, self._error)
+        manifest_error = await asyncio.to_thread(self._write_final_manifest)
         if manifest_error is not None and self._error is None:
             self._error = self._translate(manifest_error)
         self._state = RecorderState.FAILED if self._error is not None else RecorderState.STOPPED
@@ -588,10 +591,20 @@ class Recorder:
             error=None if error is None else str(error),
         )
 
-    def _close_files(self) -> OSError | None:
-        """On a worker thread: sync and close the event log, then the final manifest."""
+    def _close_events(self) -> OSError | None:
+        """On a worker thread: sync and close the event log. A disk that went away (EIO
+        on close) is returned, not raised: the final manifest is still tried, and what
+        was written before stays."""
         assert self._events is not None
-        self._events.close()
+        try:
+            self._events.close()
+        except OSError as exc:
+            logger.error("could not close the event log in %s: %s", self.folder, exc)
+            return exc
+        return None
+
+    def _write_final_manifest(self) -> OSError | None:
+        """On a worker thread: the final manifest."""
         try:
             write_manifest(self.folder, self._manifest)
         except OSError as exc:

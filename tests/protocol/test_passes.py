@@ -45,3 +45,19 @@ def test_expired_bars_are_forgotten() -> None:
     bars.bar(_pass(), now=NOW)
     bars.bar(_pass(room="other"), now=NOW + 2 * HOUR)
     assert bars.count == 2  # the other room's token and person
+
+
+def test_bars_are_told_to_keep_and_come_back_from_what_was_kept() -> None:
+    kept: list[tuple[str, str, float]] = []
+    bars = Bars(keep=lambda room, key, until: kept.append((room, key, until)))
+    bars.bar(_pass(), now=NOW)
+    until = NOW + HOUR + CLOCK_TOLERANCE
+    assert sorted(kept) == [("r", "jti:j-1", until), ("r", "sub:u-1", until)]
+    assert sorted(bars.entries(now=NOW)) == sorted(kept)
+    assert bars.entries(now=until) == []  # expired ones are not kept again
+
+    after = Bars()  # a restarted server
+    after.restore([*kept, ("r", "sub:gone", NOW - 1), ("r", "nonsense", until)], now=NOW + 1)
+    assert after.barred(_pass(token_id="j-9"), now=NOW + 1)  # the person
+    assert after.barred(_pass(user="u-9"), now=NOW + 1)  # the token
+    assert after.count == 2

@@ -4,6 +4,7 @@ x264, the surgeon recording what it sends and a mentor recording what it receive
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from surgery_teach.annotations import Add, Arrow, Undo
 from surgery_teach.audio import ToneTrack
 from surgery_teach.audio.analysis import tone_power
 from surgery_teach.capture import SyntheticSource
-from surgery_teach.errors import RecordingError
+from surgery_teach.errors import RecordingError, SignalingError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.protocol.messages import Role
 from surgery_teach.recording import EventKind, RecordingState, open_recording
@@ -250,6 +251,47 @@ async def test_after_the_signaling_link_drops_the_room_hears_again_who_records(
             assert recording.recording
             await recording.stop()
             await until(lambda: not surgeon.recording.recorders, seconds(5), "stop announced")
+        finally:
+            await mentor.close()
+            await surgeon.close()
+    finally:
+        await server.close()
+
+
+async def test_a_re_announce_cut_off_by_another_drop_is_retried_on_the_next_rejoin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = await start_server(ServerConfig(port=0))
+    try:
+        surgeon = await LiveSession.start(_config(server.url, "Dr Wang", Role.SURGEON))
+        mentor = await LiveSession.start(_config(server.url, "Dr Li", Role.MENTOR))
+        try:
+            recording = SessionRecording(tmp_path, title="Rejoin twice")
+            await recording.start(mentor)
+            await until(lambda: surgeon.recording.records(mentor.me.id), seconds(5),
+                        "the surgeon to see the mentor recording")
+            real_record = mentor.record
+            cut: list[bool] = []
+
+            async def record(on: bool, ref: str | None = None) -> None:
+                if on and not cut:  # the link drops again while `record` goes out
+                    cut.append(True)
+                    mentor.client.abort()
+                    raise SignalingError("the link to the signaling server dropped")
+                await real_record(on, ref)
+
+            monkeypatch.setattr(mentor, "record", record)
+            links: list[str] = []
+            mentor.on("link", links.append)
+            mentor.client.abort()
+            await until(lambda: cut and links.count("live") >= 2
+                        and surgeon.recording.records(mentor.me.id), seconds(30),
+                        "the recording announced again after the second rejoin")
+            assert recording.recording
+            gc.collect()  # a task whose error nobody retrieved is reported when collected
+            assert "never retrieved" not in caplog.text
+            assert "recording task failed" not in caplog.text
+            await recording.stop()
         finally:
             await mentor.close()
             await surgeon.close()

@@ -116,7 +116,9 @@ def test_a_long_journal_is_compacted_and_still_restores_the_same_board(tmp_path:
     state.close()
 
     again: DurableRooms[str] = DurableRooms(journal=None)
-    (restored,) = StateDir.open(tmp_path).load()
+    reopened = StateDir.open(tmp_path)
+    (restored,) = reopened.load()
+    reopened.close()
     assert again.restore(restored)
     mine, theirs = rooms.board(ROOM), again.board(ROOM)
     assert isinstance(mine, Board) and isinstance(theirs, Board)
@@ -140,11 +142,15 @@ def test_a_line_cut_short_by_a_crash_is_dropped_and_a_broken_file_set_aside(
     file = tmp_path / "rooms" / f"room-{ROOM}.jsonl"
     with open(file, "a", encoding="utf-8") as out:
         out.write('{"k":"chat","m":{"v":1,"type":"ch')  # the process died mid-write
-    (restored,) = StateDir.open(tmp_path).load()
+    again = StateDir.open(tmp_path)
+    (restored,) = again.load()
     assert [m.text for m, _ in restored.chat] == ["first"]
+    again.close()
 
     (tmp_path / "rooms" / "room-other.jsonl").write_text('{"k":"nonsense"}\n', encoding="utf-8")
-    assert [s.room for s in StateDir.open(tmp_path).load()] == [ROOM]
+    again = StateDir.open(tmp_path)
+    assert [s.room for s in again.load()] == [ROOM]
+    again.close()
     assert (tmp_path / "rooms" / "room-other.bad").exists()
 
 

@@ -10,10 +10,12 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from signaling_server.server import ServerConfig, start_server
+from surgery_teach.audio import ToneTrack
+from surgery_teach.capture import open_source
 from surgery_teach.protocol.messages import Role
 from surgery_teach.recording import EventKind, RecordingState, open_recording, read_events
 from surgery_teach.recording.writer import DiskSpaceGuard
-from surgery_teach.rtc.session import SessionConfig
+from surgery_teach.rtc.session import LiveSession, SessionConfig
 from surgery_teach.settings import Settings
 from tests.recording.helpers import decode_stamped, ffprobe
 from tests.timing import seconds
@@ -182,16 +184,20 @@ def test_a_watching_mentor_records_locally_and_closing_the_window_finishes_it(
     run(scenario())
 
 
-def test_a_full_disk_shows_a_banner_and_the_live_session_goes_on(
+def _listeners(session: LiveSession) -> int:
+    return sum(len(listeners) for listeners in session._listeners.values())
+
+
+def test_a_full_disk_shows_a_banner_the_live_session_goes_on_and_record_works_again(
         qtbot, run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     free = [10**12]
     monkeypatch.setattr(DiskSpaceGuard, "free", lambda self: free[0])
 
     async def scenario() -> None:
         server = await start_server(ServerConfig(port=0))
-        surgeon = SessionController.from_specs(
+        surgeon = SessionController(
             SessionConfig(server=server.url, room="full", name="Dr Wang", role=Role.SURGEON),
-            ["Laparoscope=synthetic:640x360@30"], )
+            [open_source("Laparoscope=synthetic:640x360@30")], voice=ToneTrack(440.0, 0.3))
         surgeon.recording.root = tmp_path
         trainee = SessionController(
             SessionConfig(server=server.url, room="full", name="Osh", role=Role.TRAINEE), [])
@@ -204,10 +210,18 @@ def test_a_full_disk_shows_a_banner_and_the_live_session_goes_on(
             trainee_window = SessionWindow(trainee)
             qtbot.addWidget(trainee_window)
             trainee_window.show()
+            session = surgeon._live
+            assert session is not None
+            listening = _listeners(session)
             start_recording(window)
             await until(lambda: surgeon.recording.status is not None and
                         surgeon.recording.status.frames.get("Laparoscope", 0) > 10,
                         seconds(20), "recording")
+            first = surgeon.recording.recording
+            assert first is not None and first.folder is not None
+            await until(lambda: bool(first.mix.voices), seconds(10), "our voice in the mix")
+            pulling = [voice.task for voice in first.mix._inputs.values()]
+            assert _listeners(session) > listening
             free[0] = 10 * 10**6  # the disk fills up
             alarm = window.recording.alarm
             await until(alarm.isVisible, seconds(20), "the full-disk banner")
@@ -221,10 +235,35 @@ def test_a_full_disk_shows_a_banner_and_the_live_session_goes_on(
             await until(lambda: trainee_window.stage.main.frames_painted > painted + 10,
                         seconds(10), "more video after the disk filled")
             assert surgeon.state == "live"
+            # The stopped recording is shut down: no voice pulled into its mix any more,
+            # none of its listeners left on the session.
+            await until(lambda: first.mix.readyState == "ended" and not first.mix.voices
+                        and all(task is not None and task.done() for task in pulling),
+                        seconds(10), "the mix to stop")
+            await until(lambda: _listeners(session) == listening, seconds(10),
+                        "the recording's listeners to go")
+
+            # Space freed: Record works again, into a new folder.
+            free[0] = 10**12
+            start_recording(window)
+            await until(lambda: surgeon.recording.active, seconds(10), "a new recording")
+            second = surgeon.recording.folder
+            assert second is not None and second != first.folder
+            await until(trainee_window.recording.indicator.isVisible, seconds(10),
+                        "the indicator again")
+            await until(lambda: surgeon.recording.status is not None and
+                        surgeon.recording.status.frames.get("Laparoscope", 0) > 10,
+                        seconds(20), "recording again")
+            window.recording.record_button.click()  # stop
+            await until(lambda: not surgeon.recording.active and not surgeon.recording.busy,
+                        seconds(20), "the recording to stop")
         finally:
             await trainee.leave()
             await surgeon.leave()
             await server.close()
+
+        assert open_recording(first.folder).manifest.state is RecordingState.FAILED
+        assert open_recording(second).manifest.state is RecordingState.FINISHED
 
     run(scenario())
 
