@@ -83,6 +83,9 @@ def removal_text(server_message: str, room: str) -> str:
     found = _REMOVED_BY.match(server_message)
     if found:
         return tr("{name} removed you from room {room}.", name=found["name"], room=room)
+    if server_message.startswith("you were removed from room"):  # refused at the door
+        return tr("You were removed from room {room} and cannot join it again while your "
+                  "room token lasts.", room=room)
     return tr("You were removed from room {room}: {reason}", room=room,
               reason=server_message)
 

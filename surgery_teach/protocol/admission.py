@@ -151,7 +151,7 @@ class Admission:
             return Refusal(
                 HTTPStatus.FORBIDDEN,
                 RefusalReason.REMOVED,
-                f"a mentor removed you from room {room_pass.room!r}; you may not join it "
+                f"you were removed from room {room_pass.room!r}; you may not join it "
                 "again while your token lasts",
                 room_pass,
                 room_pass.room,

@@ -272,7 +272,7 @@ class Rooms(Generic[K]):
             return None
         if self.bars.barred(room_pass, now=self._clock()):
             return (
-                f"a mentor removed you from room {room_pass.room!r}; you may not join it "
+                f"you were removed from room {room_pass.room!r}; you may not join it "
                 "again while your token lasts"
             )
         if (join.room, join.role, join.name) == (room_pass.room, room_pass.role, room_pass.name):

@@ -578,7 +578,7 @@ def test_a_removed_participant_may_not_join_that_room_again_while_the_token_last
     assert rooms.bars.barred(_pass("t"), now=NOW)
     error = _only_error(rooms.handle("t", Join("theatre-1", "name of t", Role.TRAINEE)), "t")
     assert error.code == ErrorCode.NOT_ALLOWED
-    assert "removed you" in error.message
+    assert "were removed from room 'theatre-1'" in error.message
     rooms.admit("t2", _pass("t"))  # the same token on a second connection
     assert _only_error(rooms.handle("t2", Join("theatre-1", "name of t", Role.TRAINEE)), "t2")
 

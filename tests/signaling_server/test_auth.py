@@ -194,7 +194,7 @@ async def test_the_removed_token_itself_is_refused_with_403(token_server: Runnin
         await mentor.expect(Left)
     status, body = await refused(f"{token_server.url}/?token={token}")
     assert status == 403
-    assert "a mentor removed you from room 'chole-2026-11-25'" in body
+    assert "you were removed from room 'chole-2026-11-25'" in body
 
 
 async def test_a_student_may_not_remove(token_server: RunningServer) -> None:

@@ -220,6 +220,9 @@ def test_the_removal_names_who_did_it_or_else_gives_the_servers_words() -> None:
     assert removal_text(server_words, "case") == "Dr Li removed you from room case."
     assert removal_text('surgeon "O\'Neil" removed you from room \'case\'', "case") == (
         "O'Neil removed you from room case.")
+    assert removal_text("you were removed from room 'case'; you may not join it again while "
+                        "your token lasts", "case") == (
+        "You were removed from room case and cannot join it again while your room token lasts.")
     assert removal_text("removed by a mentor", "case") == (
         "You were removed from room case: removed by a mentor")
 
