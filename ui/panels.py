@@ -108,8 +108,8 @@ class ParticipantsPanel(QWidget):
                              role=role_name(participant.role)),
                           QMessageBox.StandardButton.NoButton, self)
         box.setInformativeText(tr(
-            "They are disconnected at once and cannot come back into this case while "
-            "their room token lasts."))
+            "They are disconnected at once. Where the room uses tokens, they cannot come "
+            "back into this case while their token lasts."))
         remove = box.addButton(tr("Remove"), QMessageBox.ButtonRole.DestructiveRole)
         remove.setObjectName("danger")
         cancel = box.addButton(tr("Cancel"), QMessageBox.ButtonRole.RejectRole)
