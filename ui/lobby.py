@@ -33,7 +33,7 @@ from surgery_teach.protocol.tokens import read_claims_unverified
 from surgery_teach.rtc.signaling_client import check_server_url
 from surgery_teach.settings import Settings
 from ui.device_setup import DeviceSetup
-from ui.i18n import LANGUAGES, tr
+from ui.i18n import LANGUAGES, language, tr
 from ui.panels import role_name
 
 
@@ -95,7 +95,7 @@ class Lobby(QWidget):
         self.language = QComboBox()
         for code, name in LANGUAGES.items():
             self.language.addItem(name, code)
-        self.language.setCurrentIndex(max(0, self.language.findData(settings.language)))
+        self.language.setCurrentIndex(max(0, self.language.findData(language())))
         self.language.currentIndexChanged.connect(
             lambda _: self.language_changed.emit(self.language.currentData()))
         self.error = QLabel("")

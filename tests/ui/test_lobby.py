@@ -134,3 +134,18 @@ def test_a_room_token_goes_with_the_join_and_is_never_saved(qtbot, tmp_path) -> 
     settings.save(path)
     assert token.split(".")[1] not in path.read_text(encoding="utf-8")
     assert "eyJ" not in path.read_text(encoding="utf-8")
+
+
+def test_the_language_box_shows_the_language_in_use_not_only_the_saved_one(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """`python -m ui --language ru` with English saved: the box says Русский."""
+    from surgery_teach.settings import Settings
+    from ui.i18n import set_language
+    from ui.lobby import Lobby
+
+    set_language("ru")
+    try:
+        lobby = Lobby(Settings(language="en"))
+        qtbot.addWidget(lobby)
+        assert lobby.language.currentData() == "ru"
+    finally:
+        set_language("en")
