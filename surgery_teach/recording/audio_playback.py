@@ -10,7 +10,6 @@ step with the sound. Use it from one thread.
 from __future__ import annotations
 
 import fractions
-import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +20,8 @@ import numpy as np
 
 from surgery_teach.errors import RecordingError
 from surgery_teach.recording.case import RecordedCase
-from surgery_teach.recording.playback import still_plays
+from surgery_teach.recording.playback import decode_tolerantly, still_plays
 from surgery_teach.recording.timeline import case_start
-
-logger = logging.getLogger("surgery_teach.recording")
 
 MIN_SPEED: Final = 0.25
 MAX_SPEED: Final = 2.0
@@ -210,19 +207,7 @@ class RecordedAudio:
         self._stream = self._container.streams.audio[0]
 
     def _decoded(self) -> Iterator[av.AudioFrame]:
-        packets = self._container.demux(self._stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except av.FFmpegError as exc:  # a half-written tail: the audio ends here
-                logger.info("%s ends in a damaged stretch: %s", self.path.name, exc)
-                return
-            try:
-                yield from packet.decode()
-            except av.FFmpegError as exc:
-                logger.warning("%s: skipped a damaged packet: %s", self.path.name, exc)
+        return decode_tolerantly(self._container, self._stream, self.path)  # type: ignore[return-value]
 
 
 def _drain(graph: av.filter.Graph) -> Iterator[np.ndarray]:

@@ -255,19 +255,27 @@ class SourcePlayer:
         return PlaybackFrame(self.origin + media_time, media_time, frame)
 
     def _decode(self) -> Iterator[av.VideoFrame]:
-        packets = self._container.demux(self._stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except av.FFmpegError as exc:  # a half-written tail: the file ends here
-                logger.info("%s ends in a damaged stretch: %s", self.path.name, _reason(exc))
-                return
-            try:
-                yield from packet.decode()
-            except av.FFmpegError as exc:
-                logger.warning("%s: skipped a damaged frame: %s", self.path.name, _reason(exc))
+        return decode_tolerantly(self._container, self._stream, self.path)  # type: ignore[return-value]
+
+
+def decode_tolerantly(
+    container: av.container.InputContainer, stream: av.stream.Stream, path: Path
+) -> Iterator[av.VideoFrame | av.AudioFrame]:
+    """Decode ``stream`` to its end, or to a half-written tail (a killed recording), where
+    it stops; a damaged packet in the middle is skipped. Both are logged, never raised."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:  # a half-written tail: the file ends here
+            logger.info("%s ends in a damaged stretch: %s", path.name, _reason(exc))
+            return
+        try:
+            yield from packet.decode()
+        except av.FFmpegError as exc:
+            logger.warning("%s: skipped a damaged packet: %s", path.name, _reason(exc))
 
 
 def _reason(exc: BaseException) -> str:
