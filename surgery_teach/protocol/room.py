@@ -179,29 +179,31 @@ class Rooms(Generic[K]):
         match message:
             case Join():
                 return self._join(conn, message)
-            case Leave():
-                if conn not in self._seats:
-                    return self._refuse(conn, message, ErrorCode.NOT_JOINED, _NOT_JOINED)
-                return self._remove(conn, reason="leave")
-            case Signal():
-                return self._relay(conn, message)
-            case Publish():
-                return self._publish(conn, message)
-            case Chat():
-                return self._chat(conn, message)
-            case Annotate():
-                return self._annotate(conn, message)
-            case GrantDraw():
-                return self._grant_draw(conn, message)
-            case RemoveParticipant():
-                return self._remove_participant(conn, message)
-            case Record():
-                return self._record(conn, message)
-            case ChapterStart():
-                return self._chapter(conn, message)
             case Ping():
                 pong = Pong(self._clock(), self.room_count, self.participant_count)
                 return [(conn, pong)]
+        seat = self._seats.get(conn)  # everything else needs a seat in a room
+        if seat is None:
+            return self._refuse(conn, message, ErrorCode.NOT_JOINED, _NOT_JOINED)
+        match message:
+            case Leave():
+                return self._remove(conn, reason="leave")
+            case Signal():
+                return self._relay(conn, seat, message)
+            case Publish():
+                return self._publish(conn, seat, message)
+            case Chat():
+                return self._chat(conn, seat, message)
+            case Annotate():
+                return self._annotate(conn, seat, message)
+            case GrantDraw():
+                return self._grant_draw(conn, seat, message)
+            case RemoveParticipant():
+                return self._remove_participant(conn, seat, message)
+            case Record():
+                return self._record(conn, seat, message)
+            case ChapterStart():
+                return self._chapter(conn, seat, message)
         raise TypeError(f"not a client message: {message!r}")
 
     def disconnect(self, conn: K) -> Outbox[K]:
@@ -283,10 +285,7 @@ class Rooms(Generic[K]):
             f"{join.name!r}; join with the room, role and name of your token"
         )
 
-    def _remove_participant(self, conn: K, remove: RemoveParticipant) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, remove, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _remove_participant(self, conn: K, seat: Seat, remove: RemoveParticipant) -> Outbox[K]:
         refusal = removal_refusal(seat.participant.role)
         if refusal is not None:
             return self._refuse(conn, remove, ErrorCode.FORBIDDEN, refusal)
@@ -315,10 +314,7 @@ class Rooms(Generic[K]):
         )
         return [(target, removed), *self._remove(target, reason="removed")]
 
-    def _publish(self, conn: K, publish: Publish) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, publish, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _publish(self, conn: K, seat: Seat, publish: Publish) -> Outbox[K]:
         refusal = publishing_refusal(seat.participant.role, publish.publishes)
         if refusal is not None:
             return self._refuse(conn, publish, ErrorCode.FORBIDDEN, refusal)
@@ -327,10 +323,7 @@ class Rooms(Generic[K]):
         updated = Updated(participant)  # the sender's copy is its confirmation
         return [(member, updated) for member in self._rooms[seat.room].members.values()]
 
-    def _chat(self, conn: K, chat: Chat) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, chat, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _chat(self, conn: K, seat: Seat, chat: Chat) -> Outbox[K]:
         room = self._rooms[seat.room]
         room.chat_count += 1
         sender = seat.participant
@@ -340,10 +333,7 @@ class Rooms(Generic[K]):
         room.chat.append(message)
         return [(member, message) for member in room.members.values()]  # sender included
 
-    def _annotate(self, conn: K, annotate: Annotate) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, annotate, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _annotate(self, conn: K, seat: Seat, annotate: Annotate) -> Outbox[K]:
         telestration = self._rooms[seat.room].telestration
         refusal = telestration.refusal(seat.participant, annotate.op)
         if refusal is not None:
@@ -352,10 +342,7 @@ class Rooms(Generic[K]):
         members = self._rooms[seat.room].members.values()
         return [(member, mine if member == conn else theirs) for member in members]
 
-    def _grant_draw(self, conn: K, grant: GrantDraw) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, grant, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _grant_draw(self, conn: K, seat: Seat, grant: GrantDraw) -> Outbox[K]:
         refusal = grant_refusal(seat.participant.role)
         if refusal is not None:
             return self._refuse(conn, grant, ErrorCode.FORBIDDEN, refusal)
@@ -378,10 +365,7 @@ class Rooms(Generic[K]):
         updated = Updated(participant)  # the trainee's tools follow their own copy
         return [(member, updated) for member in members.values()]
 
-    def _relay(self, conn: K, signal: Signal) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, signal, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _relay(self, conn: K, seat: Seat, signal: Signal) -> Outbox[K]:
         refusal = signal_refusal(seat.participant, signal.data)
         if refusal is not None:
             return self._refuse(conn, signal, ErrorCode.FORBIDDEN, refusal)
@@ -420,10 +404,7 @@ class Rooms(Generic[K]):
             seat.participant.id
         )
 
-    def _record(self, conn: K, record: Record) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, record, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _record(self, conn: K, seat: Seat, record: Record) -> Outbox[K]:
         refusal = record_refusal(seat.participant.role)
         if refusal is not None:
             return self._refuse(conn, record, ErrorCode.FORBIDDEN, refusal)
@@ -433,10 +414,7 @@ class Rooms(Generic[K]):
         # Sent even when nothing changed: the sender's copy (with ``ref``) confirms it.
         return [(member, mine if member == conn else theirs) for member in room.members.values()]
 
-    def _chapter(self, conn: K, start: ChapterStart) -> Outbox[K]:
-        seat = self._seats.get(conn)
-        if seat is None:
-            return self._refuse(conn, start, ErrorCode.NOT_JOINED, _NOT_JOINED)
+    def _chapter(self, conn: K, seat: Seat, start: ChapterStart) -> Outbox[K]:
         refusal = chapter_refusal(seat.participant.role)
         if refusal is not None:
             return self._refuse(conn, start, ErrorCode.FORBIDDEN, refusal)
