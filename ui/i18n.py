@@ -44,6 +44,18 @@ def language() -> str:
     return _language
 
 
+def problem_text(problem: str) -> str:
+    """A case problem from the core (:class:`~surgery_teach.recording.problems.Problem`) in
+    the current language; plain sentences (e.g. an old cache's) as they are."""
+    template = getattr(problem, "template", None)
+    if not isinstance(template, str):
+        return str(problem)
+    try:  # the templates are listed in surgery_teach.recording.problems.TEMPLATES
+        return catalog(_language).get(template, template).format(**problem.values)  # type: ignore[attr-defined]
+    except (KeyError, IndexError, ValueError):
+        return str(problem)
+
+
 def tr(text: str, **values: object) -> str:
     """``text`` in the current language, with ``{placeholders}`` filled from ``values``."""
     translated = catalog(_language).get(text, text)

@@ -44,7 +44,7 @@ from surgery_teach.recording.library import (
     sort_library,
 )
 from surgery_teach.settings import Settings
-from ui.i18n import tr
+from ui.i18n import problem_text, tr
 from ui.panels import role_name
 from ui.player import PlayerWindow, open_player
 from ui.player_controls import format_time
@@ -113,7 +113,7 @@ class EntryDelegate(QStyledItemDelegate):
         base = QFont(option.font)
         lines = [(entry.title, TEXT, 17, True), (entry_details(entry), TEXT, 14, False),
                  (entry_people(entry), MUTED, 13, False)]
-        lines += [(problem, WARNING, 13, True) for problem in entry.problems[:2]]
+        lines += [(problem_text(p), WARNING, 13, True) for p in entry.problems[:2]]
         for text, colour, size, bold in lines:
             if not text:
                 continue
@@ -285,7 +285,8 @@ class LibraryWindow(QWidget):
             item = QListWidgetItem(entry.title)
             item.setData(ENTRY_ROLE, entry)
             item.setToolTip("\n".join([entry.title, entry_details(entry), entry_people(entry),
-                                       *entry.problems, str(entry.folder)]))
+                                       *map(problem_text, entry.problems),
+                                       str(entry.folder)]))
             if entry.thumbnail is not None:
                 item.setData(Qt.ItemDataRole.DecorationRole, self._pixmap(entry.thumbnail))
             item.setSizeHint(QSize(400, ROW_HEIGHT))
@@ -320,7 +321,8 @@ class LibraryWindow(QWidget):
             return None
         if not entry.playable:
             self.status.setText(tr("{title} cannot be played: {problem}", title=entry.title,
-                                   problem="; ".join(entry.problems) or tr("no video found")))
+                                   problem="; ".join(map(problem_text, entry.problems))
+                                   or tr("no video found")))
             return None
         self.status.setText(tr("Opening {title}…", title=entry.title))
         return asyncio.ensure_future(self._open(entry))

@@ -31,7 +31,7 @@ from surgery_teach.recording.chapters import Chapter
 from surgery_teach.recording.playable import PlayableCase, open_case
 from surgery_teach.recording.timeline import Timeline, build_timeline
 from ui.export_dialog import ExportDialog
-from ui.i18n import tr
+from ui.i18n import problem_text, tr
 from ui.marks import paint_marks
 from ui.player_audio import AudioOutput
 from ui.player_clock import SPEEDS, PlaybackClock
@@ -181,7 +181,7 @@ class PlayerWindow(QWidget):
         layout.addWidget(body, 1)
 
         self._worker_failed.connect(self._show_problem)
-        self._problems: list[str] = list(playable.problems)
+        self._problems: list[str] = [problem_text(p) for p in playable.problems]
         self._shortcuts()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)

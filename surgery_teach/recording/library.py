@@ -35,13 +35,19 @@ from surgery_teach.recording.playable import (
     open_case,
 )
 from surgery_teach.recording.playback import SourcePlayer
+from surgery_teach.recording.problems import (
+    BEING_RECORDED,
+    Problem,
+    problem_from_json,
+    problem_to_json,
+)
 
 logger = logging.getLogger("surgery_teach.recording")
 
 THUMBNAIL_FILE: Final = "thumbnail.jpg"
 CACHE_FILE: Final = "library.json"
 THUMBNAIL_WIDTH: Final = 320
-_CACHE_VERSION: Final = 1
+_CACHE_VERSION: Final = 2  # 2: problems keep their template (translatable)
 _LIVE_WITHIN: Final = 30.0  # an unfinished case written to this recently is still recording
 _NOT_CASE_FILES: Final = frozenset({THUMBNAIL_FILE, CACHE_FILE, CHAPTERS_FILE})
 
@@ -117,7 +123,7 @@ def read_entry(folder: Path, *, thumbnails: bool = True) -> LibraryEntry | None:
         newest = max(stat.st_mtime for stat in files.values())
         if (playable.case.interrupted and MANIFEST_FILE in files
                 and time.time() - newest < _LIVE_WITHIN):  # the recorder is still writing
-            entry = _replace(entry, problems=("being recorded now",))
+            entry = _replace(entry, problems=(Problem(BEING_RECORDED),))
         else:
             _write_cache(folder, key, entry)
     thumbnail = folder / THUMBNAIL_FILE
@@ -267,7 +273,7 @@ def _read_cache(folder: Path, key: list[list[Any]]) -> LibraryEntry | None:
                                for p in e["participants"]),
             sources=tuple(str(s) for s in e["sources"]),
             thumbnail=None,
-            problems=tuple(str(p) for p in e["problems"]),
+            problems=tuple(problem_from_json(p) for p in e["problems"]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no cache, or one from another version: measure again
@@ -285,7 +291,7 @@ def _write_cache(folder: Path, key: list[list[Any]], entry: LibraryEntry) -> Non
             "hospital": entry.hospital,
             "participants": [{"role": p.role.value, "name": p.name} for p in entry.participants],
             "sources": list(entry.sources),
-            "problems": list(entry.problems),
+            "problems": [problem_to_json(p) for p in entry.problems],
         },
     }
     _write_atomically(folder / CACHE_FILE, (json.dumps(body, ensure_ascii=False) + "\n").encode())

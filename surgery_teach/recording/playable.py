@@ -39,6 +39,22 @@ from surgery_teach.recording.manifest import (
     read_manifest,
 )
 from surgery_teach.recording.playback import media_end
+from surgery_teach.recording.problems import (
+    AUDIO_DAMAGED,
+    AUDIO_EMPTY,
+    AUDIO_MISSING,
+    EVENTS_DAMAGED,
+    EVENTS_TRUNCATED,
+    INTERRUPTED,
+    MANIFEST_REBUILT,
+    NO_PICTURE,
+    NO_SOUND,
+    STOPPED_EARLY,
+    VIDEO_DAMAGED,
+    VIDEO_ENDS_EARLY,
+    VIDEO_MISSING,
+    Problem,
+)
 from surgery_teach.recording.timeline import case_start
 
 logger = logging.getLogger("surgery_teach.recording")
@@ -99,7 +115,7 @@ def open_case(folder: Path) -> PlayableCase:
     for source in case.manifest.sources:
         end, problem = _probe_video(case, source, start)
         if problem is not None:
-            problems.append(f"{source.label}: {problem}")
+            problems.append(problem)
         else:
             assert end is not None
             playable.append(source.label)
@@ -111,23 +127,22 @@ def open_case(folder: Path) -> PlayableCase:
         if problem is None:
             audio = True
         else:
-            problems.append(f"Audio: {problem}")
+            problems.append(problem)
 
     recorded = case.manifest.duration if case.manifest.state is RecordingState.FINISHED else None
     media = max(ends, default=0.0)
     duration = recorded if recorded is not None else media
     if case.interrupted:
-        problems.insert(0, f"recording was interrupted; plays up to {clock_text(duration)}")
+        problems.insert(0, Problem(INTERRUPTED, time=clock_text(duration)))
     elif case.manifest.state is RecordingState.FAILED:
-        problems.insert(0, f"recording stopped early ({case.manifest.error or 'an error'}); "
-                           f"plays up to {clock_text(duration)}")
+        problems.insert(0, Problem(STOPPED_EARLY, reason=case.manifest.error or "an error",
+                                   time=clock_text(duration)))
     if case.events_truncated:
-        problems.append("events log truncated: its last line was cut off (chat and marks "
-                        "before it show)")
+        problems.append(Problem(EVENTS_TRUNCATED))
     for label, end in zip(playable, ends, strict=True):
         if recorded is not None and end < recorded - _SHORT_BY:
-            problems.append(f"{label}: the video ends at {clock_text(end)}, before the "
-                            f"recording's end ({clock_text(recorded)})")
+            problems.append(Problem(VIDEO_ENDS_EARLY, source=label, end=clock_text(end),
+                                    time=clock_text(recorded)))
     return PlayableCase(case, start, duration, tuple(playable), audio, tuple(problems))
 
 
@@ -140,27 +155,27 @@ def _probe_video(
     """(case time where the file's picture ends, None) or (None, what is wrong)."""
     path = case.folder / source.file
     if source.clock_origin is None:
-        return None, "no picture was recorded (the source sent none)"
+        return None, Problem(NO_PICTURE, source=source.label)
     if not path.exists():
-        return None, f"{source.file} is missing"
+        return None, Problem(VIDEO_MISSING, source=source.label, file=source.file)
     last = media_end(path)
     if last is None:
-        return None, f"{source.file} is damaged and cannot be played"
+        return None, Problem(VIDEO_DAMAGED, source=source.label, file=source.file)
     return source.clock_origin - start + last + 1 / source.fps, None
 
 
 def _probe_audio(case: RecordedCase, entry: AudioEntry) -> str | None:
     path = case.folder / entry.file
     if entry.clock_origin is None:
-        return "no sound was recorded"
+        return Problem(NO_SOUND)
     if not path.exists():
-        return f"{entry.file} is missing"
+        return Problem(AUDIO_MISSING, file=entry.file)
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
-                return f"{entry.file} holds no audio"
+                return Problem(AUDIO_EMPTY, file=entry.file)
     except (av.FFmpegError, OSError):
-        return f"{entry.file} is damaged and cannot be played"
+        return Problem(AUDIO_DAMAGED, file=entry.file)
     return None
 
 
@@ -171,7 +186,7 @@ def _salvage(folder: Path, error: RecordingError, problems: list[str]) -> Record
     """A case rebuilt from what is in ``folder`` when :func:`open_recording` failed."""
     events, truncated, skipped = _tolerant_events(folder / EVENTS_FILE)
     if skipped:
-        problems.append(f"events log damaged: {skipped} unreadable line(s) skipped")
+        problems.append(Problem(EVENTS_DAMAGED, count=skipped))
     try:
         manifest: Manifest | None = _read_manifest_only(folder)
     except RecordingError:
@@ -180,8 +195,7 @@ def _salvage(folder: Path, error: RecordingError, problems: list[str]) -> Record
         manifest = _manifest_from_media(folder, events)
         if manifest is None:
             raise RecordingError(f"{folder} holds no recording: {error}", str(folder)) from error
-        problems.append("manifest missing or unreadable; the case was rebuilt from its "
-                        "media files")
+        problems.append(Problem(MANIFEST_REBUILT))
     origins = {
         str(e.data.get("file")): float(e.data["clock_origin"])
         for e in events

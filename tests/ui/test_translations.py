@@ -42,7 +42,9 @@ def test_every_string_is_translated_with_the_same_placeholders(language: str) ->
     for source in literals:
         assert fields(data[source]) == fields(source), f"{language}: placeholders of {source!r}"
         assert data[source].strip(), f"{language}: empty translation of {source!r}"
-    stale = sorted(set(data) - literals)
+    from surgery_teach.recording.problems import TEMPLATES  # translated by problem_text()
+
+    stale = sorted(set(data) - literals - set(TEMPLATES))
     assert stale == [], f"{language} has translations nothing uses: {stale}"
 
 
@@ -63,5 +65,26 @@ def test_switching_language_changes_strings_and_falls_back_to_english() -> None:
             "Participants ({count})"].format(count=3)
         assert set_language("xx") == "en"
         assert tr("Leave") == "Leave"
+    finally:
+        set_language("en")
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "ru"])
+def test_every_case_problem_the_core_can_report_is_translated(language: str) -> None:
+    from surgery_teach.recording.problems import INTERRUPTED, TEMPLATES, Problem
+    from ui.i18n import problem_text
+
+    data = catalog(language)
+    for template in TEMPLATES:
+        assert template in data, f"{language}: no translation for {template!r}"
+        assert fields(data[template]) == fields(template), template
+    problem = Problem(INTERRUPTED, time="12:31")
+    assert problem == "recording was interrupted; plays up to 12:31"  # still the sentence
+    set_language(language)
+    try:
+        shown = problem_text(problem)
+        assert "12:31" in shown and shown != problem and shown == data[INTERRUPTED].format(
+            time="12:31")
+        assert problem_text("a sentence from an older cache") == "a sentence from an older cache"
     finally:
         set_language("en")
