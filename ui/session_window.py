@@ -22,7 +22,7 @@ from ui.chat import ChatPanel
 from ui.controller import SessionController
 from ui.i18n import tr
 from ui.panels import LinkHealthPanel, ParticipantsPanel, role_name
-from ui.recording import RecordingWidgets
+from ui.recording_widgets import RecordingWidgets
 from ui.stage import Stage, StageSource
 from ui.telestration import DrawingToolbar, Telestration
 
