@@ -30,14 +30,12 @@ from aiortc.contrib.media import MediaRelay
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from surgery_teach.annotations import Op
-from surgery_teach.annotations.offline import OfflineQueue
 from surgery_teach.audio import AudioPlayer, LocalAudioTrack, MicrophoneTrack
 from surgery_teach.capture import open_source
 from surgery_teach.capture.base import VideoSource
 from surgery_teach.errors import (
     AudioDeviceError,
     LoopStoppedError,
-    NotAdmittedError,
     SurgeryTeachError,
 )
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
@@ -45,7 +43,6 @@ from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.fields import ErrorCode
 from surgery_teach.protocol.messages import ErrorReply, ParticipantInfo, Role
 from surgery_teach.protocol.roles import removal_refusal
-from surgery_teach.rtc.backoff import backoff_delays
 from surgery_teach.rtc.link import LinkMonitor
 from surgery_teach.rtc.loop_thread import LoopThread
 from surgery_teach.rtc.session import LiveSession, SessionConfig
@@ -147,8 +144,6 @@ class SessionController(QObject):
         self._view: SessionView | None = None  # the last snapshot handed over
         self._state = "connecting"
         self._relay = MediaRelay()  # one for the microphone's life, across rejoins
-        self._offline = OfflineQueue()
-        self._unacked: dict[str, Op] = {}  # sent, not yet confirmed by the server
         self._refs = itertools.count(1)
         self._client_id = uuid.uuid4().hex[:12]
         self._players: dict[str, AudioPlayer] = {}
@@ -202,14 +197,9 @@ class SessionController(QObject):
         self._spawn(self._link_loop())
 
     async def _join(self) -> None:
-        previous = self._live.me.id if self._live is not None else None
         session = await LiveSession.start(self.config, self.encoders, self.microphone,
                                           self._relay)
         self._live = session
-        if previous is not None:
-            for ref, op in self._offline.release(previous, session.me.id):
-                self._unacked[ref] = op
-                await session.annotate(op, ref)
         session.on("audio", self._on_audio)
         session.on("participants", lambda: self._show("participants_changed"))
         session.on("video", lambda r: self._show("video_added", r))
@@ -218,7 +208,6 @@ class SessionController(QObject):
         session.on("marks", lambda: self._show("marks_changed", marks=True))
         session.on("still", lambda source: self._show("still_changed", source))
         session.on("recording", lambda _state: self._show())
-        session.on("accepted", lambda ref: self._unacked.pop(ref, None))
         session.on("refused", self._on_refused)
         session.on("ended", self._on_ended)
         session.on("link", self._on_link)
@@ -278,39 +267,11 @@ class SessionController(QObject):
             logger.warning("removed from the room")
             self._spawn(self._stop(removal_text(removed, self.config.room)))
             return
-        refused = self._live.not_admitted if self._live is not None else ""
-        if refused:  # the session's own rejoin was refused for good (token, removal)
-            self._spawn(self._stop(tr("The server no longer lets you into the room: {reason}",
-                                      reason=refused)))
-            return
-        logger.warning("link lost: %s", reason)
-        # ops the server never confirmed go out again after the rejoin, before newer ones
-        waiting = list(self._unacked.items())
-        self._unacked.clear()
-        for ref, op in waiting:
-            self._offline.add(ref, op)
-        self._set_state("reconnecting")
-        self._spawn(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        old = self._live
-        if old is not None:
-            for receiver in list(old.receivers):
-                self._emit("video_removed", receiver)
-            await old.close()
-        for delay in backoff_delays():
-            if self._leaving:
-                return
-            await asyncio.sleep(delay)
-            try:
-                await self._join()
-                return
-            except NotAdmittedError as exc:  # 401/403: retrying cannot help
-                await self._stop(tr("The server no longer lets you into the room: {reason}",
-                                    reason=str(exc)))
-                return
-            except SurgeryTeachError as exc:
-                logger.info("rejoin failed: %s", exc)
+        # The session rejoins by itself (same identity, unsent chat and marks kept); it
+        # ends only when the server will not take us back (a token, a removal).
+        refused = (self._live.not_admitted if self._live is not None else "") or reason
+        self._spawn(self._stop(tr("The server no longer lets you into the room: {reason}",
+                                  reason=refused)))
 
     async def _stop(self, text: str) -> None:
         """End the session for good, without retrying; the window leaves and says why."""
@@ -370,10 +331,8 @@ class SessionController(QObject):
     def _annotate(self, op: Op) -> None:
         ref = f"{self._client_id}-{next(self._refs)}"  # unique across rejoins and clients
         if self._live is not None and self._state in ("live", "reconnecting"):
-            self._unacked[ref] = op  # the session keeps it until the server confirms it
+            # the session keeps it until the server confirms it, across rejoins
             self._spawn(self._send(self._live.annotate(op, ref)))
-        elif self._state == "reconnecting":
-            self._offline.add(ref, op)
 
     def _request(self, send: Callable[[LiveSession], Awaitable[None]]) -> None:
         if self._live is not None and self._state == "live":

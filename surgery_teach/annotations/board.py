@@ -93,6 +93,16 @@ def opacity_at(shape: Shape, now: float, fade_after: float = FADE_AFTER) -> floa
     return max(0.0, 1.0 - (age - fade_after) / FADE_SECONDS)
 
 
+def _visible(shapes: Iterable[Shape], now: float, fade_after: float) -> list[VisibleShape]:
+    """``shapes`` with their opacity at ``now``, leaving out those faded away."""
+    found = []
+    for shape in shapes:
+        opacity = opacity_at(shape, now, fade_after)
+        if opacity > 0.0:
+            found.append(VisibleShape(shape, opacity))
+    return found
+
+
 @dataclass(frozen=True)
 class BoardView:
     """What a :class:`Board` showed at one moment, frozen (:meth:`Board.view`).
@@ -108,12 +118,7 @@ class BoardView:
 
     def shapes(self, source: str, now: float, fade_after: float = FADE_AFTER) -> list[VisibleShape]:
         """As :meth:`Board.shapes`: the marks of ``source`` to draw at ``now``."""
-        found = []
-        for shape in self.marks.get(source, ()):
-            opacity = opacity_at(shape, now, fade_after)
-            if opacity > 0.0:
-                found.append(VisibleShape(shape, opacity))
-        return found
+        return _visible(self.marks.get(source, ()), now, fade_after)
 
     def frozen(self, source: str) -> float | None:
         """As :meth:`Board.frozen`."""
@@ -168,16 +173,12 @@ class Board:
 
     def shapes(self, source: str, now: float, fade_after: float = FADE_AFTER) -> list[VisibleShape]:
         """The marks of ``source`` to draw at ``now``, bottom first; pointers on top."""
-        found: list[VisibleShape] = []
         marks = sorted(
             (s for s in self._shapes.values() if s.source == source),
             key=lambda s: self._order[s.id],
         )
-        for shape in [*marks, *(p for p in self._pointers.values() if p.source == source)]:
-            opacity = opacity_at(shape, now, fade_after)
-            if opacity > 0.0:
-                found.append(VisibleShape(shape, opacity))
-        return found
+        pointers = (p for p in self._pointers.values() if p.source == source)
+        return _visible([*marks, *pointers], now, fade_after)
 
     def view(self) -> BoardView:
         """A frozen copy of what the board shows now, for readers on other threads."""

@@ -4,10 +4,12 @@ x264, the surgeon recording what it sends and a mentor recording what it receive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
@@ -228,72 +230,67 @@ async def test_watch_record_on_the_command_line(tmp_path: Path) -> None:
     assert not (tmp_path / "trainee").exists() or not any((tmp_path / "trainee").iterdir())
 
 
-async def test_after_the_signaling_link_drops_the_room_hears_again_who_records(
-    tmp_path: Path,
-) -> None:
+@contextlib.asynccontextmanager
+async def mentor_recording(folder: Path, title: str) -> AsyncIterator[
+        tuple[LiveSession, LiveSession, SessionRecording]]:
+    """A server, a surgeon, and a mentor whose recording the surgeon has seen announced."""
     server = await start_server(ServerConfig(port=0))
     try:
         surgeon = await LiveSession.start(_config(server.url, "Dr Wang", Role.SURGEON))
         mentor = await LiveSession.start(_config(server.url, "Dr Li", Role.MENTOR))
         try:
-            recording = SessionRecording(tmp_path, title="Rejoin")
+            recording = SessionRecording(folder, title=title)
             await recording.start(mentor)
             await until(lambda: surgeon.recording.records(mentor.me.id), seconds(5),
                         "the surgeon to see the mentor recording")
-            links: list[str] = []
-            mentor.on("link", links.append)
-            announced: list[object] = []
-            surgeon.on("recording", announced.append)
-            mentor.client.abort()  # the signaling link drops; the session rejoins by itself
-            await until(lambda: "live" in links and bool(announced)
-                        and surgeon.recording.records(mentor.me.id), seconds(20),
-                        "the rejoined mentor to be announced as recording again")
-            assert recording.recording
-            await recording.stop()
-            await until(lambda: not surgeon.recording.recorders, seconds(5), "stop announced")
+            yield surgeon, mentor, recording
         finally:
             await mentor.close()
             await surgeon.close()
     finally:
         await server.close()
+
+
+async def test_after_the_signaling_link_drops_the_room_hears_again_who_records(
+    tmp_path: Path,
+) -> None:
+    async with mentor_recording(tmp_path, "Rejoin") as (surgeon, mentor, recording):
+        links: list[str] = []
+        mentor.on("link", links.append)
+        announced: list[object] = []
+        surgeon.on("recording", announced.append)
+        mentor.client.abort()  # the signaling link drops; the session rejoins by itself
+        await until(lambda: "live" in links and bool(announced)
+                    and surgeon.recording.records(mentor.me.id), seconds(20),
+                    "the rejoined mentor to be announced as recording again")
+        assert recording.recording
+        await recording.stop()
+        await until(lambda: not surgeon.recording.recorders, seconds(5), "stop announced")
 
 
 async def test_a_re_announce_cut_off_by_another_drop_is_retried_on_the_next_rejoin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server = await start_server(ServerConfig(port=0))
-    try:
-        surgeon = await LiveSession.start(_config(server.url, "Dr Wang", Role.SURGEON))
-        mentor = await LiveSession.start(_config(server.url, "Dr Li", Role.MENTOR))
-        try:
-            recording = SessionRecording(tmp_path, title="Rejoin twice")
-            await recording.start(mentor)
-            await until(lambda: surgeon.recording.records(mentor.me.id), seconds(5),
-                        "the surgeon to see the mentor recording")
-            real_record = mentor.record
-            cut: list[bool] = []
+    async with mentor_recording(tmp_path, "Rejoin twice") as (surgeon, mentor, recording):
+        real_record = mentor.record
+        cut: list[bool] = []
 
-            async def record(on: bool, ref: str | None = None) -> None:
-                if on and not cut:  # the link drops again while `record` goes out
-                    cut.append(True)
-                    mentor.client.abort()
-                    raise SignalingError("the link to the signaling server dropped")
-                await real_record(on, ref)
+        async def record(on: bool, ref: str | None = None) -> None:
+            if on and not cut:  # the link drops again while `record` goes out
+                cut.append(True)
+                mentor.client.abort()
+                raise SignalingError("the link to the signaling server dropped")
+            await real_record(on, ref)
 
-            monkeypatch.setattr(mentor, "record", record)
-            links: list[str] = []
-            mentor.on("link", links.append)
-            mentor.client.abort()
-            await until(lambda: cut and links.count("live") >= 2
-                        and surgeon.recording.records(mentor.me.id), seconds(30),
-                        "the recording announced again after the second rejoin")
-            assert recording.recording
-            gc.collect()  # a task whose error nobody retrieved is reported when collected
-            assert "never retrieved" not in caplog.text
-            assert "recording task failed" not in caplog.text
-            await recording.stop()
-        finally:
-            await mentor.close()
-            await surgeon.close()
-    finally:
-        await server.close()
+        monkeypatch.setattr(mentor, "record", record)
+        links: list[str] = []
+        mentor.on("link", links.append)
+        mentor.client.abort()
+        await until(lambda: cut and links.count("live") >= 2
+                    and surgeon.recording.records(mentor.me.id), seconds(30),
+                    "the recording announced again after the second rejoin")
+        assert recording.recording
+        gc.collect()  # a task whose error nobody retrieved is reported when collected
+        assert "never retrieved" not in caplog.text
+        assert "recording task failed" not in caplog.text
+        await recording.stop()
