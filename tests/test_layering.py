@@ -35,7 +35,7 @@ def test_server_uses_only_the_protocol_from_the_core() -> None:
         path: sorted(
             n for n in names
             if (n.startswith("surgery_teach") and not n.startswith(
-                ("surgery_teach.protocol", "surgery_teach.errors")) and n != "surgery_teach")
+                ("surgery_teach.protocol", "surgery_teach.wire", "surgery_teach.errors")) and n != "surgery_teach")
             or n.split(".")[0] in ("PyQt6", "aiortc", "av", "cv2", "ui")
         )
         for path, names in imported_modules("signaling_server").items()

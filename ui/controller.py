@@ -40,7 +40,7 @@ from surgery_teach.errors import (
 )
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.media.receive import VideoReceiver
-from surgery_teach.protocol.fields import ErrorCode
+from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import ErrorReply, ParticipantInfo, Role
 from surgery_teach.protocol.roles import removal_refusal
 from surgery_teach.rtc.link import LinkMonitor

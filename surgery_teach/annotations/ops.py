@@ -14,7 +14,7 @@ from typing import Final, TypeAlias, TypeVar
 from surgery_teach.annotations import values
 from surgery_teach.annotations.shapes import SHAPE_CLASSES, Shape
 from surgery_teach.annotations.values import bad
-from surgery_teach.protocol.fields import show
+from surgery_teach.wire.fields import show
 
 
 class ClearScope(StrEnum):

@@ -19,7 +19,7 @@ from surgery_teach.annotations.ops import (
     Unfreeze,
     Update,
 )
-from surgery_teach.protocol.messages import Role
+from surgery_teach.wire.role import Role
 
 
 def may_draw(role: Role | str, *, trainee_granted: bool) -> bool:

@@ -13,7 +13,7 @@ import unicodedata
 from typing import Final, TypeAlias
 
 from surgery_teach.errors import ProtocolError
-from surgery_teach.protocol.fields import MAX_ID_CHARS, MAX_SAFE_INTEGER, json_kind, show
+from surgery_teach.wire.fields import MAX_ID_CHARS, MAX_SAFE_INTEGER, json_kind, show
 
 BAD_ANNOTATION: Final = "bad-annotation"
 """The ``code`` of every ProtocolError about a malformed annotation."""

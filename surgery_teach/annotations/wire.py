@@ -39,7 +39,7 @@ from surgery_teach.annotations.shapes import (
 )
 from surgery_teach.annotations.values import BAD_ANNOTATION
 from surgery_teach.errors import ProtocolError
-from surgery_teach.protocol.fields import JsonObject, bad, json_kind, load_json, show
+from surgery_teach.wire.fields import JsonObject, bad, json_kind, load_json, show
 
 ANNOTATION_VERSION: Final = 1
 MAX_OP_BYTES: Final = 128 * 1024

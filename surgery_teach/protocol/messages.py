@@ -17,11 +17,14 @@ import json
 import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
+from surgery_teach.annotations.ops import Op
+from surgery_teach.annotations.wire import op_to_json, parse_op
 from surgery_teach.errors import ProtocolError
-from surgery_teach.protocol.fields import (
+from surgery_teach.wire.role import Role
+from surgery_teach.wire.role import as_role as _as_role
+from surgery_teach.wire.fields import (
     MAX_CANDIDATE_CHARS,
     MAX_CHAT_CHARS,
     MAX_ID_CHARS,
@@ -51,8 +54,6 @@ from surgery_teach.protocol.fields import (
     show,
 )
 
-if TYPE_CHECKING:
-    from surgery_teach.annotations.ops import Op
 
 __all__ = [
     "MAX_CHAT_CHARS",
@@ -106,25 +107,6 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION: Final = 1
-
-
-class Role(StrEnum):
-    """What a participant does in the room."""
-
-    SURGEON = "surgeon"
-    MENTOR = "mentor"
-    TRAINEE = "trainee"
-    STUDENT = "student"
-
-
-def _as_role(role: object) -> Role:
-    if isinstance(role, str):
-        try:
-            return Role(role)
-        except ValueError:
-            pass
-    allowed = ", ".join(r.value for r in Role)
-    raise bad("role", f"must be one of {allowed} (got {show(role)})")
 
 
 def _normalise(obj: object, name: str, value: object) -> None:
@@ -739,7 +721,6 @@ def _participant(info: ParticipantInfo) -> dict[str, Any]:
 def _op(op: Op) -> dict[str, Any]:
     # Imported here: surgery_teach.annotations builds on this package (its field rules
     # and Role), so importing it at the top would make the two import each other.
-    from surgery_teach.annotations.wire import op_to_json
 
     return op_to_json(op)
 
@@ -992,7 +973,6 @@ def _read_chat(msg: JsonObject) -> Chat:
 def _read_op(value: object, path: str, *, strict: bool) -> Op:
     """One annotation op inside a message; errors name the field from ``path`` on."""
     # Imported here for the reason given in _op.
-    from surgery_teach.annotations.wire import parse_op
 
     if not isinstance(value, dict):  # parse_op would read a string as JSON text
         raise ProtocolError(

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from surgery_teach.errors import ProtocolError
-from surgery_teach.protocol.fields import ErrorCode
+from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     Annotation,
     AnnotationSnapshot,

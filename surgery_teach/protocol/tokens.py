@@ -20,7 +20,7 @@ from typing import Any, Final
 import jwt
 
 from surgery_teach.errors import ConfigError, ProtocolError
-from surgery_teach.protocol.fields import (
+from surgery_teach.wire.fields import (
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
     check_room,

@@ -24,7 +24,7 @@ from typing import Any, Final
 import cv2
 
 from surgery_teach.errors import RecordingError
-from surgery_teach.protocol.messages import Role
+from surgery_teach.wire.role import Role
 from surgery_teach.recording.chapters import CHAPTERS_FILE
 from surgery_teach.recording.events import EventKind
 from surgery_teach.recording.manifest import MANIFEST_FILE, Participant

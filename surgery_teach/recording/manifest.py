@@ -44,7 +44,7 @@ from typing import Any, Final, TypeVar
 
 from surgery_teach import __version__
 from surgery_teach.errors import RecordingError
-from surgery_teach.protocol.messages import Role
+from surgery_teach.wire.role import Role
 
 MANIFEST_VERSION: Final = 1
 MANIFEST_FILE: Final = "manifest.json"

@@ -46,7 +46,7 @@ from surgery_teach.annotations.ops import Freeze, Op, Unfreeze
 from surgery_teach.annotations.wire import op_to_json
 from surgery_teach.errors import DiskFullError, RecordingError
 from surgery_teach.media.encoder import EncodedFrame, SharedEncoder
-from surgery_teach.protocol.messages import Role
+from surgery_teach.wire.role import Role
 from surgery_teach.recording.container import (
     AudioFileWriter,
     ContainerOptions,

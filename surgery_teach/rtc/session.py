@@ -35,7 +35,7 @@ from surgery_teach.errors import SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
-from surgery_teach.protocol.fields import ErrorCode
+from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     Annotate,
     Annotation,

@@ -18,7 +18,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from surgery_teach.errors import NotAdmittedError, ProtocolError, SignalingError
-from surgery_teach.protocol.fields import ErrorCode
+from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     ClientMessage,
     ErrorReply,

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from surgery_teach.errors import NotAdmittedError, SignalingError
-from surgery_teach.protocol.fields import ErrorCode
+from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     ClientMessage,
     ErrorReply,
