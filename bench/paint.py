@@ -59,8 +59,8 @@ async def measure(url: str, seconds: float, same_thread: bool,
     from surgery_teach.media.stats import LatencyHistogram, percentile
     from surgery_teach.protocol.messages import Role
     from surgery_teach.rtc.session import SessionConfig
-    from ui.controller import SessionController
-    from ui.session_window import SessionWindow
+    from ui.session.controller import SessionController
+    from ui.session.window import SessionWindow
 
     trainee = SessionController(
         SessionConfig(server=url, room="paint", name="bench viewer", role=Role.TRAINEE), [])

@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 async def _measure(width: int, height: int, seconds: float, record: bool, folder: str) -> dict:
     from surgery_teach.capture import SyntheticSource
+    from surgery_teach.casefile import Manifest
     from surgery_teach.media.encoder import SharedEncoder
-    from surgery_teach.recording import Manifest, Recorder, RecorderOptions
+    from surgery_teach.recording import Recorder, RecorderOptions
 
     source = SyntheticSource(width, height, 30, label="Endoscope")
     source.start()

@@ -4,7 +4,7 @@ With no ``--server`` it starts a signaling server inside the app on 127.0.0.1, s
 computer (or a demo) needs nothing else. ``--room/--name/--role`` join directly, skipping
 the lobby (OR PCs are set up this way). One asyncio loop runs inside Qt (qasync), started
 once for the life of the program, for the windows (and a local server); each session's
-media runs on a loop of its own, in its own thread (see :mod:`ui.controller`).
+media runs on a loop of its own, in its own thread (see :mod:`ui.session.controller`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import SessionConfig
 from surgery_teach.settings import Settings, server_state_dir
-from ui.controller import SessionController
 from ui.i18n import set_language, tr
-from ui.library import LibraryWindow, recordings_folder
+from ui.library.window import LibraryWindow, recordings_folder
 from ui.lobby import JoinRequest, Lobby
-from ui.session_window import SessionWindow
+from ui.session.controller import SessionController
+from ui.session.window import SessionWindow
 from ui.theme import apply_theme
 
 logger = logging.getLogger("ui")

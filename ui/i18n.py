@@ -12,6 +12,8 @@ import logging
 from functools import cache
 from pathlib import Path
 
+from surgery_teach.wire.role import Role
+
 logger = logging.getLogger(__name__)
 
 CATALOG_DIR = Path(__file__).resolve().parent / "translations"
@@ -45,12 +47,12 @@ def language() -> str:
 
 
 def problem_text(problem: str) -> str:
-    """A case problem from the core (:class:`~surgery_teach.recording.problems.Problem`) in
+    """A case problem from the core (:class:`~surgery_teach.casebook.problems.Problem`) in
     the current language; plain sentences (e.g. an old cache's) as they are."""
     template = getattr(problem, "template", None)
     if not isinstance(template, str):
         return str(problem)
-    try:  # the templates are listed in surgery_teach.recording.problems.TEMPLATES
+    try:  # the templates are listed in surgery_teach.casebook.problems.TEMPLATES
         return catalog(_language).get(template, template).format(**problem.values)  # type: ignore[attr-defined]
     except (KeyError, IndexError, ValueError):
         return str(problem)
@@ -65,3 +67,14 @@ def tr(text: str, **values: object) -> str:
         except (KeyError, IndexError, ValueError):
             return text.format(**values)
     return translated
+
+
+def role_name(role: Role | str) -> str:
+    """The role's name in the current language."""
+    names = {
+        Role.SURGEON: tr("Surgeon"),
+        Role.MENTOR: tr("Mentor"),
+        Role.TRAINEE: tr("Trainee"),
+        Role.STUDENT: tr("Student"),
+    }
+    return names.get(Role(role), str(role))

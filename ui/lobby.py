@@ -32,9 +32,8 @@ from surgery_teach.protocol.passes import RoomPass
 from surgery_teach.protocol.tokens import read_claims_unverified
 from surgery_teach.rtc.signaling_client import check_server_url
 from surgery_teach.settings import Settings
-from ui.device_setup import DeviceSetup
-from ui.i18n import LANGUAGES, language, tr
-from ui.panels import role_name
+from ui.devices.setup import DeviceSetup
+from ui.i18n import LANGUAGES, language, role_name, tr
 
 
 @dataclass(frozen=True)

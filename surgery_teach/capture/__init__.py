@@ -11,11 +11,11 @@ from surgery_teach.capture.base import CapturedFrame, FrameSlot, VideoSource
 from surgery_teach.capture.camera import CameraSource, CaptureDevice, OpenCVCapture
 from surgery_teach.capture.devices import DeviceInfo, list_devices
 from surgery_teach.capture.lost import LostPicture
+from surgery_teach.capture.open import open_source
 from surgery_teach.capture.spec import (
     ACCEPTED_FORMS,
     SourceKind,
     SourceSpec,
-    open_source,
     parse_source_spec,
 )
 from surgery_teach.capture.stamp import Stamp, luma_of, read_stamp, write_stamp

@@ -17,13 +17,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from surgery_teach.errors import ConfigError
-
-if TYPE_CHECKING:
-    from surgery_teach.capture.base import VideoSource
 
 ACCEPTED_FORMS = """\
 accepted video source forms:
@@ -127,36 +123,6 @@ def parse_source_spec(text: str) -> SourceSpec:
     if label is not None:
         spec = SourceSpec(spec.kind, spec.target, spec.width, spec.height, spec.fps, label)
     return spec
-
-
-def open_source(source: str | SourceSpec) -> VideoSource:
-    """Make the video source a spec names; call ``start()`` on it to open the device."""
-    spec = parse_source_spec(source) if isinstance(source, str) else source
-    # Imported here because the source modules import this one (labels, redaction).
-    if spec.kind is SourceKind.SYNTHETIC:
-        from surgery_teach.capture.synthetic import SyntheticSource
-
-        width, height = SYNTHETIC_DEFAULT_SIZE
-        return SyntheticSource(
-            width=spec.width or width,
-            height=spec.height or height,
-            fps=spec.fps or SYNTHETIC_DEFAULT_FPS,
-            label=spec.label,
-        )
-    if spec.kind is SourceKind.CAMERA:
-        from surgery_teach.capture.camera import CameraSource
-
-        device: int | str = int(spec.target) if spec.target.isdigit() else spec.target
-        return CameraSource(
-            device, width=spec.width, height=spec.height, fps=spec.fps, label=spec.label
-        )
-    if spec.kind is SourceKind.FILE:
-        from surgery_teach.capture.stream import FileSource
-
-        return FileSource(spec.target, label=spec.label)
-    from surgery_teach.capture.stream import RtspSource
-
-    return RtspSource(spec.target, label=spec.label)
 
 
 def redact_url(text: str) -> str:

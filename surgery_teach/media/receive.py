@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from surgery_teach.capture.base import CapturedFrame, FrameSlot
 from surgery_teach.capture.stamp import luma_of, read_stamp
+from surgery_teach.media.frame_tap import ReceivedFrameTap
 from surgery_teach.media.stats import ReceiveStats
-
-if TYPE_CHECKING:
-    from surgery_teach.rtc.aiortc_tuning import ReceivedFrameTap
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
 from surgery_teach.errors import ProtocolError
-from surgery_teach.wire.fields import check_room, show
 from surgery_teach.protocol.passes import Bars, RoomPass
 from surgery_teach.protocol.tokens import TokenProblem, read_token
+from surgery_teach.wire.fields import check_room, show
 
 ROOM_PARAMETER: Final = "room"
 TOKEN_PARAMETER: Final = "token"

@@ -22,8 +22,6 @@ from typing import Any, Final, TypeAlias
 from surgery_teach.annotations.ops import Op
 from surgery_teach.annotations.wire import op_to_json, parse_op
 from surgery_teach.errors import ProtocolError
-from surgery_teach.wire.role import Role
-from surgery_teach.wire.role import as_role as _as_role
 from surgery_teach.wire.fields import (
     MAX_CANDIDATE_CHARS,
     MAX_CHAT_CHARS,
@@ -53,7 +51,8 @@ from surgery_teach.wire.fields import (
     load_json,
     show,
 )
-
+from surgery_teach.wire.role import Role
+from surgery_teach.wire.role import as_role as _as_role
 
 __all__ = [
     "MAX_CHAT_CHARS",

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from surgery_teach.errors import ProtocolError
-from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     Annotation,
     AnnotationSnapshot,
@@ -41,6 +40,7 @@ from surgery_teach.protocol.messages import (
     parse_server,
     serialize,
 )
+from surgery_teach.wire.fields import ErrorCode
 
 JOURNAL_VERSION: Final = 1
 

@@ -20,6 +20,8 @@ from typing import Any, Final
 import jwt
 
 from surgery_teach.errors import ConfigError, ProtocolError
+from surgery_teach.protocol.messages import Role
+from surgery_teach.protocol.passes import CLOCK_TOLERANCE, RoomPass
 from surgery_teach.wire.fields import (
     MAX_ID_CHARS,
     MAX_NAME_CHARS,
@@ -27,8 +29,6 @@ from surgery_teach.wire.fields import (
     clean_label,
     show,
 )
-from surgery_teach.protocol.messages import Role
-from surgery_teach.protocol.passes import CLOCK_TOLERANCE, RoomPass
 
 TOKEN_ALGORITHM: Final = "HS256"
 MIN_SECRET_BYTES: Final = 32

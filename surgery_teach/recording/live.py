@@ -30,6 +30,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from surgery_teach.casefile.events import EventKind
+from surgery_teach.casefile.layout import new_case_folder
+from surgery_teach.casefile.manifest import Manifest, Participant
 from surgery_teach.errors import RecordingError, SurgeryTeachError
 from surgery_teach.media.encoder import SharedEncoder
 from surgery_teach.media.receive import VideoReceiver
@@ -40,9 +43,6 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     RoomRecording,
 )
-from surgery_teach.recording.events import EventKind
-from surgery_teach.recording.layout import new_case_folder
-from surgery_teach.recording.manifest import Manifest, Participant
 from surgery_teach.recording.mixer import AudioMix
 from surgery_teach.recording.recorder import (
     Recorder,

@@ -44,17 +44,14 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from surgery_teach import __version__
 from surgery_teach.annotations.ops import Freeze, Op, Unfreeze
 from surgery_teach.annotations.wire import op_to_json
-from surgery_teach.errors import DiskFullError, RecordingError
-from surgery_teach.media.encoder import EncodedFrame, SharedEncoder
-from surgery_teach.wire.role import Role
-from surgery_teach.recording.container import (
+from surgery_teach.casefile.container import (
     AudioFileWriter,
     ContainerOptions,
     VideoFileWriter,
 )
-from surgery_teach.recording.events import EVENTS_FILE, Event, EventKind, EventLog
-from surgery_teach.recording.layout import media_file_name
-from surgery_teach.recording.manifest import (
+from surgery_teach.casefile.events import EVENTS_FILE, Event, EventKind, EventLog
+from surgery_teach.casefile.layout import media_file_name
+from surgery_teach.casefile.manifest import (
     MANIFEST_FILE,
     MAX_PARTICIPANTS,
     MAX_SOURCES,
@@ -65,6 +62,8 @@ from surgery_teach.recording.manifest import (
     SourceEntry,
     write_manifest,
 )
+from surgery_teach.errors import DiskFullError, RecordingError
+from surgery_teach.media.encoder import EncodedFrame, SharedEncoder
 from surgery_teach.recording.sources import (
     PacketSource,
     Subscription,
@@ -72,6 +71,7 @@ from surgery_teach.recording.sources import (
     picture_size,
 )
 from surgery_teach.recording.writer import DiskSpaceGuard, WriterThread
+from surgery_teach.wire.role import Role
 
 logger = logging.getLogger("surgery_teach.recording")
 

@@ -8,7 +8,7 @@ thread, without blocking and without re-encoding. Two kinds:
   surgeon's laparoscope); the packets the viewers get, with their capture times.
 - :class:`ReceivedPackets`: a video this computer *receives* (a mentor or trainee
   recording the surgeon's picture), taken from the receive path's frame tap
-  (:class:`~surgery_teach.rtc.aiortc_tuning.ReceivedFrameTap`) before decoding, so the file
+  (:class:`~surgery_teach.media.frame_tap.ReceivedFrameTap`) before decoding, so the file
   holds exactly the pictures that arrived. RTP timestamps become times on this
   computer's clock: the first picture is placed when it arrived, later ones by their RTP
   timestamp (so network jitter does not shake the timeline). A received source can

@@ -15,7 +15,7 @@ import logging
 import secrets
 
 from surgery_teach.annotations import Op
-from surgery_teach.annotations.offline import reauthor
+from surgery_teach.annotations.reauthor import reauthor
 from surgery_teach.protocol.messages import Annotate, Chat
 
 logger = logging.getLogger(__name__)

@@ -33,9 +33,9 @@ from aiortc.sdp import candidate_from_sdp
 from surgery_teach.annotations import Board, Op
 from surgery_teach.errors import SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
+from surgery_teach.media.frame_tap import ReceivedFrameTap
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
-from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     Annotate,
     Annotation,
@@ -83,6 +83,7 @@ from surgery_teach.rtc.signaling_client import SignalingClient
 from surgery_teach.rtc.signaling_link import SignalingLink
 from surgery_teach.rtc.stills import CHANNEL as STILLS_CHANNEL
 from surgery_teach.rtc.stills import FrameHistory, Still
+from surgery_teach.wire.fields import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -599,7 +600,7 @@ class LiveSession:
             to=sender.id, data=Answer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))))
 
     async def _receive(self, peer: Peer, track: MediaStreamTrack,
-                       tap: aiortc_tuning.ReceivedFrameTap | None = None) -> None:
+                       tap: ReceivedFrameTap | None = None) -> None:
         info = peer.labels.get(track.id)
         label = info.label if info else f"{peer.info.name} video"
         stamped = bool(info and info.source.startswith("synthetic"))

@@ -18,7 +18,6 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from surgery_teach.errors import NotAdmittedError, ProtocolError, SignalingError
-from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     ClientMessage,
     ErrorReply,
@@ -32,6 +31,7 @@ from surgery_teach.protocol.messages import (
     serialize,
 )
 from surgery_teach.rtc.tls import client_context, explain_verification_failure
+from surgery_teach.wire.fields import ErrorCode
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from surgery_teach.errors import NotAdmittedError, SignalingError
-from surgery_teach.wire.fields import ErrorCode
 from surgery_teach.protocol.messages import (
     ClientMessage,
     ErrorReply,
@@ -27,6 +26,7 @@ from surgery_teach.protocol.messages import (
 )
 from surgery_teach.rtc.backoff import backoff_delays
 from surgery_teach.rtc.signaling_client import SignalingClient
+from surgery_teach.wire.fields import ErrorCode
 
 logger = logging.getLogger(__name__)
 

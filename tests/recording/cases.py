@@ -24,9 +24,10 @@ from surgery_teach.annotations.ops import Add, Freeze, Unfreeze
 from surgery_teach.annotations.shapes import Ellipse
 from surgery_teach.audio.tracks import SAMPLE_RATE, SAMPLES_PER_FRAME, ToneTrack
 from surgery_teach.capture import SyntheticSource
+from surgery_teach.casefile import Manifest, Participant
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.protocol.messages import Role
-from surgery_teach.recording import Manifest, Participant, Recorder, RecorderOptions
+from surgery_teach.recording import Recorder, RecorderOptions
 from tests.recording.helpers import until
 from tests.timing import seconds
 

@@ -16,14 +16,9 @@ import time
 from pathlib import Path
 
 from surgery_teach.capture import SyntheticSource
+from surgery_teach.casefile import ContainerFormat, ContainerOptions, Manifest
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
-from surgery_teach.recording import (
-    ContainerFormat,
-    ContainerOptions,
-    Manifest,
-    Recorder,
-    RecorderOptions,
-)
+from surgery_teach.recording import Recorder, RecorderOptions
 
 
 def say(**message: object) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from surgery_teach.recording import EventKind, RecordingState, open_recording
+from surgery_teach.casebook import open_recording
+from surgery_teach.casefile import EventKind, RecordingState
 from tests.recording.helpers import DecodedFrame, decode_stamped, ffprobe
 from tests.timing import seconds
 

@@ -21,12 +21,13 @@ from surgery_teach.annotations import Add, Arrow, Undo
 from surgery_teach.audio import ToneTrack
 from surgery_teach.audio.analysis import tone_power
 from surgery_teach.capture import SyntheticSource
+from surgery_teach.casebook import open_recording
+from surgery_teach.casebook.timeline import build_timeline
+from surgery_teach.casefile import EventKind, RecordingState
 from surgery_teach.errors import RecordingError, SignalingError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.protocol.messages import Role
-from surgery_teach.recording import EventKind, RecordingState, open_recording
 from surgery_teach.recording.live import SessionRecording
-from surgery_teach.recording.timeline import build_timeline
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 from tests.recording.helpers import decode_stamped, ffprobe, until
 from tests.timing import seconds
@@ -160,7 +161,7 @@ async def test_a_watching_mentor_records_exactly_what_the_surgeon_sent(tmp_path:
 
 
 def _events(folder: Path) -> list:  # type: ignore[type-arg]
-    from surgery_teach.recording import read_events
+    from surgery_teach.casefile import read_events
 
     return read_events(folder / "events.jsonl").events
 

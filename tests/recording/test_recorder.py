@@ -17,22 +17,13 @@ import pytest
 
 from surgery_teach.annotations.ops import Freeze
 from surgery_teach.audio.tracks import ToneTrack
+from surgery_teach.casebook import open_recording
+from surgery_teach.casefile import EventKind, Manifest, Participant, RecordingState, read_manifest
+from surgery_teach.casefile.container import SyncedFile, VideoFileWriter
 from surgery_teach.errors import DiskFullError, RecordingError
 from surgery_teach.media.encoder import EncodedTrack, EncoderSettings, SharedEncoder
 from surgery_teach.protocol.messages import Role
-from surgery_teach.recording import (
-    EventKind,
-    Manifest,
-    Participant,
-    Recorder,
-    RecorderOptions,
-    RecorderState,
-    RecorderStatus,
-    RecordingState,
-    open_recording,
-    read_manifest,
-)
-from surgery_teach.recording.container import SyncedFile, VideoFileWriter
+from surgery_teach.recording import Recorder, RecorderOptions, RecorderState, RecorderStatus
 from surgery_teach.recording.writer import DiskSpaceGuard
 from tests.recording.helpers import (
     annexb_nal_units,

@@ -9,19 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from surgery_teach.casefile import Manifest, Participant, RecordingState, read_manifest
+from surgery_teach.casefile.events import EventLog
 from surgery_teach.media.encoder import SharedEncoder
 from surgery_teach.protocol.messages import Role
-from surgery_teach.recording import (
-    Manifest,
-    Participant,
-    Recorder,
-    RecorderOptions,
-    RecorderState,
-    RecorderStatus,
-    RecordingState,
-    read_manifest,
-)
-from surgery_teach.recording.events import EventLog
+from surgery_teach.recording import Recorder, RecorderOptions, RecorderState, RecorderStatus
 from tests.recording.helpers import decode_stamped, until
 from tests.timing import seconds
 

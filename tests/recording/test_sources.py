@@ -15,9 +15,9 @@ import numpy as np
 from surgery_teach.audio import ToneTrack
 from surgery_teach.audio.analysis import tone_power
 from surgery_teach.media.encoder import EncodedFrame
+from surgery_teach.media.frame_tap import ReceivedFrameTap, is_keyframe
 from surgery_teach.recording.mixer import RATE, AudioMix
 from surgery_teach.recording.sources import ReceivedPackets, picture_size
-from surgery_teach.rtc.aiortc_tuning import ReceivedFrameTap, is_keyframe
 from tests.timing import seconds
 
 

@@ -137,7 +137,7 @@ async def test_publish_records_every_source_without_stopping_the_stream(
     import av
 
     from surgery_teach.capture import luma_of, read_stamp
-    from surgery_teach.recording import read_manifest
+    from surgery_teach.casefile import read_manifest
 
     proc = cli.start("publish", "--server", server_url, "--room", "rec", "--name", "Dr Wang",
                      "--source", "Laparoscope=synthetic:640x360@30", "--duration", "4",

@@ -42,7 +42,7 @@ def test_every_string_is_translated_with_the_same_placeholders(language: str) ->
     for source in literals:
         assert fields(data[source]) == fields(source), f"{language}: placeholders of {source!r}"
         assert data[source].strip(), f"{language}: empty translation of {source!r}"
-    from surgery_teach.recording.problems import TEMPLATES  # translated by problem_text()
+    from surgery_teach.casebook.problems import TEMPLATES  # translated by problem_text()
 
     stale = sorted(set(data) - literals - set(TEMPLATES))
     assert stale == [], f"{language} has translations nothing uses: {stale}"
@@ -71,7 +71,7 @@ def test_switching_language_changes_strings_and_falls_back_to_english() -> None:
 
 @pytest.mark.parametrize("language", ["zh_CN", "ru"])
 def test_every_case_problem_the_core_can_report_is_translated(language: str) -> None:
-    from surgery_teach.recording.problems import INTERRUPTED, TEMPLATES, Problem
+    from surgery_teach.casebook.problems import INTERRUPTED, TEMPLATES, Problem
     from ui.i18n import problem_text
 
     data = catalog(language)

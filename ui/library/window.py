@@ -1,0 +1,370 @@
+"""The student library: every recorded case in the recordings folder, to find and replay.
+
+Each case shows its thumbnail, title, date, length, hospital and people, and plainly
+what is wrong with it if anything ("interrupted — plays up to 12:31"). Search narrows by
+title, hospital or participant; sort by date (newest first), title or length.
+Double-click or Enter opens the case in the player. The folder is read on a worker
+thread (:func:`scan_library`), thumbnails are made afterwards one by one, so a large
+library lists at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from PyQt6.QtCore import QModelIndex, QRect, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QPainter, QPixmap
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from surgery_teach.casebook.library import (
+    LibraryEntry,
+    SortKey,
+    ensure_thumbnail,
+    scan_library,
+    search_library,
+    sort_library,
+)
+from surgery_teach.errors import SurgeryTeachError
+from surgery_teach.settings import Settings
+from ui.i18n import problem_text, role_name, tr
+from ui.library.controls import format_time
+from ui.library.player import PlayerWindow, open_player
+from ui.theme import ACCENT, MUTED, PANEL, TEXT
+
+logger = logging.getLogger("ui.library.window")
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole
+THUMB = QSize(192, 108)
+ROW_HEIGHT = 124
+WARNING = "#e3b341"
+
+
+def recordings_folder(settings: Settings) -> Path:
+    """Where recordings are kept: the setting, else Documents/Surgery Teach recordings."""
+    return settings.recordings_path()
+
+
+def entry_details(entry: LibraryEntry) -> str:
+    """The line under the title: date · length · hospital."""
+    when = (entry.started_at.strftime("%Y-%m-%d %H:%M") if entry.started_at is not None
+            else entry.date.isoformat() if entry.date is not None else "")
+    length = format_time(entry.duration) if entry.duration is not None else ""
+    return " · ".join(part for part in (when, length, entry.hospital) if part)
+
+
+def entry_people(entry: LibraryEntry) -> str:
+    return ", ".join(f"{p.name} ({_role(p.role)})" for p in entry.participants)
+
+
+class EntryDelegate(QStyledItemDelegate):
+    """Paints a case: thumbnail, bold title, details, people and any problem in amber."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return QSize(option.rect.width(), ROW_HEIGHT)
+
+    def paint(self, painter: QPainter | None, option: QStyleOptionViewItem,
+              index: QModelIndex) -> None:
+        entry = index.data(ENTRY_ROLE)
+        if painter is None or not isinstance(entry, LibraryEntry):
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        rect = option.rect.adjusted(4, 4, -4, -4)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.fillRect(rect, QColor("#1f2a3a" if selected else PANEL))
+        if selected:
+            painter.setPen(QColor(ACCENT))
+            painter.drawRect(rect.adjusted(0, 0, -1, -1))
+        thumb = QRect(rect.left() + 6, rect.top() + 6, THUMB.width(), THUMB.height())
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            scaled = pixmap.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
+            painter.fillRect(thumb, QColor("#000000"))
+            painter.drawPixmap(thumb.left() + (thumb.width() - scaled.width()) // 2,
+                               thumb.top() + (thumb.height() - scaled.height()) // 2, scaled)
+        else:
+            painter.fillRect(thumb, QColor("#000000"))
+            painter.setPen(QColor(MUTED))
+            painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter,
+                             tr("No picture") if not entry.playable else "…")
+        left = thumb.right() + 14
+        width = rect.right() - left - 8
+        y = rect.top() + 6
+        base = QFont(option.font)
+        lines = [(entry.title, TEXT, 17, True), (entry_details(entry), TEXT, 14, False),
+                 (entry_people(entry), MUTED, 13, False)]
+        lines += [(problem_text(p), WARNING, 13, True) for p in entry.problems[:2]]
+        for text, colour, size, bold in lines:
+            if not text:
+                continue
+            font = QFont(base)
+            font.setPixelSize(size)
+            font.setBold(bold)
+            painter.setFont(font)
+            painter.setPen(QColor(colour))
+            height = painter.fontMetrics().height()
+            if y + height > rect.bottom():
+                break
+            shown = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, width)
+            painter.drawText(QRect(left, y, width, height),
+                             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                             shown)
+            y += height + 3
+        painter.restore()
+
+
+class LibraryWindow(QWidget):
+    """The recorded cases in ``folder``. ``player_opened(PlayerWindow)`` when a case opens."""
+
+    player_opened = pyqtSignal(object)
+    folder_changed = pyqtSignal(str)
+
+    def __init__(self, folder: Path, parent: QWidget | None = None, *,
+                 audio: bool = True) -> None:
+        super().__init__(parent)
+        self.folder = Path(folder)
+        self.audio = audio
+        self.entries: list[LibraryEntry] = []
+        self.players: list[PlayerWindow] = []
+        self._scan: asyncio.Task[None] | None = None
+        self._pixmaps: dict[Path, QPixmap] = {}
+        self.setWindowTitle(tr("Surgery teaching — case library"))
+        self.resize(1000, 760)
+
+        title = QLabel(tr("Case library"))
+        title.setObjectName("title")
+        self.folder_label = QLabel("")
+        self.folder_label.setObjectName("muted")
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.choose_button = QPushButton(tr("Choose folder…"))
+        self.choose_button.clicked.connect(self.choose_folder)
+        self.refresh_button = QPushButton(tr("Refresh"))
+        self.refresh_button.clicked.connect(self.refresh)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(tr("Search title, hospital or people"))
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _: self.show_entries())
+        self.search.returnPressed.connect(self.open_selected)  # type, Enter: the first match
+        self.sort = QComboBox()
+        self.sort.addItem(tr("Newest first"), SortKey.DATE.value)
+        self.sort.addItem(tr("Title"), SortKey.TITLE.value)
+        self.sort.addItem(tr("Longest first"), SortKey.DURATION.value)
+        self.sort.currentIndexChanged.connect(lambda _: self.show_entries())
+        self.list = QListWidget()
+        self.list.setItemDelegate(EntryDelegate(self.list))
+        self.list.setUniformItemSizes(True)
+        self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        self.list.itemActivated.connect(lambda item: self.open_entry(item.data(ENTRY_ROLE)))
+        self.empty = QLabel("")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setObjectName("muted")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.list)
+        self.stack.addWidget(self.empty)
+        self.status = QLabel("")
+        self.status.setObjectName("error")
+        self.status.setWordWrap(True)
+        self.open_button = QPushButton(tr("Open"))
+        self.open_button.setObjectName("primary")
+        self.open_button.clicked.connect(self.open_selected)
+
+        heading = QHBoxLayout()
+        heading.addWidget(title)
+        heading.addStretch(1)
+        heading.addWidget(self.refresh_button)
+        heading.addWidget(self.choose_button)
+        finder = QHBoxLayout()
+        finder.addWidget(self.search, 1)
+        sort_label = QLabel(tr("Sort"))
+        sort_label.setObjectName("muted")
+        finder.addWidget(sort_label)
+        finder.addWidget(self.sort)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.open_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(heading)
+        layout.addWidget(self.folder_label)
+        layout.addLayout(finder)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(bottom)
+        self._show_folder()
+
+    # -- reading the folder ----------------------------------------------------------------
+
+    def _show_folder(self) -> None:
+        self.folder_label.setText(tr("Recordings folder: {folder}", folder=str(self.folder)))
+
+    def refresh(self) -> asyncio.Task[None]:
+        """Read the folder again on a worker thread; returns the task (tests await it)."""
+        if self._scan is not None and not self._scan.done():
+            self._scan.cancel()
+        self.status.setText(tr("Reading {folder}…", folder=str(self.folder)))
+        self._pixmaps.clear()  # thumbnails may have been remade
+        self._scan = asyncio.ensure_future(self._read(self.folder))
+        return self._scan
+
+    async def _read(self, folder: Path) -> None:
+        try:
+            entries = await asyncio.to_thread(_scan, folder)
+        except SurgeryTeachError as exc:
+            self.entries = []
+            self.show_entries()
+            self.status.setText(str(exc))
+            return
+        if folder != self.folder:
+            return
+        self.entries = entries
+        self.status.setText("")
+        self.show_entries()
+        for entry in entries:  # thumbnails after the list is up, one at a time
+            if entry.thumbnail is None and entry.playable:
+                picture = await asyncio.to_thread(_thumbnail, entry.folder)
+                if picture is not None and folder == self.folder:
+                    self._set_thumbnail(entry.folder, picture)
+
+    def _set_thumbnail(self, folder: Path, picture: Path) -> None:
+        self.entries = [replace(e, thumbnail=picture) if e.folder == folder else e
+                        for e in self.entries]
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            entry = item.data(ENTRY_ROLE) if item is not None else None
+            if item is not None and isinstance(entry, LibraryEntry) and entry.folder == folder:
+                item.setData(Qt.ItemDataRole.DecorationRole, self._pixmap(picture))
+
+    def _pixmap(self, path: Path) -> QPixmap:
+        """Thumbnails are read once, not on every keystroke of a search."""
+        pixmap = self._pixmaps.get(path)
+        if pixmap is None:
+            pixmap = self._pixmaps[path] = QPixmap(str(path))
+        return pixmap
+
+    def set_folder(self, folder: Path) -> asyncio.Task[None]:
+        self.folder = Path(folder)
+        self._show_folder()
+        self.folder_changed.emit(str(self.folder))
+        return self.refresh()
+
+    def choose_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, tr("Choose the recordings folder"),
+                                                  str(self.folder))
+        if chosen:
+            self.set_folder(Path(chosen))
+
+    # -- showing ---------------------------------------------------------------------------
+
+    def visible_entries(self) -> list[LibraryEntry]:
+        found = search_library(self.entries, self.search.text())
+        return sort_library(found, SortKey(self.sort.currentData()))
+
+    def show_entries(self) -> None:
+        shown = self.visible_entries()
+        self.list.clear()
+        for entry in shown:
+            item = QListWidgetItem(entry.title)
+            item.setData(ENTRY_ROLE, entry)
+            item.setToolTip("\n".join([entry.title, entry_details(entry), entry_people(entry),
+                                       *map(problem_text, entry.problems),
+                                       str(entry.folder)]))
+            if entry.thumbnail is not None:
+                item.setData(Qt.ItemDataRole.DecorationRole, self._pixmap(entry.thumbnail))
+            item.setSizeHint(QSize(400, ROW_HEIGHT))
+            self.list.addItem(item)
+        if shown:
+            self.list.setCurrentRow(0)
+            self.stack.setCurrentWidget(self.list)
+        else:
+            self.empty.setText(self._empty_text())
+            self.stack.setCurrentWidget(self.empty)
+        self.open_button.setVisible(bool(shown))
+
+    def _empty_text(self) -> str:
+        if self.entries:
+            return tr("No case matches “{words}”.", words=self.search.text().strip())
+        return tr("No recorded cases in {folder} yet.\n\nA case is recorded when the surgeon "
+                  "presses Record during a session (or publishes with --record FOLDER). "
+                  "Each recording is a folder here with the video of every source, the "
+                  "chat and the marks.\n\nIf your cases are somewhere else, use "
+                  "“Choose folder…”.", folder=str(self.folder))
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def open_selected(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.open_entry(item.data(ENTRY_ROLE))
+
+    def open_entry(self, entry: LibraryEntry | None) -> asyncio.Task[PlayerWindow | None] | None:
+        """Open ``entry`` in a player window (loading off the GUI thread)."""
+        if not isinstance(entry, LibraryEntry):
+            return None
+        if not entry.playable:
+            self.status.setText(tr("{title} cannot be played: {problem}", title=entry.title,
+                                   problem="; ".join(map(problem_text, entry.problems))
+                                   or tr("no video found")))
+            return None
+        self.status.setText(tr("Opening {title}…", title=entry.title))
+        return asyncio.ensure_future(self._open(entry))
+
+    async def _open(self, entry: LibraryEntry) -> PlayerWindow | None:
+        try:
+            player = await open_player(entry.folder, audio=self.audio)
+        except SurgeryTeachError as exc:
+            self.status.setText(str(exc))
+            return None
+        self.status.setText("")
+        self.players.append(player)
+        player.closed.connect(lambda p=player: self._player_closed(p))
+        player.show()
+        self.player_opened.emit(player)
+        return player
+
+    def _player_closed(self, player: PlayerWindow) -> None:
+        if player in self.players:
+            self.players.remove(player)
+
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        if self._scan is not None:
+            self._scan.cancel()
+        super().closeEvent(event)
+
+
+def _scan(folder: Path) -> list[LibraryEntry]:
+    if not folder.exists():
+        return []  # nothing recorded yet: the empty state says where cases come from
+    return scan_library(folder, thumbnails=False)
+
+
+def _thumbnail(folder: Path) -> Path | None:
+    try:
+        return ensure_thumbnail(folder)
+    except (SurgeryTeachError, OSError) as exc:
+        logger.info("no thumbnail for %s: %s", folder, exc)
+        return None
+
+
+def _role(role: object) -> str:
+    try:
+        return role_name(role)  # type: ignore[arg-type]
+    except ValueError:
+        return str(role)

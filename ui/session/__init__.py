@@ -1,0 +1,1 @@
+"""The live session window: controller, video stage, panels, chat and telestration."""

@@ -1,0 +1,288 @@
+"""The live session window: video stage, participants, chat, link health, controls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.protocol.messages import ParticipantInfo, Role
+from ui.i18n import role_name, tr
+from ui.recording.widgets import RecordingWidgets
+from ui.session.chat import ChatPanel
+from ui.session.controller import SessionController
+from ui.session.panels import LinkHealthPanel, ParticipantsPanel
+from ui.session.stage import Stage, StageSource
+from ui.session.telestration import DrawingToolbar, Telestration
+
+logger = logging.getLogger(__name__)
+
+
+class SessionWindow(QWidget):
+    """One participant's view of a case. ``closed`` fires once the user has left."""
+
+    closed = pyqtSignal()
+
+    def __init__(self, controller: SessionController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.setWindowTitle(tr("Surgery teaching — room {room}", room=controller.config.room))
+        self.resize(1500, 900)
+        self._left = False
+        self.end_reason = ""  # why the session ended by itself (removed, refused), if it did
+
+        self.banner = QLabel("")
+        self.banner.setObjectName("banner")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.hide()
+
+        self.who = QLabel(f"{controller.config.name} — {role_name(controller.config.role)} · "
+                          + tr("room {room}", room=controller.config.room))
+        self.who.setObjectName("title")
+        self.mute_button = QPushButton(tr("Mute mic (M)"))
+        self.mute_button.setCheckable(True)
+        self.mute_button.toggled.connect(self._on_mute)
+        self.ptt_button = QPushButton(tr("Push-to-talk (hold Space)"))
+        self.ptt_button.setCheckable(True)
+        self.ptt_button.toggled.connect(self._on_push_to_talk)
+        self.mic_state = QLabel("")
+        self.fullscreen_button = QPushButton(tr("Full screen (F11)"))
+        self.swap_button = QPushButton(tr("Swap source (Tab)"))
+        self.leave_button = QPushButton(tr("Leave"))
+        self.leave_button.setObjectName("danger")
+        self.fullscreen_button.clicked.connect(self.toggle_full_screen)
+        self.leave_button.clicked.connect(self.leave)
+        self.recording = RecordingWidgets(
+            controller.recording, self, note=lambda text: self.chat.note(text),
+            me=lambda: controller.session.me.id if controller.session is not None else "",
+        )
+
+        bar = QHBoxLayout()
+        for button in (self.mute_button, self.ptt_button, self.swap_button,
+                       self.fullscreen_button, self.leave_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
+        bar.addWidget(self.who, 1)
+        bar.addWidget(self.recording.indicator)
+        bar.addWidget(self.mic_state)
+        bar.addWidget(self.recording.record_button)
+        bar.addWidget(self.recording.chapter_button)
+        for button in (self.mute_button, self.ptt_button, self.swap_button,
+                       self.fullscreen_button, self.leave_button):
+            bar.addWidget(button)
+
+        self.stage = Stage()
+        self.swap_button.clicked.connect(self.stage.swap_next)
+        self.participants = ParticipantsPanel()
+        if controller.can_remove:
+            self.participants.allow_removal(controller.may_remove)
+        self.participants.remove_requested.connect(controller.remove_participant)
+        self.links = LinkHealthPanel()
+        self.chat = ChatPanel(controller.send_chat)
+        side = QSplitter(Qt.Orientation.Vertical)
+        for panel in (self.participants, self.links, self.chat):
+            side.addWidget(panel)
+        side.setSizes([220, 200, 380])
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(self.stage)
+        body.addWidget(side)
+        body.setStretchFactor(0, 1)
+        body.setSizes([1120, 380])
+
+        self.drawing_toolbar = DrawingToolbar()
+        self.telestration = Telestration(controller, [self.stage.main], self.stage.main,
+                                         self.drawing_toolbar, self.stage)
+        self.grant_button = QPushButton(tr("Allow to draw"))
+        self.grant_button.setCheckable(True)
+        self.grant_button.setVisible(controller.config.role == Role.MENTOR)
+        self.grant_button.setEnabled(False)
+        self.grant_button.clicked.connect(self._grant_clicked)
+        self.participants.list.currentItemChanged.connect(lambda *_: self._selection_changed())
+        self.participants.layout().addWidget(self.grant_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.drawing_toolbar)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.recording.alarm)
+        layout.addWidget(body, 1)
+
+        for source in controller.sources:
+            self.stage.add(StageSource(key=f"local:{id(source)}",
+                                       label=f"{source.label} ({tr('you')})", slot=source.slot,
+                                       name=source.label))
+        controller.state_changed.connect(self._on_state)
+        controller.stopped.connect(self._on_stopped)
+        controller.participants_changed.connect(self._on_participants)
+        controller.video_added.connect(self._on_video_added)
+        controller.video_removed.connect(self._on_video_removed)
+        controller.chat_received.connect(self.chat.add)
+        controller.links_updated.connect(self.links.show_reports)
+        controller.problem.connect(self.chat.note)
+        self._shortcuts()
+        self._speaking: set[str] = set()
+        self._speaking_timer = QTimer(self)
+        self._speaking_timer.timeout.connect(self._refresh_speaking)
+        self._speaking_timer.start(300)
+        self._show_mic_state()
+        self._on_state(controller.state)
+        self._on_participants()
+        for receiver in controller.receivers:
+            self._on_video_added(receiver)
+
+    def _shortcuts(self) -> None:
+        QShortcut(QKeySequence("F11"), self, activated=self.toggle_full_screen)
+        QShortcut(QKeySequence("M"), self, activated=self.mute_button.click)
+        QShortcut(QKeySequence("Tab"), self, activated=self.stage.swap_next)
+        QShortcut(QKeySequence("Esc"), self, activated=self._leave_full_screen)
+
+    # -- controller events ----------------------------------------------------------------
+
+    def _on_state(self, state: str) -> None:
+        texts = {
+            "connecting": tr("Connecting…"),
+            "reconnecting": tr("Link to the server lost — reconnecting… Video and voice go on."),
+        }
+        if state in texts:
+            self.banner.setText(texts[state])
+            self.banner.show()
+        elif not self.end_reason:  # why the session ended stays up until the window closes
+            self.banner.hide()
+        if state == "reconnecting":
+            self.chat.note(tr("Link to the server lost; reconnecting"))
+
+    def _on_stopped(self, text: str) -> None:
+        """Removed from the room, or no longer admitted: say why and leave (no retries)."""
+        self.end_reason = text
+        self.banner.setText(text)
+        self.banner.show()
+        self.chat.note(text)
+        self.leave()
+
+    def _on_participants(self) -> None:
+        session = self.controller.session
+        if session is None:
+            return
+        sending = {r.participant for r in session.receivers}
+        if self.controller.sources:
+            sending.add(session.me.id)
+        self.participants.show_participants(session.me, list(session.participants.values()),
+                                            sending, self._speaking)
+        if hasattr(self, "grant_button"):
+            self._selection_changed()
+
+    def _selected_trainee(self) -> ParticipantInfo | None:
+        session = self.controller.session
+        item = self.participants.list.currentItem()
+        if session is None or item is None:
+            return None
+        info = session.participants.get(item.data(Qt.ItemDataRole.UserRole))
+        return info if info is not None and info.role == Role.TRAINEE else None
+
+    def _selection_changed(self) -> None:
+        trainee = self._selected_trainee()
+        self.grant_button.setEnabled(trainee is not None)
+        self.grant_button.setChecked(bool(trainee and trainee.can_draw))
+
+    def _grant_clicked(self, allowed: bool) -> None:
+        trainee = self._selected_trainee()
+        if trainee is not None:
+            self.controller.grant_draw(trainee.id, allowed)
+
+    def _refresh_speaking(self) -> None:
+        speaking = self.controller.speaking()
+        if speaking != self._speaking:
+            self._speaking = speaking
+            self._on_participants()
+        self._show_mic_state()
+
+    def _show_mic_state(self) -> None:
+        c = self.controller
+        if c.microphone is None:
+            text = tr("No microphone") if c.speak else ""
+        elif c.transmitting:
+            text = "● " + tr("Mic on")
+        elif c.push_to_talk and not c.muted:
+            text = tr("Hold Space to talk")
+        else:
+            text = tr("Muted")
+        self.mic_state.setText(text)
+        self.mute_button.setEnabled(c.microphone is not None)
+        self.ptt_button.setEnabled(c.microphone is not None)
+
+    def _on_mute(self, muted: bool) -> None:
+        self.controller.set_muted(muted)
+        self._show_mic_state()
+
+    def _on_push_to_talk(self, enabled: bool) -> None:
+        self.controller.set_push_to_talk(enabled)
+        self._show_mic_state()
+
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
+        if event is not None and event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.controller.talk(True)
+            self._show_mic_state()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent | None) -> None:
+        if event is not None and event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self.controller.talk(False)
+            self._show_mic_state()
+            return
+        super().keyReleaseEvent(event)
+
+    def _on_video_added(self, receiver: VideoReceiver) -> None:
+        self.stage.add(StageSource(key=f"remote:{id(receiver)}", label=receiver.label,
+                                   slot=receiver.slot))
+        self._on_participants()
+
+    def _on_video_removed(self, receiver: VideoReceiver) -> None:
+        self.stage.remove(f"remote:{id(receiver)}")
+        self._on_participants()
+
+    # -- actions --------------------------------------------------------------------------
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def _leave_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+
+    def leave(self) -> None:
+        if self._left:
+            return
+        self._left = True
+        self.recording.leave()  # a Record now would start against a closing session
+        self._leave_task = asyncio.ensure_future(self._leave())
+
+    async def _leave(self) -> None:
+        """Leave the room; the window closes whatever failed on the way (it was logged)."""
+        try:
+            await self.controller.leave()
+        except Exception:
+            logger.exception("leaving the room failed")
+        finally:
+            for view in [self.stage.main, *self.stage.thumbnails]:
+                view.stop()
+            self.closed.emit()
+            self.close()
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        if not self._left:
+            self.leave()
+        super().closeEvent(event)
