@@ -50,7 +50,10 @@ class EncoderSettings:
     ``width``/``height`` default to the source's size; ``bitrate`` (bit/s) to
     :func:`default_bitrate`. ``preset`` is x264's; ``superfast`` gives ``medium``-like
     quality for a third of its cost. Keyframes come on request (new viewer, PLI/FIR), at
-    most every ``min_keyframe_gap`` s, and at least every ``keyframe_interval`` s.
+    most every ``min_keyframe_gap`` s (one a second: a viewer in trouble must not make
+    keyframes for everyone), and at least every ``keyframe_interval`` s.
+    ``frame_divisor`` encodes every n-th captured frame only (a lower frame rate for a
+    viewer whose link cannot carry the smallest picture at the full rate).
     """
 
     width: int | None = None
@@ -58,7 +61,8 @@ class EncoderSettings:
     bitrate: int | None = None
     preset: str = "superfast"
     keyframe_interval: float = 4.0
-    min_keyframe_gap: float = 0.25
+    min_keyframe_gap: float = 1.0
+    frame_divisor: int = 1
 
     def __post_init__(self) -> None:
         if (self.width is None) != (self.height is None):
@@ -67,8 +71,10 @@ class EncoderSettings:
             value = getattr(self, name)
             if value is not None and (value < 16 or value % 2):
                 raise ConfigError(f"{name} must be an even number of pixels >= 16, got {value}")
-        if self.bitrate is not None and not 100_000 <= self.bitrate <= 50_000_000:
-            raise ConfigError(f"bitrate must be 0.1 to 50 Mbit/s, got {self.bitrate} bit/s")
+        if self.bitrate is not None and not 30_000 <= self.bitrate <= 50_000_000:
+            raise ConfigError(f"bitrate must be 0.03 to 50 Mbit/s, got {self.bitrate} bit/s")
+        if self.frame_divisor < 1:
+            raise ConfigError(f"frame_divisor must be 1 or more, got {self.frame_divisor}")
 
 
 @dataclass
@@ -79,6 +85,25 @@ class EncodedFrame:
     keyframe: bool
     seq: int
     captured_at: float
+
+
+class PtsClock:
+    """The capture time that is media time 0, shared by every layer of one source.
+
+    Layers of a source go to a viewer over one RTP stream; with one origin a switch from
+    one layer to another keeps the timestamps going forward.
+    """
+
+    def __init__(self) -> None:
+        self._origin: float | None = None
+        self._lock = threading.Lock()
+
+    def origin(self, captured_at: float) -> float:
+        """The origin, fixed by the first capture time asked about."""
+        with self._lock:
+            if self._origin is None:
+                self._origin = captured_at
+            return self._origin
 
 
 @dataclass
@@ -99,9 +124,11 @@ class SharedEncoder:
     works while someone is subscribed; each new subscriber gets a keyframe promptly.
     """
 
-    def __init__(self, source: VideoSource, settings: EncoderSettings | None = None) -> None:
+    def __init__(self, source: VideoSource, settings: EncoderSettings | None = None, *,
+                 clock: PtsClock | None = None) -> None:
         self.source = source
         self.settings = settings or EncoderSettings()
+        self.clock = clock or PtsClock()
         self.stats = EncoderStats()
         self._policy = KeyframePolicy(
             min_gap=self.settings.min_keyframe_gap, interval=self.settings.keyframe_interval
@@ -112,9 +139,10 @@ class SharedEncoder:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._codec: av.VideoCodecContext | None = None
-        self._pts_origin: float | None = None
         self._reformatter = VideoReformatter()
         self._last_pts = -1
+        # a forced keyframe is being encoded and not yet handed out (see keyframe_due)
+        self._forcing = False
 
     @property
     def label(self) -> str:
@@ -141,10 +169,9 @@ class SharedEncoder:
 
     def subscribe(self, track: EncodedTrack | None = None) -> EncodedTrack:
         """A new track for one viewer (or ``track``, a subclass made for this encoder, such
-        as a recorder's tap); it starts at the next keyframe."""
+        as a recorder's tap); it starts at the keyframe it asks for when first read."""
         track = track or EncodedTrack(self)
         self._tracks.add(track)
-        self.request_keyframe()
         return track
 
     def unsubscribe(self, track: EncodedTrack) -> None:
@@ -159,6 +186,14 @@ class SharedEncoder:
         with self._policy_lock:
             self._policy.request()
 
+    def keyframe_due(self) -> bool:
+        """True when the next picture handed out will be a keyframe: one is being encoded,
+        or the next frame encoded will be forced (loop thread)."""
+        if self._forcing:
+            return True
+        with self._policy_lock:
+            return self._policy.pending and self._policy.should_force(time.monotonic())
+
     # -- encoder thread ----------------------------------------------------------------
 
     def _run(self) -> None:
@@ -170,12 +205,15 @@ class SharedEncoder:
                     break
                 continue
             last_seq = frame.seq
+            if frame.seq % self.settings.frame_divisor:
+                continue
             if not self._tracks:
                 self.stats.skipped_without_viewers += 1
                 continue
             try:
                 encoded = self._encode(frame)
             except (av.FFmpegError, ValueError) as exc:
+                self._forcing = False
                 self.stats.errors += 1
                 logger.warning("encoder for %s failed on a frame: %s", self.source.label, exc)
                 self._codec = None
@@ -192,7 +230,8 @@ class SharedEncoder:
         codec.height = height
         codec.pix_fmt = "yuv420p"
         codec.time_base = TIME_BASE
-        codec.framerate = fractions.Fraction(round(self.source.fps * 1000), 1000)
+        fps = self.source.fps / self.settings.frame_divisor
+        codec.framerate = fractions.Fraction(round(fps * 1000), 1000)
         codec.bit_rate = bitrate
         codec.gop_size = 1 << 30  # keyframes only when KeyframePolicy says so
         codec.options = {
@@ -226,9 +265,8 @@ class SharedEncoder:
             with self._policy_lock:
                 self._policy.request()
 
-        if self._pts_origin is None:
-            self._pts_origin = frame.captured_at
-        pts = max(round((frame.captured_at - self._pts_origin) * VIDEO_CLOCK), self._last_pts + 1)
+        origin = self.clock.origin(frame.captured_at)
+        pts = max(round((frame.captured_at - origin) * VIDEO_CLOCK), self._last_pts + 1)
         self._last_pts = pts
         image.pts = pts
         image.time_base = TIME_BASE
@@ -239,6 +277,8 @@ class SharedEncoder:
         image.pict_type = (
             av.video.frame.PictureType.I if force else av.video.frame.PictureType.NONE
         )
+        if force:
+            self._forcing = True
         started = time.perf_counter()
         packets = self._codec.encode(image)
         self.stats.encode_seconds += time.perf_counter() - started
@@ -258,6 +298,8 @@ class SharedEncoder:
     # -- asyncio loop --------------------------------------------------------------------
 
     def _deliver(self, frames: list[EncodedFrame]) -> None:
+        if any(f.keyframe for f in frames):
+            self._forcing = False
         for track in list(self._tracks):
             for encoded in frames:
                 track._offer(encoded)
@@ -266,23 +308,32 @@ class SharedEncoder:
 class EncodedTrack(MediaStreamTrack):
     """One viewer's view of a :class:`SharedEncoder`: ``recv()`` returns H.264 packets.
 
-    A viewer that falls :data:`MAX_QUEUED_FRAMES` behind drops its backlog and resumes at
-    the next keyframe, so it shows live video rather than drifting behind.
+    It starts at a keyframe, which it asks for when it is first read: a connection that
+    never starts sending (a peer that never answers) makes no keyframes for anyone. A
+    viewer that falls :data:`MAX_QUEUED_FRAMES` behind drops its backlog and resumes at
+    the next keyframe, which it again asks for only once it is read, so it shows live
+    video rather than drifting behind. ``ready``, when given, is set whenever a frame
+    waits (one event for several tracks, see :class:`~.layers.LayeredTrack`).
     """
 
     kind = "video"
 
-    def __init__(self, encoder: SharedEncoder) -> None:
+    def __init__(self, encoder: SharedEncoder, ready: asyncio.Event | None = None) -> None:
         super().__init__()
         self._encoder = encoder
         self._queue: deque[EncodedFrame] = deque()
-        self._ready = asyncio.Event()
+        self._ready = ready or asyncio.Event()
         self._need_keyframe = True
+        self._asked = False
         self.dropped = 0
 
     @property
     def label(self) -> str:
         return self._encoder.label
+
+    @property
+    def encoder(self) -> SharedEncoder:
+        return self._encoder
 
     def request_keyframe(self) -> None:
         """Called when this viewer reports picture loss (PLI/FIR)."""
@@ -302,18 +353,34 @@ class EncodedTrack(MediaStreamTrack):
             if not encoded.keyframe:
                 self.dropped += 1
                 self._need_keyframe = True
-                self._encoder.request_keyframe()
+                self._asked = False
                 return
         self._queue.append(encoded)
         self._ready.set()
 
+    def peek(self) -> EncodedFrame | None:
+        """The next frame waiting, without taking it (asks for a keyframe if needed)."""
+        if not self._queue and self._need_keyframe and not self._asked:
+            self._asked = True
+            self._encoder.request_keyframe()
+        return self._queue[0] if self._queue else None
+
+    def take(self) -> EncodedFrame | None:
+        """The next frame waiting, or ``None``."""
+        frame = self.peek()
+        if frame is not None:
+            self._queue.popleft()
+        return frame
+
     async def recv(self) -> av.Packet:
-        while not self._queue:
+        while True:
+            frame = self.take()
+            if frame is not None:
+                return frame.packet
             if self.readyState != "live":
                 raise MediaStreamError
             self._ready.clear()
             await self._ready.wait()
-        return self._queue.popleft().packet
 
     def stop(self) -> None:
         super().stop()

@@ -34,4 +34,5 @@ def tap_encoder(encoder: SharedEncoder, sink: Callable[[EncodedFrame], None]) ->
     """Subscribe ``sink`` to ``encoder`` (on the loop thread); it starts at a keyframe soon."""
     tap = EncoderTap(encoder, sink)
     encoder.subscribe(tap)
+    encoder.request_keyframe()
     return tap

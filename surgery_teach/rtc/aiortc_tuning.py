@@ -14,6 +14,10 @@ Three adaptations, each checked against the aiortc versions they were written fo
 4. **Received frames for a recorder, without re-encoding.** Each complete H.264 access unit
    :class:`MarkerJitterBuffer` releases also goes to its :class:`ReceivedFrameTap`
    (:func:`frame_tap`), so a viewer records exactly what it received.
+5. **What a viewer tells the sender.** aiortc applies REMB only to its own encoders and
+   counts neither NACKs nor resent bytes; :func:`watch_sender` turns every receiver
+   report into a :class:`~surgery_teach.media.link_meter.LinkReport` (loss, jitter, RTT,
+   REMB, NACKs, PLIs, bytes sent and resent) and lets a budget refuse retransmissions.
 
 If aiortc changes shape, :func:`tuning_supported` turns false and everything still works
 with stock behaviour (logged once).
@@ -22,7 +26,9 @@ with stock behaviour (logged once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,9 +37,22 @@ import aiortc
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RTP_HISTORY_SIZE,
+    RtcpPsfbPacket,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    unpack_remb_fci,
+)
 
 from surgery_teach.media.frame_tap import ReceivedFrameTap
+from surgery_teach.media.link_meter import LinkReport
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +71,7 @@ def tuning_supported() -> bool:
         and "_send_rtcp_pli" in dir(RTCRtpReceiver)
         and "JitterBuffer" in probe
         and hasattr(JitterBuffer, "_remove_frame")
+        and {"_handle_rtcp_packet", "_retransmit"} <= set(dir(RTCRtpSender))
     )
 
 
@@ -159,6 +179,77 @@ def forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None])
         return False
     sender._send_keyframe = request  # type: ignore[method-assign]
     return True
+
+
+class SenderWatch:
+    """What one RTP sender hears from its viewer, counted since the connection started."""
+
+    def __init__(self, sender: RTCRtpSender, on_report: Callable[[LinkReport], None],
+                 allow_retransmit: Callable[[int], bool]) -> None:
+        self.sender = sender
+        self.nacks = 0
+        self.plis = 0
+        self.retransmitted_bytes = 0
+        self.refused_bytes = 0
+        self.remb_bps: float | None = None
+        self._on_report = on_report
+        self._allow = allow_retransmit
+
+    def report(self, fraction_lost: int, jitter: int) -> LinkReport:
+        sender = self.sender
+        return LinkReport(
+            now=time.monotonic(), fraction_lost=fraction_lost / 256, jitter_s=jitter / 90_000,
+            rtt_s=getattr(sender, "_RTCRtpSender__rtt", None), remb_bps=self.remb_bps,
+            nacks=self.nacks, packets_sent=getattr(sender, "_RTCRtpSender__packet_count", 0),
+            bytes_sent=getattr(sender, "_RTCRtpSender__octet_count", 0),
+            retransmitted_bytes=self.retransmitted_bytes, plis=self.plis,
+        )
+
+
+def watch_sender(sender: RTCRtpSender, on_report: Callable[[LinkReport], None], *,
+                 allow_retransmit: Callable[[int], bool] = lambda size: True,
+                 ) -> SenderWatch | None:
+    """Call ``on_report`` with a :class:`LinkReport` for each receiver report ``sender``
+    gets, and resend a lost packet only when ``allow_retransmit(size)`` says so.
+    ``None`` (nothing watched) on an aiortc this was not written for."""
+    if not tuning_supported():
+        return None
+    watch = SenderWatch(sender, on_report, allow_retransmit)
+    handle = sender._handle_rtcp_packet
+    retransmit = sender._retransmit
+
+    async def _handle(packet: Any) -> None:
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            watch.nacks += len(packet.lost)
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_FIR,
+                                                                   RTCP_PSFB_PLI):
+            watch.plis += 1
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            with contextlib.suppress(ValueError):
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                if sender._ssrc in ssrcs:
+                    watch.remb_bps = float(bitrate)
+        await handle(packet)
+        if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+            for report in packet.reports:
+                if report.ssrc == sender._ssrc:
+                    watch._on_report(watch.report(report.fraction_lost, report.jitter))
+
+    async def _retransmit(sequence_number: int) -> None:
+        history = getattr(sender, "_RTCRtpSender__rtp_history", {})
+        packet = history.get(sequence_number % RTP_HISTORY_SIZE)
+        if packet is None or packet.sequence_number != sequence_number:
+            return
+        size = len(packet.payload) + 12
+        if not watch._allow(size):
+            watch.refused_bytes += size
+            return
+        watch.retransmitted_bytes += size
+        await retransmit(sequence_number)
+
+    sender._handle_rtcp_packet = _handle  # type: ignore[method-assign]
+    sender._retransmit = _retransmit  # type: ignore[method-assign]
+    return watch
 
 
 if not tuning_supported():  # pragma: no cover - only on an untested aiortc

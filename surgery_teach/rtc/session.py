@@ -34,6 +34,7 @@ from surgery_teach.annotations import Board, Op
 from surgery_teach.errors import SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.frame_tap import ReceivedFrameTap
+from surgery_teach.media.layers import LayeredSource, LayeredTrack
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.messages import (
@@ -68,6 +69,7 @@ from surgery_teach.protocol.messages import (
     Welcome,
 )
 from surgery_teach.rtc import aiortc_tuning
+from surgery_teach.rtc.adaptation import Adaptation
 from surgery_teach.rtc.freeze import FreezeFrames
 from surgery_teach.rtc.outbox import Outbox
 from surgery_teach.rtc.peer import (
@@ -112,6 +114,8 @@ class SessionConfig:
     stock: bool = False
     # Rejoin by itself when the signaling link drops (False: the session ends instead).
     reconnect: bool = True
+    # Send each viewer the layer its link carries (False: everyone gets the top layer).
+    layers: bool = True
 
 
 @dataclass
@@ -139,6 +143,10 @@ class LiveSession:
         self._me = client.welcome.you
         self.board = Board()  # the room's marks, as the server orders them
         self.freeze = FreezeFrames(encoders, lambda source: self._emit("still", source))
+        # per-viewer layers, unless comparing with stock aiortc or asked not to
+        self.adaptation: Adaptation | None = None
+        if config.layers and not config.stock and aiortc_tuning.tuning_supported():
+            self.adaptation = Adaptation([LayeredSource(e) for e in encoders])
         self.client_key = client_key or new_client_key()
         self._link = SignalingLink(
             client, lambda: _join(config, self._me.publishes, self.client_key),
@@ -528,11 +536,15 @@ class LiveSession:
 
         return peer
 
-    def _video_track(self, peer: Peer,
-                     encoder: SharedEncoder) -> tuple[MediaStreamTrack, TrackInfo]:
+    def _video_track(self, peer: Peer, index: int) -> tuple[MediaStreamTrack, TrackInfo]:
+        encoder = self.encoders[index]
         track: MediaStreamTrack
         if self.config.stock:
             track = RawVideoTrack(encoder.source)
+        elif self.adaptation is not None:
+            pc = peer.pc
+            track = self.adaptation.track_for(
+                peer.info, index, established=lambda: pc.connectionState == "connected")
         else:
             track = encoder.subscribe()
         peer.tracks.append(track)
@@ -540,7 +552,9 @@ class LiveSession:
 
     def _wire_sender(self, transceiver: RTCRtpTransceiver, track: MediaStreamTrack) -> None:
         prefer_h264(transceiver)
-        if isinstance(track, EncodedTrack):
+        if isinstance(track, LayeredTrack) and self.adaptation is not None:
+            self.adaptation.watch(track, transceiver.sender)
+        elif isinstance(track, EncodedTrack):
             aiortc_tuning.forward_keyframe_requests(transceiver.sender, track.request_keyframe)
 
     def _microphone_copy(self, peer: Peer) -> MediaStreamTrack | None:
@@ -554,8 +568,8 @@ class LiveSession:
         await self._drop_peer(info.id)
         peer = self._new_peer(info)
         infos = []
-        for encoder in self.encoders:
-            track, track_info = self._video_track(peer, encoder)
+        for index in range(len(self.encoders)):
+            track, track_info = self._video_track(peer, index)
             self._wire_sender(peer.pc.addTransceiver(track, direction="sendonly"), track)
             infos.append(track_info)
         for _ in range(info.publishes.video):
@@ -582,8 +596,8 @@ class LiveSession:
         open_video = [t for t in peer.pc.getTransceivers()
                       if t.kind == "video" and directions.get(t.mid or "") == "recvonly"]
         infos = []
-        for transceiver, encoder in zip(open_video, self.encoders, strict=False):
-            track, track_info = self._video_track(peer, encoder)
+        for transceiver, index in zip(open_video, range(len(self.encoders)), strict=False):
+            track, track_info = self._video_track(peer, index)
             transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendonly"
             self._wire_sender(transceiver, track)
@@ -620,6 +634,8 @@ class LiveSession:
         self.voices.pop(participant_id, None)
         if peer is None:
             return
+        if self.adaptation is not None:
+            self.adaptation.drop(participant_id)
         for track in peer.tracks:
             track.stop()
         await peer.pc.close()
@@ -636,6 +652,8 @@ class LiveSession:
         for participant_id in list(self.peers):
             await self._drop_peer(participant_id)
         self.freeze.stop()
+        if self.adaptation is not None:
+            self.adaptation.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,101 @@
+"""Layers of one source, and one viewer's track moving between them at keyframes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+import pytest
+
+from surgery_teach.capture import SyntheticSource, luma_of, read_stamp
+from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
+from surgery_teach.media.layers import LayeredSource, LayeredTrack
+from tests.timing import seconds
+
+
+@pytest.fixture
+async def layered():  # type: ignore[no-untyped-def]
+    source = SyntheticSource(1280, 720, 30, label="Laparoscope")
+    source.start()
+    top = SharedEncoder(source, EncoderSettings(bitrate=2_500_000, keyframe_interval=60))
+    top.start()
+    layers = LayeredSource(top)
+    try:
+        yield layers
+    finally:
+        layers.stop()
+        top.stop()
+        source.stop()
+
+
+class Viewer:
+    """Decodes a track like a receiver would: one decoder across every switch."""
+
+    def __init__(self, track: LayeredTrack) -> None:
+        self.track = track
+        self.decoder = av.CodecContext.create("h264", "r")
+        self.pictures: list[tuple[int, int, int]] = []  # (stamp seq, width, height)
+        self.timestamps: list[int] = []
+
+    async def take(self, count: int) -> None:
+        for _ in range(count):
+            packet = await asyncio.wait_for(self.track.recv(), seconds(10))
+            self.timestamps.append(int(packet.pts))
+            for frame in self.decoder.decode(av.Packet(bytes(packet))):
+                stamp = read_stamp(luma_of(frame))
+                assert stamp is not None, "a picture decoded broken"
+                self.pictures.append((stamp.seq, frame.width, frame.height))
+
+
+def test_the_ladder_of_a_720p_source_keeps_its_shape(layered: LayeredSource) -> None:
+    sizes = [(layer.width, layer.height) for layer in layered.ladder]
+    assert sizes[0] == (1280, 720)
+    assert all(w * 9 == h * 16 for w, h in sizes) and sizes == sorted(sizes, reverse=True)
+
+
+async def test_a_viewer_moves_down_and_up_with_every_picture_decoding_in_order(
+        layered: LayeredSource) -> None:
+    switched: list[tuple[int, int]] = []
+    viewer = Viewer(LayeredTrack(layered, (0, 1), on_switched=switched.append))
+    try:
+        await viewer.take(10)
+        viewer.track.switch((1, 1))
+        await viewer.take(20)
+        viewer.track.switch((0, 1))
+        await viewer.take(20)
+    finally:
+        viewer.track.stop()
+    assert switched == [(1, 1), (0, 1)]
+    seqs = [seq for seq, _, _ in viewer.pictures]
+    assert seqs == sorted(set(seqs)), "stamps went backwards or repeated at a switch"
+    assert viewer.timestamps == sorted(set(viewer.timestamps))
+    sizes = [(w, h) for _, w, h in viewer.pictures]
+    small = (layered.ladder[1].width, layered.ladder[1].height)
+    assert sizes[0] == (1280, 720) and small in sizes and sizes[-1] == (1280, 720)
+    # no gap: a switch costs at most one picture waiting for the new layer's keyframe
+    assert max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) <= 3
+
+
+async def test_a_slowed_bottom_layer_sends_fewer_pictures(layered: LayeredSource) -> None:
+    bottom = len(layered.ladder) - 1
+    viewer = Viewer(LayeredTrack(layered, (bottom, 3)))
+    try:
+        await viewer.take(8)
+    finally:
+        viewer.track.stop()
+    seqs = [seq for seq, _, _ in viewer.pictures]
+    assert all(b - a >= 3 for a, b in zip(seqs, seqs[1:], strict=False)), seqs
+
+
+async def test_a_layer_nobody_reads_makes_no_keyframes_for_the_others(
+        layered: LayeredSource) -> None:
+    watching = Viewer(LayeredTrack(layered, (0, 1)))
+    silent = LayeredTrack(layered, (0, 1))  # a peer that never answers: never read
+    try:
+        await watching.take(5)
+        before = layered.top.stats.keyframes
+        await watching.take(60)  # two seconds
+        assert layered.top.stats.keyframes == before
+    finally:
+        watching.track.stop()
+        silent.stop()
