@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -22,7 +23,9 @@ from surgery_teach.capture import list_devices, open_source
 from surgery_teach.capture.base import VideoSource
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
-from surgery_teach.protocol.messages import Role
+from surgery_teach.media.uplink import UPLINK_WARNING
+from surgery_teach.protocol.ice import parse_ice_server
+from surgery_teach.protocol.messages import ParticipantInfo, Role
 from surgery_teach.recording import RecorderStatus
 from surgery_teach.recording.live import SessionRecording
 from surgery_teach.rtc.session import LiveSession, SessionConfig
@@ -100,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--ca-file", default="",
                          help="PEM certificate of the CA that signed a wss:// server's "
                               "certificate, when this computer does not trust it already")
-        sub.add_argument("--ice-server", action="append", default=[],
-                         help="STUN/TURN URL, e.g. turn:turn.hospital.cn:3478 (repeatable)")
+        sub.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                         help="STUN/TURN server instead of those the signaling server "
+                              "gives, e.g. stun:turn.hospital.cn or "
+                              "turn:USER:PASSWORD@turn.hospital.cn:3478 (repeatable)")
         sub.add_argument("--stock", action="store_true",
                          help="stock aiortc media path: per-viewer encoding, stock "
                               "receive (for comparisons only)")
@@ -117,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--size", action="append", default=[],
                          help="encode size WxH (once for all, or once per source)")
     publish.add_argument("--preset", default="superfast", help="x264 preset")
+    publish.add_argument("--no-layers", action="store_true",
+                         help="send every viewer the top layer whatever its link carries "
+                              "(for comparisons only)")
     recording_options(publish, "every source sent and received")
 
     watch = commands.add_parser("watch", help="receive the room's video")
@@ -146,6 +154,14 @@ def _print_stats(session: LiveSession) -> None:
         s = encoder.stats
         print(f"[send] {encoder.label}: {s.frames} frames, {s.keyframes} keyframes, "
               f"{encoder.viewer_count} viewer(s)", flush=True)
+    if session.adaptation is not None:
+        for viewer in session.adaptation.viewers():
+            loss = "n/a" if viewer.loss is None else f"{viewer.loss:.0%}"
+            rtt = "n/a" if viewer.rtt_ms is None else f"{viewer.rtt_ms:.0f} ms"
+            print(f"[viewer] {viewer.name}: {viewer.source} {viewer.layer} ({viewer.reason}), "
+                  f"loss {loss}, round trip {rtt}", flush=True)
+        if session.adaptation.uplink_limited:
+            print(f"[send] {UPLINK_WARNING}", flush=True)
     for receiver in session.receivers:
         s = receiver.stats.summary()
         latency = s["latency_ms"]
@@ -161,6 +177,12 @@ async def _stats_loop(session: LiveSession, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         _print_stats(session)
+
+
+def _print_peer_problem(participant: ParticipantInfo, text: str) -> None:
+    """Why the connection with someone is not up, as one line on stderr."""
+    if text:
+        print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 def recording_options(sub: argparse.ArgumentParser, what: str) -> None:
@@ -207,6 +229,21 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
             }
             for e in session.encoders
         ],
+        "layers": [
+            {
+                "label": layered.label,
+                "layer": layered.name(level),
+                "frames_encoded": e.stats.frames,
+                "keyframes": e.stats.keyframes,
+                "kbit_per_s": round(e.stats.bytes * 8 / 1000 / wall, 1) if wall > 0 else 0.0,
+                "size": list(e.stats.sizes),
+            }
+            for layered in (session.adaptation.sources if session.adaptation else [])
+            for level, e in layered.running.items()
+        ],
+        "viewers": [dataclasses.asdict(v) for v in session.adaptation.viewers()]
+        if session.adaptation else [],
+        "uplink_limited": bool(session.adaptation and session.adaptation.uplink_limited),
         "tracks": [r.stats.summary() for r in session.receivers],
     }
 
@@ -217,7 +254,7 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
     config = SessionConfig(server=args.server, room=args.room, name=args.name,
                            role=Role(args.role), ice_servers=args.ice_server,
                            token=args.token, ca_file=args.ca_file,
-                           stock=args.stock)
+                           stock=args.stock, layers=not getattr(args, "no_layers", False))
     for source in sources:
         source.start()
     session = None
@@ -227,6 +264,7 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
     wall0, cpu0 = time.monotonic(), time.process_time()
     try:
         session = await LiveSession.start(config, encoders)
+        session.on("peer-problem", _print_peer_problem)
         if getattr(args, "record", None):
             recorder = await start_recording(args, session, encoders)
         print(f"joined room {args.room!r} as {session.me.id} ({args.role}); "
@@ -270,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             if not devices:
                 print("no cameras or capture cards found; use --source synthetic to test")
             return 0
+        # one plain line (and no password) for a malformed --ice-server, before any device
+        args.ice_server = [parse_ice_server(text) for text in args.ice_server]
         sources: list[VideoSource] = []
         if args.command == "publish":
             check_encoder_available()

@@ -20,6 +20,7 @@ _LINEAR_BUCKETS = int(LINEAR_LIMIT_MS * _STEP)
 _GROWTH = 1.001
 _LOWEST_MS = -1000.0  # clocks a little apart; anything below counts as this
 RECENT_SAMPLES = 512  # raw (time, latency) pairs kept for recent()
+FREEZE_SECONDS = 0.2  # a pause between pictures this long is a freeze someone sees
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -137,6 +138,10 @@ class ReceiveStats:
     frame_times: deque[float] = field(default_factory=lambda: deque(maxlen=256))
     recent_latencies: deque[tuple[float, float]] = field(
         default_factory=lambda: deque(maxlen=RECENT_SAMPLES))
+    # pauses between pictures longer than FREEZE_SECONDS: (seconds since the first
+    # picture when it ended, its length); and each change of picture size (a layer switch)
+    freezes: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=256))
+    sizes: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=256))
     _minutes: list[dict[str, float]] = field(default_factory=list, init=False, repr=False)
     _minute: int = field(default=0, init=False, repr=False)
     _minute_values: list[float] = field(default_factory=list, init=False, repr=False)
@@ -146,9 +151,13 @@ class ReceiveStats:
             expect_stamp: bool) -> None:
         """Count one decoded frame; ``stamp`` is ``(seq, captured_at)`` when readable."""
         self.frames += 1
-        self.width, self.height = width, height
         if self.first_at is None:
             self.first_at = now
+        if (width, height) != (self.width, self.height):
+            self.sizes.append((round(now - self.first_at, 3), width, height))
+        self.width, self.height = width, height
+        if self.last_at is not None and now - self.last_at > FREEZE_SECONDS:
+            self.freezes.append((round(now - self.first_at, 3), round(now - self.last_at, 3)))
         self.last_at = now
         self.frame_times.append(now)
         if stamp is None:
@@ -213,6 +222,9 @@ class ReceiveStats:
             "out_of_order": self.out_of_order,
             "missing_frames": self.missing,
             "latency_by_minute": self.by_minute(),
+            "longest_freeze_s": max((gap for _, gap in self.freezes), default=0.0),
+            "freezes": [list(f) for f in self.freezes],
+            "sizes": [list(size) for size in self.sizes],
         }
 
 

@@ -32,6 +32,7 @@ from surgery_teach.media.pli_guard import PliGuard, RetransmitBudget
 from surgery_teach.media.uplink import UPLINK_WARNING, Priority, UplinkEstimator, Viewer, allot
 from surgery_teach.protocol.messages import ParticipantInfo, Role
 from surgery_teach.rtc import aiortc_tuning
+from surgery_teach.rtc.layer_note import LayerNote
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,10 @@ class Adaptation:
     """Chooses and applies every viewer's layer for a publisher's sources."""
 
     def __init__(self, sources: list[LayeredSource], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_switched: Callable[[ViewerFeed], None] = lambda feed: None) -> None:
         self.sources = sources
+        self._on_switched = on_switched
         self.uplink = UplinkEstimator()
         self.feeds: dict[str, ViewerFeed] = {}
         self.uplink_limited = False
@@ -96,7 +99,8 @@ class Adaptation:
                              on_switched=lambda lv: self._switched(feed_box[0], lv))
         feed = ViewerFeed(key=key, participant=participant, source=source, track=track,
                           choice=choice, guard=PliGuard(),
-                          budget=RetransmitBudget(choice.choice.bitrate),
+                          budget=RetransmitBudget(choice.choice.bitrate, share=0.5,
+                                                  burst_s=0.5),
                           established=established)
         feed_box.append(feed)
         self.feeds[key] = feed
@@ -175,8 +179,14 @@ class Adaptation:
         feed.budget.set_bitrate(choice.bitrate)
         logger.info("%s now gets %s of %s (%s)", feed.participant.id,
                     feed.source.name(level), feed.source.label, choice.reason)
+        self._on_switched(feed)
 
-    # -- what the surgeon sees ----------------------------------------------------------
+    # -- what the viewers and the surgeon see ----------------------------------------------
+
+    def note(self, feed: ViewerFeed) -> LayerNote:
+        """What to tell ``feed``'s viewer about the layer it gets."""
+        return LayerNote(source=feed.source.label, layer=feed.source.name(feed.track.level),
+                         top=feed.source.name((0, 1)), reason=str(feed.choice.choice.reason))
 
     def viewers(self) -> list[ViewerState]:
         states = []

@@ -75,8 +75,16 @@ def tuning_supported() -> bool:
     )
 
 
+# A hole in the video (a packet lost and not yet resent) blocks every later picture.
+# Stock aiortc waits until 512 packets pile up behind it: 2 s at 2.5 Mbit/s, over 10 s
+# for a small layer on a weak link. Give up on a hole after this long instead (a resend
+# takes about one round trip), skip the broken picture and ask for a keyframe.
+HOLE_WAIT = 0.25
+
+
 class MarkerJitterBuffer(JitterBuffer):
-    """A video jitter buffer that releases a frame as soon as its marker packet is in.
+    """A video jitter buffer that releases a frame as soon as its marker packet is in,
+    and gives up on a missing packet after :data:`HOLE_WAIT` rather than 512 packets.
 
     Every frame it releases also goes to :attr:`tap` (for recording).
     """
@@ -85,15 +93,57 @@ class MarkerJitterBuffer(JitterBuffer):
         super().__init__(*args, **kwargs)
         self.tap = ReceivedFrameTap()
         self.ssrc: int | None = None
+        self.holes_skipped = 0
+        self._blocked_since: float | None = None
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         self.ssrc = packet.ssrc
         lost, frame = super().add(packet)
+        if frame is None and self._waiting_behind_hole(packet):
+            now = time.monotonic()
+            if self._blocked_since is None:
+                self._blocked_since = now
+            elif now - self._blocked_since >= HOLE_WAIT:
+                self._skip_hole()
+                lost = True
+                frame = self._remove_frame(packet.sequence_number)
+        else:
+            self._blocked_since = None
         if lost:  # the buffer gave up on missing packets (it also asks for a keyframe)
             self.tap.lost()
         if frame is not None:
+            self._blocked_since = None
             self.tap.publish(frame.data, frame.timestamp)
         return lost, frame
+
+    def _waiting_behind_hole(self, packet: RtpPacket) -> bool:
+        """Whether ``packet`` belongs to a later picture than the incomplete one first in
+        line (so it waits behind a hole)."""
+        if self._origin is None:
+            return False
+        for count in range(self.capacity):
+            first = self._packets[(self._origin + count) % self.capacity]
+            if first is not None:
+                return first.timestamp != packet.timestamp
+        return False
+
+    def _skip_hole(self) -> None:
+        """Drop the picture the hole is in: every packet up to the next picture's first."""
+        assert self._origin is not None
+        broken: int | None = None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None:
+                continue
+            if broken is None:
+                broken = packet.timestamp
+            elif packet.timestamp != broken:
+                self.remove(count)
+                break
+        else:
+            self.remove(self.capacity)
+        self.holes_skipped += 1
+        self._blocked_since = None
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         assert self._origin is not None
@@ -181,6 +231,13 @@ def forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None])
     return True
 
 
+# aiortc's receiver NACKs every packet still missing each time it notices a new loss, so
+# one lost packet is asked for again and again: resend it at most this often and this
+# many times (the resend itself may be lost; a later NACK then asks again).
+RESEND_GAP = 0.05  # seconds, or 1.5 round trips when that is longer
+RESEND_LIMIT = 3
+
+
 class SenderWatch:
     """What one RTP sender hears from its viewer, counted since the connection started."""
 
@@ -194,6 +251,25 @@ class SenderWatch:
         self.remb_bps: float | None = None
         self._on_report = on_report
         self._allow = allow_retransmit
+        self._resent: dict[int, tuple[float, int]] = {}  # seq -> (last resend, how many)
+
+    def should_resend(self, sequence_number: int, size: int) -> bool:
+        """Whether to resend this packet now (once per gap, a few times at most, within
+        the budget)."""
+        now = time.monotonic()
+        rtt = getattr(self.sender, "_RTCRtpSender__rtt", None) or 0.0
+        last, count = self._resent.get(sequence_number, (-1e9, 0))
+        if count >= RESEND_LIMIT or now - last < max(RESEND_GAP, 1.5 * rtt):
+            return False
+        if not self._allow(size):
+            self.refused_bytes += size
+            return False
+        self._resent[sequence_number] = (now, count + 1)
+        if len(self._resent) > 4 * RTP_HISTORY_SIZE:
+            for old in list(self._resent)[:RTP_HISTORY_SIZE]:
+                del self._resent[old]
+        self.retransmitted_bytes += size
+        return True
 
     def report(self, fraction_lost: int, jitter: int) -> LinkReport:
         sender = self.sender
@@ -240,12 +316,8 @@ def watch_sender(sender: RTCRtpSender, on_report: Callable[[LinkReport], None], 
         packet = history.get(sequence_number % RTP_HISTORY_SIZE)
         if packet is None or packet.sequence_number != sequence_number:
             return
-        size = len(packet.payload) + 12
-        if not watch._allow(size):
-            watch.refused_bytes += size
-            return
-        watch.retransmitted_bytes += size
-        await retransmit(sequence_number)
+        if watch.should_resend(sequence_number, len(packet.payload) + 12):
+            await retransmit(sequence_number)
 
     sender._handle_rtcp_packet = _handle  # type: ignore[method-assign]
     sender._retransmit = _retransmit  # type: ignore[method-assign]

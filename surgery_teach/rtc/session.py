@@ -31,12 +31,13 @@ from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import candidate_from_sdp
 
 from surgery_teach.annotations import Board, Op
-from surgery_teach.errors import SignalingError
+from surgery_teach.errors import MediaError, SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.frame_tap import ReceivedFrameTap
 from surgery_teach.media.layers import LayeredSource, LayeredTrack
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.protocol.ice import IceServer, parse_ice_server
 from surgery_teach.protocol.messages import (
     Annotate,
     Annotation,
@@ -69,8 +70,9 @@ from surgery_teach.protocol.messages import (
     Welcome,
 )
 from surgery_teach.rtc import aiortc_tuning
-from surgery_teach.rtc.adaptation import Adaptation
+from surgery_teach.rtc.adaptation import Adaptation, ViewerFeed
 from surgery_teach.rtc.freeze import FreezeFrames
+from surgery_teach.rtc.layer_note import LayerNote, parse_note
 from surgery_teach.rtc.outbox import Outbox
 from surgery_teach.rtc.peer import (
     audio_direction,
@@ -81,6 +83,7 @@ from surgery_teach.rtc.peer import (
     prefer_h264,
     remote_directions,
 )
+from surgery_teach.rtc.peer_watch import PeerWatch
 from surgery_teach.rtc.signaling_client import SignalingClient
 from surgery_teach.rtc.signaling_link import SignalingLink
 from surgery_teach.rtc.stills import CHANNEL as STILLS_CHANNEL
@@ -100,13 +103,18 @@ def new_client_key() -> str:
 
 @dataclass(kw_only=True)
 class SessionConfig:
-    """Who joins where. ``ice_servers`` are STUN/TURN URLs (none by default)."""
+    """Who joins where, and how media finds its way to the others."""
 
     server: str
     room: str
     name: str
     role: Role
-    ice_servers: list[str] = field(default_factory=list)
+    # STUN/TURN servers for the peer connections; empty: those the server's welcome gives
+    # (none from a server without --ice-server). Text is read as --ice-server writes it.
+    ice_servers: tuple[IceServer, ...] = ()
+    # Every path through the TURN relay (hides this computer's addresses from the others;
+    # tests use it to make the relay the only way).
+    relay_only: bool = False
     token: str = field(default="", repr=False)  # room token, for a secured server
     ca_file: str = ""  # PEM file of a private CA that signed a wss:// server's certificate
     # Stock aiortc media path, for comparisons: one aiortc encoder per viewer and the
@@ -116,6 +124,10 @@ class SessionConfig:
     reconnect: bool = True
     # Send each viewer the layer its link carries (False: everyone gets the top layer).
     layers: bool = True
+
+    def __post_init__(self) -> None:
+        self.ice_servers = tuple(parse_ice_server(s) if isinstance(s, str) else s
+                                 for s in self.ice_servers)
 
 
 @dataclass
@@ -146,7 +158,10 @@ class LiveSession:
         # per-viewer layers, unless comparing with stock aiortc or asked not to
         self.adaptation: Adaptation | None = None
         if config.layers and not config.stock and aiortc_tuning.tuning_supported():
-            self.adaptation = Adaptation([LayeredSource(e) for e in encoders])
+            self.adaptation = Adaptation([LayeredSource(e) for e in encoders],
+                                         on_switched=self._tell_layer)
+        # (participant id, source label) -> the layer that participant sends us, and why
+        self.layer_notes: dict[tuple[str, str], LayerNote] = {}
         self.client_key = client_key or new_client_key()
         self._link = SignalingLink(
             client, lambda: _join(config, self._me.publishes, self.client_key),
@@ -166,6 +181,17 @@ class LiveSession:
         self._listeners: dict[str, list[Listener]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._welcome_ice = client.welcome.ice_servers  # fresh credentials at each rejoin
+        self.watch = PeerWatch(
+            servers=lambda: self.ice_servers,
+            on_problem=lambda info, text: self._emit("peer-problem", info, text),
+            give_up=lambda info: self._drop_peer(info.id), retry=self._offer_again)
+
+    @property
+    def ice_servers(self) -> tuple[IceServer, ...]:
+        """The STUN/TURN servers new peer connections use: the configured ones, else the
+        server's (with this participant's TURN credentials)."""
+        return self.config.ice_servers or self._welcome_ice
 
     @property
     def me(self) -> ParticipantInfo:
@@ -247,6 +273,8 @@ class LiveSession:
         ``chapter`` (ChapterMessage) for each chapter of the room,
         ``link`` ("reconnecting" or "live") when the signaling link dropped or is back
         (the peer connections stay up meanwhile),
+        ``peer-problem`` (participant, text) when the connection with someone is not up
+        15 s after its offer, saying why in plain words ("" once it is up after all),
         ``ended`` (reason: str) when the session is over for good (removed, refused)."""
         self._listeners.setdefault(event, []).append(listener)
 
@@ -299,6 +327,7 @@ class LiveSession:
             self.participants[message.participant.id] = message.participant
             self._emit("participants")
             self._emit("joined", message.participant)
+            self.watch.news(message.participant.id)
             if not self._still_connected(message.participant, before, self._me):
                 await self._connect(message.participant)
         elif isinstance(message, Updated):
@@ -363,6 +392,7 @@ class LiveSession:
     async def _on_welcome(self, welcome: Welcome, *, rejoin: bool = False) -> None:
         """Meet the room; after a rejoin keep the peer connections that still carry media."""
         me_before, self._me = self._me, welcome.you
+        self._welcome_ice = welcome.ice_servers
         known = self.participants
         self.participants = {p.id: p for p in welcome.participants}
         if rejoin:
@@ -403,6 +433,7 @@ class LiveSession:
         self.participants[participant.id] = participant
         self._emit("participants")
         if before is None or before.publishes != participant.publishes:
+            self.watch.news(participant.id)
             await self._connect(participant)
 
     async def _connect(self, other: ParticipantInfo) -> None:
@@ -495,10 +526,30 @@ class LiveSession:
         peer.channel = channel
         self.freeze.wire(channel, lambda: self.board, describe(peer.info))
 
+        @channel.on("message")
+        def _on_note(message: str | bytes) -> None:
+            if not isinstance(message, str):
+                return
+            try:
+                note = parse_note(message)
+            except MediaError as exc:
+                logger.warning("message from %s ignored: %s", describe(peer.info), exc)
+                return
+            if note is not None:
+                self.layer_notes[(peer.info.id, note.source)] = note
+                self._emit("layer", peer.info, note)
+
+    def _tell_layer(self, feed: ViewerFeed) -> None:
+        """Tell a viewer which layer it now gets (publisher side, after a switch)."""
+        peer = self.peers.get(feed.participant.id)
+        if self.adaptation is not None and peer is not None and peer.channel is not None \
+                and peer.channel.readyState == "open":
+            peer.channel.send(self.adaptation.note(feed).to_json())
+
     # -- peers ----------------------------------------------------------------------------
 
     def _new_peer(self, info: ParticipantInfo) -> Peer:
-        pc = new_peer_connection(self.config.ice_servers)
+        pc = new_peer_connection(self.ice_servers, relay_only=self.config.relay_only)
         peer = Peer(info=info, pc=pc)
         self.peers[info.id] = peer
         self.connections_made += 1
@@ -585,6 +636,15 @@ class LiveSession:
             to=info.id, data=Offer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))
         ))
         logger.info("offered %d video track(s) to %s", len(infos), describe(info))
+        self.watch.started(info, peer.pc, offered=True)
+
+    async def _offer_again(self, participant_id: str) -> None:
+        """Offer once more to someone whose computer did not answer (if still sensible)."""
+        other = self.participants.get(participant_id)
+        if (other is not None and participant_id not in self.peers and self.link == "live"
+                and offerer(self._me, other) == self._me.id):
+            with contextlib.suppress(SignalingError):
+                await self._offer_to(other)
 
     async def _answer(self, sender: ParticipantInfo, offer: Offer) -> None:
         await self._drop_peer(sender.id)
@@ -612,6 +672,7 @@ class LiveSession:
         await peer.pc.setLocalDescription(await peer.pc.createAnswer())
         await self.client.send(Signal(
             to=sender.id, data=Answer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))))
+        self.watch.started(sender, peer.pc, offered=False)
 
     async def _receive(self, peer: Peer, track: MediaStreamTrack,
                        tap: ReceivedFrameTap | None = None) -> None:
@@ -630,8 +691,11 @@ class LiveSession:
             self._emit("video-ended", receiver)
 
     async def _drop_peer(self, participant_id: str) -> None:
+        self.watch.forget(participant_id)
         peer = self.peers.pop(participant_id, None)
         self.voices.pop(participant_id, None)
+        for key in [k for k in self.layer_notes if k[0] == participant_id]:
+            del self.layer_notes[key]
         if peer is None:
             return
         if self.adaptation is not None:
@@ -647,6 +711,7 @@ class LiveSession:
         if self._closing:
             return
         self._closing = True
+        self.watch.stop()
         with contextlib.suppress(SignalingError):
             await self._link.close()
         for participant_id in list(self.peers):

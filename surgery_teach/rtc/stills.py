@@ -62,6 +62,14 @@ def decode_jpeg(data: bytes) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(bgr, format="bgr24")
 
 
+def _kind(text: str) -> object:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return "still"  # let parse_header say what is wrong
+    return data.get("kind") if isinstance(data, dict) else "still"
+
+
 def parse_header(text: str) -> tuple[str, float, int]:
     """``(source, frame_time, byte count)`` from a still's header; raises MediaError."""
     try:
@@ -118,6 +126,8 @@ class StillReceiver:
 
     def feed(self, message: str | bytes) -> Still | None:
         if isinstance(message, str):
+            if _kind(message) != "still":
+                return None  # another kind of message on the channel (a layer note)
             self._expect = parse_header(message)
             return None
         if self._expect is None:

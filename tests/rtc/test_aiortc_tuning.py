@@ -89,3 +89,66 @@ def test_every_released_frame_also_reaches_the_recording_tap_marked_after_a_loss
     buffer.add(packet(40, 900, marker=True, data=b"\x00\x00\x00\x01\x41q"))  # 3..39 lost
     assert seen[:2] == [(idr, 90, True, False), (b"\x00\x00\x00\x01\x41p", 180, False, False)]
     assert seen[-1] == (b"\x00\x00\x00\x01\x41q", 900, False, True)
+
+
+def test_a_hole_not_repaired_in_time_is_skipped_and_a_keyframe_asked_for(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from surgery_teach.rtc import aiortc_tuning
+
+    now = [100.0]
+    monkeypatch.setattr(aiortc_tuning.time, "monotonic", lambda: now[0])
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    assert buffer.add(packet(10, 3000, marker=True, data=b"A"))[1] is not None
+    # picture B loses its first packet (seq 11); picture C arrives complete behind it
+    assert buffer.add(packet(12, 6000, marker=True, data=b"b2")) == (False, None)
+    assert buffer.add(packet(13, 9000, marker=False, data=b"c1")) == (False, None)
+    now[0] += aiortc_tuning.HOLE_WAIT / 2
+    assert buffer.add(packet(14, 9000, marker=True, data=b"c2")) == (False, None)  # waits
+    now[0] += aiortc_tuning.HOLE_WAIT
+    lost, frame = buffer.add(packet(15, 12000, marker=True, data=b"D"))
+    assert lost and buffer.holes_skipped == 1  # gave up on B: a keyframe is asked for
+    assert frame is not None and (frame.timestamp, frame.data) == (9000, b"c1c2")
+    _, after = buffer.add(packet(16, 15000, marker=True, data=b"E"))
+    assert after is not None and after.timestamp == 12000  # D next, in order
+
+
+def test_a_resend_within_the_wait_fills_the_hole(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from surgery_teach.rtc import aiortc_tuning
+
+    now = [100.0]
+    monkeypatch.setattr(aiortc_tuning.time, "monotonic", lambda: now[0])
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))
+    buffer.add(packet(12, 6000, marker=True, data=b"b2"))
+    buffer.add(packet(13, 9000, marker=True, data=b"C"))
+    now[0] += aiortc_tuning.HOLE_WAIT / 2
+    lost, frame = buffer.add(packet(11, 6000, marker=False, data=b"b1"))  # the resend
+    assert not lost and buffer.holes_skipped == 0
+    assert frame is not None and (frame.timestamp, frame.data) == (6000, b"b1b2")
+
+
+def test_a_packet_asked_for_again_and_again_is_resent_a_few_times_within_budget(
+        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from surgery_teach.rtc import aiortc_tuning
+
+    now = [50.0]
+    monkeypatch.setattr(aiortc_tuning.time, "monotonic", lambda: now[0])
+
+    class Sender:  # only the round trip is read
+        _RTCRtpSender__rtt = 0.01
+
+    budget = [3000]
+
+    def allow(size: int) -> bool:
+        budget[0] -= size
+        return budget[0] >= 0
+
+    watch = aiortc_tuning.SenderWatch(Sender(), lambda report: None, allow)  # type: ignore[arg-type]
+    assert watch.should_resend(7, 1000)
+    assert not watch.should_resend(7, 1000)  # asked again at once: once per gap
+    sent = 1
+    for _ in range(10):
+        now[0] += aiortc_tuning.RESEND_GAP
+        sent += watch.should_resend(7, 1000)
+    assert sent == aiortc_tuning.RESEND_LIMIT
+    assert watch.retransmitted_bytes == 3000
+    assert not watch.should_resend(8, 1000) and watch.refused_bytes == 1000  # over budget

@@ -1,0 +1,103 @@
+"""Per-viewer layers between real peers: one viewer's bad link never degrades another's.
+
+Loss is made in the transport (this kernel has no netem): only the surgeon's connection
+to the trainee drops 30 % of its RTP packets. The trainee must move to a smaller layer,
+be told why, and keep decoding in order; the mentor keeps the full picture, and the
+trainee's trouble must not make keyframes for the mentor.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import is_rtcp
+
+from surgery_teach.capture import SyntheticSource
+from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
+from surgery_teach.protocol.messages import Role
+from surgery_teach.rtc.session import LiveSession, SessionConfig
+from tests.rtc.live import FrameLog, until
+from tests.timing import seconds
+
+pytestmark = pytest.mark.slow
+
+
+class LossyTo:
+    """``RTCDtlsTransport._send_rtp`` that drops RTP on the chosen transports only."""
+
+    def __init__(self, send: Callable[[RTCDtlsTransport, bytes], Awaitable[None]],
+                 loss: float) -> None:
+        self._send = send
+        self.loss = loss
+        self.transports: set[int] = set()
+        self._random = random.Random(11)
+        self.dropped = 0
+
+    async def __call__(self, transport: RTCDtlsTransport, data: bytes) -> None:
+        if id(transport) in self.transports and not is_rtcp(data) \
+                and self._random.random() < self.loss:
+            self.dropped += 1
+            return
+        await self._send(transport, data)
+
+
+async def test_a_lossy_trainee_moves_down_a_layer_and_the_mentor_keeps_the_top(
+        server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    lossy = LossyTo(RTCDtlsTransport._send_rtp, 0.3)
+    monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", lambda self, data: lossy(self, data))
+    source = SyntheticSource(1280, 720, 30, label="Laparoscope")
+    source.start()
+    encoder = SharedEncoder(source, EncoderSettings(bitrate=2_500_000))
+
+    def join(name: str, role: Role, encoders=None):  # type: ignore[no-untyped-def]
+        return LiveSession.start(SessionConfig(server=server_url, room="layers", name=name,
+                                               role=role), encoders)
+
+    surgeon = await join("Dr Wang", Role.SURGEON, [encoder])
+    mentor = await join("Prof Li", Role.MENTOR)
+    trainee = await join("Trainee Osh", Role.TRAINEE)
+    logs: list[FrameLog] = []
+    try:
+        for viewer in (mentor, trainee):
+            await until(lambda v=viewer: v.receivers and v.receivers[0].stats.frames > 10,
+                        seconds(20), "video at each viewer")
+        peer = surgeon.peers[trainee.me.id]
+        lossy.transports.update(id(t.sender.transport) for t in peer.pc.getTransceivers()
+                                if t.sender.transport is not None)
+        mentor_log, trainee_log = (FrameLog(v.receivers[0]).start() for v in (mentor, trainee))
+        logs += [mentor_log, trainee_log]
+        top_keyframes = encoder.stats.keyframes
+        note_key = (surgeon.me.id, "Laparoscope")
+        await until(lambda: note_key in trainee.layer_notes, seconds(20),
+                    "the trainee told it gets a smaller layer")
+        note = trainee.layer_notes[note_key]
+        assert note.limited and note.top == "720p" and note.layer != "720p"
+        receiver = trainee.receivers[0]
+        await until(lambda: receiver.stats.height < 720, seconds(10), "smaller pictures")
+        before = receiver.stats.frames
+        await until(lambda: receiver.stats.frames >= before + 60, seconds(15),
+                    "pictures keep decoding on the lower layer")
+        assert receiver.stats.out_of_order == 0
+        mentor_stats = mentor.receivers[0].stats
+        assert (mentor_stats.width, mentor_stats.height) == (1280, 720)
+        assert mentor_stats.out_of_order == 0
+        assert lossy.dropped > 0
+        # the trainee's picture loss stayed its own: the top layer made no keyframe
+        # storm (at most one a second forced, plus the periodic ones)
+        span = max(1.0, trainee_log.last_at - mentor_log.frames[0][0]) if mentor_log.frames \
+            else 1.0
+        assert encoder.stats.keyframes - top_keyframes <= span + 2
+        viewers = {v.participant: v for v in surgeon.adaptation.viewers()}  # type: ignore[union-attr]
+        assert viewers[trainee.me.id].layer == note.layer
+        assert viewers[mentor.me.id].layer == "720p"
+    finally:
+        for log in logs:
+            log.stop()
+        monkeypatch.undo()
+        for session in (trainee, mentor, surgeon):
+            await session.close()
+        encoder.stop()
+        source.stop()
