@@ -27,6 +27,7 @@ from pathlib import Path
 from signaling_server.server import HEALTH_PATH, ServerConfig, start_server
 from surgery_teach.errors import ConfigError, SignalingError
 from surgery_teach.protocol import Role
+from surgery_teach.protocol.ice import IceServer, parse_ice_server
 from surgery_teach.protocol.limits import (
     CONNECTIONS_PER_ADDRESS,
     IDLE_TIMEOUT,
@@ -115,6 +116,17 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="how long a participant whose connection dropped keeps its place for its "
         f"client to rejoin (default {REJOIN_GRACE:g})",
     )
+    parser.add_argument(
+        "--ice-server", metavar="URL", action="append", default=[],
+        help="a STUN or TURN server every participant gets when it joins, e.g. "
+        "stun:turn.example-hospital.cn or turn:turn.example-hospital.cn:3478 "
+        "(repeatable; turn:USER:PASSWORD@HOST for a fixed user name and password)",
+    )
+    parser.add_argument(
+        "--turn-secret-file", metavar="FILE",
+        help="file holding coturn's static-auth-secret (use-auth-secret): each participant "
+        "then gets its own time-limited credentials for the TURN servers of --ice-server",
+    )
     return parser.parse_args(argv)
 
 
@@ -146,17 +158,29 @@ def read_secret(secret_file: str | None) -> bytes | None:
     Surrounding white space (a trailing newline) is not part of it.
     """
     if secret_file is not None:
-        try:
-            secret = Path(secret_file).read_bytes().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the secret file {secret_file!r}: {exc.strerror or exc}"
-            ) from exc
-        if not secret:
-            raise ConfigError(f"the secret file {secret_file!r} is empty")
-        return secret
+        return _read_secret_file(secret_file, "secret file")
     secret = os.environ.get(SECRET_VARIABLE, "").strip().encode("utf-8")
     return secret or None
+
+
+def _read_secret_file(path: str, what: str) -> bytes:
+    """A secret file's contents without surrounding white space; ConfigError if unusable."""
+    try:
+        secret = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {what} {path!r}: {exc.strerror or exc}") from exc
+    if not secret:
+        raise ConfigError(f"the {what} {path!r} is empty")
+    return secret
+
+
+def read_ice_options(urls: Sequence[str], turn_secret_file: str | None,
+                     ) -> tuple[tuple[IceServer, ...], bytes | None]:
+    """The ``--ice-server`` servers and the ``--turn-secret-file`` secret (or None)."""
+    servers = tuple(parse_ice_server(url) for url in urls)
+    secret = (None if turn_secret_file is None
+              else _read_secret_file(turn_secret_file, "TURN secret file"))
+    return servers, secret
 
 
 def _configure_logging(level_name: str) -> None:
@@ -236,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     _configure_logging(args.log_level)
     try:
+        ice_servers, turn_secret = read_ice_options(args.ice_server, args.turn_secret_file)
         config = ServerConfig(
             host=args.host,
             port=args.port,
@@ -253,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             state_dir=Path(args.state_dir) if args.state_dir else None,
             rejoin_grace=args.rejoin_grace,
+            ice_servers=ice_servers,
+            turn_secret=turn_secret,
         )
         asyncio.run(_serve(config))
     except (ConfigError, SignalingError) as exc:

@@ -9,8 +9,12 @@ from pathlib import Path
 
 from surgery_teach.errors import ConfigError
 from surgery_teach.protocol import MAX_MESSAGE_BYTES
+from surgery_teach.protocol.board_limits import BoardLimits
+from surgery_teach.protocol.durable import MAX_GHOSTS
+from surgery_teach.protocol.ice import DEFAULT_TURN_CREDENTIAL_TTL, IceServer, check_server_ice
 from surgery_teach.protocol.limits import Limits
 from surgery_teach.protocol.presence import REJOIN_GRACE
+from surgery_teach.protocol.room import MAX_ROOMS
 from surgery_teach.protocol.tokens import check_secret
 
 TRANSPORT_MAX_BYTES = 1024 * 1024
@@ -53,12 +57,27 @@ class ServerConfig:
     """File that gets one JSON line per join, leave, removal and refusal (None: none)."""
     limits: Limits = field(default_factory=Limits)
     """Per-client limits: message rate, connections per address, timeouts, send buffer."""
+    max_rooms: int = MAX_ROOMS
+    """Rooms the server holds at once (ghost rooms included); beyond: ``server-full``."""
+    max_waiting: int = MAX_GHOSTS
+    """Participants waiting to rejoin on the whole server (per address: as many as
+    ``limits.connections_per_address``); beyond, the one that waited longest leaves."""
+    board: BoardLimits = field(default_factory=BoardLimits)
+    """What one room's board may hold (marks, points, pinned marks, bytes)."""
     state_dir: Path | None = None
     """Folder for the rooms' state journals, so a restarted server gives back who was in
     each room, its chat and its marks (``signaling_server.state``); None: memory only."""
     rejoin_grace: float = REJOIN_GRACE
     """Seconds a participant whose connection dropped keeps its seat (same id, drawing
     right) for its client to rejoin; 0 lets it leave at once."""
+    ice_servers: tuple[IceServer, ...] = ()
+    """STUN and TURN servers every participant gets in its ``welcome`` (``--ice-server``)."""
+    turn_secret: bytes | None = field(default=None, repr=False)
+    """coturn's ``static-auth-secret`` (``--turn-secret-file``): each participant gets
+    its own TURN REST credentials for the TURN servers above that have none of their own;
+    None passes the servers on as they are."""
+    turn_credential_ttl: float = DEFAULT_TURN_CREDENTIAL_TTL
+    """How long a participant's TURN credentials work, in seconds."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -78,11 +97,19 @@ class ServerConfig:
                 "--secret-file FILE or the SURGERY_TEACH_SECRET environment variable, or "
                 "listen on 127.0.0.1 only"
             )
+        if self.max_rooms < 1 or self.max_waiting < 0:
+            raise ConfigError(f"max rooms must be at least 1 and max waiting at least 0, got "
+                              f"{self.max_rooms} and {self.max_waiting}")
         if not 0 <= self.rejoin_grace <= 3600:
             raise ConfigError(f"rejoin grace must be 0..3600 seconds, got {self.rejoin_grace:g}")
         if self.key_file is not None and self.cert_file is None:
             raise ConfigError("a TLS key needs its certificate: give --cert as well as --key")
         self.allowed_origins = tuple(self.allowed_origins)
+        self.ice_servers = tuple(self.ice_servers)
+        check_server_ice(self.ice_servers, self.turn_secret)  # its warnings: start_server
+        if not 60 <= self.turn_credential_ttl <= 7 * 24 * 3600:
+            raise ConfigError("TURN credentials must last from 60 s to 7 days, got "
+                              f"{self.turn_credential_ttl:g} s")
 
     @property
     def secure(self) -> bool:

@@ -39,6 +39,7 @@ from signaling_server.config import (
     tls_context,
 )
 from signaling_server.connection import Connection, RedactedLog, gated
+from signaling_server.ice import IceHandout
 from signaling_server.logs import (
     log_arrival,
     log_departure,
@@ -50,6 +51,7 @@ from signaling_server.logs import (
 from signaling_server.state import SYNC_INTERVAL, StateDir
 from surgery_teach.errors import ConfigError, ProtocolError, SignalingError
 from surgery_teach.protocol import (
+    Annotate,
     ErrorCode,
     ErrorReply,
     GrantDraw,
@@ -166,6 +168,7 @@ async def start_server(config: ServerConfig | None = None) -> RunningServer:
         audit.close()
         raise SignalingError(_listen_problem(config, exc)) from exc
     signaling.start_upkeep()
+    signaling.ice.log_setup(logger)
     port = server.sockets[0].getsockname()[1]
     logger.info(
         "listening host=%s port=%s tls=%s tokens=%s",
@@ -213,6 +216,11 @@ class _Signaling:
             bars=bars,
             grace=config.rejoin_grace,
             journal=state,
+            max_rooms=config.max_rooms,
+            board_limits=config.board,
+            ghosts_per_address=config.limits.connections_per_address,
+            max_ghosts=config.max_waiting,
+            address_of=lambda connection: connection.address,
         )
         self._admission = Admission(
             secret=config.secret,
@@ -225,6 +233,7 @@ class _Signaling:
         self._sockets: Counter[str] = Counter()
         """TCP connections per client address, handshakes under way included."""
         self._closing: set[asyncio.Task[None]] = set()
+        self.ice = IceHandout(config)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -290,6 +299,12 @@ class _Signaling:
             now=time.time(),
         )
         if isinstance(verdict, Refusal):
+            if _from_browser(request, verdict):
+                # A browser sees only "1006" for a refused handshake: open the websocket,
+                # say why in an error, and close it (serve_connection).
+                self._note_refusal(connection, verdict)
+                connection.refusal = verdict
+                return None
             return self._refuse(connection, verdict)
         connection.room_pass = verdict
         self._connections[address] += 1
@@ -335,6 +350,11 @@ class _Signaling:
             if refusal.reason is not RefusalReason.MISSING_TOKEN:
                 challenge += ', error="invalid_token"'
             response.headers["WWW-Authenticate"] = challenge
+        self._note_refusal(connection, refusal)
+        return response
+
+    def _note_refusal(self, connection: Connection, refusal: Refusal) -> None:
+        """Log and audit a refused handshake."""
         logger.warning(
             "refused status=%d reason=%s address=%s room=%s",
             refusal.status,
@@ -354,21 +374,35 @@ class _Signaling:
                 **fields,
             )
         )
-        return response
+
+    async def _refuse_opened(self, connection: Connection, refusal: Refusal) -> None:
+        """Tell a browser why its handshake was refused: an ``error`` whose code is the
+        reason, then close code 4000 + the HTTP status (4401, 4403, 4429, 4400)."""
+        try:
+            await connection.send(serialize(ErrorReply(refusal.reason.value, refusal.message)))
+            await connection.close(4000 + refusal.status.value, _close_reason(refusal))
+        except ConnectionClosed:
+            pass
 
     # -- messages -------------------------------------------------------------------------
 
     async def serve_connection(self, connection: ServerConnection) -> None:
         assert isinstance(connection, Connection)
+        if connection.refusal is not None:
+            await self._refuse_opened(connection, connection.refusal)
+            return
         if connection.room_pass is not None:
             self._rooms.admit(connection, connection.room_pass)
         loop = asyncio.get_running_loop()
         rate = MessageRate.of(self._limits, loop.time())
         try:
             while (frame := await self._next_frame(connection)) is not None:
-                verdict = rate.take(loop.time())
+                verdict = rate.take(loop.time(), len(frame))
                 if verdict is Verdict.ACCEPT:
-                    await self._on_frame(connection, frame)
+                    rate.charge(await self._on_frame(connection, frame))
+                    # Let every other connection have its turn before this one's next
+                    # message, so no client holds the shared loop for long.
+                    await asyncio.sleep(0)
                 elif verdict is Verdict.REFUSE:
                     await self._refuse_rate(connection, frame)
                 else:
@@ -416,18 +450,23 @@ class _Signaling:
         refusal = ErrorReply(
             ErrorCode.RATE_LIMITED,
             f"too many messages: at most {self._limits.message_burst} at once, then "
-            f"{rate:g} a second; this one was dropped. Slow down (keep sending much faster "
-            "and the server closes the connection)",
+            f"{rate:g} a second, and {self._limits.byte_burst // 2**20} MiB at once, then "
+            f"{self._limits.bytes_per_second // 1024} KiB a second; this one was dropped. "
+            "Slow down (keep sending much faster and the server closes the connection)",
             message_ref(frame, max_bytes=self._max_message_bytes),
         )
         log_error(self._rooms.seat(connection), refusal)
         await self._reply(connection, [refusal])
 
-    async def _on_frame(self, connection: Connection, frame: str | bytes) -> None:
+    async def _on_frame(self, connection: Connection, frame: str | bytes) -> int:
+        """Handle one message; the bytes it made the server send to others beyond its own
+        size when it is an ``annotate`` (an undo that brings many marks back), which count
+        against its sender's byte rate."""
         before = self._rooms.seat(connection)
         was_recording = self._rooms.records(connection)
         removed: tuple[Connection, Seat] | None = None
         removed_recording = False
+        annotating = False
         try:
             message = parse_client(frame, max_bytes=self._max_message_bytes)
         except ProtocolError as exc:
@@ -436,9 +475,10 @@ class _Signaling:
                 (connection, ErrorReply(exc.code, exc.message, ref))
             ]
         else:
+            annotating = isinstance(message, Annotate)
             removed = self._removal_target(before, message)
             removed_recording = removed is not None and self._rooms.records(removed[0])
-            outbox = self._rooms.handle(connection, message)
+            outbox = self.ice.fill(self._rooms.handle(connection, message))
             for old in self._rooms.take_replaced():
                 self._close_later(old, CloseCode.NORMAL_CLOSURE, "rejoined on a new connection")
             refused = next(
@@ -469,7 +509,7 @@ class _Signaling:
             outcome = "start" if not was_recording else "stop" if after is not None else "left"
             self._audit_recording(connection, before, outcome)
         mine = [reply for recipient, reply in outbox if recipient is connection]
-        self._deliver([item for item in outbox if item[0] is not connection])
+        sent = self._deliver([item for item in outbox if item[0] is not connection])
         if removed is not None and self._rooms.seat(removed[0]) is None:
             self._on_removed(*removed, by=before)
             if removed_recording:
@@ -478,6 +518,7 @@ class _Signaling:
             if isinstance(reply, ErrorReply):
                 log_error(before, reply)
         await self._reply(connection, mine)
+        return max(0, sent - len(frame)) if annotating else 0
 
     def _removal_target(
         self, seat: Seat | None, message: object
@@ -510,8 +551,9 @@ class _Signaling:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
-    def _deliver(self, outbox: Outbox[Connection]) -> None:
+    def _deliver(self, outbox: Outbox[Connection]) -> int:
         """Write to other participants without waiting on them; closed ones are skipped.
+        Returns the characters of the distinct messages written.
 
         A message that goes to many (one object, such as an annotation relayed up to 30
         times a second while someone draws) is serialised once. A recipient that has more
@@ -519,6 +561,7 @@ class _Signaling:
         once (a close frame would only queue behind what it does not read).
         """
         texts: dict[int, str] = {}  # id() is stable: the outbox holds every message
+        written = 0
         for recipient, message in outbox:
             if recipient.transport.is_closing():
                 continue
@@ -529,7 +572,9 @@ class _Signaling:
             text = texts.get(id(message))
             if text is None:
                 text = texts[id(message)] = serialize(message)
+                written += len(text)
             broadcast([recipient], text)
+        return written
 
     @staticmethod
     async def _reply(connection: Connection, replies: list[ServerMessage]) -> None:
@@ -622,6 +667,19 @@ async def _close_unread(connection: Connection, code: int, reason: str) -> None:
         pass
     finally:
         await closing
+
+
+def _from_browser(request: Request, refusal: Refusal) -> bool:
+    """Whether a refused handshake is a web page's, to be told why over the websocket
+    (its ``WebSocket`` cannot read an HTTP status). A page from an origin the server does
+    not allow is not let in even for that."""
+    return "Origin" in request.headers and refusal.reason is not RefusalReason.BAD_ORIGIN
+
+
+def _close_reason(refusal: Refusal) -> str:
+    """A close reason within the 123 bytes a close frame carries."""
+    reason = refusal.message.split(";")[0]
+    return reason if len(reason.encode()) <= 120 else refusal.reason.value
 
 
 def _decrement(counter: Counter[str], key: str) -> None:

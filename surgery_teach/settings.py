@@ -57,6 +57,9 @@ class Settings:
     speaker: str = ""
     fade_seconds: float = 4.0  # how long a live (unpinned) mark stays before it fades
     ca_file: str = ""  # PEM certificate of the hospital's own CA, for its wss:// server
+    # STUN/TURN servers as --ice-server writes them, one a line (empty: the server's). A
+    # TURN password may be in them: left out of repr, so never in a log.
+    ice_servers: list[str] = field(default_factory=list, repr=False)
     recordings_dir: str = ""  # empty: default_recordings_dir(); made on the first recording
     hospital: str = ""  # written into the manifest of the cases this client records
 
@@ -92,5 +95,7 @@ class Settings:
         path = path or config_dir() / "settings.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)  # it may hold a TURN password: for this user's eyes only
+        tmp.chmod(0o600)  # (a .tmp left by an older version)
         tmp.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(path)

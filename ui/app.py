@@ -29,7 +29,7 @@ from surgery_teach.rtc.session import SessionConfig
 from surgery_teach.settings import Settings, server_state_dir
 from ui.i18n import set_language, tr
 from ui.library.window import LibraryWindow, recordings_folder
-from ui.lobby import JoinRequest, Lobby
+from ui.lobby import JoinRequest, Lobby, read_ice_servers
 from ui.session.controller import SessionController
 from ui.session.window import SessionWindow
 from ui.theme import apply_theme
@@ -106,13 +106,18 @@ class DesktopApp:
         try:
             if self.args.self_test:
                 return await self._self_test()
-            request = self._direct_request()
+            try:
+                request = self._direct_request()
+            except SurgeryTeachError as exc:  # a bad ICE server line in the settings
+                request, problem = None, str(exc)
+            else:
+                problem = ""
             if self.args.library is not None:
                 self.show_library(Path(self.args.library) if self.args.library else None)
             elif request is not None:
                 await self.join(request)
             else:
-                self.show_lobby()
+                self.show_lobby(problem)
             await self.done.wait()
         finally:
             await self._shutdown()
@@ -127,7 +132,8 @@ class DesktopApp:
                                                   "Room camera=synthetic:640x360@30"]))
         if a.room and a.name and a.role:
             return JoinRequest(a.server or "", a.room, a.name, Role(a.role), tuple(a.source),
-                               a.token, a.ca_file or self.settings.ca_file)
+                               a.token, a.ca_file or self.settings.ca_file,
+                               read_ice_servers(self.settings.ice_servers))
         return None
 
     async def server_url(self, requested: str) -> str:
@@ -186,7 +192,7 @@ class DesktopApp:
             url = await self.server_url(request.server)
             config = SessionConfig(server=url, room=request.room, name=request.name,
                                    role=request.role, token=request.token,
-                                   ca_file=request.ca_file)
+                                   ca_file=request.ca_file, ice_servers=request.ice_servers)
             controller = SessionController.from_specs(
                 config, list(request.sources), microphone=self.settings.microphone,
                 speaker=self.settings.speaker)

@@ -1,7 +1,8 @@
 """The lobby: server, room, name, role and sources; remembers recent rooms.
 
 A pasted room token fills in (and fixes) the room, role and name it was issued for and
-shows until when it works; "Advanced" holds the hospital's CA certificate for wss://.
+shows until when it works; "Advanced" holds the hospital's CA certificate for wss:// and
+the STUN/TURN servers, when not those the signaling server gives.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from PyQt6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -26,12 +27,14 @@ from PyQt6.QtWidgets import (
 )
 
 from surgery_teach.capture import parse_source_spec
-from surgery_teach.errors import ProtocolError, SurgeryTeachError
+from surgery_teach.errors import ConfigError, ProtocolError, SurgeryTeachError
+from surgery_teach.protocol.ice import IceServer, parse_ice_server
 from surgery_teach.protocol.messages import Role
 from surgery_teach.protocol.passes import RoomPass
 from surgery_teach.protocol.tokens import read_claims_unverified
 from surgery_teach.rtc.signaling_client import check_server_url
 from surgery_teach.settings import Settings
+from ui.common.plain import PlainLabel
 from ui.devices.setup import DeviceSetup
 from ui.i18n import LANGUAGES, language, role_name, tr
 
@@ -45,6 +48,22 @@ class JoinRequest:
     sources: tuple[str, ...]
     token: str = ""  # never saved: a room token is a key to the case
     ca_file: str = ""  # the CA certificate that signed a wss:// server's certificate
+    ice_servers: tuple[IceServer, ...] = ()  # empty: those the signaling server gives
+
+
+def read_ice_servers(lines: list[str]) -> tuple[IceServer, ...]:
+    """The STUN/TURN servers of the Advanced field, one a line (blank lines skipped);
+    :class:`SurgeryTeachError` naming the line that cannot be used."""
+    servers = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                servers.append(parse_ice_server(line))
+            except ConfigError as exc:
+                raise SurgeryTeachError(tr(
+                    "Line {line} of the ICE servers (Advanced) cannot be used: {detail}",
+                    line=number, detail=str(exc))) from None
+    return tuple(servers)
 
 
 def when(timestamp: float, now: float) -> str:
@@ -66,7 +85,7 @@ class Lobby(QWidget):
         self.settings = settings
         self.setWindowTitle(tr("Surgery teaching — join a case"))
         self.resize(680, 600)
-        title = QLabel(tr("Join a case"))
+        title = PlainLabel(tr("Join a case"))
         title.setObjectName("title")
         self.server = QLineEdit(settings.server)
         self.server.setPlaceholderText(tr("empty: a local server on this computer"))
@@ -83,7 +102,7 @@ class Lobby(QWidget):
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText(tr("only if the server asks for one"))
-        self.token_status = QLabel("")
+        self.token_status = PlainLabel("")
         self.token_status.setWordWrap(True)
         self.token_status.hide()
         self.claims: RoomPass | None = None  # what the pasted token says (unverified)
@@ -97,7 +116,7 @@ class Lobby(QWidget):
         self.language.setCurrentIndex(max(0, self.language.findData(language())))
         self.language.currentIndexChanged.connect(
             lambda _: self.language_changed.emit(self.language.currentData()))
-        self.error = QLabel("")
+        self.error = PlainLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         self.devices_button = QPushButton(tr("Devices…"))
@@ -121,14 +140,21 @@ class Lobby(QWidget):
         advanced_form = QFormLayout(self.advanced)
         advanced_form.setContentsMargins(0, 0, 0, 0)
         advanced_form.addRow(tr("CA certificate (wss://)"), ca_row)
+        self.ice_servers = QPlainTextEdit("\n".join(settings.ice_servers))
+        self.ice_servers.setPlaceholderText(tr(
+            "Empty: those the signaling server gives. One a line, e.g.\n"
+            "stun:turn.example-hospital.cn\nturn:USER:PASSWORD@turn.example-hospital.cn:3478"))
+        self.ice_servers.setFixedHeight(self.ice_servers.fontMetrics().lineSpacing() * 4 + 12)
+        advanced_form.addRow(tr("ICE servers (STUN/TURN)"), self.ice_servers)
         self.advanced_button = QToolButton()
         self.advanced_button.setObjectName("disclosure")
         self.advanced_button.setText(tr("Advanced"))
         self.advanced_button.setCheckable(True)
         self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_button.toggled.connect(self._show_advanced)
-        self.advanced_button.setChecked(bool(settings.ca_file))
-        self._show_advanced(bool(settings.ca_file))
+        advanced = bool(settings.ca_file or settings.ice_servers)
+        self.advanced_button.setChecked(advanced)
+        self._show_advanced(advanced)
 
         form = QFormLayout()
         form.addRow(tr("Signaling server"), self.server)
@@ -243,6 +269,8 @@ class Lobby(QWidget):
         name = self.name.text().strip()
         role = Role(self.role.currentData())
         ca_file = self.ca_file.text().strip()
+        ice_lines = [line.strip() for line in self.ice_servers.toPlainText().splitlines()
+                     if line.strip()]
         specs: list[str] = []
         if self.token_problem:  # shown under the token already
             self.error.setText("")
@@ -255,6 +283,7 @@ class Lobby(QWidget):
                 raise SurgeryTeachError(tr(
                     "The CA certificate file {path} does not exist; choose the file your IT "
                     "department gave you (Advanced), or leave it empty.", path=ca_file))
+            ice_servers = read_ice_servers(ice_lines)
             if not room:
                 raise SurgeryTeachError(tr("Enter the room name of the case."))
             if not name:
@@ -269,12 +298,13 @@ class Lobby(QWidget):
         self.settings.server, self.settings.room, self.settings.name = server, room, name
         self.settings.role = role.value
         self.settings.ca_file = ca_file
+        self.settings.ice_servers = ice_lines
         if specs:
             self.settings.sources = specs
         self.settings.remember_room(room)
         self.error.setText("")
         self.join_requested.emit(JoinRequest(server, room, name, role, tuple(specs),
-                                             self.token.text().strip(), ca_file))
+                                             self.token.text().strip(), ca_file, ice_servers))
 
     def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

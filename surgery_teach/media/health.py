@@ -43,6 +43,14 @@ class LinkReport:
     loss: float  # fraction of packets lost, 0..1
     rtt_ms: float | None
     delay_ms: float | None  # measured end to end (stamped sources only)
+    layer: str = ""  # the layer the sender chose for us ("360p"), "" if it did not say
+    top: str = ""  # the best layer the source offers
+    reason: str = ""  # why we get that layer (the sender's words, English)
+
+    @property
+    def limited(self) -> bool:
+        """The sender sends us less than its best, for our link or its upload."""
+        return bool(self.layer) and self.layer != self.top
 
     @property
     def health(self) -> Health:

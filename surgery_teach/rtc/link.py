@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiortc import RTCPeerConnection
 
 from surgery_teach.media.health import LinkReport
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.rtc.layer_note import LayerNote
 
 
 @dataclass
@@ -31,7 +33,10 @@ class LinkMonitor:
         self._last: dict[int, _Counters] = {}
 
     async def sample(self, pcs: dict[str, RTCPeerConnection], receivers: list[VideoReceiver],
-                     rtt_ms: float | None) -> list[LinkReport]:
+                     rtt_ms: float | None,
+                     notes: Mapping[tuple[str, str], LayerNote] | None = None,
+                     ) -> list[LinkReport]:
+        """``notes``: what each sender said of the layer it sends (participant, label)."""
         now = time.monotonic()
         per_peer: dict[str, tuple[float, float]] = {}
         for participant, pc in pcs.items():
@@ -41,8 +46,12 @@ class LinkMonitor:
         for receiver in receivers:
             fps, delay = receiver.stats.recent(wall)
             kbit, loss = per_peer.get(receiver.participant, (0.0, 0.0))
+            note = (notes or {}).get((receiver.participant, receiver.label))
             reports.append(LinkReport(label=receiver.label, fps=fps, kbit_per_s=kbit, loss=loss,
-                                      rtt_ms=rtt_ms, delay_ms=delay))
+                                      rtt_ms=rtt_ms, delay_ms=delay,
+                                      layer=note.layer if note else "",
+                                      top=note.top if note else "",
+                                      reason=note.reason if note else ""))
         return reports
 
     async def _peer_rates(self, pc: RTCPeerConnection, now: float) -> tuple[float, float]:

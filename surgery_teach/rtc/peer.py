@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.sdp import SessionDescription
 
+from surgery_teach.protocol.ice import IceServer
 from surgery_teach.protocol.messages import ParticipantInfo
+from surgery_teach.rtc.ice_config import plan_ice
 
 
 def offerer(a: ParticipantInfo, b: ParticipantInfo) -> str | None:
@@ -54,10 +57,12 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def new_peer_connection(ice_servers: list[str] | None = None) -> RTCPeerConnection:
-    """A peer connection with only the ICE servers we were given (never a public default)."""
-    servers = [RTCIceServer(urls=url) for url in (ice_servers or [])]
-    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+def new_peer_connection(ice_servers: Sequence[IceServer] = (), *,
+                        relay_only: bool = False) -> RTCPeerConnection:
+    """A peer connection with only the ICE servers we were given (never a public default):
+    the one STUN and one TURN server aiortc can use (:func:`plan_ice`); ``relay_only``
+    sends everything through the TURN relay."""
+    return RTCPeerConnection(plan_ice(ice_servers).configuration(relay_only=relay_only))
 
 
 def prefer_h264(transceiver: RTCRtpTransceiver) -> None:

@@ -185,7 +185,8 @@ class LiveSession:
         self.watch = PeerWatch(
             servers=lambda: self.ice_servers,
             on_problem=lambda info, text: self._emit("peer-problem", info, text),
-            give_up=lambda info: self._drop_peer(info.id), retry=self._offer_again)
+            give_up=lambda info: self._drop_peer(info.id), retry=self._offer_again,
+            link_up=lambda: self.link == "live")
 
     @property
     def ice_servers(self) -> tuple[IceServer, ...]:
@@ -327,7 +328,7 @@ class LiveSession:
             self.participants[message.participant.id] = message.participant
             self._emit("participants")
             self._emit("joined", message.participant)
-            self.watch.news(message.participant.id)
+            self.watch.news(message.participant)
             if not self._still_connected(message.participant, before, self._me):
                 await self._connect(message.participant)
         elif isinstance(message, Updated):
@@ -433,7 +434,7 @@ class LiveSession:
         self.participants[participant.id] = participant
         self._emit("participants")
         if before is None or before.publishes != participant.publishes:
-            self.watch.news(participant.id)
+            self.watch.news(participant)
             await self._connect(participant)
 
     async def _connect(self, other: ParticipantInfo) -> None:

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import shutil
-import socket
-import struct
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +25,8 @@ from surgery_teach.rtc.ice_config import (
     plan_ice,
     probe_turn,
 )
+from tests.rtc.coturn import answers_stun as _answers_stun
+from tests.rtc.coturn import free_port as _free_port
 from tests.timing import seconds
 
 TURNSERVER = shutil.which("turnserver")
@@ -62,32 +61,6 @@ class Coturn:
     def log_tail(self) -> str:
         lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
         return "\n".join(lines[-30:])
-
-
-def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (coturn listens on both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            try:
-                tcp.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
-def _answers_stun(port: int) -> bool:
-    """True once coturn answers a STUN binding request on ``port``."""
-    request = struct.pack("!HHI", 0x0001, 0, 0x2112A442) + os.urandom(12)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.2)
-        sock.sendto(request, ("127.0.0.1", port))
-        try:
-            answer = sock.recv(2048)
-        except OSError:  # timeout, or refused while nothing listens yet
-            return False
-    return answer[:2] == b"\x01\x01" and answer[8:20] == request[8:20]
 
 
 @pytest.fixture(scope="module")

@@ -100,9 +100,11 @@ class SessionController(QObject):
     video_removed = pyqtSignal(object)
     chat_received = pyqtSignal(object)  # ChatMessage
     links_updated = pyqtSignal(list)  # list[LinkReport]
+    viewers_updated = pyqtSignal(list, bool)  # list[ViewerState], the upload limits the class
     marks_changed = pyqtSignal()
     still_changed = pyqtSignal(str)  # a source was frozen (its picture arrived) or plays again
     problem = pyqtSignal(str)
+    peer_problem = pyqtSignal(object, str)  # ParticipantInfo, why no connection ("": up now)
     stopped = pyqtSignal(str)  # the session ended for good; the text says why
 
     def __init__(self, config: SessionConfig, sources: list[VideoSource],
@@ -211,6 +213,7 @@ class SessionController(QObject):
         session.on("refused", self._on_refused)
         session.on("ended", self._on_ended)
         session.on("link", self._on_link)
+        session.on("peer-problem", lambda info, text: self._emit("peer_problem", info, text))
         self.recording.bind(session)
         self._view = SessionView.of(session)
         self._set_state("live")
@@ -239,7 +242,8 @@ class SessionController(QObject):
             self._show("participants_changed")
 
     def _on_refused(self, reply: ErrorReply) -> None:
-        if reply.code != ErrorCode.REMOVED:  # a removal is told once, translated (_stop)
+        # A removal is told once, translated (_stop); Undo with nothing to undo does nothing.
+        if reply.code not in (ErrorCode.REMOVED, ErrorCode.NOTHING_TO_UNDO):
             self._emit("problem", reply.message)
 
     def _open_microphone(self) -> None:
@@ -292,8 +296,11 @@ class SessionController(QObject):
             with contextlib.suppress(Exception):
                 pcs = {pid: peer.pc for pid, peer in session.peers.items()}
                 reports = await self._monitor.sample(pcs, list(session.receivers),
-                                                     session.rtt_ms)
+                                                     session.rtt_ms, dict(session.layer_notes))
                 self._emit("links_updated", reports)
+                if session.adaptation is not None:
+                    self._emit("viewers_updated", session.adaptation.viewers(),
+                               session.adaptation.uplink_limited)
 
     async def _leave(self) -> None:
         """Each step on its own: whatever fails (a recording disk unplugged, a session

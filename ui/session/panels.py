@@ -7,7 +7,6 @@ from collections.abc import Callable
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -19,7 +18,10 @@ from PyQt6.QtWidgets import (
 
 from surgery_teach.media.health import Health, LinkReport
 from surgery_teach.protocol.messages import ParticipantInfo, Role
+from ui.common.plain import PlainLabel, plain_box
 from ui.i18n import role_name, tr
+from ui.session.connection_problems import ConnectionProblems
+from ui.session.viewers import ViewersPanel, layer_text
 from ui.theme import HEALTH_COLOURS
 
 
@@ -35,7 +37,7 @@ class ParticipantsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel(tr("Participants"))
+        self.title = PlainLabel(tr("Participants"))
         self.title.setObjectName("muted")
         self.list = QListWidget()
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -93,10 +95,9 @@ class ParticipantsPanel(QWidget):
 
     def confirm_removal(self, participant: ParticipantInfo) -> None:
         """Ask before removing ``participant``; emits ``remove_requested`` on "Remove"."""
-        box = QMessageBox(QMessageBox.Icon.Warning, tr("Remove from room"),
-                          tr("Remove {name} ({role}) from the room?", name=participant.name,
-                             role=role_name(participant.role)),
-                          QMessageBox.StandardButton.NoButton, self)
+        box = plain_box(QMessageBox.Icon.Warning, tr("Remove from room"),
+                        tr("Remove {name} ({role}) from the room?", name=participant.name,
+                           role=role_name(participant.role)), self)
         box.setInformativeText(tr(
             "They are disconnected at once. Where the room uses tokens, they cannot come "
             "back into this case while their token lasts."))
@@ -152,19 +153,23 @@ class LinkHealthPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel(tr("Link health"))
+        self.title = PlainLabel(tr("Link health"))
         self.title.setObjectName("muted")
         self.list = QListWidget()
         self.list.setWordWrap(True)
-        self.warning = QLabel("")
+        self.warning = PlainLabel("")
         self.warning.setObjectName("alarm")
         self.warning.setWordWrap(True)
         self.warning.hide()
+        self.problems = ConnectionProblems()  # why there is no connection to someone
+        self.viewers = ViewersPanel()  # the surgeon's: what each viewer gets
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
+        layout.addWidget(self.problems)
         layout.addWidget(self.warning)
         layout.addWidget(self.list)
+        layout.addWidget(self.viewers)
         self.reports: list[LinkReport] = []
         self.show_reports([])
 
@@ -184,6 +189,8 @@ class LinkHealthPanel(QWidget):
             text = (f"● {r.label} — {r.fps:.0f} fps · {delay}\n"
                     f"   {tr('bitrate')} {r.kbit_per_s / 1000:.1f} Mbit/s · "
                     f"{tr('loss')} {r.loss * 100:.1f}% · {rtt}")
+            if r.limited:
+                text += f"\n   {layer_text(r)}"
             item = QListWidgetItem(text)
             item.setForeground(QColor(HEALTH_COLOURS[r.health]))
             item.setData(Qt.ItemDataRole.UserRole, r.health.value)

@@ -9,7 +9,6 @@ from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -18,6 +17,7 @@ from PyQt6.QtWidgets import (
 
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.messages import ParticipantInfo, Role
+from ui.common.plain import PlainLabel
 from ui.i18n import role_name, tr
 from ui.recording.widgets import RecordingWidgets
 from ui.session.chat import ChatPanel
@@ -42,12 +42,12 @@ class SessionWindow(QWidget):
         self._left = False
         self.end_reason = ""  # why the session ended by itself (removed, refused), if it did
 
-        self.banner = QLabel("")
+        self.banner = PlainLabel("")
         self.banner.setObjectName("banner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.hide()
 
-        self.who = QLabel(f"{controller.config.name} — {role_name(controller.config.role)} · "
+        self.who = PlainLabel(f"{controller.config.name} — {role_name(controller.config.role)} · "
                           + tr("room {room}", room=controller.config.room))
         self.who.setObjectName("title")
         self.mute_button = QPushButton(tr("Mute mic (M)"))
@@ -56,7 +56,7 @@ class SessionWindow(QWidget):
         self.ptt_button = QPushButton(tr("Push-to-talk (hold Space)"))
         self.ptt_button.setCheckable(True)
         self.ptt_button.toggled.connect(self._on_push_to_talk)
-        self.mic_state = QLabel("")
+        self.mic_state = PlainLabel("")
         self.fullscreen_button = QPushButton(tr("Full screen (F11)"))
         self.swap_button = QPushButton(tr("Swap source (Tab)"))
         self.leave_button = QPushButton(tr("Leave"))
@@ -128,7 +128,9 @@ class SessionWindow(QWidget):
         controller.video_removed.connect(self._on_video_removed)
         controller.chat_received.connect(self.chat.add)
         controller.links_updated.connect(self.links.show_reports)
+        controller.viewers_updated.connect(self.links.viewers.show_viewers)
         controller.problem.connect(self.chat.note)
+        controller.peer_problem.connect(self._on_peer_problem)
         self._shortcuts()
         self._speaking: set[str] = set()
         self._speaking_timer = QTimer(self)
@@ -178,8 +180,15 @@ class SessionWindow(QWidget):
             sending.add(session.me.id)
         self.participants.show_participants(session.me, list(session.participants.values()),
                                             sending, self._speaking)
+        self.links.problems.keep(session.participants)
         if hasattr(self, "grant_button"):
             self._selection_changed()
+
+    def _on_peer_problem(self, participant: ParticipantInfo, text: str) -> None:
+        """No connection to someone (said in the link panel, and once in the chat)."""
+        self.links.problems.show_problem(participant, text)
+        if text:
+            self.chat.note(text)
 
     def _selected_trainee(self) -> ParticipantInfo | None:
         session = self.controller.session

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from surgery_teach.protocol.messages.common import WireForm, normalise
+from surgery_teach.protocol.ice import IceServer, ice_servers_from_wire, ice_servers_to_wire
+from surgery_teach.protocol.messages.common import WireForm, normalise, with_ref
 from surgery_teach.protocol.messages.participants import (
     ParticipantInfo,
     Publishes,
@@ -175,18 +176,24 @@ REMOVE_PARTICIPANT_FORM: Final = WireForm(
 
 @dataclass(frozen=True)
 class Welcome:
-    """Reply to a successful join: your id and everyone already in the room."""
+    """Reply to a successful join: your id, everyone already in the room, and the STUN and
+    TURN servers to reach them through (TURN with credentials made for you)."""
 
     room: str
     you: ParticipantInfo
     participants: tuple[ParticipantInfo, ...]
     server_version: str
+    ice_servers: tuple[IceServer, ...] = ()
+    """The server's ICE servers for this participant (docs/protocol.md, 5.1); the room
+    rules leave it empty and the server's handler fills it in."""
 
     def __post_init__(self) -> None:
         normalise(self, "participants", tuple(self.participants))
+        normalise(self, "ice_servers", tuple(self.ice_servers))
 
 
 def _read_welcome(msg: JsonObject) -> Welcome:
+    ice = msg.raw.get("ice_servers")
     return Welcome(
         room=msg.text("room"),
         you=read_participant(msg.value("you"), "you"),
@@ -195,16 +202,22 @@ def _read_welcome(msg: JsonObject) -> Welcome:
             for index, item in enumerate(msg.array("participants"))
         ),
         server_version=msg.text("server_version"),
+        # a client reads what a newer server may add to an ICE server leniently
+        ice_servers=() if ice is None else ice_servers_from_wire(ice, strict=False),
     )
 
 
 def _body_welcome(msg: Welcome) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "room": msg.room,
         "you": participant_to_json(msg.you),
         "participants": [participant_to_json(p) for p in msg.participants],
         "server_version": msg.server_version,
     }
+    # Left out when there are none (a server on one computer, or without STUN/TURN).
+    if msg.ice_servers:
+        body["ice_servers"] = ice_servers_to_wire(msg.ice_servers)
+    return body
 
 
 WELCOME_FORM: Final = WireForm("welcome", Welcome, _read_welcome, _body_welcome)
@@ -245,16 +258,23 @@ LEFT_FORM: Final = WireForm(
 
 @dataclass(frozen=True)
 class Updated:
-    """A participant in your room (perhaps you) changed what they publish."""
+    """A participant in your room (perhaps you) changed what they publish, or a mentor
+    let a trainee draw or stopped them. ``ref`` is the ``id`` of the ``publish`` or
+    ``grant-draw`` it answers, in the sender's own copy only."""
 
     participant: ParticipantInfo
+    ref: MessageRef = None
+
+    def __post_init__(self) -> None:
+        check_ref(self.ref, "ref")
 
 
 UPDATED_FORM: Final = WireForm(
     "updated",
     Updated,
-    lambda msg: Updated(read_participant(msg.value("participant"), "participant")),
-    lambda msg: {"participant": participant_to_json(msg.participant)},
+    lambda msg: Updated(read_participant(msg.value("participant"), "participant"),
+                        ref=msg.ref("ref")),
+    lambda msg: with_ref({"participant": participant_to_json(msg.participant)}, msg.ref),
 )
 
 
