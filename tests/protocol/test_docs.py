@@ -31,6 +31,7 @@ from surgery_teach.protocol import (
     serialize,
 )
 from surgery_teach.protocol.limits import Limits
+from surgery_teach.rtc.layer_note import parse_note
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
@@ -55,7 +56,10 @@ def test_every_json_example_is_a_valid_v1_object(example: str) -> None:
         assert text == example  # and it is in canonical form
         return
     if "v" not in obj:
-        if "kind" in obj:  # signal data, shown on its own
+        if obj.get("kind") == "layer":  # a layer note on the stills channel (8.y)
+            note = parse_note(example)
+            assert note is not None and json.loads(note.to_json()) == obj
+        elif "kind" in obj:  # signal data, shown on its own
             wrapped = json.dumps({"v": 1, "type": "signal", "to": "p-1", "data": obj})
             parse_client(wrapped)
         else:  # the /healthz body
