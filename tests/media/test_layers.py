@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 import av
 import pytest
@@ -73,7 +74,7 @@ async def test_a_viewer_moves_down_and_up_with_every_picture_decoding_in_order(
     small = (layered.ladder[1].width, layered.ladder[1].height)
     assert sizes[0] == (1280, 720) and small in sizes and sizes[-1] == (1280, 720)
     # no gap: a switch costs at most one picture waiting for the new layer's keyframe
-    assert max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) <= 3
+    assert max(b - a for a, b in pairwise(seqs)) <= 3
 
 
 async def test_a_slowed_bottom_layer_sends_fewer_pictures(layered: LayeredSource) -> None:
@@ -84,7 +85,7 @@ async def test_a_slowed_bottom_layer_sends_fewer_pictures(layered: LayeredSource
     finally:
         viewer.track.stop()
     seqs = [seq for seq, _, _ in viewer.pictures]
-    assert all(b - a >= 3 for a, b in zip(seqs, seqs[1:], strict=False)), seqs
+    assert all(b - a >= 3 for a, b in pairwise(seqs)), seqs
 
 
 async def test_a_layer_nobody_reads_makes_no_keyframes_for_the_others(
