@@ -95,8 +95,28 @@ class MarkerJitterBuffer(JitterBuffer):
         self.ssrc: int | None = None
         self.holes_skipped = 0
         self._blocked_since: float | None = None
+        #: Hands a complete frame to the decoder directly (see :meth:`add`); None: stock.
+        self.deliver: Callable[[RtpPacket, JitterFrame], None] | None = None
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        """Take ``packet``; the complete frame it made, if any.
+
+        Stock aiortc takes at most one frame out per packet, so frames that completed
+        behind a hole (once it is filled or skipped) leave one per later packet: the
+        delay of every repaired loss stays for good, and grows with each one. With
+        :attr:`deliver` set, every frame that is complete goes to the decoder now.
+        """
+        lost, frame = self._add(packet)
+        if frame is None or self.deliver is None:
+            return lost, frame
+        while frame is not None:
+            self.deliver(packet, frame)
+            frame = self._remove_frame(packet.sequence_number)
+            if frame is not None:
+                self.tap.publish(frame.data, frame.timestamp)
+        return lost, None
+
+    def _add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         self.ssrc = packet.ssrc
         lost, frame = super().add(packet)
         if frame is None and self._waiting_behind_hole(packet):
@@ -200,9 +220,28 @@ def tune_receiver(receiver: RTCRtpReceiver, track: RemoteStreamTrack) -> bool:
         return False
     buffer = MarkerJitterBuffer(capacity=current.capacity, is_video=True)
     buffer.tap = ReceivedFrameTap(lambda: _send_pli(receiver, buffer))
+    buffer.deliver = _decoder_of(receiver)
     setattr(receiver, _JITTER_ATTR, buffer)
     track._queue = LatestQueue()
     return True
+
+
+def _decoder_of(receiver: RTCRtpReceiver) -> Callable[[RtpPacket, JitterFrame], None] | None:
+    """A function that queues a complete frame for ``receiver``'s decoder, as aiortc does
+    with the one frame ``add`` returns (same clock mapping, same queue)."""
+    needed = ("_RTCRtpReceiver__codecs", "_RTCRtpReceiver__timestamp_mapper",
+              "_RTCRtpReceiver__decoder_queue")
+    if not all(hasattr(receiver, name) for name in needed):
+        return None
+
+    def deliver(packet: RtpPacket, frame: JitterFrame) -> None:
+        codec = receiver._RTCRtpReceiver__codecs.get(packet.payload_type)  # type: ignore[attr-defined]
+        if codec is None or not receiver._RTCRtpReceiver__decoder_thread:  # type: ignore[attr-defined]
+            return
+        frame.timestamp = receiver._RTCRtpReceiver__timestamp_mapper.map(frame.timestamp)  # type: ignore[attr-defined]
+        receiver._RTCRtpReceiver__decoder_queue.put((codec, frame))  # type: ignore[attr-defined]
+
+    return deliver
 
 
 def frame_tap(receiver: RTCRtpReceiver) -> ReceivedFrameTap | None:

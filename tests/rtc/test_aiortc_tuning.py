@@ -152,3 +152,18 @@ def test_a_packet_asked_for_again_and_again_is_resent_a_few_times_within_budget(
     assert sent == aiortc_tuning.RESEND_LIMIT
     assert watch.retransmitted_bytes == 3000
     assert not watch.should_resend(8, 1000) and watch.refused_bytes == 1000  # over budget
+
+
+def test_frames_waiting_behind_a_repaired_hole_all_go_to_the_decoder_at_once() -> None:
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    decoded: list[int] = []
+    buffer.deliver = lambda packet, frame: decoded.append(frame.timestamp)
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))
+    for seq, ts in ((12, 6000), (13, 9000), (14, 12000), (15, 15000)):
+        buffer.add(packet(seq, ts, marker=True, data=b"x"))  # B lost its first packet (11)
+    assert decoded == [3000]  # everything waits behind the hole
+    buffer.add(packet(11, 6000, marker=False, data=b"b1"))  # the resend
+    # stock aiortc would let one frame out per later packet: the delay would stay
+    assert decoded == [3000, 6000, 9000, 12000, 15000]
+    buffer.add(packet(16, 18000, marker=True, data=b"F"))
+    assert decoded[-1] == 18000
