@@ -23,11 +23,13 @@ from surgery_teach.capture import list_devices, open_source
 from surgery_teach.capture.base import VideoSource
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
+from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.media.uplink import UPLINK_WARNING
 from surgery_teach.protocol.ice import parse_ice_server
 from surgery_teach.protocol.messages import ParticipantInfo, Role
 from surgery_teach.recording import RecorderStatus
 from surgery_teach.recording.live import SessionRecording
+from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 
 logger = logging.getLogger("surgery_teach")
@@ -241,11 +243,25 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
             for layered in (session.adaptation.sources if session.adaptation else [])
             for level, e in layered.running.items()
         ],
-        "viewers": [dataclasses.asdict(v) for v in session.adaptation.viewers()]
-        if session.adaptation else [],
+        # every viewer's copy of every source, as it is now or was when it left
+        "viewers": [dataclasses.asdict(v) for v in (
+            [*session.adaptation.departed.values(), *session.adaptation.viewers()]
+            if session.adaptation else [])],
         "uplink_limited": bool(session.adaptation and session.adaptation.uplink_limited),
-        "tracks": [r.stats.summary() for r in session.receivers],
+        "tracks": [track_summary(session, r) for r in session.receivers],
     }
+
+
+def track_summary(session: LiveSession, receiver: VideoReceiver) -> dict[str, object]:
+    """A received video's statistics, the layer its sender said it sends us, and the
+    kinds of candidates the connection uses (host, srflx, relay)."""
+    summary = receiver.stats.summary()
+    note = session.layer_notes.get((receiver.participant, receiver.label))
+    summary["layer"] = note.layer if note else ""
+    summary["layer_reason"] = note.reason if note else ""
+    peer = session.peers.get(receiver.participant)
+    summary["path"] = aiortc_tuning.connection_path(peer.pc) if peer else ""
+    return summary
 
 
 async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> int:

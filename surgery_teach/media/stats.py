@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -209,8 +210,14 @@ class ReceiveStats:
             rows.append(_minute_row(self._minute, self._minute_values))
         return rows
 
-    def summary(self) -> dict[str, object]:
-        """A JSON-ready summary (the ``watch --stats-json`` format, per track)."""
+    def summary(self, now: float | None = None) -> dict[str, object]:
+        """A JSON-ready summary (the ``watch --stats-json`` format, per track); a pause
+        still going on at ``now`` (default: the time) counts as a freeze."""
+        now = time.time() if now is None else now
+        freezes = list(self.freezes)
+        if self.last_at is not None and self.first_at is not None \
+                and now - self.last_at > FREEZE_SECONDS:
+            freezes.append((round(now - self.first_at, 3), round(now - self.last_at, 3)))
         return {
             "label": self.label,
             "participant": self.participant,
@@ -222,8 +229,8 @@ class ReceiveStats:
             "out_of_order": self.out_of_order,
             "missing_frames": self.missing,
             "latency_by_minute": self.by_minute(),
-            "longest_freeze_s": max((gap for _, gap in self.freezes), default=0.0),
-            "freezes": [list(f) for f in self.freezes],
+            "longest_freeze_s": max((gap for _, gap in freezes), default=0.0),
+            "freezes": [list(f) for f in freezes],
             "sizes": [list(size) for size in self.sizes],
         }
 

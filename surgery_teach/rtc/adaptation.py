@@ -82,6 +82,7 @@ class Adaptation:
         self.uplink = UplinkEstimator()
         self.feeds: dict[str, ViewerFeed] = {}
         self.uplink_limited = False
+        self.departed: dict[str, ViewerState] = {}  # feed key -> how it was last
         self._clock = clock
 
     def track_for(self, participant: ParticipantInfo, source_index: int,
@@ -125,6 +126,7 @@ class Adaptation:
     def drop_feed(self, key: str) -> None:
         feed = self.feeds.pop(key, None)
         if feed is not None:
+            self.departed[key] = self._state(feed)
             self.uplink.forget(key)
             feed.track.stop()
 
@@ -189,16 +191,17 @@ class Adaptation:
                          top=feed.source.name((0, 1)), reason=str(feed.choice.choice.reason))
 
     def viewers(self) -> list[ViewerState]:
-        states = []
-        for feed in self.feeds.values():
-            report = feed.last
-            states.append(ViewerState(
-                participant=feed.participant.id, name=feed.participant.name,
-                source=feed.source.label, layer=feed.source.name(feed.track.level),
-                reason=str(feed.choice.choice.reason),
-                loss=None if report is None else report.fraction_lost,
-                rtt_ms=None if report is None or report.rtt_s is None
-                else round(report.rtt_s * 1000, 1),
-                switches=feed.track.switches,
-            ))
-        return states
+        """Every viewer's copy of every source now."""
+        return [self._state(feed) for feed in self.feeds.values()]
+
+    def _state(self, feed: ViewerFeed) -> ViewerState:
+        report = feed.last
+        return ViewerState(
+            participant=feed.participant.id, name=feed.participant.name,
+            source=feed.source.label, layer=feed.source.name(feed.track.level),
+            reason=str(feed.choice.choice.reason),
+            loss=None if report is None else report.fraction_lost,
+            rtt_ms=None if report is None or report.rtt_s is None
+            else round(report.rtt_s * 1000, 1),
+            switches=feed.track.switches,
+        )

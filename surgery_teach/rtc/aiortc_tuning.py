@@ -244,6 +244,18 @@ def _decoder_of(receiver: RTCRtpReceiver) -> Callable[[RtpPacket, JitterFrame], 
     return deliver
 
 
+def connection_path(pc: Any) -> str:
+    """The kinds of the two candidates a connected peer connection uses, ours first
+    (``"host/host"``, ``"srflx/host"``, ``"relay/relay"``), or ``""`` if none yet."""
+    for transceiver in pc.getTransceivers():
+        transport = getattr(transceiver.receiver, "transport", None)
+        connection = getattr(getattr(transport, "transport", None), "_connection", None)
+        pairs = getattr(connection, "_nominated", None) or {}
+        for pair in pairs.values():
+            return f"{pair.local_candidate.type}/{pair.remote_candidate.type}"
+    return ""
+
+
 def frame_tap(receiver: RTCRtpReceiver) -> ReceivedFrameTap | None:
     """The received-frame tap of a receiver :func:`tune_receiver` tuned, else None."""
     buffer = getattr(receiver, _JITTER_ATTR, None)
