@@ -179,7 +179,8 @@ def start_client(lab: Lab, server: SignalingServer, run_dir: Path, *, ns: str, n
         command += ["watch"]
     command += ["--server", server_url(), "--room", ROOM, "--name", name, "--role", role.value,
                 "--duration", f"{seconds:g}", "--stats-json", str(stats_json),
-                "--stats-every", "5"]
+                "--stats-every", "5",
+                "--log-level", os.environ.get("NETLAB_LOG_LEVEL", "warning")]
     for url in ice_servers:
         command += ["--ice-server", url]
     return LabProcess.start(lab, log_name, in_namespace(ns, command), run_dir,

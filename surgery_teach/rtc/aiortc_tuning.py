@@ -19,6 +19,10 @@ Three adaptations, each checked against the aiortc versions they were written fo
    report into a :class:`~surgery_teach.media.link_meter.LinkReport` (loss, jitter, RTT,
    REMB, NACKs, PLIs, bytes sent and resent) and lets a budget refuse retransmissions.
 
+6. **Voice without prefetch.** Stock aiortc holds four voice packets (80 ms) and never
+   asks for a lost one again: :class:`AudioJitterBuffer` releases each on arrival and
+   waits behind a hole only for its resend (:func:`tune_audio_receiver`).
+
 If aiortc changes shape, :func:`tuning_supported` turns false and everything still works
 with stock behaviour (logged once).
 """
@@ -35,7 +39,8 @@ from typing import Any
 import aioice.ice
 import aiortc
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.rtcrtpreceiver import RemoteStreamTrack, RTCRtpReceiver
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpreceiver import NackGenerator, RemoteStreamTrack, RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -50,8 +55,9 @@ from aiortc.rtp import (
     RtpPacket,
     unpack_remb_fci,
 )
+from aiortc.utils import uint16_add
 
-from surgery_teach.media.frame_tap import ReceivedFrameTap
+from surgery_teach.media.frame_tap import ReceivedFrameTap, is_keyframe
 from surgery_teach.media.link_meter import LinkReport
 
 logger = logging.getLogger(__name__)
@@ -78,15 +84,21 @@ def tuning_supported() -> bool:
 # A hole in the video (a packet lost and not yet resent) blocks every later picture.
 # Stock aiortc waits until 512 packets pile up behind it: 2 s at 2.5 Mbit/s, over 10 s
 # for a small layer on a weak link. Give up on a hole after this long instead (a resend
-# takes about one round trip), skip the broken picture and ask for a keyframe.
+# takes about one round trip), drop the broken pictures until a keyframe and ask for one.
 HOLE_WAIT = 0.25
 
 
 class MarkerJitterBuffer(JitterBuffer):
     """A video jitter buffer that releases a frame as soon as its marker packet is in,
-    and gives up on a missing packet after :data:`HOLE_WAIT` rather than 512 packets.
+    gives up on a missing packet after :data:`HOLE_WAIT` rather than 512 packets, and
+    after any picture it gave up on passes nothing on until the next keyframe (a picture
+    built on a missing one is smeared: better a short freeze than a wrong picture).
 
-    Every frame it releases also goes to :attr:`tap` (for recording).
+    Every frame it releases also goes to :attr:`tap` (for recording). With
+    :attr:`deliver` set it hands every complete frame to the decoder itself: stock
+    aiortc takes at most one frame out per packet, so frames that completed behind a hole
+    (once filled or skipped) would leave one per later packet, and the delay of every
+    repaired loss would stay for good.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -94,29 +106,14 @@ class MarkerJitterBuffer(JitterBuffer):
         self.tap = ReceivedFrameTap()
         self.ssrc: int | None = None
         self.holes_skipped = 0
+        self.frames_dropped = 0  # complete but unusable: waiting for a keyframe
         self._blocked_since: float | None = None
-        #: Hands a complete frame to the decoder directly (see :meth:`add`); None: stock.
+        self._await_keyframe = False
+        #: Hands a complete frame to the decoder directly (see the class doc); None: stock.
         self.deliver: Callable[[RtpPacket, JitterFrame], None] | None = None
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        """Take ``packet``; the complete frame it made, if any.
-
-        Stock aiortc takes at most one frame out per packet, so frames that completed
-        behind a hole (once it is filled or skipped) leave one per later packet: the
-        delay of every repaired loss stays for good, and grows with each one. With
-        :attr:`deliver` set, every frame that is complete goes to the decoder now.
-        """
-        lost, frame = self._add(packet)
-        if frame is None or self.deliver is None:
-            return lost, frame
-        while frame is not None:
-            self.deliver(packet, frame)
-            frame = self._remove_frame(packet.sequence_number)
-            if frame is not None:
-                self.tap.publish(frame.data, frame.timestamp)
-        return lost, None
-
-    def _add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        """Take ``packet``; ``(ask for a keyframe, the frame to decode or None)``."""
         self.ssrc = packet.ssrc
         lost, frame = super().add(packet)
         if frame is None and self._waiting_behind_hole(packet):
@@ -127,14 +124,27 @@ class MarkerJitterBuffer(JitterBuffer):
                 self._skip_hole()
                 lost = True
                 frame = self._remove_frame(packet.sequence_number)
-        else:
-            self._blocked_since = None
-        if lost:  # the buffer gave up on missing packets (it also asks for a keyframe)
-            self.tap.lost()
         if frame is not None:
             self._blocked_since = None
-            self.tap.publish(frame.data, frame.timestamp)
-        return lost, frame
+        if lost:  # gave up on missing packets: everything until a keyframe is broken
+            self._await_keyframe = True
+            self.tap.lost()
+        usable: list[JitterFrame] = []
+        while frame is not None:
+            if self._await_keyframe and not is_keyframe(frame.data):
+                self.frames_dropped += 1
+            else:
+                self._await_keyframe = False
+                self.tap.publish(frame.data, frame.timestamp)
+                usable.append(frame)
+                if self.deliver is None:
+                    break  # stock: one frame per packet
+            frame = self._remove_frame(packet.sequence_number)
+        if self.deliver is None:
+            return lost, usable[0] if usable else None
+        for complete in usable:
+            self.deliver(packet, complete)
+        return lost, None
 
     def _waiting_behind_hole(self, packet: RtpPacket) -> bool:
         """Whether ``packet`` belongs to a later picture than the incomplete one first in
@@ -148,18 +158,17 @@ class MarkerJitterBuffer(JitterBuffer):
         return False
 
     def _skip_hole(self) -> None:
-        """Drop the picture the hole is in: every packet up to the next picture's first."""
+        """Drop what waits before the first picture that starts cleanly: one whose first
+        packet follows the marker packet of the picture before it."""
         assert self._origin is not None
-        broken: int | None = None
+        previous: RtpPacket | None = None
         for count in range(self.capacity):
             packet = self._packets[(self._origin + count) % self.capacity]
-            if packet is None:
-                continue
-            if broken is None:
-                broken = packet.timestamp
-            elif packet.timestamp != broken:
+            if (packet is not None and previous is not None and previous.marker
+                    and previous.timestamp != packet.timestamp):
                 self.remove(count)
                 break
+            previous = packet
         else:
             self.remove(self.capacity)
         self.holes_skipped += 1
@@ -403,3 +412,132 @@ def use_loopback_ice(enabled: bool) -> None:
     aioice.ice.get_host_addresses = (  # type: ignore[assignment]
         _loopback_host_addresses if enabled else _stock_host_addresses
     )
+
+
+# -- Voice: a jitter buffer that waits only for what is missing ---------------------------
+#
+# Stock aiortc holds four audio packets before releasing one (prefetch=4), 80 ms on every
+# voice, and asks for no lost audio packet again. Each Opus packet is a whole frame, so
+# :class:`AudioJitterBuffer` releases a packet the moment it arrives in order; only when
+# one is missing does it wait, for about one resend (a NACK, which this turns on for
+# audio: aiortc's senders already answer them for any kind), and then moves on. The
+# adaptive part of the delay (network jitter) is the player's
+# (:class:`~surgery_teach.audio.jitter.VoiceBuffer`), which is clocked by the sound card.
+
+#: How long to wait for a missing voice packet: 1.5 resend times, within these bounds.
+VOICE_HOLE_WAIT_MIN = 0.005
+VOICE_HOLE_WAIT_MAX = 0.100
+_AUDIO_RECEIVER_NAMES = ("_RTCRtpReceiver__codecs", "_RTCRtpReceiver__timestamp_mapper",
+                         "_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__nack_generator")
+
+
+def audio_tuning_supported() -> bool:
+    """True when this aiortc has the receiver internals the voice buffer needs."""
+    names = RTCRtpReceiver.__init__.__code__.co_names
+    return tuning_supported() and all(name in names for name in _AUDIO_RECEIVER_NAMES)
+
+
+class AudioJitterBuffer(JitterBuffer):
+    """Releases each voice packet as it arrives in order; waits behind a missing one only
+    as long as its resend takes (measured), then gives up on it.
+
+    A resend that fills a hole frees the packets behind it at once: all but the last go
+    to ``hand_over`` (the decoder queue, in order) and the last is returned, as aiortc
+    expects one frame per call.
+    """
+
+    def __init__(self, hand_over: Callable[[RtpPacket], None],
+                 forget: Callable[[int], None] = lambda seq: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(capacity=64, prefetch=0, is_video=False)
+        self._hand_over = hand_over
+        self._forget = forget  # stop asking for a packet given up on
+        self._clock = clock
+        self._next: int | None = None
+        self._waiting: dict[int, RtpPacket] = {}
+        self._hole_since: float | None = None
+        self._asked: dict[int, float] = {}  # missing seq -> when it was first missed
+        #: Measured time from noticing a hole to its resend arriving (smoothed).
+        self.resend_time = 0.020
+        self.released = 0
+        self.recovered = 0  # holes filled by a resend in time
+        self.lost = 0  # holes given up on
+        self.late = 0  # packets that came after they were given up (or twice)
+
+    @property
+    def hole_wait(self) -> float:
+        return min(VOICE_HOLE_WAIT_MAX, max(VOICE_HOLE_WAIT_MIN, 1.5 * self.resend_time))
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        now = self._clock()
+        seq = packet.sequence_number
+        if self._next is None:
+            self._next = seq
+        ahead = uint16_add(seq, -self._next)
+        if ahead >= 0x8000 or seq in self._waiting:
+            self.late += 1
+            return False, None
+        if ahead > 1000:  # the sender started over
+            self._waiting.clear()
+            self._asked.clear()
+            self._next, ahead = seq, 0
+        if seq in self._asked:
+            self.resend_time += 0.2 * (now - self._asked.pop(seq) - self.resend_time)
+            self.recovered += 1
+        self._waiting[seq] = packet
+        for back in range(1, ahead + 1):  # what this packet shows to be missing (NACKed)
+            missing = uint16_add(seq, -back)
+            if missing not in self._waiting:
+                self._asked.setdefault(missing, now)
+        return False, self._release(now)
+
+    def _release(self, now: float) -> JitterFrame | None:
+        ready: list[RtpPacket] = []
+        while self._waiting:
+            assert self._next is not None
+            packet = self._waiting.pop(self._next, None)
+            if packet is None:
+                if self._hole_since is None:
+                    self._hole_since = now
+                if now - self._hole_since < self.hole_wait:
+                    break
+                self.lost += 1  # waited long enough: the decoder goes on without it
+                self._asked.pop(self._next, None)
+                self._forget(self._next)
+            else:
+                ready.append(packet)
+            self._hole_since = None
+            self._next = uint16_add(self._next, 1)
+        if not ready:
+            return None
+        for packet in ready[:-1]:
+            self._hand_over(packet)
+        self.released += len(ready)
+        last = ready[-1]
+        return JitterFrame(data=last._data, timestamp=last.timestamp)  # type: ignore[attr-defined]
+
+
+def tune_audio_receiver(pc: Any, track: MediaStreamTrack) -> AudioJitterBuffer | None:
+    """Give the receiver of the voice ``track`` of ``pc`` (an ``RTCPeerConnection``) the
+    resend-aware buffer and NACKs; call from the ``track`` event, before media flows.
+    ``None`` on an untested aiortc."""
+    receiver = next((t.receiver for t in pc.getTransceivers() if t.receiver.track is track),
+                    None)
+    if receiver is None or track.kind != "audio" or not audio_tuning_supported():
+        return None
+    codecs = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+    mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
+    decoder_queue = receiver._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
+    nacks = NackGenerator()
+
+    def hand_over(packet: RtpPacket) -> None:
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        frame = JitterFrame(data=packet._data, timestamp=mapper.map(packet.timestamp))  # type: ignore[attr-defined]
+        decoder_queue.put((codec, frame))
+
+    buffer = AudioJitterBuffer(hand_over, nacks.missing.discard)
+    setattr(receiver, _JITTER_ATTR, buffer)
+    receiver._RTCRtpReceiver__nack_generator = nacks  # type: ignore[attr-defined]
+    return buffer

@@ -79,19 +79,26 @@ async def test_latest_queue_never_drops_the_end_of_stream_marker() -> None:
     assert got == ["frame", None]
 
 
+IDR = b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x65idr"
+
+
 def test_every_released_frame_also_reaches_the_recording_tap_marked_after_a_loss() -> None:
     buffer = MarkerJitterBuffer(capacity=16, is_video=True)
     seen: list[tuple[bytes, int, bool, bool]] = []
     buffer.tap.subscribe(lambda f: seen.append((f.data, f.timestamp, f.keyframe, f.after_loss)))
-    idr = b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x65idr"
-    assert buffer.add(packet(1, 90, marker=True, data=idr))[1] is not None
+    assert buffer.add(packet(1, 90, marker=True, data=IDR))[1] is not None
     buffer.add(packet(2, 180, marker=True, data=b"\x00\x00\x00\x01\x41p"))
-    buffer.add(packet(40, 900, marker=True, data=b"\x00\x00\x00\x01\x41q"))  # 3..39 lost
-    assert seen[:2] == [(idr, 90, True, False), (b"\x00\x00\x00\x01\x41p", 180, False, False)]
-    assert seen[-1] == (b"\x00\x00\x00\x01\x41q", 900, False, True)
+    lost, after = buffer.add(packet(40, 900, marker=True, data=b"\x00\x00\x00\x01\x41q"))
+    assert lost and after is None  # 3..39 lost: a picture built on them would be smeared
+    _, keyframe = buffer.add(packet(41, 990, marker=True, data=IDR))
+    assert keyframe is not None and keyframe.timestamp == 990
+    assert seen == [(IDR, 90, True, False), (b"\x00\x00\x00\x01\x41p", 180, False, False),
+                    (IDR, 990, True, True)]
+    assert buffer.frames_dropped == 1
 
 
-def test_a_hole_not_repaired_in_time_is_skipped_and_a_keyframe_asked_for(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_hole_not_repaired_in_time_is_skipped_and_nothing_shown_until_a_keyframe(
+        monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from surgery_teach.rtc import aiortc_tuning
 
     now = [100.0]
@@ -106,9 +113,11 @@ def test_a_hole_not_repaired_in_time_is_skipped_and_a_keyframe_asked_for(monkeyp
     now[0] += aiortc_tuning.HOLE_WAIT
     lost, frame = buffer.add(packet(15, 12000, marker=True, data=b"D"))
     assert lost and buffer.holes_skipped == 1  # gave up on B: a keyframe is asked for
-    assert frame is not None and (frame.timestamp, frame.data) == (9000, b"c1c2")
-    _, after = buffer.add(packet(16, 15000, marker=True, data=b"E"))
-    assert after is not None and after.timestamp == 12000  # D next, in order
+    assert frame is None and buffer.frames_dropped == 2  # C and D were built on B
+    _, keyframe = buffer.add(packet(16, 15000, marker=True, data=IDR))
+    assert keyframe is not None and keyframe.timestamp == 15000
+    _, after = buffer.add(packet(17, 18000, marker=True, data=b"F"))
+    assert after is not None and after.timestamp == 18000  # then everything again
 
 
 def test_a_resend_within_the_wait_fills_the_hole(monkeypatch) -> None:  # type: ignore[no-untyped-def]
