@@ -91,9 +91,10 @@ class Adaptation:
         source = self.sources[source_index]
         key = f"{participant.id}/{source_index}"
         self.drop_feed(key)
-        # everyone starts at the top: a hospital network carries it, and a weak link
-        # steps down within about two seconds
-        choice = LayerChoice(source.ladder, start=0)
+        # a mentor starts at the top; others one layer down and move up after a few
+        # seconds of clean link: a class joining at once must not flood the upload
+        start = 0 if participant.role == Role.MENTOR else None
+        choice = LayerChoice(source.ladder, start=start)
         level: Level = (choice.choice.current_layer, choice.choice.current_divisor)
         feed_box: list[ViewerFeed] = []
         track = LayeredTrack(source, level,

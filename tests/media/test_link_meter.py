@@ -52,8 +52,9 @@ def test_queueing_delay_is_rtt_above_its_floor() -> None:
         ({"nacks": 30}, Status.BAD, Why.REPAIRS),  # 30 of 100 packets asked again
         ({"plis": 2}, Status.BAD, Why.PICTURE_LOSS),
         ({"plis": 1}, Status.FAIR, Why.PICTURE_LOSS),
-        ({"remb": 300_000}, Status.BAD, Why.REMB),  # under half of what is sent
-        ({"remb": 700_000}, Status.FAIR, Why.REMB),
+        # aiortc's REMB lags far behind a step up: alone it says nothing
+        ({"remb": 300_000}, Status.CLEAN, Why.NONE),
+        ({"remb": 700_000}, Status.CLEAN, Why.NONE),
     ],
 )
 def test_judgement_of_one_second(kwargs: dict, status: Status, why: Why) -> None:

@@ -71,10 +71,12 @@ async def test_a_watching_mentor_records_exactly_what_the_surgeon_sent(tmp_path:
         await surgeon.start_chapter("Calot's triangle")
         # The mentor draws a pinned arrow and takes it back: the server answers the undo
         # with a whole-board snapshot, which the recording must keep too.
+        arrow_id = f"{mentor.me.id}:1"  # a mark's id begins with its author's id
         await mentor.annotate(Add(Arrow(
-            id="m-1", author=mentor.me.id, source="Laparoscope", colour="#00ff00", width=0.01,
-            start=(0.1, 0.1), end=(0.5, 0.5), pinned=True)))
-        await until(lambda: any(s.shape.id == "m-1" for s in mentor.board.shapes("Laparoscope", 0)),
+            id=arrow_id, author=mentor.me.id, source="Laparoscope", colour="#00ff00",
+            width=0.01, start=(0.1, 0.1), end=(0.5, 0.5), pinned=True)))
+        await until(lambda: any(s.shape.id == arrow_id
+                                for s in mentor.board.shapes("Laparoscope", 0)),
                     seconds(5), "the arrow on the mentor's board")
         await mentor.annotate(Undo(mentor.me.id))
         await until(lambda: not mentor.board.shapes("Laparoscope", 0), seconds(5), "the undo")
@@ -154,7 +156,7 @@ async def test_a_watching_mentor_records_exactly_what_the_surgeon_sent(tmp_path:
     (undone,) = [e for e in _events(viewer_folder)
                  if e.kind is EventKind.BOARD and e.t > drawn.t]
     between = (timeline.case_time(drawn.t) + timeline.case_time(undone.t)) / 2
-    assert [v.shape.id for v in timeline.marks_at(between, "Laparoscope")] == ["m-1"]
+    assert [v.shape.id for v in timeline.marks_at(between, "Laparoscope")] == [arrow_id]
     assert timeline.marks_at(timeline.case_time(undone.t) + 0.01, "Laparoscope") == []
     assert timeline.authors[mentor.me.id] == "Dr Li"
     assert (EventKind.JOIN, "Osh") in kinds and (EventKind.LEAVE, "Osh") in kinds
