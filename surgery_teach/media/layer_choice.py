@@ -24,6 +24,10 @@ Rules, and why:
   level at a time. Where the uplink's limit (:meth:`LayerChoice.limit`) is the level
   sent, the probe only raises the viewer's claim (``link_layer``), which the uplink
   allocator weighs; nothing more is sent until it allows it.
+* **A failed probe returns at once.** Within ``probe_grace`` (4 s) of moving up, one bad
+  report is enough to come back down (the viewer is losing pictures meanwhile). When
+  what arrived was under ``hopeless`` (60 %) of the level's bitrate, the link is far from
+  carrying it: the failure counts three times (the next try waits 8x longer).
 * **Never oscillate.** Each step down from a level doubles the clean time needed before
   the next probe back to it (5, 10, 20, ... s, at most ``max_wait``, 120 s): on a link that
   carries layer 1 but not layer 0, probes to layer 0 come at 5, 19, 43 and 87 s, then
@@ -62,6 +66,8 @@ class ChoiceSettings:
     forgive_after: float = 60.0
     fit: float = 0.8
     divisors: tuple[int, ...] = (1, 2, 3, 6)
+    probe_grace: float = 4.0  # a level moved up to this recently falls back on one bad report
+    hopeless: float = 0.6  # goodput under this share of a level's bitrate: retry it 8x later
     min_fps: float = 4.0
 
     def __post_init__(self) -> None:
@@ -143,6 +149,7 @@ class LayerChoice:
         self._estimate: float | None = None
         self._why = Why.NONE
         self._stepped_down = False
+        self._probed_at: float | None = None  # when the viewer last moved up a level
 
     # -- inputs ----------------------------------------------------------------------
 
@@ -172,6 +179,7 @@ class LayerChoice:
             level = self.levels.index((layer, divisor))
         except ValueError:
             raise ValueError(f"no level layer={layer} divisor={divisor} in {self.levels}") from None
+        self._probed_at = now if level < self._sending else None
         self._sending = level
         self._switched_at = self._held_since = now
         self._reset_streaks()
@@ -216,8 +224,10 @@ class LayerChoice:
         if interval.remb_bps is not None:
             goodput = min(goodput, interval.remb_bps)
         self._bad_goodput.append(goodput)
-        if (interval.end - self._bad_since >= self.settings.down_after
-                and self._bad_reports >= self.settings.down_reports):
+        probing = (self._probed_at is not None
+                   and interval.end - self._probed_at <= self.settings.probe_grace)
+        if probing or (interval.end - self._bad_since >= self.settings.down_after
+                       and self._bad_reports >= self.settings.down_reports):
             self._step_down(interval)
 
     def _step_down(self, interval: Interval) -> None:
@@ -227,7 +237,12 @@ class LayerChoice:
         last = len(self.levels) - 1
         if self._sending == last:
             return
-        self._failures[self._sending] = self._failures.get(self._sending, 0) + 1
+        # a link that carried far less than the level needs will not carry it soon:
+        # wait much longer before trying it again (each failure doubles the wait)
+        hopeless = measured < self.settings.hopeless * self._bitrates[self._sending]
+        self._failures[self._sending] = self._failures.get(self._sending, 0) + (
+            3 if hopeless else 1)
+        self._probed_at = None
         target = next((level for level in range(self._sending + 1, last + 1)
                        if self._bitrates[level] <= self.settings.fit * measured), last)
         self._link = max(self._link, target)

@@ -123,9 +123,9 @@ def test_no_oscillation_on_a_link_that_carries_layer_1_but_not_layer_0() -> None
                 probes.append(t)
             choice = viewer.switched(choice.layer, choice.divisor, now=t + 0.1)
             switches += 1
-    assert probes == [5, 19, 43, 87]  # waits of 5, 10, 20, 40 s clean
+    assert probes == [5, 18, 41, 84]  # waits of 5, 10, 20, 40 s clean
     assert switches == 8
-    assert seconds_on_top == 12  # three seconds per failed probe
+    assert seconds_on_top == 8  # two seconds per failed probe: it comes back at once
     assert viewer.probe_wait(0) == 80.0
 
 
@@ -136,8 +136,20 @@ def test_reports_covering_time_before_a_switch_are_not_judged() -> None:
     viewer.switched(0, now=5.5)
     # this interval (5..6) is half the old layer: its loss says nothing about the new one
     assert not viewer.update(link.report(6, rate=5e6, loss=0.4, rtt=0.05)).pending_switch
-    assert not viewer.update(link.report(7, rate=5e6, loss=0.4, rtt=0.05)).pending_switch
-    assert viewer.update(link.report(8, rate=5e6, loss=0.4, rtt=0.05)).layer == 1
+    # the first report wholly on the new layer is bad: a failed probe comes back at once
+    assert viewer.update(link.report(7, rate=5e6, loss=0.4, rtt=0.05)).layer == 1
+
+
+def test_a_probe_far_beyond_the_link_is_retried_much_later() -> None:
+    """0.8 Mbit/s arrive of a 5 Mbit/s probe: hopeless, so the next try waits 8x longer."""
+    viewer, link = LayerChoice(HD, start=1), Counters()
+    for t in range(6):
+        viewer.update(link.report(t, rate=1.5e6))
+    viewer.switched(0, now=5.5)
+    viewer.update(link.report(6, rate=5e6, loss=0.84, rtt=0.05))
+    choice = viewer.update(link.report(7, rate=5e6, loss=0.84, rtt=0.05))
+    assert choice.pending_switch and choice.layer == 2  # 0.8 Mbit/s carries 0.45, not 1.5
+    assert viewer.probe_wait(0) == 40.0
 
 
 def test_uplink_congestion_does_not_step_the_viewer_down() -> None:
