@@ -228,9 +228,18 @@ class LayerChoice:
                    and interval.end - self._probed_at <= self.settings.probe_grace)
         if probing or (interval.end - self._bad_since >= self.settings.down_after
                        and self._bad_reports >= self.settings.down_reports):
-            self._step_down(interval)
+            self._step_down(interval.why)
 
-    def _step_down(self, interval: Interval) -> None:
+    def abandon_probe(self, now: float, goodput_bps: float) -> Choice:
+        """Faster feedback than a receiver report (a burst of NACKs right after moving up)
+        says the level does not fit: come back down now, as on a bad report."""
+        if self._probed_at is None or now - self._probed_at > self.settings.probe_grace:
+            return self.choice
+        self._bad_goodput = [goodput_bps]
+        self._step_down(Why.LOSS)
+        return self.choice
+
+    def _step_down(self, why: Why) -> None:
         measured = sum(self._bad_goodput) / len(self._bad_goodput)
         self._estimate = measured
         self._reset_streaks()
@@ -246,7 +255,7 @@ class LayerChoice:
         target = next((level for level in range(self._sending + 1, last + 1)
                        if self._bitrates[level] <= self.settings.fit * measured), last)
         self._link = max(self._link, target)
-        self._why = interval.why
+        self._why = why
         self._stepped_down = True
 
     def _on_clean(self, interval: Interval) -> None:

@@ -13,8 +13,8 @@ encoder:
   and not counted: nothing is being shown there;
 * requests while the viewer waits for a layer switch are counted but not forwarded: the
   target layer's keyframe is already on its way;
-* otherwise at most one request per ``min_gap`` (2 s) reaches the encoder; the rest are
-  counted. The encoder itself also caps forced keyframes (``KeyframePolicy(min_gap=1.0)``
+* otherwise at most one request per ``min_gap`` (1 s: a viewer that lost a picture shows
+  nothing until the keyframe comes) reaches the encoder; the rest are counted. The encoder itself also caps forced keyframes (``KeyframePolicy(min_gap=1.0)``
   per layer), and the periodic keyframe still recovers a viewer whose requests were held
   back. :attr:`PliGuard.received` goes into :attr:`.link_meter.LinkReport.plis`, where a
   rate of 2 a second steps that viewer down a layer (:mod:`.layer_choice`) instead.
@@ -32,7 +32,7 @@ from __future__ import annotations
 class PliGuard:
     """Which of one viewer's keyframe requests reach its layer's encoder."""
 
-    def __init__(self, *, min_gap: float = 2.0) -> None:
+    def __init__(self, *, min_gap: float = 1.0) -> None:
         if min_gap < 0:
             raise ValueError("min_gap must be >= 0")
         self.min_gap = min_gap

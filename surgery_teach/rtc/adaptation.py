@@ -10,7 +10,7 @@ viewer's choice takes. When the choice wants another level, the viewer's
 keyframe, and the choice hears of it.
 
 Keyframe isolation: a viewer's keyframe requests pass a :class:`PliGuard` (none from a
-connection not yet connected; at most one every two seconds; none while a switch waits),
+connection not yet connected; at most one a second; none while a switch waits),
 then reach only the encoder of the layer that viewer gets, whose own policy makes at most
 one forced keyframe a second. Retransmissions to a viewer are capped by its
 :class:`RetransmitBudget`, so a full link is not flooded further.
@@ -35,6 +35,12 @@ from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.layer_note import LayerNote
 
 logger = logging.getLogger(__name__)
+
+# A move up that draws NACKs for this share of what was sent since (at least this many
+# packets) failed: the viewer's link cannot carry it (aiortc NACKs every packet still
+# missing at each new loss, so the share counts repeats too).
+PROBE_NACK_SHARE = 0.2
+PROBE_MIN_PACKETS = 30
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class ViewerFeed:
     established: Callable[[], bool]
     last: LinkReport | None = None
     watch: aiortc_tuning.SenderWatch | None = None
+    # when it last moved up: (time, NACKs, packets and bytes sent then), for a fast verdict
+    probe: tuple[float, int, int, int] | None = None
 
     @property
     def priority(self) -> Priority:
@@ -117,6 +125,8 @@ class Adaptation:
         feed.watch = aiortc_tuning.watch_sender(
             sender, lambda report: self._on_report(feed, report),
             allow_retransmit=lambda size: feed.budget.allow(self._clock(), size))
+        if feed.watch is not None:
+            feed.watch.on_nacks = lambda: self._on_nacks(feed)
         aiortc_tuning.forward_keyframe_requests(sender, lambda: self._on_keyframe_request(feed))
 
     def drop(self, participant_id: str) -> None:
@@ -176,8 +186,33 @@ class Adaptation:
         elif feed.track.switching:
             feed.track.switch(feed.track.level)  # the choice changed its mind: stay
 
+    def _on_nacks(self, feed: ViewerFeed) -> None:
+        """Right after moving up, many NACKs mean the new level does not fit: do not wait
+        a second or more for the next receiver report while the viewer loses pictures."""
+        watch, probe = feed.watch, feed.probe
+        if watch is None or probe is None or self.feeds.get(feed.key) is not feed:
+            return
+        at, nacks, packets, sent_bytes = probe
+        now = self._clock()
+        if now - at > feed.choice.settings.probe_grace:
+            feed.probe = None
+            return
+        sent = watch.packets_sent - packets
+        asked = watch.nacks - nacks
+        if sent >= PROBE_MIN_PACKETS and asked >= PROBE_NACK_SHARE * sent:
+            goodput = (watch.bytes_sent - sent_bytes) * 8 * (1 - min(0.9, asked / sent)) \
+                / max(now - at, 0.1)
+            feed.probe = None
+            feed.choice.abandon_probe(now, goodput)
+            self._apply(feed)
+
     def _switched(self, feed: ViewerFeed, level: Level) -> None:
+        before = feed.choice.choice
+        moved_up = (level[0], -level[1]) < (before.current_layer, -before.current_divisor)
         choice: Choice = feed.choice.switched(level[0], level[1], now=self._clock())
+        watch = feed.watch
+        feed.probe = (self._clock(), watch.nacks, watch.packets_sent, watch.bytes_sent) \
+            if moved_up and watch is not None else None
         feed.guard.switched()
         feed.budget.set_bitrate(choice.bitrate)
         logger.info("%s now gets %s of %s (%s)", feed.participant.id,

@@ -84,8 +84,9 @@ def tuning_supported() -> bool:
 # A hole in the video (a packet lost and not yet resent) blocks every later picture.
 # Stock aiortc waits until 512 packets pile up behind it: 2 s at 2.5 Mbit/s, over 10 s
 # for a small layer on a weak link. Give up on a hole after this long instead (a resend
-# takes about one round trip), drop the broken pictures until a keyframe and ask for one.
-HOLE_WAIT = 0.25
+# takes about one round trip, and a lost resend is asked for again at the next loss),
+# drop the broken pictures until a keyframe and ask for one.
+HOLE_WAIT = 0.4
 
 
 class MarkerJitterBuffer(JitterBuffer):
@@ -295,7 +296,7 @@ def forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None])
 # one lost packet is asked for again and again: resend it at most this often and this
 # many times (the resend itself may be lost; a later NACK then asks again).
 RESEND_GAP = 0.05  # seconds, or 1.5 round trips when that is longer
-RESEND_LIMIT = 3
+RESEND_LIMIT = 5
 
 
 class SenderWatch:
@@ -312,6 +313,15 @@ class SenderWatch:
         self._on_report = on_report
         self._allow = allow_retransmit
         self._resent: dict[int, tuple[float, int]] = {}  # seq -> (last resend, how many)
+        self.on_nacks: Callable[[], None] = lambda: None  # after each NACK is counted
+
+    @property
+    def packets_sent(self) -> int:
+        return int(getattr(self.sender, "_RTCRtpSender__packet_count", 0))
+
+    @property
+    def bytes_sent(self) -> int:
+        return int(getattr(self.sender, "_RTCRtpSender__octet_count", 0))
 
     def should_resend(self, sequence_number: int, size: int) -> bool:
         """Whether to resend this packet now (once per gap, a few times at most, within
@@ -357,6 +367,7 @@ def watch_sender(sender: RTCRtpSender, on_report: Callable[[LinkReport], None], 
     async def _handle(packet: Any) -> None:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             watch.nacks += len(packet.lost)
+            watch.on_nacks()
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_FIR,
                                                                    RTCP_PSFB_PLI):
             watch.plis += 1
@@ -474,12 +485,14 @@ class AudioJitterBuffer(JitterBuffer):
         if self._next is None:
             self._next = seq
         ahead = uint16_add(seq, -self._next)
-        if ahead >= 0x8000 or seq in self._waiting:
-            self.late += 1
+        recent = ahead <= 1000 or 0x10000 - ahead <= 1000  # within 1000 either way
+        if recent and (ahead >= 0x8000 or seq in self._waiting):
+            self.late += 1  # given up on already, or a duplicate
             return False, None
-        if ahead > 1000:  # the sender started over
+        if not recent:  # the sender started over
             self._waiting.clear()
             self._asked.clear()
+            self._hole_since = None
             self._next, ahead = seq, 0
         if seq in self._asked:
             self.resend_time += 0.2 * (now - self._asked.pop(seq) - self.resend_time)
@@ -541,3 +554,19 @@ def tune_audio_receiver(pc: Any, track: MediaStreamTrack) -> AudioJitterBuffer |
     setattr(receiver, _JITTER_ATTR, buffer)
     receiver._RTCRtpReceiver__nack_generator = nacks  # type: ignore[attr-defined]
     return buffer
+
+
+#: Voice frames a listener's copy of the microphone may hold (200 ms): enough to ride out
+#: a stalled loop without losing a word, bounded for a listener that is not reading yet.
+VOICE_COPY_FRAMES = 10
+
+
+def voice_copy(relay: Any, microphone: MediaStreamTrack) -> MediaStreamTrack:
+    """A listener's copy of the microphone from ``relay`` (a ``MediaRelay``) that loses
+    no frame to a momentary stall (an unbuffered copy keeps only the newest frame, and a
+    bursty sound card then costs 20 ms holes), yet holds at most
+    :data:`VOICE_COPY_FRAMES`."""
+    copy = relay.subscribe(microphone, buffered=True)
+    if isinstance(getattr(copy, "_queue", None), asyncio.Queue):
+        copy._queue = LatestQueue(VOICE_COPY_FRAMES)
+    return copy  # type: ignore[no-any-return]

@@ -225,3 +225,15 @@ def test_switched_to_an_unknown_level_is_refused() -> None:
         LayerChoice(HD).switched(0, 2, now=0.0)
     with pytest.raises(ValueError, match="no layer 3"):
         LayerChoice(HD).limit(3)
+
+
+def test_a_burst_of_nacks_right_after_moving_up_brings_the_viewer_back_at_once() -> None:
+    viewer, link = LayerChoice(HD, start=1), Counters()
+    for t in range(6):
+        viewer.update(link.report(t, rate=1.5e6))
+    viewer.switched(0, now=5.5)
+    choice = viewer.abandon_probe(6.0, goodput_bps=2e6)  # no report needed
+    assert choice.pending_switch and choice.layer == 1 and choice.reason == Reason.LINK
+    later = LayerChoice(HD, start=1)
+    later.switched(0, now=5.5)
+    assert not later.abandon_probe(5.5 + 60, goodput_bps=2e6).pending_switch  # long settled
