@@ -234,6 +234,9 @@ def test_a_burst_of_nacks_right_after_moving_up_brings_the_viewer_back_at_once()
     viewer.switched(0, now=5.5)
     choice = viewer.abandon_probe(6.0, goodput_bps=2e6)  # no report needed
     assert choice.pending_switch and choice.layer == 1 and choice.reason == Reason.LINK
-    later = LayerChoice(HD, start=1)
-    later.switched(0, now=5.5)
-    assert not later.abandon_probe(5.5 + 60, goodput_bps=2e6).pending_switch  # long settled
+    settled, link = LayerChoice(HD, start=1), Counters()
+    for t in range(6):
+        settled.update(link.report(t, rate=1.5e6))
+    settled.switched(0, now=5.5)
+    before = settled.update(link.report(7, rate=5e6))
+    assert settled.abandon_probe(5.5 + 60, goodput_bps=2e6) == before  # long settled
