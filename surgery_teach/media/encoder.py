@@ -181,10 +181,11 @@ class SharedEncoder:
     def viewer_count(self) -> int:
         return len(self._tracks)
 
-    def request_keyframe(self) -> None:
-        """Ask for a keyframe soon (thread-safe); bursts collapse into one."""
+    def request_keyframe(self, *, urgent: bool = False) -> None:
+        """Ask for a keyframe soon (thread-safe); bursts collapse into one. ``urgent``: a
+        viewer switches to this layer (see :class:`KeyframePolicy`)."""
         with self._policy_lock:
-            self._policy.request()
+            self._policy.request(urgent=urgent)
 
     def keyframe_due(self) -> bool:
         """True when the next picture handed out will be a keyframe: one is being encoded,

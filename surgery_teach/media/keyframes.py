@@ -15,28 +15,35 @@ class KeyframePolicy:
     periodic one so a viewer whose requests are lost still recovers.
     """
 
-    def __init__(self, *, min_gap: float = 0.25, interval: float = 4.0) -> None:
-        if min_gap < 0 or interval <= 0:
-            raise ValueError("min_gap must be >= 0 and interval > 0")
+    def __init__(self, *, min_gap: float = 0.25, interval: float = 4.0,
+                 urgent_gap: float = 0.25) -> None:
+        if min_gap < 0 or interval <= 0 or urgent_gap < 0:
+            raise ValueError("min_gap and urgent_gap must be >= 0 and interval > 0")
         self.min_gap = min_gap
         self.interval = interval
+        self.urgent_gap = min(urgent_gap, min_gap)
         self._last: float | None = None
         self._pending = False
+        self._urgent = False
 
     @property
     def pending(self) -> bool:
         return self._pending
 
-    def request(self) -> None:
-        """Note a keyframe request (a new viewer, PLI or FIR)."""
+    def request(self, *, urgent: bool = False) -> None:
+        """Note a keyframe request (a new viewer, PLI or FIR). ``urgent``: a viewer moves
+        to this layer and shows nothing until it comes (rare: layer switches are
+        rate-limited themselves), so only ``urgent_gap`` applies."""
         self._pending = True
+        self._urgent = self._urgent or urgent
 
     def should_force(self, now: float) -> bool:
         """True when the frame about to be encoded at ``now`` must be a keyframe."""
         if self._last is None:
             return True
         since = now - self._last
-        if self._pending and since >= self.min_gap:
+        gap = self.urgent_gap if self._urgent else self.min_gap
+        if self._pending and since >= gap:
             return True
         return since >= self.interval
 
@@ -44,4 +51,4 @@ class KeyframePolicy:
         """Record what the encoder produced for the frame at ``now``."""
         if keyframe:
             self._last = now
-            self._pending = False
+            self._pending = self._urgent = False

@@ -145,7 +145,8 @@ class LayeredTrack(MediaStreamTrack):
         self._drop_pending()
         self.pending_level = level
         self._pending = self._subscribe(level)
-        self._pending.peek()  # asks for its keyframe at once
+        # the viewer waits for this keyframe (after a failed move up, showing nothing)
+        self._pending.encoder.request_keyframe(urgent=True)
 
     def request_keyframe(self) -> None:
         """The viewer lost a picture (PLI/FIR): ask the layer it is on (or moving to)."""

@@ -14,7 +14,8 @@ encoder:
 * requests while the viewer waits for a layer switch are counted but not forwarded: the
   target layer's keyframe is already on its way;
 * otherwise at most one request per ``min_gap`` (1 s: a viewer that lost a picture shows
-  nothing until the keyframe comes) reaches the encoder; the rest are counted. The encoder itself also caps forced keyframes (``KeyframePolicy(min_gap=1.0)``
+  nothing until the keyframe comes) reaches the encoder; the rest are counted. The
+  encoder itself also caps forced keyframes (``KeyframePolicy(min_gap=1.0)``
   per layer), and the periodic keyframe still recovers a viewer whose requests were held
   back. :attr:`PliGuard.received` goes into :attr:`.link_meter.LinkReport.plis`, where a
   rate of 2 a second steps that viewer down a layer (:mod:`.layer_choice`) instead.

@@ -56,3 +56,16 @@ def test_rejects_nonsense_settings() -> None:
         KeyframePolicy(min_gap=-1)
     with pytest.raises(ValueError):
         KeyframePolicy(interval=0)
+
+
+def test_an_urgent_request_for_a_switching_viewer_waits_only_the_urgent_gap() -> None:
+    policy = KeyframePolicy(min_gap=1.0, interval=60.0, urgent_gap=0.25)
+    assert policy.should_force(0.0)
+    policy.encoded(0.0, keyframe=True)
+    policy.request()
+    assert not policy.should_force(0.3)  # an ordinary request waits a second
+    policy.request(urgent=True)
+    assert policy.should_force(0.3)
+    policy.encoded(0.3, keyframe=True)
+    policy.request()
+    assert not policy.should_force(0.6)  # the urgency went with that keyframe
