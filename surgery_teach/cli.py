@@ -1,4 +1,4 @@
-"""Headless command line: ``python -m surgery_teach publish|watch|devices``.
+"""Headless command line: ``python -m surgery_teach publish|watch|devices|publish-case``.
 
 Useful on its own: an OR PC without a screen publishes the tower, a recording station
 watches. Errors print one plain sentence and exit 2; Ctrl-C leaves cleanly.
@@ -21,6 +21,8 @@ from pathlib import Path
 from surgery_teach import __version__
 from surgery_teach.capture import list_devices, open_source
 from surgery_teach.capture.base import VideoSource
+from surgery_teach.caselibrary.command import COMMAND as PUBLISH_CASE
+from surgery_teach.caselibrary.command import add_publish_case_parser, run_publish_case
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
 from surgery_teach.media.receive import VideoReceiver
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     recording_options(watch, "every source received, as it arrived")
 
     commands.add_parser("devices", help="list cameras and capture cards")
+    add_publish_case_parser(commands)
     return parser
 
 
@@ -317,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                                       .upper(), logging.WARNING),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == PUBLISH_CASE:
+            return run_publish_case(args)
         if args.command == "devices":
             devices = list_devices()
             for device in devices:

@@ -140,3 +140,17 @@ class ExportDiskFullError(DiskFullError):
             "and the recording is unchanged. Free some space or export to another disk.",
             None,
         )
+
+
+class LibraryError(SurgeryTeachError):
+    """The hospital case library refused a request, or could not be reached.
+
+    ``status`` is the HTTP status (``None`` when the server was not reached); ``code`` the
+    machine-readable reason from the server (``corrupt-file``, ``disk-full``,
+    ``not-allowed``...), see docs/library.md.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "") -> None:
+        self.status = status
+        self.code = code
+        super().__init__(message)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("surgery_teach", "signaling_server", "ui")
+PACKAGES = ("surgery_teach", "signaling_server", "library_server", "ui")
 
 
 def test_import_contracts_are_kept() -> None:

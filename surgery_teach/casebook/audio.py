@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from surgery_teach.casebook.case import RecordedCase
+from surgery_teach.casebook.media import media_exists, open_media
 from surgery_teach.casebook.playback import decode_tolerantly, still_plays
 from surgery_teach.casebook.timeline import case_start
 from surgery_teach.errors import RecordingError
@@ -77,14 +78,14 @@ class RecordedAudio:
         if entry is None:
             raise RecordingError("this case was recorded without audio", str(case.folder))
         self.path = case.folder / entry.file
-        if entry.clock_origin is None or not self.path.exists():
+        if entry.clock_origin is None or not media_exists(self.path):
             raise RecordingError(
                 f"{entry.file} (the audio) was never recorded. "
                 f"{still_plays(case, besides='the audio')}", str(case.folder),
             )
         self.origin = entry.clock_origin - (case_start(case) if start is None else start)
         try:
-            self._container = av.open(str(self.path))
+            self._container = open_media(self.path)
         except (av.FFmpegError, OSError) as exc:
             raise RecordingError(
                 f"{entry.file} (the audio) is damaged and cannot be opened ({exc}). "
@@ -203,7 +204,7 @@ class RecordedAudio:
 
     def _reopen(self) -> None:
         self._container.close()
-        self._container = av.open(str(self.path))
+        self._container = open_media(self.path)
         self._stream = self._container.streams.audio[0]
 
     def _decoded(self) -> Iterator[av.AudioFrame]:

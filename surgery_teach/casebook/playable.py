@@ -21,6 +21,7 @@ from typing import Final
 import av
 
 from surgery_teach.casebook.case import RecordedCase, open_recording
+from surgery_teach.casebook.media import media_exists, open_media
 from surgery_teach.casebook.playback import media_end
 from surgery_teach.casebook.problems import (
     AUDIO_DAMAGED,
@@ -156,7 +157,7 @@ def _probe_video(
     path = case.folder / source.file
     if source.clock_origin is None:
         return None, Problem(NO_PICTURE, source=source.label)
-    if not path.exists():
+    if not media_exists(path):
         return None, Problem(VIDEO_MISSING, source=source.label, file=source.file)
     last = media_end(path)
     if last is None:
@@ -168,10 +169,10 @@ def _probe_audio(case: RecordedCase, entry: AudioEntry) -> str | None:
     path = case.folder / entry.file
     if entry.clock_origin is None:
         return Problem(NO_SOUND)
-    if not path.exists():
+    if not media_exists(path):
         return Problem(AUDIO_MISSING, file=entry.file)
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             if not container.streams.audio:
                 return Problem(AUDIO_EMPTY, file=entry.file)
     except (av.FFmpegError, OSError):

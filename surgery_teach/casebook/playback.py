@@ -24,6 +24,7 @@ import av
 import numpy as np
 
 from surgery_teach.casebook.case import RecordedCase
+from surgery_teach.casebook.media import media_exists, open_media
 from surgery_teach.casebook.timeline import case_start
 from surgery_teach.errors import RecordingError
 
@@ -54,10 +55,11 @@ def still_plays(case: RecordedCase, *, besides: str | None = None) -> str:
     """"Still plays: Room camera, the audio." for an error message (files present only)."""
     names = [
         s.label for s in case.manifest.sources
-        if s.label != besides and s.clock_origin is not None and (case.folder / s.file).exists()
+        if s.label != besides and s.clock_origin is not None and media_exists(case.folder / s.file)
     ]
     audio = case.manifest.audio
-    if audio is not None and audio.clock_origin is not None and (case.folder / audio.file).exists():
+    if audio is not None and audio.clock_origin is not None and media_exists(
+            case.folder / audio.file):
         names.append("the audio")
     return f"Still plays: {', '.join(names)}." if names else "Nothing else in this case plays."
 
@@ -67,7 +69,7 @@ def media_end(path: Path) -> float | None:
     ``None`` if it has none or cannot be opened. Reads the file's tail (the whole file
     when a crash left it without an index)."""
     try:
-        container = av.open(str(path))
+        container = open_media(path)
     except (av.FFmpegError, OSError):
         return None
     with container:
@@ -109,12 +111,12 @@ class SourcePlayer:
         self.label = label
         self.path = case.folder / entry.file
         self._case = case
-        if entry.clock_origin is None or not self.path.exists():
+        if entry.clock_origin is None or not media_exists(self.path):
             raise self._error("was never recorded (the source sent no picture)")
         self.origin = entry.clock_origin - (case_start(case) if start is None else start)
         self.fps = entry.fps
         try:
-            self._container = av.open(str(self.path))
+            self._container = open_media(self.path)
         except (av.FFmpegError, OSError) as exc:
             raise self._error(f"is damaged and cannot be opened ({_reason(exc)})") from exc
         if not self._container.streams.video:
@@ -240,7 +242,7 @@ class SourcePlayer:
         """Start again from the top of the file (a seek failed, or the start was asked)."""
         self._container.close()
         try:
-            self._container = av.open(str(self.path))
+            self._container = open_media(self.path)
         except (av.FFmpegError, OSError) as exc:
             raise self._error(f"can no longer be read ({_reason(exc)})") from exc
         self._stream = self._container.streams.video[0]

@@ -3,7 +3,9 @@
 Each case shows its thumbnail, title, date, length, hospital and people, and plainly
 what is wrong with it if anything ("interrupted — plays up to 12:31"). Search narrows by
 title, hospital or participant; sort by date (newest first), title or length.
-Double-click or Enter opens the case in the player. The folder is read on a worker
+Double-click or Enter opens the case in the player. Cases in the hospital library
+(:mod:`surgery_teach.caselibrary.remote`) are listed beside the local ones and stream
+from it when opened, in the same player. The folder is read on a worker
 thread (:func:`scan_library`), thumbnails are made afterwards one by one, so a large
 library lists at once.
 """
@@ -21,7 +23,6 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -42,8 +43,11 @@ from surgery_teach.casebook.library import (
     search_library,
     sort_library,
 )
+from surgery_teach.caselibrary.remote import RemoteLibrary, remote_from_environment
+from surgery_teach.caselibrary.wire import CaseSummary
 from surgery_teach.errors import SurgeryTeachError
-from surgery_teach.settings import Settings
+from surgery_teach.settings import Settings, data_dir
+from ui.common.plain import PlainLabel, tip
 from ui.i18n import problem_text, role_name, tr
 from ui.library.controls import format_time
 from ui.library.player import PlayerWindow, open_player
@@ -139,10 +143,14 @@ class LibraryWindow(QWidget):
     folder_changed = pyqtSignal(str)
 
     def __init__(self, folder: Path, parent: QWidget | None = None, *,
-                 audio: bool = True) -> None:
+                 audio: bool = True, remote: RemoteLibrary | None = None) -> None:
         super().__init__(parent)
         self.folder = Path(folder)
         self.audio = audio
+        # The hospital library's cases are listed beside the local ones (given, or from
+        # SURGERY_TEACH_LIBRARY_URL and _TOKEN) and stream when opened.
+        self.remote = remote or remote_from_environment(data_dir() / "library-cache")
+        self.remote_cases: dict[Path, CaseSummary] = {}
         self.entries: list[LibraryEntry] = []
         self.players: list[PlayerWindow] = []
         self._scan: asyncio.Task[None] | None = None
@@ -150,9 +158,9 @@ class LibraryWindow(QWidget):
         self.setWindowTitle(tr("Surgery teaching — case library"))
         self.resize(1000, 760)
 
-        title = QLabel(tr("Case library"))
+        title = PlainLabel(tr("Case library"))
         title.setObjectName("title")
-        self.folder_label = QLabel("")
+        self.folder_label = PlainLabel("")
         self.folder_label.setObjectName("muted")
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.choose_button = QPushButton(tr("Choose folder…"))
@@ -174,14 +182,14 @@ class LibraryWindow(QWidget):
         self.list.setUniformItemSizes(True)
         self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.list.itemActivated.connect(lambda item: self.open_entry(item.data(ENTRY_ROLE)))
-        self.empty = QLabel("")
+        self.empty = PlainLabel("")
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setObjectName("muted")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.list)
         self.stack.addWidget(self.empty)
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setObjectName("error")
         self.status.setWordWrap(True)
         self.open_button = QPushButton(tr("Open"))
@@ -195,7 +203,7 @@ class LibraryWindow(QWidget):
         heading.addWidget(self.choose_button)
         finder = QHBoxLayout()
         finder.addWidget(self.search, 1)
-        sort_label = QLabel(tr("Sort"))
+        sort_label = PlainLabel(tr("Sort"))
         sort_label.setObjectName("muted")
         finder.addWidget(sort_label)
         finder.addWidget(self.sort)
@@ -234,11 +242,20 @@ class LibraryWindow(QWidget):
             return
         if folder != self.folder:
             return
+        problem = ""
+        if self.remote is not None:
+            try:
+                remote = await asyncio.to_thread(self.remote.entries)
+            except SurgeryTeachError as exc:
+                remote, problem = [], tr("Hospital library: {problem}", problem=str(exc))
+            self.remote_cases = {r.entry.folder: r.summary for r in remote}
+            entries = entries + [r.entry for r in remote]
         self.entries = entries
-        self.status.setText("")
+        self.status.setText(problem)
         self.show_entries()
         for entry in entries:  # thumbnails after the list is up, one at a time
-            if entry.thumbnail is None and entry.playable:
+            if entry.thumbnail is None and entry.playable and (
+                    entry.folder not in self.remote_cases):
                 picture = await asyncio.to_thread(_thumbnail, entry.folder)
                 if picture is not None and folder == self.folder:
                     self._set_thumbnail(entry.folder, picture)
@@ -283,9 +300,12 @@ class LibraryWindow(QWidget):
         for entry in shown:
             item = QListWidgetItem(entry.title)
             item.setData(ENTRY_ROLE, entry)
-            item.setToolTip("\n".join([entry.title, entry_details(entry), entry_people(entry),
-                                       *map(problem_text, entry.problems),
-                                       str(entry.folder)]))
+            item.setToolTip(tip("\n".join([entry.title, entry_details(entry),
+                                           entry_people(entry),
+                                           *map(problem_text, entry.problems),
+                                           tr("In the hospital library")
+                                           if entry.folder in self.remote_cases
+                                           else str(entry.folder)])))
             if entry.thumbnail is not None:
                 item.setData(Qt.ItemDataRole.DecorationRole, self._pixmap(entry.thumbnail))
             item.setSizeHint(QSize(400, ROW_HEIGHT))
@@ -328,6 +348,9 @@ class LibraryWindow(QWidget):
 
     async def _open(self, entry: LibraryEntry) -> PlayerWindow | None:
         try:
+            summary = self.remote_cases.get(entry.folder)
+            if summary is not None and self.remote is not None:  # fetch its small files
+                await asyncio.to_thread(self.remote.prepare, summary)
             player = await open_player(entry.folder, audio=self.audio)
         except SurgeryTeachError as exc:
             self.status.setText(str(exc))
