@@ -30,8 +30,9 @@ as loss alone, and 3-10 % of it is repaired by NACK at full frame rate):
   for a 2.5 Mbit/s layer on a clean loopback link), and judging by it made every probe
   up fail.
 * *Clean* (the only kind that counts towards probing up): loss under 4 %, repairs under
-  5 %, queueing delay under 25 ms (or unknown), jitter under 30 ms, fewer than 0.5 PLIs a
-  second. Anything between clean and bad is *fair*: hold.
+  5 %, queueing delay under 25 ms (or unknown), fewer than 0.5 PLIs a second. Jitter is
+  evidence only beside loss: a busy viewer's computer reports tens of milliseconds of it
+  on a clean link. Anything between clean and bad is *fair*: hold.
 """
 
 from __future__ import annotations
@@ -203,7 +204,9 @@ def judge(*, loss: float, queue_delay_s: float | None, jitter_s: float, repair_s
         return Status.BAD, Why.PICTURE_LOSS
     if loss >= LOSS_CLEAN:
         return Status.FAIR, Why.LOSS
-    if queue >= DELAY_RISING or jitter_s >= JITTER_RISING:
+    if queue >= DELAY_RISING:
+        # (jitter alone does not hold a viewer back: a busy viewer's computer measures
+        # tens of milliseconds of it on a clean link; with loss it is evidence above)
         return Status.FAIR, Why.DELAY
     if repair_share >= REPAIR_CLEAN:
         return Status.FAIR, Why.REPAIRS

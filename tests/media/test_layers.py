@@ -73,8 +73,9 @@ async def test_a_viewer_moves_down_and_up_with_every_picture_decoding_in_order(
     sizes = [(w, h) for _, w, h in viewer.pictures]
     small = (layered.ladder[1].width, layered.ladder[1].height)
     assert sizes[0] == (1280, 720) and small in sizes and sizes[-1] == (1280, 720)
-    # no gap: a switch costs at most one picture waiting for the new layer's keyframe
-    assert max(b - a for a, b in pairwise(seqs)) <= 3
+    # no stall: the new layer's keyframe comes at once (an urgent request), not after the
+    # layer's one-a-second cap (30 pictures) or the periodic keyframe (a minute here)
+    assert max(b - a for a, b in pairwise(seqs)) < 15
 
 
 async def test_a_slowed_bottom_layer_sends_fewer_pictures(layered: LayeredSource) -> None:
