@@ -25,6 +25,7 @@ from surgery_teach.caselibrary.command import COMMAND as PUBLISH_CASE
 from surgery_teach.caselibrary.command import add_publish_case_parser, run_publish_case
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
+from surgery_teach.media.ladder import Layer, parse_ladder
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.media.uplink import UPLINK_WARNING
 from surgery_teach.protocol.ice import parse_ice_server
@@ -74,15 +75,26 @@ def _per_source(values: list[str], count: int, option: str) -> list[str | None]:
     return list(values)
 
 
-def encoder_settings(args: argparse.Namespace, count: int) -> list[EncoderSettings]:
+def ladders(args: argparse.Namespace, sources: list[VideoSource]) -> list[tuple[Layer, ...] | None]:
+    """Each source's layers from ``--layers`` (None: the default ladder)."""
+    specs = _per_source(getattr(args, "layers", []), len(sources), "--layers")
+    return [parse_ladder(spec, fps=source.fps) if spec else None
+            for spec, source in zip(specs, sources, strict=True)]
+
+
+def encoder_settings(args: argparse.Namespace, count: int,
+                     tops: list[Layer | None] | None = None) -> list[EncoderSettings]:
+    """The top encoder of each source: ``--size`` and ``--bitrate``, else the top of its
+    ``--layers``, else the source's own size and a bitrate for it."""
     bitrates = _per_source(args.bitrate, count, "--bitrate")
     sizes = _per_source(args.size, count, "--size")
     settings = []
-    for bitrate, size in zip(bitrates, sizes, strict=True):
-        width, height = parse_size(size) if size else (None, None)
+    for bitrate, size, top in zip(bitrates, sizes, tops or [None] * count, strict=True):
+        width, height = parse_size(size) if size else (
+            (top.width, top.height) if top else (None, None))
         settings.append(EncoderSettings(
             width=width, height=height,
-            bitrate=parse_bitrate(bitrate) if bitrate else None,
+            bitrate=parse_bitrate(bitrate) if bitrate else (top.bitrate if top else None),
             preset=args.preset,
         ))
     return settings
@@ -126,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--size", action="append", default=[],
                          help="encode size WxH (once for all, or once per source)")
     publish.add_argument("--preset", default="superfast", help="x264 preset")
+    publish.add_argument("--layers", action="append", default=[], metavar="LIST",
+                         help="the layers viewers may get, best first or in any order, e.g. "
+                              "1920x1080@5M,1280x720@1.5M,640x360@0.4M (once for all sources "
+                              "or once per source; default: 3 layers from the source's size)")
     publish.add_argument("--no-layers", action="store_true",
                          help="send every viewer the top layer whatever its link carries "
                               "(for comparisons only)")
@@ -268,12 +284,16 @@ def track_summary(session: LiveSession, receiver: VideoReceiver) -> dict[str, ob
 
 
 async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> int:
-    settings = encoder_settings(args, len(sources)) if sources else []
+    source_ladders = ladders(args, sources)
+    settings = encoder_settings(args, len(sources),
+                                [ladder[0] if ladder else None for ladder in source_ladders]
+                                ) if sources else []
     encoders = [SharedEncoder(s, e) for s, e in zip(sources, settings, strict=True)]
     config = SessionConfig(server=args.server, room=args.room, name=args.name,
                            role=Role(args.role), ice_servers=args.ice_server,
                            token=args.token, ca_file=args.ca_file,
-                           stock=args.stock, layers=not getattr(args, "no_layers", False))
+                           stock=args.stock, layers=not getattr(args, "no_layers", False),
+                           ladders=tuple(source_ladders))
     for source in sources:
         source.start()
     session = None

@@ -4,6 +4,7 @@ line, and a connection that does not come up is said on standard error."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -70,4 +71,37 @@ async def test_a_participant_that_never_answers_is_named_on_stderr_within_20_s()
         if proc.returncode is None:
             proc.terminate()
         await asyncio.wait_for(proc.communicate(), seconds(30))
+        await server.close()
+
+
+async def test_a_bad_layer_list_is_one_plain_line() -> None:
+    proc = await _start("publish", "--room", "r", "--name", "A", "--source",
+                        "synthetic:640x360@30", "--layers", "640x360@1M,640x360@0.5M")
+    _, err = await asyncio.wait_for(proc.communicate(), seconds(30))
+    assert proc.returncode == 2
+    assert err.decode().strip() == "error: two layers are 640x360: give each layer its own size"
+
+
+@pytest.mark.slow
+async def test_the_publisher_sends_the_layers_it_was_given(tmp_path: Path) -> None:
+    server = await start_server(ServerConfig(host="127.0.0.1", port=0))
+    stats = tmp_path / "publisher.json"
+    try:
+        url = f"ws://127.0.0.1:{server.port}"
+        publisher = await _start("publish", "--server", url, "--room", "r", "--name", "Dr Wang",
+                                 "--source", "synthetic:1280x720@30", "--stats-every", "0",
+                                 "--layers", "1280x720@2M,854x480@0.8M", "--duration", "10",
+                                 "--stats-json", str(stats))
+        viewer = await _start("watch", "--server", url, "--room", "r", "--name", "Trainee",
+                              "--duration", "6", "--stats-every", "0")
+        await asyncio.wait_for(viewer.communicate(), seconds(60))
+        await asyncio.wait_for(publisher.communicate(), seconds(60))
+        assert publisher.returncode == 0
+        report = json.loads(stats.read_text())
+        layers = {layer["layer"]: layer for layer in report["layers"]}
+        assert set(layers) == {"720p", "480p"}  # the top, and the one the trainee needed
+        # the trainee starts a layer down: the 480p layer of the list, not a default 360p
+        assert layers["480p"]["size"] == [854, 480] and layers["480p"]["frames_encoded"] > 0
+        assert [v["name"] for v in report["viewers"]] == ["Trainee"]
+    finally:
         await server.close()

@@ -34,6 +34,7 @@ from surgery_teach.annotations import Board, Op
 from surgery_teach.errors import MediaError, SignalingError
 from surgery_teach.media.encoder import EncodedTrack, SharedEncoder
 from surgery_teach.media.frame_tap import ReceivedFrameTap
+from surgery_teach.media.ladder import Layer
 from surgery_teach.media.layers import LayeredSource, LayeredTrack
 from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
@@ -124,6 +125,9 @@ class SessionConfig:
     reconnect: bool = True
     # Send each viewer the layer its link carries (False: everyone gets the top layer).
     layers: bool = True
+    # The layers of each source, in the order of the encoders (None or missing: the
+    # default ladder for the top encoder's size and bitrate, media/ladder.py).
+    ladders: tuple[tuple[Layer, ...] | None, ...] = ()
 
     def __post_init__(self) -> None:
         self.ice_servers = tuple(parse_ice_server(s) if isinstance(s, str) else s
@@ -158,7 +162,9 @@ class LiveSession:
         # per-viewer layers, unless comparing with stock aiortc or asked not to
         self.adaptation: Adaptation | None = None
         if config.layers and not config.stock and aiortc_tuning.tuning_supported():
-            self.adaptation = Adaptation([LayeredSource(e) for e in encoders],
+            ladders = list(config.ladders) + [None] * len(encoders)
+            self.adaptation = Adaptation([LayeredSource(e, ladder)
+                                          for e, ladder in zip(encoders, ladders, strict=False)],
                                          on_switched=self._tell_layer)
         # (participant id, source label) -> the layer that participant sends us, and why
         self.layer_notes: dict[tuple[str, str], LayerNote] = {}
@@ -559,6 +565,8 @@ class LiveSession:
         def _on_track(track: MediaStreamTrack) -> None:
             tap = None
             if track.kind == "audio":
+                if not self.config.stock:  # no 80 ms prefetch; lost voice packets resent
+                    aiortc_tuning.tune_audio_receiver(pc, track)
                 self.voices[info.id] = track
                 self._emit("audio", self._voice_relay.subscribe(track), info)
                 return
@@ -612,7 +620,8 @@ class LiveSession:
     def _microphone_copy(self, peer: Peer) -> MediaStreamTrack | None:
         if self.microphone is None:
             return None
-        track = self._relay.subscribe(self.microphone, buffered=False)
+        track = (self._relay.subscribe(self.microphone, buffered=False) if self.config.stock
+                 else aiortc_tuning.voice_copy(self._relay, self.microphone))  # no 20 ms holes
         peer.tracks.append(track)
         return track
 
