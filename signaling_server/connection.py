@@ -19,6 +19,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 
+from surgery_teach.protocol.admission import Refusal
 from surgery_teach.protocol.passes import RoomPass
 
 _HEARD = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.PING})
@@ -34,6 +35,8 @@ class Connection(ServerConnection):
         """Loop time of the last message or websocket ping from the client."""
         self.room_pass: RoomPass | None = None
         """Set by the handshake on a server with room tokens."""
+        self.refusal: Refusal | None = None
+        """A browser's handshake the server refuses once the websocket is open."""
         self._on_lost: list[Callable[[], None]] = []
         self._lost = False
 

@@ -3,16 +3,21 @@
 One append-only journal per room, ``DIR/rooms/room-NAME.jsonl``: a header line, then one
 JSON object per change (who joined or changed, chat, annotation ops; the entries of
 :mod:`surgery_teach.protocol.room_journal`), and ``DIR/bars.jsonl``, who a mentor removed
-from which room until when (:class:`~surgery_teach.protocol.passes.Bars`). Each line is
-written to the operating system as it happens (whole: a short write is continued), so a
-crash of the server process loses nothing, and flushed to the disk (``fsync``) once a
-second by :meth:`StateDir.save` in a worker thread, so a power cut loses at most about a
-second and the event loop (in the desktop app, the GUI's) never waits on the disk. A
+from which room until when (:class:`~surgery_teach.protocol.passes.Bars`).
+
+The event loop never touches the disk while the server runs: it hands each line to one
+writer thread, in order, and goes on. That thread writes each line to the operating
+system as it comes (whole: a short write is continued), so a crash of the server process
+loses at most the lines still queued (a few milliseconds' worth), and flushes the
+journals to the disk (``fsync``) once a second when :meth:`StateDir.save` asks, so a power
+cut loses at most about a second. A file system that stalls (an ``fsync`` can hold up
+writes for seconds) then delays only that thread, never another room's messages. A
 journal that grows past ``max_bytes`` is rewritten compacted (the room as it is now); one
-whose append failed (disk full) is written no further and rewritten from memory as soon
-as the disk allows, so a half line or a lost entry never stays in it. A room that closes
-has its file removed. On start the server loads every journal; a line torn by a crash or
-not understood is skipped (and logged), a file without a valid header is renamed ``*.bad``.
+whose append failed (disk full), or whose lines could not be queued because the disk fell
+far behind, is written no further and rewritten from memory as soon as the disk allows,
+so a half line or a lost entry never stays in it. A room that closes has its file
+removed. On start the server loads every journal; a line torn by a crash or not
+understood is skipped (and logged), a file without a valid header is renamed ``*.bad``.
 
 Only one server may use a directory: :meth:`StateDir.open` locks ``DIR/server.lock``.
 The files hold chat text, display names and drawings: keep the directory private (it is
@@ -28,9 +33,12 @@ import fcntl
 import json
 import logging
 import os
+import queue
 import secrets
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -42,6 +50,8 @@ logger = logging.getLogger("signaling_server")
 
 MAX_JOURNAL_BYTES: Final = 4 * 1024 * 1024
 """A room's journal is compacted when it grows past this."""
+MAX_QUEUED_BYTES: Final = 64 * 1024 * 1024
+"""Lines waiting for the writer thread; beyond this a journal is rewritten later instead."""
 SYNC_INTERVAL: Final = 1.0
 """Seconds between flushes of the journals to the disk."""
 _PREFIX, _SUFFIX = "room-", ".jsonl"
@@ -56,7 +66,7 @@ class StateDirInUse(ConfigError):
 
 @dataclass(eq=False)
 class _Journal:
-    """One open journal file."""
+    """One journal file. The writer thread owns ``fd``, ``size`` and ``dirty``."""
 
     room: str | None  # None: the bars file
     path: Path
@@ -65,28 +75,21 @@ class _Journal:
     size: int = 0
     dirty: bool = False
     stale: bool = False
-    """An append failed: nothing more is appended until the file is rewritten."""
-    held: list[bytes] | None = None
-    """Lines recorded while a rewrite is under way, appended after it."""
+    """An append failed (or was not queued): nothing more is appended until the file is
+    rewritten."""
+    rewriting: bool = False
+    """A rewrite is queued: do not queue another."""
+    closed: bool = False
 
 
 @dataclass(eq=False)
 class _Rewrite:
     journal: _Journal
-    data: bytes
-    temp: Path
-    error: OSError | None = None
-
-
-@dataclass
-class _Flush:
-    fds: list[tuple[_Journal, int]] = field(default_factory=list)
-    directory: bool = False
-    failed: list[tuple[_Journal, OSError]] = field(default_factory=list)
+    entries: list[Entry]
 
 
 class StateDir:
-    """The journals of every room in one directory."""
+    """The journals of every room in one directory, written by one thread of its own."""
 
     def __init__(self, path: Path, *, max_bytes: int = MAX_JOURNAL_BYTES) -> None:
         self.path = path
@@ -97,6 +100,11 @@ class StateDir:
         self._directory_dirty = False
         self._lock: int | None = None
         self._saving: asyncio.Future[None] | None = None
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], None], int] | None] = (
+            queue.SimpleQueue())
+        self._writer: threading.Thread | None = None
+        self._queued = 0
+        self._queued_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path, *, max_bytes: int = MAX_JOURNAL_BYTES) -> StateDir:
@@ -145,29 +153,31 @@ class StateDir:
                     logger.warning("state file %s: skipped entry %d (not a bar)", file, number)
         return bars
 
-    # -- writing (on the event loop: to the operating system only) ------------------------
+    # -- recording (on the event loop: queued for the writer thread) ----------------------
 
     def record(self, room: str, entry: Entry) -> None:
         """Append one change of ``room`` (its file starts with a header)."""
         journal = self._journals.get(room)
         if journal is None:
-            journal = self._journals[room] = self._create(
-                room, self._file(room), room_journal.header(room))
-        self._append(journal, _line(entry))
+            journal = self._journals[room] = _Journal(room, self._file(room), self.max_bytes)
+            header = room_journal.encode(room_journal.header(room))
+            self._submit(lambda: self._create(journal, header), len(header))
+        self._queue_line(journal, room_journal.encode(entry))
 
     def bar(self, room: str, key: str, until: float) -> None:
         """Append one removal to ``bars.jsonl``."""
         if self._bars is None:
-            self._bars = self._create(None, self.path / "bars.jsonl", BARS_HEADER)
-        self._append(self._bars, _line({"k": "bar", "room": room, "key": key, "until": until}))
+            bars = self._bars = _Journal(None, self.path / "bars.jsonl", self.max_bytes)
+            header = room_journal.encode(BARS_HEADER)
+            self._submit(lambda: self._create(bars, header), len(header))
+        entry = {"k": "bar", "room": room, "key": key, "until": until}
+        self._queue_line(self._bars, room_journal.encode(entry))
 
     def closed(self, room: str) -> None:
         """``room`` closed: forget it on disk too."""
-        journal = self._journals.pop(room, None)
-        if journal is not None and journal.fd is not None:
-            os.close(journal.fd)
-        with contextlib.suppress(FileNotFoundError):
-            self._file(room).unlink()
+        journal = self._journals.pop(room, None) or _Journal(room, self._file(room),
+                                                             self.max_bytes)
+        self._submit(lambda: self._remove(journal), 0)
 
     def due(self) -> list[str]:
         """Rooms whose journal should be rewritten now (too long, or an append failed)."""
@@ -176,28 +186,26 @@ class StateDir:
     oversized = due
 
     def rewrite(self, room: str, entries: list[Entry]) -> None:
-        """Replace ``room``'s journal by ``entries`` (its state now), atomically, now."""
+        """Replace ``room``'s journal by ``entries`` (its state now), and wait for it."""
         journal = self._journals.get(room)
         if journal is None:
             journal = self._journals[room] = _Journal(room, self._file(room), self.max_bytes)
-        job = self._begin(journal, [room_journal.header(room), *entries])
-        self._work([job], _Flush())
-        self._finish([job])
+        job = _Rewrite(journal, [room_journal.header(room), *entries])
+        self._wait(lambda: self._work([job], flush=False))
 
     def rewrite_bars(self, bars: list[Bar]) -> None:
-        """Replace ``bars.jsonl`` by ``bars``, now."""
+        """Replace ``bars.jsonl`` by ``bars``, and wait for it."""
         if self._bars is None:
             self._bars = _Journal(None, self.path / "bars.jsonl", self.max_bytes)
-        job = self._begin(self._bars, [BARS_HEADER, *_bar_entries(bars)])
-        self._work([job], _Flush())
-        self._finish([job])
+        job = _Rewrite(self._bars, [BARS_HEADER, *_bar_entries(bars)])
+        self._wait(lambda: self._work([job], flush=False))
 
-    # -- to the disk (in a worker thread) -------------------------------------------------
+    # -- to the disk ----------------------------------------------------------------------
 
     async def save(self, room_entries: Callable[[str], list[Entry]],
                    bars: Callable[[], list[Bar]]) -> None:
-        """Rewrite the journals that are due and flush all to the disk; the disk work runs
-        in a worker thread. Cancelling the caller does not cut it short."""
+        """Rewrite the journals that are due and flush all to the disk, in the writer
+        thread. Cancelling the caller does not cut it short."""
         if self._saving is None or self._saving.done():
             self._saving = asyncio.ensure_future(self._save(room_entries, bars))
         await asyncio.shield(self._saving)
@@ -205,36 +213,42 @@ class StateDir:
     async def _save(self, room_entries: Callable[[str], list[Entry]],
                     bars: Callable[[], list[Bar]]) -> None:
         jobs = []
-        for room in self.due():
+        for room in self.due():  # the state now; what changes later is queued after it
             try:
                 entries = room_entries(room)
             except Exception:
                 logger.exception("cannot compact the state of room=%s", room)
                 continue
-            jobs.append(self._begin(self._journals[room], [room_journal.header(room), *entries]))
+            journal = self._journals[room]
+            journal.rewriting = True
+            jobs.append(_Rewrite(journal, [room_journal.header(room), *entries]))
         if self._bars is not None and _due(self._bars):
-            jobs.append(self._begin(self._bars, [BARS_HEADER, *_bar_entries(bars())]))
-        flush = self._to_flush()
-        try:
-            await asyncio.to_thread(self._work, jobs, flush)
-        finally:
-            self._finish(jobs)
-            self._flushed(flush)
+            self._bars.rewriting = True
+            jobs.append(_Rewrite(self._bars, [BARS_HEADER, *_bar_entries(bars())]))
+        done: Future[None] = Future()
+        self._submit(lambda: _settle(done, lambda: self._work(jobs, flush=True)), 0)
+        await asyncio.wrap_future(done)
 
     def sync(self) -> None:
-        """Flush the journals written since the last call to the disk, now."""
-        flush = self._to_flush()
-        self._work([], flush)
-        self._flushed(flush)
+        """Flush the journals written so far to the disk, and wait for it."""
+        self._wait(lambda: self._work([], flush=True))
+
+    def drain(self) -> None:
+        """Wait until the writer thread has written everything recorded so far."""
+        self._wait(lambda: None)
 
     async def aclose(self) -> None:
-        """Wait for a save under way, then :meth:`close`."""
+        """Wait for a save under way, then :meth:`close` (the waiting in a worker thread)."""
         if self._saving is not None:
             await asyncio.gather(self._saving, return_exceptions=True)
-        self.close()
+        await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         self.sync()
+        if self._writer is not None:
+            self._jobs.put(None)
+            self._writer.join()
+            self._writer = None
         for journal in [*self._journals.values(), self._bars]:
             if journal is not None and journal.fd is not None:
                 os.close(journal.fd)
@@ -245,28 +259,67 @@ class StateDir:
             os.close(self._lock)  # releases the lock
             self._lock = None
 
-    # -- inside ---------------------------------------------------------------------------
+    # -- the writer thread ----------------------------------------------------------------
+
+    def _submit(self, job: Callable[[], None], size: int) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_jobs, name="state-dir",
+                                            daemon=True)
+            self._writer.start()
+        with self._queued_lock:
+            self._queued += size
+        self._jobs.put((job, size))
+
+    def _queue_line(self, journal: _Journal, data: bytes) -> None:
+        if journal.stale:
+            return  # rewritten from memory by the next save
+        if self._queued > MAX_QUEUED_BYTES:
+            if not journal.stale:
+                logger.error("the disk is far behind (%d bytes waiting); state file %s will "
+                             "be rewritten from memory", self._queued, journal.path)
+            journal.stale = True
+            return
+        self._submit(lambda: self._append(journal, data), len(data))
+
+    def _wait(self, job: Callable[[], None]) -> None:
+        done: Future[None] = Future()
+        self._submit(lambda: _settle(done, job), 0)
+        done.result()
+
+    def _write_jobs(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, size = item
+            try:
+                job()
+            except Exception:
+                logger.exception("state directory: a write failed")
+            finally:
+                with self._queued_lock:
+                    self._queued -= size
 
     def _file(self, room: str) -> Path:
         return self.rooms_path / f"{_PREFIX}{room}{_SUFFIX}"
 
-    def _create(self, room: str | None, path: Path, header: Entry) -> _Journal:
-        journal = _Journal(room, path, self.max_bytes)
+    def _create(self, journal: _Journal, header: bytes) -> None:
         try:
-            journal.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND,
-                                 0o600)
+            journal.fd = os.open(journal.path,
+                                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         except OSError as exc:
             self._failed(journal, exc)
-            return journal
+            return
         self._directory_dirty = True
-        self._append(journal, _line(header))
-        return journal
+        self._append(journal, header)
+
+    def _remove(self, journal: _Journal) -> None:
+        journal.closed = True
+        if journal.fd is not None:
+            os.close(journal.fd)
+            journal.fd = None
+        with contextlib.suppress(FileNotFoundError):
+            journal.path.unlink()
 
     def _append(self, journal: _Journal, data: bytes) -> None:
-        if journal.held is not None:
-            journal.held.append(data)
-            return
-        if journal.stale or journal.fd is None:
+        if journal.stale or journal.fd is None or journal.closed:
             return  # rewritten from memory by the next save
         try:
             self._write_all(journal.fd, data)  # to the operating system: a crash loses nothing
@@ -276,7 +329,7 @@ class StateDir:
         journal.size += len(data)
         journal.dirty = True
 
-    def _write_all(self, fd: int, data: bytes) -> None:
+    def _write_all(self, fd: int, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             written = self._os_write(fd, view)
@@ -300,93 +353,71 @@ class StateDir:
             )
         journal.stale = True
 
-    def _begin(self, journal: _Journal, entries: list[Entry]) -> _Rewrite:
-        """Start rewriting ``journal`` (on the loop): lines recorded meanwhile are held."""
-        journal.held = []
-        data = b"".join(_line(e) for e in entries)
-        temp = journal.path.with_name(f"{journal.path.name}.{secrets.token_hex(4)}.tmp")
-        return _Rewrite(journal, data, temp)
-
-    def _work(self, jobs: list[_Rewrite], flush: _Flush) -> None:
-        """The disk work of a save: any thread; touches no state but the jobs and flush."""
+    def _work(self, jobs: list[_Rewrite], *, flush: bool) -> None:
+        """Rewrite ``jobs`` and, with ``flush``, flush every journal written since the
+        last flush (the writer thread)."""
         for job in jobs:
-            try:
-                fd = os.open(job.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._rewrite(job)
+        if flush:
+            # list() takes the loop's dict in one step (the loop may add to it meanwhile)
+            for journal in [*list(self._journals.values()), self._bars]:
+                if journal is None or not journal.dirty or journal.fd is None:
+                    continue
+                journal.dirty = False
                 try:
-                    self._write_all(fd, job.data)
-                    self._fsync(fd)
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                job.error = exc
-                with contextlib.suppress(OSError):
-                    job.temp.unlink()
-        for journal, fd in flush.fds:
-            try:
-                self._fsync(fd)
-            except OSError as exc:
-                flush.failed.append((journal, exc))
-            finally:
-                os.close(fd)
-        if flush.directory:
+                    self._fsync(journal.fd)
+                except OSError as exc:
+                    self._failed(journal, exc)  # what reached the disk is unknown: rewrite
+        if self._directory_dirty:
+            self._directory_dirty = False
             _sync_directory(self.rooms_path)
             _sync_directory(self.path)
 
-    def _finish(self, jobs: list[_Rewrite]) -> None:
-        """Put rewritten files in place (on the loop) and append what was held."""
-        for job in jobs:
-            journal = job.journal
-            held, journal.held = journal.held or [], None
-            current = self._bars if journal.room is None else self._journals.get(journal.room)
-            if current is not journal:  # the room closed meanwhile
-                with contextlib.suppress(OSError):
-                    job.temp.unlink()
-                continue
+    def _rewrite(self, job: _Rewrite) -> None:
+        journal = job.journal
+        journal.rewriting = False
+        if journal.closed:
+            return
+        data = b"".join(room_journal.encode(e) for e in job.entries)
+        temp = journal.path.with_name(f"{journal.path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                if job.error is not None:
-                    raise job.error
-                fd = os.open(job.temp, os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.replace(job.temp, journal.path)
-                except OSError:
-                    os.close(fd)
-                    raise
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    job.temp.unlink()
-                self._failed(journal, exc)
-                continue
-            if journal.fd is not None:
-                os.close(journal.fd)
-            if journal.stale:
-                logger.info("state file %s written again", journal.path)
-            journal.fd, journal.size, journal.stale = fd, len(job.data), False
-            journal.limit = max(self.max_bytes, 2 * journal.size)
-            self._directory_dirty = True
-            for data in held:
-                self._append(journal, data)
+                self._write_all(fd, data)
+                self._fsync(fd)
+            finally:
+                os.close(fd)
+            fd = os.open(temp, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.replace(temp, journal.path)
+            except OSError:
+                os.close(fd)
+                raise
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            self._failed(journal, exc)
+            return
+        if journal.fd is not None:
+            os.close(journal.fd)
+        if journal.stale:
+            logger.info("state file %s written again", journal.path)
+        journal.fd, journal.size, journal.stale, journal.dirty = fd, len(data), False, False
+        journal.limit = max(self.max_bytes, 2 * journal.size)
+        self._directory_dirty = True
 
-    def _to_flush(self) -> _Flush:
-        """Duplicates of the descriptors written since the last flush: the loop may close
-        its own meanwhile."""
-        flush = _Flush(directory=self._directory_dirty)
-        self._directory_dirty = False
-        for journal in [*self._journals.values(), self._bars]:
-            if journal is not None and journal.dirty and journal.fd is not None:
-                try:
-                    flush.fds.append((journal, os.dup(journal.fd)))
-                    journal.dirty = False
-                except OSError:
-                    pass  # no descriptor to spare now: next time
-        return flush
 
-    def _flushed(self, flush: _Flush) -> None:
-        for journal, exc in flush.failed:
-            self._failed(journal, exc)  # what reached the disk is unknown: rewrite it
+def _settle(done: Future[None], job: Callable[[], None]) -> None:
+    try:
+        job()
+    except BaseException as exc:
+        done.set_exception(exc)
+        raise
+    done.set_result(None)
 
 
 def _due(journal: _Journal) -> bool:
-    return journal.held is None and (journal.stale or journal.size > journal.limit)
+    return not journal.rewriting and (journal.stale or journal.size > journal.limit)
 
 
 def _take_lock(path: Path) -> int:
@@ -406,11 +437,6 @@ def _take_lock(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
     return fd
-
-
-def _line(entry: Entry) -> bytes:
-    text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return f"{text}\n".encode()
 
 
 def _bar_entries(bars: list[Bar]) -> list[Entry]:

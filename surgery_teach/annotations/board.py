@@ -126,9 +126,14 @@ class BoardView:
 
 
 class Board:
-    """Marks of every source in one room, built by applying ops in ``seq`` order."""
+    """Marks of every source in one room, built by applying ops in ``seq`` order.
 
-    def __init__(self) -> None:
+    ``history_bytes`` bounds each author's undo history (None: only by its 100 steps).
+    """
+
+    def __init__(self, *, history_bytes: int | None = None) -> None:
+        self._history_bytes = history_bytes
+        self._restored: list[tuple[int, Shape]] = []
         self._shapes: dict[str, Shape] = {}
         self._order: dict[str, int] = {}
         self._next_order = 0
@@ -219,8 +224,10 @@ class Board:
                 self._clear(op.scope, op.source, op.author)
             case Undo():
                 self._history(op.author).undo(self._restore)
+                self._on_top()
             case Redo():
                 self._history(op.author).redo(self._restore)
+                self._on_top()
             case Freeze():
                 if self.frozen(op.source) != op.frame_time:
                     self._frozen[op.source] = op
@@ -230,8 +237,35 @@ class Board:
                     self._changes.append(FreezeChanged(op.source, None))
         return self._changes
 
+    def note_seq(self, seq: int) -> None:
+        """Ops up to ``seq`` are in the board: the server applied an undo or redo with
+        ``seq`` 0 and numbered the changes it made as ops of their own."""
+        self._last_seq = max(self._last_seq, seq)
+
+    def drop_faded(self, now: float, fade_after: float = FADE_AFTER) -> list[Change]:
+        """Take off live marks that have faded away and pointers hidden for going quiet
+        (they show nowhere any more); the undo history is left as it is."""
+        self._changes = []
+        gone = [s.id for s in self._shapes.values() if opacity_at(s, now, fade_after) <= 0.0]
+        gone += [p.id for p in self._pointers.values() if opacity_at(p, now) <= 0.0]
+        for shape_id in gone:
+            self._take(shape_id)
+        return self._changes
+
     def _history(self, author: str) -> History:
-        return self._histories.setdefault(author, History())
+        history = self._histories.get(author)
+        if history is None:
+            history = self._histories[author] = History(max_weight=self._history_bytes)
+        return history
+
+    def _on_top(self) -> None:
+        """Marks an undo or redo brought back go on top, in the order they were drawn:
+        where every other board puts them, which gets them as ``add`` ops."""
+        restored, self._restored = sorted(self._restored, key=lambda r: r[0]), []
+        for _, shape in restored:
+            self._order[shape.id] = self._next_order
+            self._next_order += 1
+            self._changes.append(ShapeAdded(shape))
 
     def _current(self, shape_id: str) -> Shape | None:
         return self._shapes.get(shape_id)
@@ -299,10 +333,13 @@ class Board:
             return False
         if wanted is None:
             self._take(entry.id)
+        elif current is None:
+            self._shapes[entry.id] = wanted
+            self._order[entry.id] = entry.order  # placed on top once the step is done
+            self._restored.append((entry.order, wanted))
         else:
             self._shapes[entry.id] = wanted
-            self._order[entry.id] = entry.order
-            self._changes.append(ShapeAdded(wanted) if current is None else ShapeChanged(wanted))
+            self._changes.append(ShapeChanged(wanted))
         return True
 
     # -- late joiners -------------------------------------------------------------------------
@@ -324,9 +361,10 @@ class Board:
         return ops
 
     @classmethod
-    def from_snapshot(cls, ops: Iterable[Op], *, last_seq: int | None = None) -> Board:
+    def from_snapshot(cls, ops: Iterable[Op], *, last_seq: int | None = None,
+                      history_bytes: int | None = None) -> Board:
         """A board rebuilt from :meth:`snapshot` ops; ``last_seq`` defaults to their seq."""
-        board = cls()
+        board = cls(history_bytes=history_bytes)
         highest = 0
         for op in ops:
             highest = max(highest, op.seq)

@@ -77,7 +77,23 @@ class Pen(ShapeBase):
                 "points",
                 f"holds {len(raw)} points; the limit is {MAX_PEN_POINTS} (start a new stroke)",
             )
-        _set(self, "points", tuple(values.point(p, f"points[{i}]") for i, p in enumerate(raw)))
+        _set(self, "points", _points(raw))
+
+
+def _points(raw: tuple[object, ...] | list[object]) -> tuple[Point, ...]:
+    """Checked points. A stroke may hold 2000 and the server checks every op it relays, so
+    the common case (a pair of floats in 0..1) takes a short path; anything else gets the
+    full rules (and their error naming the point)."""
+    points: list[Point] = []
+    append = points.append
+    for index, p in enumerate(raw):
+        if (type(p) is tuple or type(p) is list) and len(p) == 2:  # exact types: fast
+            x, y = p
+            if type(x) is float and type(y) is float and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0:
+                append(p if type(p) is tuple else (x, y))  # type: ignore[arg-type]
+                continue
+        append(values.point(p, f"points[{index}]"))
+    return tuple(points)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,8 @@ field (``shape.points[3][1]``) and what to send instead.
 
 from __future__ import annotations
 
+import json
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -72,6 +74,57 @@ _KIND_FIELDS: Final[dict[str, tuple[str, ...]]] = {
 
 def shape_to_json(shape: Shape) -> dict[str, Any]:
     """The JSON object for one shape, common fields first."""
+    body = _shape_body(shape)
+    match shape:
+        case Pen():
+            body["points"] = [list(p) for p in shape.points]
+        case Arrow() | Line():
+            body["start"] = list(shape.start)
+            body["end"] = list(shape.end)
+        case Ellipse() | Rect():
+            body["box"] = list(shape.box)
+        case Text():
+            body["anchor"] = list(shape.anchor)
+        case Pointer():
+            body["at"] = list(shape.at)
+    return body
+
+
+_TEXT_OPTIONS: Final[dict[str, Any]] = {
+    "ensure_ascii": False, "separators": (",", ":"), "allow_nan": False}
+"""How every message is written (:func:`surgery_teach.protocol.messages.serialize`)."""
+_shape_texts: dict[int, tuple[weakref.ref[Shape], str]] = {}
+
+
+def shape_text(shape: Shape) -> str:
+    """``json.dumps(shape_to_json(shape))`` as messages are written (compact, UTF-8 as
+    is), computed once per shape object: a mark that the server relays, keeps, journals and
+    sends to late joiners (a 2000-point stroke is about 80 KB) is written out only once."""
+    key = id(shape)
+    cached = _shape_texts.get(key)
+    if cached is not None and cached[0]() is shape:
+        return cached[1]
+    text = json.dumps(_shape_body(shape), **_TEXT_OPTIONS)  # tuples are written as arrays
+    _shape_texts[key] = (weakref.ref(shape, lambda _, key=key: _forget(key)), text)
+    return text
+
+
+def _forget(key: int) -> None:
+    _shape_texts.pop(key, None)
+
+
+def op_text(op: Op) -> str:
+    """``json.dumps(op_to_json(op))`` as messages are written, the shape from
+    :func:`shape_text`."""
+    if isinstance(op, Add | Update):
+        name = "add" if isinstance(op, Add) else "update"
+        return (f'{{"v":{ANNOTATION_VERSION},"op":"{name}","seq":{op.seq},'
+                f'"shape":{shape_text(op.shape)}}}')
+    return json.dumps(op_to_json(op), **_TEXT_OPTIONS)
+
+
+def _shape_body(shape: Shape) -> dict[str, Any]:
+    """A shape's JSON object with its points as tuples (what ``json.dumps`` needs)."""
     body: dict[str, Any] = {
         "kind": shape.kind,
         "id": shape.id,
@@ -85,17 +138,17 @@ def shape_to_json(shape: Shape) -> dict[str, Any]:
     }
     match shape:
         case Pen():
-            body["points"] = [list(p) for p in shape.points]
+            body["points"] = shape.points
         case Arrow() | Line():
-            body["start"] = list(shape.start)
-            body["end"] = list(shape.end)
+            body["start"] = shape.start
+            body["end"] = shape.end
         case Ellipse() | Rect():
-            body["box"] = list(shape.box)
+            body["box"] = shape.box
         case Text():
-            body["anchor"] = list(shape.anchor)
+            body["anchor"] = shape.anchor
             body["text"] = shape.text
         case Pointer():
-            body["at"] = list(shape.at)
+            body["at"] = shape.at
     return body
 
 

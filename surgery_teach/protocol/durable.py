@@ -19,10 +19,10 @@ them), so every rule of :class:`~.room.Rooms` applies unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
-from surgery_teach.annotations.ops import with_seq
 from surgery_teach.protocol import room_journal as journal
 from surgery_teach.protocol.messages import (
     Annotate,
@@ -37,10 +37,26 @@ from surgery_teach.protocol.messages import (
 )
 from surgery_teach.protocol.presence import REJOIN_GRACE, Ghost, Presence, Vacant, key_digest
 from surgery_teach.protocol.roles import publishing_refusal
-from surgery_teach.protocol.room import K, Outbox, Rooms, Seat, _new_telestration, _Room
+from surgery_teach.protocol.room import (
+    CHAT_HISTORY_BYTES,
+    K,
+    Outbox,
+    Rooms,
+    Seat,
+    _new_telestration,
+    _Room,
+    chat_weight,
+)
 
 REMEMBERED_CHATS = 5000
 """Chat message ids remembered per room, so a resend after a reconnect is taken once."""
+REMEMBERED_CHAT_BYTES = 2 * CHAT_HISTORY_BYTES
+"""What the messages remembered for those ids may weigh (older ids are forgotten first)."""
+GHOSTS_PER_ADDRESS = 20
+"""Participants from one address that may wait to rejoin at once (the limit of open
+connections per address, by default); the oldest leaves when another one drops."""
+MAX_GHOSTS = 1000
+"""Participants that may wait to rejoin on the whole server; the oldest leaves first."""
 COMPACTED_REFS = 100
 """Client op ids a compacted journal keeps (the latest): a client sends again only the few
 ops that were on their way when its link dropped."""
@@ -59,16 +75,26 @@ class DurableRooms(Rooms[K]):
 
     ``grace``: seconds a dropped participant with a client key waits as a ghost (0: leave
     at once, as without a key). ``journal``: receives every change (None: kept in memory
-    only). Call :meth:`expire` about once a second to let ghosts go.
+    only). Call :meth:`expire` about once a second to let ghosts go. Ghosts are bounded:
+    at most ``ghosts_per_address`` from one client address (``address_of`` tells a
+    connection's; None: not known) and ``max_ghosts`` in all; beyond either the oldest
+    leaves at once, and when the server holds its most rooms the oldest rooms of ghosts
+    only make way for a new one.
     """
 
     def __init__(self, *, grace: float = REJOIN_GRACE, journal: RoomJournal | None = None,
+                 ghosts_per_address: int = GHOSTS_PER_ADDRESS, max_ghosts: int = MAX_GHOSTS,
+                 address_of: Callable[[K], str | None] = lambda _: None,
                  **options: Any) -> None:
         super().__init__(**options)
         self.grace = grace
+        self.ghosts_per_address = ghosts_per_address
+        self.max_ghosts = max_ghosts
+        self._address_of = address_of
         self._journal = journal
         self._presence: dict[str, Presence] = {}
-        self._ghosts: set[K] = set()
+        self._ghosts: dict[K, str | None] = {}
+        """Each ghost's connection and client address, oldest first."""
         self._replaced: list[K] = []
 
     # -- reading --------------------------------------------------------------------------
@@ -120,8 +146,36 @@ class DurableRooms(Rooms[K]):
         if not presence.can_return(seat.participant.id):
             return self._deliverable(super().disconnect(conn))
         presence.ghosts[seat.participant.id] = Ghost(until=self._clock() + self.grace)
-        self._ghosts.add(conn)  # keeps its room pass: a mentor's removal still bars it
-        return []
+        address = self._address_of(conn)
+        self._ghosts[conn] = address  # keeps its room pass: a mentor's removal still bars it
+        return self._deliverable(self._bound_ghosts(address))
+
+    def _bound_ghosts(self, address: str | None) -> Outbox[K]:
+        """Let the oldest ghosts go while ``address`` or the server has too many."""
+        outbox: Outbox[K] = []
+        if address is not None:
+            mine = [c for c, a in self._ghosts.items() if a == address]
+            for conn in mine[: max(0, len(mine) - self.ghosts_per_address)]:
+                outbox += self._remove(conn, reason="disconnect")
+        while len(self._ghosts) > self.max_ghosts:
+            outbox += self._remove(next(iter(self._ghosts)), reason="disconnect")
+        return outbox
+
+    def _make_room_space(self) -> Outbox[K]:
+        """The oldest rooms where everyone is a ghost close (their ghosts leave), until
+        one room fewer than the most the server may hold is open."""
+        outbox: Outbox[K] = []
+        for conn in list(self._ghosts):
+            if len(self._rooms) < self.max_rooms:
+                break
+            seat = self._seats.get(conn)
+            if seat is None or conn not in self._ghosts:
+                continue
+            members = list(self._rooms[seat.room].members.values())
+            if all(m in self._ghosts for m in members):
+                for member in members:
+                    outbox += self._remove(member, reason="disconnect")
+        return self._deliverable(outbox)
 
     def expire(self, now: float | None = None) -> Outbox[K]:
         """Ghosts whose grace is over leave their rooms (``left``, reason ``disconnect``)."""
@@ -139,7 +193,7 @@ class DurableRooms(Rooms[K]):
         seat = self._seats[conn]
         outbox = super()._remove(conn, reason=reason)
         if conn in self._ghosts:
-            self._ghosts.discard(conn)
+            del self._ghosts[conn]
             self._passes.pop(conn, None)
         if seat.room in self._rooms:
             self._presence_of(seat.room).forget(seat.participant.id)
@@ -175,7 +229,7 @@ class DurableRooms(Rooms[K]):
         room.members[participant.id] = conn  # same place in the joining order
         ghost = presence.ghosts.pop(participant.id, None)
         if old in self._ghosts:
-            self._ghosts.discard(old)
+            del self._ghosts[old]
             self._passes.pop(old, None)
         elif not isinstance(old, Vacant):
             self._replaced.append(old)  # its old connection still looked open
@@ -229,9 +283,10 @@ class DurableRooms(Rooms[K]):
             return outbox  # refused
         message = room.chat[-1]
         if chat.id is not None:
-            presence.chats[key] = message
-            while len(presence.chats) > REMEMBERED_CHATS:
-                presence.chats.pop(next(iter(presence.chats)))
+            presence.remember_chat(key, message, chat_weight(message))
+            while len(presence.chats) > REMEMBERED_CHATS or (
+                    presence.chats_bytes > REMEMBERED_CHAT_BYTES and len(presence.chats) > 1):
+                presence.forget_chat(next(iter(presence.chats)))
             outbox = [(c, replace(m, ref=chat.id) if c == conn and m is message else m)
                       for c, m in outbox]
         self._log(seat.room, journal.chat(message, chat.id))
@@ -244,10 +299,9 @@ class DurableRooms(Rooms[K]):
         after = telestration.board.last_seq
         if after == before:  # refused, or a resend: only its author hears back
             return [(c, m) for c, m in outbox if c == conn]
-        numbered = next((m for _, m in outbox if isinstance(m, Annotation)), None)
-        if numbered is None:  # an undo or redo, answered with a snapshot
-            numbered = Annotation(seat.participant.id, with_seq(annotate.op, after))
-        self._log(seat.room, journal.op(numbered, annotate.id))
+        mine = [m for c, m in outbox if c == conn and isinstance(m, Annotation)]
+        for numbered in mine:  # an undo or redo may have changed several marks
+            self._log(seat.room, journal.op(numbered, numbered.ref))
         return outbox
 
     # -- journal --------------------------------------------------------------------------
@@ -300,7 +354,7 @@ class DurableRooms(Rooms[K]):
         if not members or state.room in self._rooms:
             return False
         now = self._clock() if now is None else now
-        room: _Room[K] = _Room(_new_telestration(self._clock))
+        room: _Room[K] = _Room(_new_telestration(self._clock, self.board_limits))
         self._rooms[state.room] = room
         presence = self._presence_of(state.room)
         for participant_id, member in members.items():
@@ -308,13 +362,13 @@ class DurableRooms(Rooms[K]):
             room.members[participant_id] = conn
             self._seats[conn] = Seat(state.room, member.info)
             self._ids.add(participant_id)
-            self._ghosts.add(conn)
+            self._ghosts[conn] = None
             presence.remember(participant_id, member.digest, member.user)
             presence.ghosts[participant_id] = Ghost(until=now + self.grace)
         for message, ref in state.chat:
-            room.chat.append(message)
+            room.keep_chat(message)
             if ref is not None:
-                presence.chats[(message.sender, ref)] = message
+                presence.remember_chat((message.sender, ref), message, chat_weight(message))
         room.chat_count = state.chat[-1][0].seq if state.chat else 0
         room.telestration.restore(state.board, state.ops, state.refs)
         return True

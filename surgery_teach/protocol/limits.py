@@ -18,6 +18,11 @@ from surgery_teach.errors import ConfigError
 # pings and chat: the sustained rate leaves room for that, and floods still stand out.
 MESSAGES_PER_SECOND: Final = 60.0
 MESSAGE_BURST: Final = 120
+# Bytes as well as messages: sixty full 2000-point strokes a second would take the shared
+# event loop more than a core. A drawing hand sends at most about 1 MB a second (a full
+# stroke's updates, 30 a second); what an undo or redo sends on counts for its sender.
+BYTES_PER_SECOND: Final = 1024 * 1024
+BYTE_BURST: Final = 4 * 1024 * 1024
 CONNECTIONS_PER_ADDRESS: Final = 20
 OPEN_TIMEOUT: Final = 10.0
 IDLE_TIMEOUT: Final = 60.0
@@ -32,6 +37,11 @@ class Limits:
     """Sustained messages a second from one connection; more get ``rate-limited``."""
     message_burst: int = MESSAGE_BURST
     """Messages one connection may send at once before the rate applies."""
+    bytes_per_second: int = BYTES_PER_SECOND
+    """Sustained bytes a second from one connection (its messages, and what its undo and
+    redo make the server send); more get ``rate-limited``."""
+    byte_burst: int = BYTE_BURST
+    """Bytes one connection may send at once before the byte rate applies."""
     connections_per_address: int = CONNECTIONS_PER_ADDRESS
     """Open websocket connections from one IP address; the next handshake gets HTTP 429."""
     open_timeout: float = OPEN_TIMEOUT
@@ -52,6 +62,11 @@ class Limits:
             )
         if self.message_burst < 1:
             raise ConfigError(f"message burst must be at least 1, got {self.message_burst}")
+        if self.bytes_per_second < 1024 or self.byte_burst < 1024 * 1024:
+            raise ConfigError(
+                f"the byte rate must be at least 1024 a second with a burst of at least "
+                f"1 MiB, got {self.bytes_per_second} and {self.byte_burst}"
+            )
         if self.connections_per_address < 1:
             raise ConfigError(
                 f"connections per address must be at least 1, got {self.connections_per_address}"
@@ -83,35 +98,59 @@ class _Bucket:
         self._rate, self._capacity = rate, float(capacity)
         self._tokens, self._at = float(capacity), now
 
-    def take(self, now: float) -> bool:
+    def has(self, now: float, amount: float = 1) -> bool:
         elapsed = max(0.0, now - self._at)
         self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
         self._at = now
-        if self._tokens < 1:
+        return self._tokens >= amount
+
+    def take(self, now: float, amount: float = 1) -> bool:
+        if not self.has(now, amount):
             return False
-        self._tokens -= 1
+        self._tokens -= amount
         return True
+
+    def charge(self, amount: float) -> None:
+        """Take ``amount`` more, into debt (down to minus the capacity)."""
+        self._tokens = max(-self._capacity, self._tokens - amount)
 
 
 class MessageRate:
     """One connection's message rate: ``burst`` at once, then ``per_second``.
 
-    A message beyond the rate is refused. Refused messages draw on a second allowance
+    Bytes count as well: ``bytes_per_second`` with ``byte_burst`` at once. A message
+    beyond either rate is refused. Refused messages draw on a second allowance
     of the same size: a client that uses that up too, by sending more than twice the
     rate for a few seconds, is flooding and is to be closed. A client that only now and
     then goes a little over (a fast drawing hand) loses a few messages and stays.
     """
 
-    def __init__(self, *, per_second: float, burst: int, now: float) -> None:
+    def __init__(self, *, per_second: float, burst: int, now: float,
+                 bytes_per_second: int = BYTES_PER_SECOND, byte_burst: int = BYTE_BURST) -> None:
         self._allowance = _Bucket(per_second, burst, now)
         self._tolerance = _Bucket(per_second, burst, now)
+        self._bytes = _Bucket(bytes_per_second, byte_burst, now)
+        self._bytes_tolerance = _Bucket(bytes_per_second, byte_burst, now)
 
     @classmethod
     def of(cls, limits: Limits, now: float) -> MessageRate:
-        return cls(per_second=limits.messages_per_second, burst=limits.message_burst, now=now)
+        return cls(per_second=limits.messages_per_second, burst=limits.message_burst, now=now,
+                   bytes_per_second=limits.bytes_per_second, byte_burst=limits.byte_burst)
 
-    def take(self, now: float) -> Verdict:
-        """Count one message received at ``now``."""
-        if self._allowance.take(now):
+    def take(self, now: float, size: int = 0) -> Verdict:
+        """Count one message of ``size`` bytes received at ``now``."""
+        if self._allowance.has(now) and self._bytes.has(now, size):
+            self._allowance.take(now)
+            self._bytes.take(now, size)
             return Verdict.ACCEPT
-        return Verdict.REFUSE if self._tolerance.take(now) else Verdict.CLOSE
+        if self._tolerance.has(now) and self._bytes_tolerance.has(now, size):
+            self._tolerance.take(now)
+            self._bytes_tolerance.take(now, size)
+            return Verdict.REFUSE
+        return Verdict.CLOSE
+
+    def charge(self, size: int) -> None:
+        """Count ``size`` bytes more against the byte rate: what a message made the server
+        send to others beyond its own size (an undo that brings back many marks)."""
+        if size > 0:
+            self._bytes.charge(size)

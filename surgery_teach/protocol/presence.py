@@ -59,6 +59,20 @@ class Presence:
     """Participant id -> its ghost, while its connection is gone."""
     chats: dict[tuple[str, MessageRef], ChatMessage] = field(default_factory=dict)
     """(sender id, message id) -> the chat message it became, oldest first."""
+    chat_weights: dict[tuple[str, MessageRef], int] = field(default_factory=dict)
+    chats_bytes: int = 0
+    """What the messages in ``chats`` weigh."""
+
+    def remember_chat(self, key: tuple[str, MessageRef], message: ChatMessage,
+                      weight: int) -> None:
+        self.forget_chat(key)
+        self.chats[key] = message
+        self.chat_weights[key] = weight
+        self.chats_bytes += weight
+
+    def forget_chat(self, key: tuple[str, MessageRef]) -> None:
+        if self.chats.pop(key, None) is not None:
+            self.chats_bytes -= self.chat_weights.pop(key)
 
     def remember(self, participant_id: str, digest: str | None, user: str | None) -> None:
         """``participant_id`` joined with a key of this digest (None: no key). A key that

@@ -48,6 +48,7 @@ from surgery_teach.protocol.messages import (
     Signal,
     Updated,
     Welcome,
+    serialize,
 )
 from surgery_teach.protocol.passes import Bars, RoomPass
 from surgery_teach.protocol.recording import RoomRecorders, chapter_refusal, record_refusal
@@ -60,11 +61,16 @@ from surgery_teach.protocol.roles import (
 
 if TYPE_CHECKING:
     from surgery_teach.annotations.board import Board
+    from surgery_teach.protocol.board_limits import BoardLimits
     from surgery_teach.protocol.telestration import Telestration
 
 DEFAULT_MAX_ROOM_SIZE = 50
 CHAT_HISTORY_LENGTH: Final = 200
 """How many of a room's latest chat messages the room keeps and a newcomer receives."""
+CHAT_HISTORY_BYTES: Final = 512 * 1024
+"""What those messages may weigh together (their JSON); older ones go first."""
+MAX_ROOMS: Final = 1000
+"""Rooms one server holds at once; a join that would open another gets ``server-full``."""
 
 K = TypeVar("K", bound=Hashable)
 Outbox: TypeAlias = list[tuple[K, ServerMessage]]
@@ -84,12 +90,13 @@ class Seat:
     participant: ParticipantInfo
 
 
-def _new_telestration(clock: Callable[[], float]) -> Telestration:
+def _new_telestration(clock: Callable[[], float],
+                      limits: BoardLimits | None = None) -> Telestration:
     # Imported here: surgery_teach.annotations builds on this package (its field rules
     # and Role), so importing it at the top would make the two import each other.
     from surgery_teach.protocol.telestration import Telestration
 
-    return Telestration(clock)
+    return Telestration(clock, limits)
 
 
 @dataclass
@@ -99,11 +106,27 @@ class _Room(Generic[K]):
 
     telestration: Telestration
     members: dict[str, K] = field(default_factory=dict)
-    chat: deque[ChatMessage] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY_LENGTH))
+    chat: deque[ChatMessage] = field(default_factory=deque)
+    chat_bytes: int = 0
+    """What the messages in ``chat`` weigh (their JSON)."""
     chat_count: int = 0
     """Chat messages ever sent here: the ``seq`` of the latest."""
     recording: RoomRecorders = field(default_factory=RoomRecorders)
     """Who records the room now, and its chapters."""
+
+    def keep_chat(self, message: ChatMessage) -> None:
+        """Add ``message`` to the history, forgetting the oldest beyond 200 messages or
+        512 KiB, so that a room's chat costs the server (and a newcomer) a bounded amount."""
+        self.chat.append(message)
+        self.chat_bytes += chat_weight(message)
+        while len(self.chat) > CHAT_HISTORY_LENGTH or (
+                self.chat_bytes > CHAT_HISTORY_BYTES and len(self.chat) > 1):
+            self.chat_bytes -= chat_weight(self.chat.popleft())
+
+
+def chat_weight(message: ChatMessage) -> int:
+    """A chat message's bytes in a ``chat-history`` (its JSON, about)."""
+    return len(serialize(message).encode()) - 20  # without "v" and "type"
 
 
 class Rooms(Generic[K]):
@@ -113,8 +136,10 @@ class Rooms(Generic[K]):
     ``clock`` gives ``pong.server_time``, chat times, the ``created`` time of marks and
     the time against which removals expire; ``new_id`` makes participant ids (tests pass
     deterministic ones). ``bars`` records removals (the server shares it with its
-    handshake rules). Rooms exist while someone is in them: a room's chat history and
-    annotations are forgotten when its last participant leaves; removals are not.
+    handshake rules). ``max_rooms`` bounds the rooms held at once, ``board_limits`` each
+    room's board (:mod:`.board_limits`; None: the defaults). Rooms exist while someone is
+    in them: a room's chat history and annotations are forgotten when its last
+    participant leaves; removals are not.
     """
 
     def __init__(
@@ -125,10 +150,16 @@ class Rooms(Generic[K]):
         clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = new_participant_id,
         bars: Bars | None = None,
+        max_rooms: int = MAX_ROOMS,
+        board_limits: BoardLimits | None = None,
     ) -> None:
         if max_room_size < 1:
             raise ConfigError(f"max_room_size must be at least 1, got {max_room_size}")
+        if max_rooms < 1:
+            raise ConfigError(f"max_rooms must be at least 1, got {max_rooms}")
         self.max_room_size = max_room_size
+        self.max_rooms = max_rooms
+        self.board_limits = board_limits
         self.server_version = server_version
         self._clock = clock
         self._new_id = new_id
@@ -240,8 +271,21 @@ class Rooms(Generic[K]):
                 "--max-room-size",
             )
         room = self._rooms.get(join.room)
+        outbox: Outbox[K] = []
         if room is None:
-            room = self._rooms[join.room] = _Room(_new_telestration(self._clock))
+            if len(self._rooms) >= self.max_rooms:
+                outbox = self._make_room_space()
+            if len(self._rooms) >= self.max_rooms:
+                return outbox + self._refuse(
+                    conn,
+                    join,
+                    ErrorCode.SERVER_FULL,
+                    f"the server holds {self.max_rooms} rooms, as many as it may, so room "
+                    f"{join.room!r} cannot be opened now; join a room that is open, try again "
+                    "later, or ask the operator to raise the limit",
+                )
+            room = self._rooms[join.room] = _Room(
+                _new_telestration(self._clock, self.board_limits))
         can_draw = room.telestration.can_draw(join.role)
         participant = ParticipantInfo(
             self._unique_id(), join.name, join.role, join.publishes, can_draw
@@ -249,10 +293,15 @@ class Rooms(Generic[K]):
         room.members[participant.id] = conn
         self._seats[conn] = Seat(join.room, participant)
         self._ids.add(participant.id)
-        outbox: Outbox[K] = [(conn, Welcome(join.room, participant, others, self.server_version))]
+        outbox += [(conn, Welcome(join.room, participant, others, self.server_version))]
         outbox += self._catch_up(conn, room)
         outbox += [(other, Joined(participant)) for other in self._others(join.room, conn)]
         return outbox
+
+    def _make_room_space(self) -> Outbox[K]:
+        """Free room for a new room if rooms can be freed (participants waiting to rejoin
+        can, :class:`~.durable.DurableRooms`); what that causes."""
+        return []
 
     @staticmethod
     def _catch_up(conn: K, room: _Room[K]) -> Outbox[K]:
@@ -320,8 +369,10 @@ class Rooms(Generic[K]):
             return self._refuse(conn, publish, ErrorCode.FORBIDDEN, refusal)
         participant = replace(seat.participant, publishes=publish.publishes)
         self._seats[conn] = Seat(seat.room, participant)
-        updated = Updated(participant)  # the sender's copy is its confirmation
-        return [(member, updated) for member in self._rooms[seat.room].members.values()]
+        updated = Updated(participant)  # the sender's copy (with ref) is its confirmation
+        mine = Updated(participant, publish.id)
+        members = self._rooms[seat.room].members.values()
+        return [(member, mine if member == conn else updated) for member in members]
 
     def _chat(self, conn: K, seat: Seat, chat: Chat) -> Outbox[K]:
         room = self._rooms[seat.room]
@@ -330,17 +381,20 @@ class Rooms(Generic[K]):
         message = ChatMessage(
             sender.id, sender.name, sender.role, chat.text, self._clock(), room.chat_count
         )
-        room.chat.append(message)
+        room.keep_chat(message)
         return [(member, message) for member in room.members.values()]  # sender included
 
     def _annotate(self, conn: K, seat: Seat, annotate: Annotate) -> Outbox[K]:
         telestration = self._rooms[seat.room].telestration
-        refusal = telestration.refusal(seat.participant, annotate.op)
-        if refusal is not None:
-            return self._refuse(conn, annotate, ErrorCode.FORBIDDEN, refusal)
-        theirs, mine = telestration.take(seat.participant, annotate)
-        members = self._rooms[seat.room].members.values()
-        return [(member, mine if member == conn else theirs) for member in members]
+        taken = telestration.refusal(seat.participant, annotate.op) or telestration.take(
+            seat.participant, annotate)
+        if not isinstance(taken, tuple):
+            return self._refuse(conn, annotate, taken.code, taken.text)
+        theirs, mine = taken
+        outbox: Outbox[K] = []
+        for member in self._rooms[seat.room].members.values():
+            outbox += [(member, m) for m in (mine if member == conn else theirs)]
+        return outbox
 
     def _grant_draw(self, conn: K, seat: Seat, grant: GrantDraw) -> Outbox[K]:
         refusal = grant_refusal(seat.participant.role)
@@ -363,7 +417,8 @@ class Rooms(Generic[K]):
         participant = replace(target.participant, can_draw=grant.allowed)
         self._seats[target_conn] = Seat(target.room, participant)
         updated = Updated(participant)  # the trainee's tools follow their own copy
-        return [(member, updated) for member in members.values()]
+        mine = Updated(participant, grant.id)  # the mentor's, with ref, confirms it
+        return [(member, mine if member == conn else updated) for member in members.values()]
 
     def _relay(self, conn: K, seat: Seat, signal: Signal) -> Outbox[K]:
         refusal = signal_refusal(seat.participant, signal.data)

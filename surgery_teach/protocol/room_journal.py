@@ -35,7 +35,6 @@ from surgery_teach.protocol.messages import (
     ChatMessage,
     MessageRef,
     ParticipantInfo,
-    ServerMessage,
     Updated,
     parse_server,
     serialize,
@@ -47,9 +46,30 @@ JOURNAL_VERSION: Final = 1
 Entry = dict[str, Any]
 
 
-def _wire(message: ServerMessage) -> dict[str, Any]:
-    wire: dict[str, Any] = json.loads(serialize(message))
-    return wire
+def encode(entry: Entry) -> bytes:
+    """One journal line: the entry as compact JSON and a newline.
+
+    An entry made here carries its message (``m``) as the message itself, written out
+    only now with :func:`~.messages.serialize` (which writes each mark once), so that
+    recording a change costs the event loop next to nothing and the writing can happen
+    on another thread; ``m`` keeps its place among the keys.
+    """
+    message = entry.get("m")
+    if message is None or isinstance(message, dict):
+        return (json.dumps(entry, ensure_ascii=False, separators=_SEPARATORS,
+                           allow_nan=False) + "\n").encode()
+    parts = [
+        f'"{key}":{serialize(value) if key == "m" else _json(value)}'
+        for key, value in entry.items()
+    ]
+    return ("{" + ",".join(parts) + "}\n").encode()
+
+
+_SEPARATORS: Final = (",", ":")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=_SEPARATORS, allow_nan=False)
 
 
 def header(room: str) -> Entry:
@@ -58,7 +78,7 @@ def header(room: str) -> Entry:
 
 def arrival(participant: ParticipantInfo, digest: str | None, user: str | None) -> Entry:
     """A participant joined, came back, or changed what it publishes or may draw."""
-    return {"k": "in", "m": _wire(Updated(participant)), "key": digest, "user": user}
+    return {"k": "in", "m": Updated(participant), "key": digest, "user": user}
 
 
 def departure(participant_id: str) -> Entry:
@@ -66,19 +86,19 @@ def departure(participant_id: str) -> Entry:
 
 
 def chat(message: ChatMessage, ref: MessageRef) -> Entry:
-    return {"k": "chat", "m": _wire(replace(message, ref=None)), "ref": ref}
+    return {"k": "chat", "m": replace(message, ref=None), "ref": ref}
 
 
 def op(annotation: Annotation, ref: MessageRef) -> Entry:
-    return {"k": "op", "m": _wire(replace(annotation, ref=None)), "ref": ref}
+    return {"k": "op", "m": replace(annotation, ref=None), "ref": ref}
 
 
 def board(snapshot: AnnotationSnapshot) -> Entry:
-    return {"k": "board", "m": _wire(replace(snapshot, ref=None))}
+    return {"k": "board", "m": replace(snapshot, ref=None)}
 
 
 def applied(ref: MessageRef, annotation: Annotation) -> Entry:
-    return {"k": "ref", "m": _wire(replace(annotation, ref=None)), "ref": ref}
+    return {"k": "ref", "m": replace(annotation, ref=None), "ref": ref}
 
 
 @dataclass

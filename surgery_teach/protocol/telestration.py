@@ -1,14 +1,17 @@
 """Telestration in one room, as the server rules it: who may send which op, and its order.
 
 :class:`Telestration` keeps the room's :class:`~surgery_teach.annotations.Board`. An op
-is accepted if its author is the sender and :func:`~surgery_teach.annotations.may` allows
-it for the sender's role and drawing right; it is then numbered, its mark stamped with
-the server clock (so every client fades it at the same moment, whatever their clocks)
-and applied. Every client that applies the ops in ``seq`` order then holds this board.
+is accepted if its author is the sender, a new mark's id begins with the author's id and
+``:`` (so nobody can take another's ids), :func:`~surgery_teach.annotations.may` allows
+it for the sender's role and drawing right, and the board stays within its limits
+(:mod:`.board_limits`); it is then numbered, its mark stamped with the server clock (so
+every client fades it at the same moment, whatever their clocks) and applied. Every
+client that applies the ops in ``seq`` order then holds this board.
 
 Undo and redo are the exception: they depend on each author's history, and a client that
-joined late holds only a compacted history (:meth:`~surgery_teach.annotations.Board.snapshot`).
-So they are applied here and answered with a fresh snapshot for everyone, not relayed.
+joined late holds only a compacted history. So the server applies them to its board and
+sends what they changed, as ``add``, ``update`` and ``remove`` ops numbered like any
+other: the change, never the whole board.
 
 Pure like :mod:`.room`, which calls it and sends what it returns.
 """
@@ -17,9 +20,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from surgery_teach.annotations.board import Board, opacity_at
+from surgery_teach.annotations.board import (
+    Board,
+    Change,
+    FreezeChanged,
+    ShapeAdded,
+    ShapeChanged,
+    ShapeRemoved,
+    opacity_at,
+)
+from surgery_teach.annotations.history import weight
 from surgery_teach.annotations.ops import (
     Add,
     Clear,
@@ -34,7 +46,8 @@ from surgery_teach.annotations.ops import (
     with_seq,
 )
 from surgery_teach.annotations.permissions import may, may_draw
-from surgery_teach.annotations.shapes import Pointer
+from surgery_teach.annotations.shapes import Pointer, Shape
+from surgery_teach.protocol.board_limits import BoardLimits, BoardTally
 from surgery_teach.protocol.messages import (
     Annotate,
     Annotation,
@@ -42,72 +55,163 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Role,
 )
+from surgery_teach.wire.fields import ErrorCode, show
 
 REMEMBERED_REFS = 5000
 """Client op ids remembered per room for exactly-once resends after a reconnect."""
+REMEMBERED_BYTES = 2 * 1024 * 1024
+"""What the ops remembered for those ids may weigh (older ids are forgotten first)."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why an op is not taken: the ``error`` code and message for its sender."""
+
+    code: ErrorCode
+    text: str
 
 
 class Telestration:
     """One room's annotations: the board every accepted op goes through, in ``seq`` order.
 
-    ``clock`` (Unix seconds) stamps the marks and tells which pointers still show.
+    ``clock`` (Unix seconds) stamps the marks and tells which pointers still show;
+    ``limits`` bound what the board holds.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.board = Board()
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 limits: BoardLimits | None = None) -> None:
+        self.limits = BoardLimits() if limits is None else limits
+        self.board = Board(history_bytes=self.limits.history_bytes)
+        self.tally = BoardTally()
         self._clock = clock
         # client op ids (``annotate.id``) already applied, so a resend is applied once
         self._applied: dict[str | int, Annotation] = {}
+        self._applied_weights: dict[str | int, int] = {}
+        self._applied_weight = 0
 
     @staticmethod
     def can_draw(role: Role, *, granted: bool = False) -> bool:
         """A participant's ``can_draw``: by ``role``, and for a trainee whether ``granted``."""
         return may_draw(role, trainee_granted=granted)
 
-    def refusal(self, sender: ParticipantInfo, op: Op) -> str | None:
-        """Why ``sender`` may not send ``op`` (a ``forbidden`` message), or None."""
+    def refusal(self, sender: ParticipantInfo, op: Op) -> Refused | None:
+        """Why ``sender`` may not send ``op`` now, or None. Undo and redo are judged when
+        they are applied (:meth:`take`)."""
         if op.author != sender.id:
-            return (
+            return Refused(ErrorCode.FORBIDDEN, (
                 f"the op's author is {op.author!r} but you are {sender.id!r}; an op carries "
-                "its sender's participant id as its author"
-            )
+                "its sender's participant id as its author"))
         shape_author = self._shape_author(op)
         granted = sender.can_draw
-        if may(sender.role, op, trainee_granted=granted, shape_author=shape_author):
+        if not may(sender.role, op, trainee_granted=granted, shape_author=shape_author):
+            return Refused(ErrorCode.FORBIDDEN, _why_not(sender.role, op, granted=granted,
+                                                         shape_author=shape_author))
+        match op:
+            case Add() | Update() if not op.shape.id.startswith(f"{op.author}:"):
+                return Refused(ErrorCode.BAD_ANNOTATION, (
+                    f"field 'op.shape.id' must begin with your participant id and ':', like "
+                    f"'{op.author}:17' (got {show(op.shape.id)}); count your marks after it"))
+            case Update() if self.board.get(op.shape.id) is None:
+                return Refused(ErrorCode.BAD_ANNOTATION, (
+                    f"there is no mark {op.shape.id!r} on the board to update (it was "
+                    "refused, removed, or faded away); start a new one with add"))
+            case Add() | Update():
+                return self._room_for(op.shape)
+            case Freeze():
+                problem = self.tally.problem(self.limits, held=op.source)
+                return None if problem is None else Refused(ErrorCode.BOARD_FULL, problem)
+        return None
+
+    def _room_for(self, shape: Shape) -> Refused | None:
+        """Whether the board has room for ``shape``; faded marks make room if need be."""
+        if self.tally.problem(self.limits, shape) is None:
             return None
-        return _why_not(sender.role, op, granted=granted, shape_author=shape_author)
+        self._drop_faded()
+        problem = self.tally.problem(self.limits, shape)
+        return None if problem is None else Refused(ErrorCode.BOARD_FULL, problem)
+
+    def _drop_faded(self) -> None:
+        """Forget marks that show nowhere any more: faded live marks, quiet pointers."""
+        self.tally.follow(self.board.drop_faded(self._clock()))
 
     def take(
         self, sender: ParticipantInfo, annotate: Annotate
-    ) -> tuple[Annotation | AnnotationSnapshot, Annotation | AnnotationSnapshot]:
-        """Order and apply an accepted op; return what the others and the author receive.
+    ) -> tuple[list[Annotation], list[Annotation]] | Refused:
+        """Order and apply an op :meth:`refusal` let through; return what the others and
+        the author receive, in order (an undo or redo may change several marks, and the
+        author's copy of the last carries ``ref``), or why it is refused after all.
 
         The mark an add or update carries is stamped ``created`` now, by the server
-        clock. The author's copy differs only by its ``ref``.
+        clock. A resend of an op already taken goes to its author only.
         """
         if annotate.id is not None and annotate.id in self._applied:
             # A resend after a reconnect of an op the room already has (the echo was lost):
             # confirm it to its author again; boards skip it, its seq being old.
             done = self._applied[annotate.id]
-            return done, replace(done, ref=annotate.id)
+            return [], [replace(done, ref=annotate.id)]
         op = annotate.op
-        if isinstance(op, Add | Update):
-            op = replace(op, shape=replace(op.shape, created=self._clock()))
-        op = with_seq(op, self.board.last_seq + 1)
-        self.board.apply(op)
-        applied = Annotation(sender.id, op)
-        self._remember(annotate.id, applied)  # an undo too: a resend must not undo twice
         if isinstance(op, Undo | Redo):
-            ops = self._snapshot_ops()
-            return AnnotationSnapshot(ops, op.seq), AnnotationSnapshot(ops, op.seq, annotate.id)
-        return applied, Annotation(sender.id, op, annotate.id)
+            taken = self._step(op)
+            if isinstance(taken, Refused):
+                return taken
+            ops = taken
+        else:
+            if isinstance(op, Add | Update):
+                op = replace(op, shape=replace(op.shape, created=self._clock()))
+            op = with_seq(op, self.board.last_seq + 1)
+            self.tally.follow(self.board.apply(op))
+            ops = [op]
+        theirs = [Annotation(sender.id, numbered) for numbered in ops]
+        self._remember(annotate.id, theirs[-1])  # an undo too: a resend must not undo twice
+        mine = [*theirs[:-1], replace(theirs[-1], ref=annotate.id)]
+        return theirs, mine
+
+    def _step(self, op: Undo | Redo) -> list[Op] | Refused:
+        """Apply an undo or redo; the ops that make its changes, numbered."""
+        changes = self._apply_step(op)
+        if changes is None:
+            self._drop_faded()  # faded marks may make room for what comes back
+            changes = self._apply_step(op)
+        if changes is None:
+            problem = self.tally.over(self.limits) or "the board is full"
+            return Refused(ErrorCode.BOARD_FULL, problem)
+        if not changes:
+            what = "undo" if isinstance(op, Undo) else "redo"
+            return Refused(ErrorCode.NOTHING_TO_UNDO, (
+                f"there is nothing of yours to {what} (nothing you did can be taken back or "
+                "done again now); nothing changed"))
+        seq = self.board.last_seq
+        ops = [with_seq(_change_op(change, op.author), seq + n)
+               for n, change in enumerate(changes, 1)]
+        self.board.note_seq(ops[-1].seq)
+        return ops
+
+    def _apply_step(self, op: Undo | Redo) -> list[Change] | None:
+        """The changes of an undo or redo, or None (and nothing changed) when they would
+        break a limit of the board."""
+        changes = self.board.apply(with_seq(op, 0))  # numbered once we know the changes
+        self.tally.follow(changes)
+        if self.tally.over(self.limits) is None:
+            return changes
+        back = Redo(op.author) if isinstance(op, Undo) else Undo(op.author)
+        self.tally.follow(self.board.apply(back))  # exactly what it did, taken back
+        return None
 
     def _remember(self, ref: str | int | None, applied: Annotation) -> None:
         if ref is None:
             return
+        self._forget(ref)
         self._applied[ref] = applied
-        while len(self._applied) > REMEMBERED_REFS:
-            self._applied.pop(next(iter(self._applied)))
+        shape = applied.op.shape if isinstance(applied.op, Add | Update) else None
+        self._applied_weights[ref] = weight(shape)
+        self._applied_weight += self._applied_weights[ref]
+        while len(self._applied) > REMEMBERED_REFS or (
+                self._applied_weight > REMEMBERED_BYTES and len(self._applied) > 1):
+            self._forget(next(iter(self._applied)))
+
+    def _forget(self, ref: str | int) -> None:
+        if self._applied.pop(ref, None) is not None:
+            self._applied_weight -= self._applied_weights.pop(ref)
 
     def restore(
         self,
@@ -119,12 +223,17 @@ class Telestration:
         ``snapshot``, then the numbered ``ops`` after it; ``refs`` are client op ids the
         snapshot already holds, so resends of them are still recognised."""
         if snapshot is not None:
-            self.board = Board.from_snapshot(snapshot.ops, last_seq=snapshot.seq)
+            self.board = Board.from_snapshot(snapshot.ops, last_seq=snapshot.seq,
+                                             history_bytes=self.limits.history_bytes)
         for ref, annotation in refs:
             self._remember(ref, annotation)
         for annotation, ref in ops:
             self.board.apply(annotation.op)
             self._remember(ref, annotation)
+        self.tally = BoardTally()
+        view = self.board.view()
+        self.tally.follow([ShapeAdded(shape) for marks in view.marks.values() for shape in marks])
+        self.tally.follow([FreezeChanged(source, held) for source, held in view.held.items()])
 
     def state(self) -> tuple[AnnotationSnapshot, list[tuple[str | int, Annotation]]]:
         """The board compacted, and the client op ids it holds: what a compacted journal
@@ -157,6 +266,18 @@ class Telestration:
             case Update():
                 return self.board.author_of(op.shape.id)
         return None
+
+
+def _change_op(change: Change, author: str) -> Op:
+    """The op that makes ``change`` on every other board."""
+    match change:
+        case ShapeAdded(shape):
+            return Add(shape)
+        case ShapeChanged(shape):
+            return Update(shape)
+        case ShapeRemoved(shape):
+            return Remove(shape.id, author=author)
+    raise AssertionError(f"an undo or redo changes marks only, not {change!r}")
 
 
 def _pointer(op: Op) -> Pointer | None:

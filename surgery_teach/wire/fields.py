@@ -61,6 +61,11 @@ class ErrorCode(StrEnum):
     BAD_ANNOTATION = "bad-annotation"
     RATE_LIMITED = "rate-limited"
     REMOVED = "removed"
+    BOARD_FULL = "board-full"
+    """The board of the room is at one of its limits (docs/protocol.md, section 9)."""
+    NOTHING_TO_UNDO = "nothing-to-undo"
+    SERVER_FULL = "server-full"
+    """The server holds as many rooms as it may; a new one cannot be made now."""
 
 
 MessageRef: TypeAlias = str | int | None

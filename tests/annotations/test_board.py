@@ -129,9 +129,9 @@ def test_undo_and_redo_are_per_author_with_interleaved_authors() -> None:
     play(board, Undo(MENTOR))  # nothing left to undo
     assert ids(board) == ["s1"]
     play(board, Redo(MENTOR))
-    assert ids(board) == ["m1", "s1"]
+    assert ids(board) == ["s1", "m1"]  # a mark brought back goes on top (section 8.4)
     play(board, Redo(SURGEON), Redo(MENTOR))
-    assert ids(board) == ["m1", "s1", "m2", "s2"]  # back in their drawing order
+    assert ids(board) == ["s1", "m1", "s2", "m2"]
 
 
 def test_a_new_add_clears_only_that_authors_redo() -> None:
@@ -140,7 +140,7 @@ def test_a_new_add_clears_only_that_authors_redo() -> None:
     play(board, Add(arrow("m2")), Add(arrow("t1", TRAINEE)))
     assert not board.can_redo(MENTOR) and board.can_redo(SURGEON)
     play(board, Redo(MENTOR), Redo(SURGEON))
-    assert ids(board) == ["s1", "m2", "t1"]
+    assert ids(board) == ["m2", "t1", "s1"]  # s1 is back, on top
 
 
 def test_one_undo_takes_back_a_whole_stroke_with_its_updates() -> None:
@@ -199,7 +199,7 @@ def test_clear_mine_removes_only_the_authors_marks_on_that_source_and_can_be_und
     assert {c.shape.id for c in changes if isinstance(c, ShapeRemoved)} == {"m1", "m2"}
     assert ids(board) == ["s1"] and ids(board, source="Room camera") == ["m3"]
     play(board, Undo(MENTOR))
-    assert ids(board) == ["m1", "s1", "m2"]  # in their old places
+    assert ids(board) == ["s1", "m1", "m2"]  # back on top, in the order they were drawn
     play(board, Redo(MENTOR))
     assert ids(board) == ["s1"]
 
@@ -353,7 +353,7 @@ def test_a_snapshot_keeps_the_drawing_order_and_the_joiner_goes_on_with_the_stre
         ),
     )
     joiner = Board.from_snapshot(board.snapshot())
-    assert ids(joiner) == ids(board) == ["a", "b", "c"]
+    assert ids(joiner) == ids(board) == ["b", "c", "a"]  # a, brought back, on top
     follow = numbered(
         [Add(arrow("d", SURGEON)), Undo(SURGEON), Clear(ClearScope.MINE, LAP, author=MENTOR)],
         start=6,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 
@@ -62,11 +63,18 @@ class Clock:
 class Theatre:
     """A room with a surgeon, a mentor, a trainee and a student, and what each one saw."""
 
+    # Participant ids as short as the mark ids built on them ("m:1" is the mentor's).
+    SHORT_IDS: ClassVar[dict[str, str]] = {
+        "surgeon": "s", "mentor": "m", "trainee": "t", "student": "x"}
+
     def __init__(self) -> None:
         self.clock = Clock()
         counter = itertools.count(1)
+        self._next_id = ""
         self.rooms: Rooms[str] = Rooms(
-            clock=self.clock, new_id=lambda: f"p-{next(counter):08x}", server_version="9.9.9"
+            clock=self.clock,
+            new_id=lambda: self._next_id or f"p-{next(counter):08x}",
+            server_version="9.9.9",
         )
         self.ids: dict[str, str] = {}
         self.seen: dict[str, list[ServerMessage]] = {}
@@ -79,7 +87,9 @@ class Theatre:
             self.join(conn, role)
 
     def join(self, conn: str, role: Role, room: str = ROOM) -> Outbox[str]:
+        self._next_id = self.SHORT_IDS.get(conn, "")
         outbox = self.rooms.handle(conn, Join(room, conn.title(), role))
+        self._next_id = ""
         welcome = outbox[0][1]
         assert isinstance(welcome, Welcome)
         self.ids[conn] = welcome.you.id
@@ -176,9 +186,8 @@ def test_an_op_resent_with_the_same_client_id_is_applied_once_and_confirmed_agai
     again = theatre.send("mentor", Add(theatre.arrow("mentor", "m:1")), ref="a1b2c3-1")
     assert theatre.board.last_seq == 1
     assert ids_on(theatre.board) == ["m:1"]
-    seqs = {m.op.seq for _, m in again}  # type: ignore[union-attr]
-    assert seqs == {1}  # the old number: every board skips it
-    assert [m.ref for _, m in again] == [m.ref for _, m in first]  # type: ignore[union-attr]
+    # only its author hears back, with the old number (every board skips it) and its ref
+    assert again == [("mentor", dict(first)["mentor"])]
 
 
 def test_the_server_clock_overwrites_created_so_every_client_fades_a_mark_alike(
@@ -234,14 +243,16 @@ def test_a_trainee_draws_only_while_a_mentor_allows_it(theatre: Theatre) -> None
     outbox = theatre.grant("mentor", "trainee")
     trainee = theatre.rooms.participants(ROOM)[2]
     assert trainee.can_draw is True
-    assert outbox == [(conn, Updated(trainee)) for conn in theatre.seen]
+    # the mentor's copy answers its grant-draw (id "g"): its confirmation
+    assert outbox == [(conn, Updated(trainee, "g" if conn == "mentor" else None))
+                      for conn in theatre.seen]
     assert [type(m) for _, m in theatre.send("trainee", mark)] == [Annotation] * 4
     assert ids_on(theatre.board) == ["t:1"]
 
     outbox = theatre.grant("mentor", "trainee", allowed=False)
     trainee = theatre.rooms.participants(ROOM)[2]
     assert trainee.can_draw is False
-    assert {m for _, m in outbox} == {Updated(trainee)}
+    assert {m for _, m in outbox} == {Updated(trainee), Updated(trainee, "g")}
     pointer = Add(theatre.pointer("trainee", "t:ptr"))
     reply = refused(theatre.send("trainee", pointer), "trainee")
     assert reply.message == "a trainee may draw only when a mentor allows it"
@@ -487,17 +498,43 @@ class Viewer:
             self.board = Board.from_snapshot(message.ops, last_seq=message.seq)
 
 
-def test_undo_and_redo_are_answered_with_a_fresh_snapshot_for_everyone(theatre: Theatre) -> None:
+def test_undo_and_redo_send_everyone_the_change_they_made_not_the_board(
+        theatre: Theatre) -> None:
     mentor = theatre.ids["mentor"]
     theatre.send("mentor", Add(theatre.arrow("mentor", "m:1")))
+    theatre.send("mentor", Add(theatre.arrow("mentor", "m:2", pinned=True)))
     outbox = theatre.send("mentor", Undo(mentor), ref="u-1")
     assert [conn for conn, _ in outbox] == ["surgeon", "mentor", "trainee", "student"]
-    assert {m for conn, m in outbox if conn != "mentor"} == {AnnotationSnapshot((), 2)}
-    assert dict(outbox)["mentor"] == AnnotationSnapshot((), 2, ref="u-1")
+    taken_back = Annotation(mentor, Remove("m:2", author=mentor, seq=3))
+    assert {m for conn, m in outbox if conn != "mentor"} == {taken_back}
+    assert dict(outbox)["mentor"] == replace(taken_back, ref="u-1")
     outbox = theatre.send("mentor", Redo(mentor))
-    snapshot = outbox[0][1]
-    assert isinstance(snapshot, AnnotationSnapshot) and snapshot.seq == 3
-    assert [op.shape.id for op in snapshot.ops] == ["m:1"]  # type: ignore[union-attr]
+    relayed = outbox[0][1]
+    assert isinstance(relayed, Annotation) and isinstance(relayed.op, Add)
+    assert (relayed.op.seq, relayed.op.shape) == (4, theatre.board.get("m:2"))
+    assert ids_on(theatre.board) == ["m:1", "m:2"]
+
+
+def test_an_undo_of_a_clear_sends_each_mark_back_in_drawing_order(theatre: Theatre) -> None:
+    mentor = theatre.ids["mentor"]
+    for n in (1, 2, 3):
+        theatre.send("mentor", Add(theatre.arrow("mentor", f"m:{n}", pinned=True)))
+    theatre.send("surgeon", Add(theatre.arrow("surgeon", "s:1", pinned=True)))
+    theatre.send("mentor", Clear(ClearScope.MINE, LAP, author=mentor))
+    outbox = theatre.send("mentor", Undo(mentor), ref="u-1")
+    mine = [m for conn, m in outbox if conn == "mentor"]
+    assert [(m.op.seq, m.op.shape.id) for m in mine] == [  # type: ignore[union-attr]
+        (6, "m:1"), (7, "m:2"), (8, "m:3")]
+    assert [m.ref for m in mine] == [None, None, "u-1"]  # type: ignore[union-attr]
+    assert ids_on(theatre.board) == ["s:1", "m:1", "m:2", "m:3"]  # back, on top
+    assert theatre.board.last_seq == 8
+
+
+def test_an_undo_with_nothing_to_undo_is_refused_and_numbers_nothing(theatre: Theatre) -> None:
+    reply = refused(theatre.send("mentor", Undo(theatre.ids["mentor"]), ref="u-1"), "mentor",
+                    ErrorCode.NOTHING_TO_UNDO)
+    assert reply.ref == "u-1" and "nothing of yours to undo" in reply.message
+    assert theatre.board.last_seq == 0
 
 
 def test_every_board_agrees_after_an_undo_that_a_late_joiner_has_no_history_for(

@@ -12,9 +12,21 @@ from signaling_server import ServerConfig, start_server
 from signaling_server.__main__ import _parse_args, _parse_token_args
 from signaling_server.config import TRANSPORT_MAX_BYTES, TRANSPORT_QUEUE
 from signaling_server.server import KEEPALIVE_SECONDS, SOCKETS_PER_CONNECTION, WRITE_LIMIT
+from signaling_server.state import MAX_JOURNAL_BYTES, MAX_QUEUED_BYTES
+from surgery_teach.annotations.history import HISTORY_BYTES, MAX_UNDO
 from surgery_teach.protocol import CHAT_HISTORY_LENGTH, DEFAULT_MAX_ROOM_SIZE, MAX_MESSAGE_BYTES
+from surgery_teach.protocol.board_limits import BoardLimits
+from surgery_teach.protocol.durable import (
+    GHOSTS_PER_ADDRESS,
+    MAX_GHOSTS,
+    REMEMBERED_CHAT_BYTES,
+    REMEMBERED_CHATS,
+)
 from surgery_teach.protocol.limits import Limits
 from surgery_teach.protocol.passes import CLOCK_TOLERANCE
+from surgery_teach.protocol.presence import REJOIN_GRACE
+from surgery_teach.protocol.room import CHAT_HISTORY_BYTES, MAX_ROOMS
+from surgery_teach.protocol.telestration import REMEMBERED_BYTES, REMEMBERED_REFS
 from surgery_teach.protocol.tokens import MAX_TOKEN_CHARS, MIN_SECRET_BYTES, parse_duration
 from tests.timing import seconds
 
@@ -36,8 +48,14 @@ def _mib(n: int) -> str:
     return f"{n // 2**20} MiB"
 
 
+def _kib(n: int) -> str:
+    return f"{n // 1024} KiB"
+
+
 def test_every_limit_is_listed_with_the_codes_default() -> None:
     limits = Limits()
+    config = ServerConfig()
+    board = config.board
     ttl_hours = parse_duration(_parse_token_args(["--room", "r", "--role", "mentor",
                                                   "--name", "n"]).ttl) / 3600
     expected = {
@@ -46,6 +64,10 @@ def test_every_limit_is_listed_with_the_codes_default() -> None:
         "messages read ahead while one is being handled": str(TRANSPORT_QUEUE),
         "message rate per connection": (
             f"{limits.message_burst} at once, then {limits.messages_per_second:g} a second"
+        ),
+        "byte rate per connection (its messages, and what its undo and redo send to the "
+        "others)": (
+            f"{_mib(limits.byte_burst)} at once, then {_kib(limits.bytes_per_second)} a second"
         ),
         "websocket connections per IP address": str(limits.connections_per_address),
         "TCP connections per IP address, handshakes under way included": (
@@ -63,7 +85,24 @@ def test_every_limit_is_listed_with_the_codes_default() -> None:
         ),
         "messages queued for a participant who does not read": _mib(limits.send_buffer_bytes),
         "participants per room": str(ServerConfig().max_room_size),
-        "chat kept per room": f"{CHAT_HISTORY_LENGTH} messages",
+        "chat kept per room": f"{CHAT_HISTORY_LENGTH} messages, {_kib(CHAT_HISTORY_BYTES)}",
+        "chat message ids remembered per room (taken once)": (
+            f"{REMEMBERED_CHATS}, {_kib(REMEMBERED_CHAT_BYTES)} of messages"),
+        "marks and pointers on a room's board": str(board.marks),
+        "freehand points on a room's board": str(board.points),
+        "pinned marks per participant on a room's board": str(board.pinned_per_author),
+        "a room's board as a late joiner's snapshot": _kib(board.snapshot_bytes),
+        "pictures of a room held on a frame": str(board.held),
+        "undo history per participant": f"{MAX_UNDO} steps, {_kib(HISTORY_BYTES)} of marks",
+        "annotate ids remembered per room (taken once)": (
+            f"{REMEMBERED_REFS}, {_kib(REMEMBERED_BYTES)} of ops"),
+        "rooms on the server": str(config.max_rooms),
+        "participants waiting to rejoin, per IP address": (
+            f"{GHOSTS_PER_ADDRESS} (as many as its connections)"),
+        "participants waiting to rejoin on the server": str(config.max_waiting),
+        "rejoin grace": f"{config.rejoin_grace:g} s",
+        "a room's journal on disk (`--state-dir`)": _mib(MAX_JOURNAL_BYTES),
+        "lines waiting for the disk (`--state-dir`)": _mib(MAX_QUEUED_BYTES),
         "room token": f"{MAX_TOKEN_CHARS} characters",
         "clock difference accepted for a token": f"{CLOCK_TOLERANCE:g} s",
         "token lifetime": f"{ttl_hours:g} h",
@@ -72,6 +111,10 @@ def test_every_limit_is_listed_with_the_codes_default() -> None:
         "permessage-deflate compression": "off",
     }
     assert SOCKETS_PER_CONNECTION == 2  # "twice"
+    assert GHOSTS_PER_ADDRESS == limits.connections_per_address  # "as many as"
+    assert (config.max_rooms, config.max_waiting) == (MAX_ROOMS, MAX_GHOSTS)
+    assert config.rejoin_grace == REJOIN_GRACE
+    assert board == BoardLimits() and board.history_bytes == HISTORY_BYTES
     assert ServerConfig().max_room_size == DEFAULT_MAX_ROOM_SIZE
     table = _defaults_table()
     assert set(table) == set(expected)
@@ -88,6 +131,10 @@ def test_every_per_client_limit_of_the_code_is_in_the_table() -> None:
         "open_timeout": "opening handshake (TLS and websocket)",
         "idle_timeout": "idle connection (nothing received, not even a websocket ping)",
         "send_buffer_bytes": "messages queued for a participant who does not read",
+        "bytes_per_second": "byte rate per connection (its messages, and what its undo and "
+        "redo send to the others)",
+        "byte_burst": "byte rate per connection (its messages, and what its undo and redo "
+        "send to the others)",
     }
     assert {field.name for field in dataclasses.fields(Limits)} == set(rows)
     assert set(rows.values()) <= set(_defaults_table())

@@ -73,9 +73,11 @@ async def test_a_full_disk_stops_appends_and_the_room_is_rewritten_from_memory(
         tmp_path: Path) -> None:
     state = Disk.open(tmp_path)
     rooms = _room(state)
+    state.drain()
     state.full = True  # half a line goes in, then nothing
     rooms.handle("t", Leave())  # this `out` would be lost: the trainee must not come back
     rooms.handle("m", Chat("while full", id="c-2"))
+    state.drain()  # the writer thread has tried
     assert state.due() == [ROOM]
     # a crash now (the files as they are): the torn last line is dropped, all before it kept
     shutil.copytree(tmp_path / "rooms", tmp_path / "crash" / "rooms")
@@ -204,11 +206,13 @@ class SlowDisk(StateDir):
 async def test_flushing_and_compaction_run_off_the_event_loop(tmp_path: Path) -> None:
     state = SlowDisk.open(tmp_path, max_bytes=256)
     rooms = _room(state)  # past 256 bytes: due for compaction
+    state.drain()
     assert state.due() == [ROOM]
     state.hold.clear()
     saving = asyncio.ensure_future(state.save(rooms.state_entries, list))
     assert await asyncio.to_thread(state.holding.wait, seconds(5))  # the disk is slow ...
     rooms.handle("m", Chat("meanwhile", id="c-2"))  # ... and the loop goes on, appending
+    assert state.holding.is_set() and not state.hold.is_set()  # it did not wait for the disk
     state.hold.set()
     await asyncio.wait_for(saving, seconds(5))
     assert state.threads and threading.get_ident() not in state.threads

@@ -61,14 +61,14 @@ async def test_a_mentors_arrow_reaches_the_trainee_and_the_surgeon_in_order(
 ) -> None:
     surgeon, mentor, trainee = await theatre(open_client)
     drawing: list[Op] = [
-        Add(arrow(mentor.id, "m:1", x=0.5)),
-        Update(arrow(mentor.id, "m:1", x=0.6)),
-        Update(arrow(mentor.id, "m:1", x=0.7)),
+        Add(arrow(mentor.id, f"{mentor.id}:1", x=0.5)),
+        Update(arrow(mentor.id, f"{mentor.id}:1", x=0.6)),
+        Update(arrow(mentor.id, f"{mentor.id}:1", x=0.7)),
     ]
     pointing: list[Op] = [
         Add(
             Pointer(
-                id="s:ptr",
+                id=f"{surgeon.id}:ptr",
                 author=surgeon.id,
                 source=LAP,
                 colour="#0f0f0f",
@@ -76,7 +76,7 @@ async def test_a_mentors_arrow_reaches_the_trainee_and_the_surgeon_in_order(
                 at=(0.4, 0.4),
             )
         ),
-        Remove("s:ptr", author=surgeon.id),
+        Remove(f"{surgeon.id}:ptr", author=surgeon.id),
     ]
     # Both draw at once, without waiting for each other's echoes.
     await asyncio.gather(
@@ -97,18 +97,18 @@ async def test_a_mentors_arrow_reaches_the_trainee_and_the_surgeon_in_order(
     for received in seen[trainee.id]:
         board.apply(received.op)
     now = from_mentor[-1].shape.created  # type: ignore[union-attr]
-    assert [v.shape.id for v in board.shapes(LAP, now)] == ["m:1"]  # the pointer went
+    assert [v.shape.id for v in board.shapes(LAP, now)] == [f"{mentor.id}:1"]  # the pointer went
 
 
 async def test_a_denied_trainee_op_gets_forbidden_and_nothing_is_broadcast(
     open_client: OpenClient,
 ) -> None:
     surgeon, mentor, trainee = await theatre(open_client)
-    await trainee.send(Annotate(Add(arrow(trainee.id, "t:1")), id="c-1"))
+    await trainee.send(Annotate(Add(arrow(trainee.id, f"{trainee.id}:1")), id="c-1"))
     error = await trainee.expect_error(ErrorCode.FORBIDDEN)
     assert (error.ref, error.message) == ("c-1", "a trainee may draw only when a mentor allows it")
 
-    await mentor.send(Annotate(Add(arrow(mentor.id, "m:1"))))
+    await mentor.send(Annotate(Add(arrow(mentor.id, f"{mentor.id}:1"))))
     for client in (surgeon, mentor, trainee):  # the next thing anyone sees is the mentor's
         relayed = await client.expect(Annotation)
         assert (relayed.sender, relayed.op.seq) == (mentor.id, 1)
@@ -120,13 +120,13 @@ async def test_a_granted_trainee_draws_until_the_right_is_revoked(open_client: O
     for client in (surgeon, mentor, trainee):
         updated = await client.expect(Updated)
         assert (updated.participant.id, updated.participant.can_draw) == (trainee.id, True)
-    await trainee.send(Annotate(Add(arrow(trainee.id, "t:1")), id="t"))
+    await trainee.send(Annotate(Add(arrow(trainee.id, f"{trainee.id}:1")), id="t"))
     assert (await trainee.expect(Annotation)).ref == "t"
     assert (await surgeon.expect(Annotation)).sender == trainee.id
 
     await mentor.send(GrantDraw(trainee.id, allowed=False))
     assert (await trainee.expect(Updated)).participant.can_draw is False
-    await trainee.send(Annotate(Remove("t:1", author=trainee.id)))
+    await trainee.send(Annotate(Remove(f"{trainee.id}:1", author=trainee.id)))
     await trainee.expect_error(ErrorCode.FORBIDDEN)
     assert (await surgeon.expect(Updated)).participant.can_draw is False
     await surgeon.send(GrantDraw(trainee.id, allowed=True, id="g"))
@@ -138,9 +138,9 @@ async def test_a_late_joiner_receives_the_annotations_after_welcome(
 ) -> None:
     surgeon, mentor, _ = await theatre(open_client)
     ops: list[Op] = [
-        Add(arrow(mentor.id, "m:1")),
-        Add(arrow(mentor.id, "m:2")),
-        Remove("m:1", author=mentor.id),
+        Add(arrow(mentor.id, f"{mentor.id}:1")),
+        Add(arrow(mentor.id, f"{mentor.id}:2")),
+        Remove(f"{mentor.id}:1", author=mentor.id),
     ]
     for op in ops:
         await mentor.send(Annotate(op))
@@ -151,11 +151,11 @@ async def test_a_late_joiner_receives_the_annotations_after_welcome(
     await late.join(ROOM, "Late", Role.STUDENT)
     snapshot = await late.expect(AnnotationSnapshot)
     assert snapshot.seq == 3
-    assert [op.shape.id for op in snapshot.ops] == ["m:2"]  # type: ignore[union-attr]
+    assert [op.shape.id for op in snapshot.ops] == [f"{mentor.id}:2"]  # type: ignore[union-attr]
     assert snapshot.ops[0] == Add(live[1].op.shape, seq=3)  # type: ignore[union-attr]
     assert (await surgeon.expect(Joined)).participant.id == late.id
 
-    await surgeon.send(Annotate(Add(arrow(surgeon.id, "s:1"))))
+    await surgeon.send(Annotate(Add(arrow(surgeon.id, f"{surgeon.id}:1"))))
     assert (await late.expect(Annotation)).op.seq == 4
 
 
@@ -184,7 +184,7 @@ async def test_annotations_are_never_logged_but_drawing_rights_are(
     caplog.set_level(logging.DEBUG, logger="signaling_server")
     _, mentor, trainee = await theatre(open_client)
     label = Text(
-        id="m:1",
+        id=f"{mentor.id}:1",
         author=mentor.id,
         source=LAP,
         colour="#ffffff",

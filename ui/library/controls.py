@@ -17,6 +17,7 @@ from PyQt6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPolyg
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from surgery_teach.casebook.chapters import Chapter
+from ui.common.plain import tip
 from ui.theme import ACCENT, MUTED
 
 MARK_COLOUR = "#ffd60a"
@@ -180,7 +181,7 @@ class TimelineBar(QWidget):
         chapter = self.chapter_near(x)
         text = (f"{chapter.title} — {format_time(chapter.time)}" if chapter is not None
                 else format_time(self.time_at(x)))
-        QToolTip.showText(event.globalPosition().toPoint(), text, self)
+        QToolTip.showText(event.globalPosition().toPoint(), tip(text), self)
 
     def mouseReleaseEvent(self, event: QMouseEvent | None) -> None:
         if event is not None and self.dragging:

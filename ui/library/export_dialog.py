@@ -20,7 +20,6 @@ from PyQt6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -33,6 +32,7 @@ from surgery_teach.casebook.playable import PlayableCase
 from surgery_teach.casebook.timeline import Timeline
 from surgery_teach.casefile.layout import slug
 from surgery_teach.errors import SurgeryTeachError
+from ui.common.plain import PlainLabel, tip
 from ui.i18n import tr
 from ui.library.controls import format_time, parse_time
 
@@ -102,7 +102,7 @@ class ExportDialog(QDialog):
             field.setPlaceholderText("m:ss")
             field.setMaximumWidth(140)
             field.textChanged.connect(self._check)
-        self.length = QLabel("")
+        self.length = PlainLabel("")
         self.length.setObjectName("muted")
         self.source = QComboBox()
         for label in playable.playable:
@@ -112,15 +112,15 @@ class ExportDialog(QDialog):
         self.marks.setChecked(True)
         self.output = QLineEdit(str(default_output(playable, source, start, end)))
         self.output.textChanged.connect(self._check)
-        self.output.textChanged.connect(self.output.setToolTip)
-        self.output.setToolTip(self.output.text())
+        self.output.textChanged.connect(lambda text: self.output.setToolTip(tip(text)))
+        self.output.setToolTip(tip(self.output.text()))
         self.browse = QPushButton(tr("Choose…"))
         self.browse.clicked.connect(self._choose_output)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        self.message = QLabel("")
+        self.message = PlainLabel("")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.export_button = QPushButton(tr("Export"))
@@ -134,7 +134,7 @@ class ExportDialog(QDialog):
 
         span = QHBoxLayout()
         span.addWidget(self.start_field)
-        span.addWidget(QLabel("–"))
+        span.addWidget(PlainLabel("–"))
         span.addWidget(self.end_field)
         span.addWidget(self.length, 1)
         out = QHBoxLayout()

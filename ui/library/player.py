@@ -19,7 +19,6 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -31,6 +30,7 @@ from surgery_teach.casebook.chapters import Chapter
 from surgery_teach.casebook.playable import PlayableCase, open_case
 from surgery_teach.casebook.timeline import Timeline, build_timeline
 from ui.common.marks import paint_marks
+from ui.common.plain import PlainLabel
 from ui.common.video_view import VideoView
 from ui.i18n import problem_text, tr
 from ui.library.audio import AudioOutput
@@ -81,13 +81,13 @@ class PlayerWindow(QWidget):
         self.export_dialog: ExportDialog | None = None
         self._painted_at = -1.0  # playhead the marks were last painted for
 
-        title = QLabel(manifest.title)
+        title = PlainLabel(manifest.title)
         title.setObjectName("title")
         details = [d for d in (_date_text(playable), manifest.hospital,
                                format_time(playable.duration)) if d]
-        subtitle = QLabel(" · ".join(details))
+        subtitle = PlainLabel(" · ".join(details))
         subtitle.setObjectName("muted")
-        self.notice = QLabel("")
+        self.notice = PlainLabel("")
         self.notice.setObjectName("banner")
         self.notice.setWordWrap(True)
         self.notice.hide()
@@ -106,7 +106,7 @@ class PlayerWindow(QWidget):
         self.play_button.setObjectName("primary")
         self.forward_button = QPushButton("▮▶")
         self.forward_button.setToolTip(tr("One frame forward (.)"))
-        self.time_label = QLabel("")
+        self.time_label = PlainLabel("")
         self.time_label.setMinimumWidth(  # wide enough for an hour-long case: no jitter
             self.time_label.fontMetrics().horizontalAdvance("0:00:00.0 / 0:00:00") + 8)
         self.speed = QComboBox()

@@ -12,7 +12,6 @@ from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -29,6 +28,7 @@ from surgery_teach.casebook.chapters import (
 )
 from surgery_teach.casebook.timeline import ChatLine, Presence
 from surgery_teach.errors import RecordingError
+from ui.common.plain import PlainLabel, message_lines, tip
 from ui.i18n import role_name, tr
 from ui.library.controls import format_time
 from ui.theme import MUTED, TEXT
@@ -49,7 +49,7 @@ class ChapterPanel(QWidget):
         self.folder = folder
         self._playhead = playhead
         self.chapters: list[Chapter] = []
-        title = QLabel(tr("Chapters"))
+        title = PlainLabel(tr("Chapters"))
         title.setObjectName("muted")
         self.list = QListWidget()
         self.list.itemClicked.connect(lambda item: self.jump.emit(float(item.data(TIME_ROLE))))
@@ -61,7 +61,7 @@ class ChapterPanel(QWidget):
         self.add_button.clicked.connect(self._ask_add)
         self.rename_button.clicked.connect(self._ask_rename)
         self.delete_button.clicked.connect(self._delete_selected)
-        self.problem = QLabel("")
+        self.problem = PlainLabel("")
         self.problem.setObjectName("error")
         self.problem.setWordWrap(True)
         self.problem.hide()
@@ -83,7 +83,7 @@ class ChapterPanel(QWidget):
             item = QListWidgetItem(f"{format_time(chapter.time)}   {chapter.title}")
             item.setData(TIME_ROLE, chapter.time)
             item.setData(ID_ROLE, chapter.id)
-            item.setToolTip(chapter.title)
+            item.setToolTip(tip(chapter.title))
             self.list.addItem(item)
         if not self.chapters:
             item = QListWidgetItem(tr("No chapters yet: Add starts one at the playhead"))
@@ -162,7 +162,7 @@ class RecordedChat(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        title = QLabel(tr("Chat"))
+        title = PlainLabel(tr("Chat"))
         title.setObjectName("muted")
         self.list = QListWidget()
         self.list.setWordWrap(True)
@@ -179,7 +179,8 @@ class RecordedChat(QWidget):
         for line in chat:
             who = line.sender or tr("someone")
             role = f" ({_role(line.role)})" if line.role else ""
-            rows.append((line.time, f"{format_time(line.time)}  {who}{role}: {line.text}"))
+            rows.append((line.time, message_lines(f"{format_time(line.time)}  {who}{role}: ",
+                                                  line.text)))
         for event in presence:
             text = (tr("{name} joined", name=event.name) if event.joined
                     else tr("{name} left", name=event.name))

@@ -13,12 +13,12 @@ from PyQt6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QVBoxLayout,
     QWidget,
 )
 
+from ui.common.plain import PlainLabel
 from ui.i18n import tr
 
 MAX_TEXT = 200  # the manifest's title and hospital are short lines
@@ -54,7 +54,7 @@ class RecordDialog(QDialog):
         form = QFormLayout()
         form.addRow(tr("&Procedure"), self.title)
         form.addRow(tr("&Hospital"), self.hospital)
-        notice = QLabel(tr("Everyone in the room will see that you are recording. "
+        notice = PlainLabel(tr("Everyone in the room will see that you are recording. "
                            "Do not type patient names or numbers here."))
         notice.setWordWrap(True)
         layout = QVBoxLayout(self)

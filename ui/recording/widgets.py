@@ -15,7 +15,6 @@ from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -24,6 +23,7 @@ from PyQt6.QtWidgets import (
 
 from surgery_teach.protocol.messages import ChapterMessage, RecorderInfo
 from surgery_teach.settings import Settings
+from ui.common.plain import PlainLabel
 from ui.i18n import tr
 from ui.recording.control import RecordingControl
 from ui.recording.dialog import RecordDialog
@@ -62,7 +62,7 @@ class ChapterDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.title.textChanged.connect(lambda text: ok.setEnabled(bool(text.strip())))
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(tr("Title of the chapter that starts now:")))
+        layout.addWidget(PlainLabel(tr("Title of the chapter that starts now:")))
         layout.addWidget(self.title)
         layout.addWidget(self.buttons)
 
@@ -102,10 +102,10 @@ class RecordingWidgets(QObject):
         for button in (self.record_button, self.chapter_button):
             button.setVisible(control.can_record)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
-        self.indicator = QLabel("")
+        self.indicator = PlainLabel("")
         self.indicator.setObjectName("recording")
         self.indicator.hide()
-        self.alarm = QLabel("")
+        self.alarm = PlainLabel("")
         self.alarm.setObjectName("alarm")
         self.alarm.setWordWrap(True)
         self.alarm.hide()

@@ -30,7 +30,8 @@ from aiortc.contrib.media import MediaRelay
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from surgery_teach.annotations import Op
-from surgery_teach.audio import AudioPlayer, LocalAudioTrack, MicrophoneTrack
+from surgery_teach.audio import AudioPlayer, LocalAudioTrack
+from surgery_teach.audio.voice import Voice, VoiceEvent
 from surgery_teach.capture import open_source
 from surgery_teach.capture.base import VideoSource
 from surgery_teach.errors import (
@@ -106,6 +107,7 @@ class SessionController(QObject):
     problem = pyqtSignal(str)
     peer_problem = pyqtSignal(object, str)  # ParticipantInfo, why no connection ("": up now)
     stopped = pyqtSignal(str)  # the session ended for good; the text says why
+    voice_changed = pyqtSignal(object)  # VoiceEvent: a microphone or speaker lost, back, changed
 
     def __init__(self, config: SessionConfig, sources: list[VideoSource],
                  settings: list[EncoderSettings] | None = None, *,
@@ -124,6 +126,9 @@ class SessionController(QObject):
         self.speaker_device = speaker or None
         # set once, on the media thread before start() returns; mute() is thread-safe
         self.microphone: LocalAudioTrack | None = voice
+        # the microphone, the one speaker every voice plays on, and their watch (media thread)
+        self.voice = Voice(microphone=self.microphone_device, speaker=self.speaker_device,
+                           speak=self.speak, track=voice, on_event=self._on_voice_event)
         self.encoders = [
             SharedEncoder(source, s)
             for source, s in zip(sources, settings or [EncoderSettings()] * len(sources),
@@ -148,7 +153,6 @@ class SessionController(QObject):
         self._relay = MediaRelay()  # one for the microphone's life, across rejoins
         self._refs = itertools.count(1)
         self._client_id = uuid.uuid4().hex[:12]
-        self._players: dict[str, AudioPlayer] = {}
         self._monitor = LinkMonitor()
         self._tasks: set[asyncio.Task[None]] = set()
         self._leaving = False
@@ -193,8 +197,7 @@ class SessionController(QObject):
         for source in self.sources:
             if not getattr(source, "running", False):
                 source.start()
-        if self.speak and self.microphone is None:
-            self._open_microphone()
+        self._open_microphone()
         await self._join()
         self._spawn(self._link_loop())
 
@@ -247,21 +250,30 @@ class SessionController(QObject):
             self._emit("problem", reply.message)
 
     def _open_microphone(self) -> None:
+        """Open the microphone and the speaker (what is missing is said) and watch them."""
+        for event in self.voice.open():
+            self._gui.post(self._audio_trouble, tr_text(event.device, event.detail))
+        self.microphone = self.voice.microphone
+        self.voice.start()
+
+    def _on_voice_event(self, event: VoiceEvent) -> None:
+        self._emit("voice_changed", event)
+
+    def _switch_device(self, device: str, name: str | None) -> None:
+        self._spawn(self._switched(device, name))
+
+    async def _switched(self, device: str, name: str | None) -> None:
         try:
-            self.microphone = MicrophoneTrack(self.microphone_device)
+            if device == "microphone":
+                await self.voice.switch_microphone(name)
+            else:
+                await self.voice.switch_speaker(name)
         except AudioDeviceError as exc:
-            self._gui.post(self._audio_trouble, tr_text("microphone", str(exc)))
+            self._emit("problem", tr_text(device, str(exc)))
 
     def _on_audio(self, track: object, sender: ParticipantInfo) -> None:
-        old = self._players.pop(sender.id, None)
-        if old is not None:
-            self._spawn(old.stop())
-        player = AudioPlayer(track, self.speaker_device, required=False)  # type: ignore[arg-type]
-        player.start()
-        self._players[sender.id] = player
-        self._gui.post(self._show_players, MappingProxyType(dict(self._players)))
-        if player.problem:
-            self._gui.post(self._audio_trouble, tr_text("speaker", player.problem))
+        self.voice.play(track, sender.id)  # type: ignore[arg-type]
+        self._gui.post(self._show_players, MappingProxyType(dict(self.voice.players)))
 
     def _on_ended(self, reason: str) -> None:
         if self._leaving:
@@ -315,13 +327,9 @@ class SessionController(QObject):
         live = self._live
         if live is not None:
             await _released("the session", live.close)
-        for name, player in self._players.items():
-            await _released(f"the speaker for {name}", player.stop)
-        self._players.clear()
+        # the speaker, and the microphone (which ends the relay's reader too)
+        await _released("the sound", self.voice.close)
         self._gui.post(self._show_players, MappingProxyType({}))
-        microphone = self.microphone
-        if microphone is not None:
-            await _released("the microphone", microphone.stop)  # ends the relay's reader too
         for encoder in self.encoders:
             await _released(f"the encoder of {encoder.label}", encoder.stop)
         for source in self.sources:
@@ -398,6 +406,17 @@ class SessionController(QObject):
         if mic is not None and not mic.muted and mic.level > SPEAKING_DBFS and session:
             ids.add(session.me.id)
         return ids
+
+    def switch_device(self, device: str, name: str) -> None:
+        """Use another ``"microphone"`` or ``"speaker"`` (``""``: the system default)
+        from now on; a device that cannot be opened is said (``problem``)."""
+        self._to_media(self._switch_device, device, name or None)
+
+    def set_processing(self, *, echo_cancellation: bool | None = None,
+                       noise_suppression: bool | None = None) -> None:
+        """Turn echo cancellation or noise suppression on or off (takes effect at once)."""
+        self.voice.set_processing(echo_cancellation=echo_cancellation,
+                                  noise_suppression=noise_suppression)
 
     def set_muted(self, muted: bool) -> None:
         self.muted = muted

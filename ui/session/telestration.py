@@ -16,7 +16,6 @@ from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QWidget,
@@ -37,6 +36,7 @@ from surgery_teach.annotations import (
 from surgery_teach.capture.base import FrameSlot
 from surgery_teach.protocol.messages import Role
 from ui.common.marks import paint_marks
+from ui.common.plain import PlainLabel
 from ui.common.video_view import VideoView
 from ui.i18n import tr
 from ui.session.controller import SessionController
@@ -108,7 +108,7 @@ class DrawingToolbar(QWidget):
         self.clear_all = QPushButton(tr("Clear all"))
         self.freeze = QPushButton(tr("Freeze frame"))
         self.freeze.setCheckable(True)
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setObjectName("muted")
         for widget in (self.colour, self.width_choice, self.pinned, self.label_text, self.undo,
                        self.redo, self.clear_mine, self.clear_all, self.freeze, self.status):

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QPushButton,
@@ -25,6 +25,7 @@ from ui.session.controller import SessionController
 from ui.session.panels import LinkHealthPanel, ParticipantsPanel
 from ui.session.stage import Stage, StageSource
 from ui.session.telestration import DrawingToolbar, Telestration
+from ui.session.voice import VoicePanel
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ class SessionWindow(QWidget):
         self.mute_button = QPushButton(tr("Mute mic (M)"))
         self.mute_button.setCheckable(True)
         self.mute_button.toggled.connect(self._on_mute)
-        self.ptt_button = QPushButton(tr("Push-to-talk (hold Space)"))
+        # push-to-talk (a key of the user's choice, whatever has focus), meter, sound menu
+        self.voice_panel = VoicePanel(self, controller, note=lambda text: self.chat.note(text))
+        self.voice_panel.changed.connect(self._show_mic_state)
+        self.ptt_button = QPushButton()
         self.ptt_button.setCheckable(True)
         self.ptt_button.toggled.connect(self._on_push_to_talk)
         self.mic_state = PlainLabel("")
@@ -75,6 +79,7 @@ class SessionWindow(QWidget):
         bar.addWidget(self.who, 1)
         bar.addWidget(self.recording.indicator)
         bar.addWidget(self.mic_state)
+        bar.addWidget(self.voice_panel)
         bar.addWidget(self.recording.record_button)
         bar.addWidget(self.recording.chapter_button)
         for button in (self.mute_button, self.ptt_button, self.swap_button,
@@ -222,10 +227,11 @@ class SessionWindow(QWidget):
         elif c.transmitting:
             text = "● " + tr("Mic on")
         elif c.push_to_talk and not c.muted:
-            text = tr("Hold Space to talk")
+            text = tr("Hold {key} to talk", key=self.voice_panel.key_name)
         else:
             text = tr("Muted")
         self.mic_state.setText(text)
+        self.ptt_button.setText(tr("Push-to-talk (hold {key})", key=self.voice_panel.key_name))
         self.mute_button.setEnabled(c.microphone is not None)
         self.ptt_button.setEnabled(c.microphone is not None)
 
@@ -236,20 +242,6 @@ class SessionWindow(QWidget):
     def _on_push_to_talk(self, enabled: bool) -> None:
         self.controller.set_push_to_talk(enabled)
         self._show_mic_state()
-
-    def keyPressEvent(self, event: QKeyEvent | None) -> None:
-        if event is not None and event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self.controller.talk(True)
-            self._show_mic_state()
-            return
-        super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event: QKeyEvent | None) -> None:
-        if event is not None and event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self.controller.talk(False)
-            self._show_mic_state()
-            return
-        super().keyReleaseEvent(event)
 
     def _on_video_added(self, receiver: VideoReceiver) -> None:
         self.stage.add(StageSource(key=f"remote:{id(receiver)}", label=receiver.label,

@@ -31,11 +31,16 @@ class WireForm(Generic[M]):
     leniently, ignoring fields they do not know.
     """
 
+    # ``{"v":1,...`` in the ``text`` writers: protocol version 1 (the envelope's).
+
     wire_type: str
     cls: type[M]
     read: Callable[[JsonObject], M]
     body: Callable[[M], dict[str, Any]]
     fields: tuple[str, ...] = ()
+    text: Callable[[M], str] | None = None
+    """A faster writer of the whole message (envelope included), for messages that carry
+    marks: the same text, byte for byte, as ``body`` through the envelope."""
 
 
 def normalise(obj: object, name: str, value: object) -> None:

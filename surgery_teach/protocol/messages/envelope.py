@@ -126,7 +126,10 @@ _CLIENT_CLASSES: Final = tuple(form.cls for form in _CLIENT_TYPES.values())
 
 def serialize(msg: ClientMessage | ServerMessage) -> str:
     """Compact JSON text for one message, ``"v"`` and ``"type"`` first, UTF-8 unescaped."""
-    wire_type, body = _body(msg)
+    form = _form(msg)
+    if form.text is not None:
+        return form.text(msg)
+    wire_type, body = form.wire_type, form.body(msg)
     if isinstance(msg, _CLIENT_CLASSES) and msg.id is not None:
         body["id"] = msg.id
     return json.dumps(
@@ -144,10 +147,18 @@ def wire_type(msg: ClientMessage | ServerMessage) -> str:
 
 def _body(msg: object) -> tuple[str, dict[str, Any]]:
     """The wire type and the fields after it, from the form of ``msg``'s class (or a base)."""
+    form = _form(msg)
+    return form.wire_type, form.body(msg)
+
+
+def _form(msg: object) -> WireForm[Any]:
+    form = _FORMS.get(type(msg))
+    if form is not None:
+        return form
     for cls in type(msg).__mro__:
         form = _FORMS.get(cls)
         if form is not None:
-            return form.wire_type, form.body(msg)
+            return form
     raise TypeError(f"not a protocol message: {msg!r}")
 
 

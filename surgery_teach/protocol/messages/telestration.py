@@ -12,11 +12,12 @@ envelope lists.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Final
 
 from surgery_teach.annotations.ops import Op
-from surgery_teach.annotations.wire import op_to_json, parse_op
+from surgery_teach.annotations.wire import op_text, op_to_json, parse_op
 from surgery_teach.errors import ProtocolError
 from surgery_teach.protocol.messages.common import (
     WireForm,
@@ -83,12 +84,23 @@ def _read_annotate(msg: JsonObject) -> Annotate:
     return msg.build(Annotate, op=_read_op(msg.value("op"), "op", strict=True), id=msg.ref())
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _ref_text(ref: MessageRef, key: str) -> str:
+    return "" if ref is None else f',"{key}":{_json(ref)}'
+
+
 ANNOTATE_FORM: Final = WireForm(
     "annotate",
     Annotate,
     _read_annotate,
     lambda msg: {"op": op_to_json(msg.op)},
     fields=("op",),
+    text=lambda msg: (
+        f'{{"v":1,"type":"annotate","op":{op_text(msg.op)}{_ref_text(msg.id, "id")}}}'
+    ),
 )
 
 
@@ -149,6 +161,10 @@ ANNOTATION_FORM: Final = WireForm(
         ref=msg.ref("ref"),
     ),
     lambda msg: with_ref({"from": msg.sender, "op": op_to_json(msg.op)}, msg.ref),
+    text=lambda msg: (
+        f'{{"v":1,"type":"annotation","from":{_json(msg.sender)},"op":{op_text(msg.op)}'
+        f'{_ref_text(msg.ref, "ref")}}}'
+    ),
 )
 
 
@@ -185,4 +201,8 @@ ANNOTATION_SNAPSHOT_FORM: Final = WireForm(
         ref=msg.ref("ref"),
     ),
     lambda msg: with_ref({"ops": [op_to_json(op) for op in msg.ops], "seq": msg.seq}, msg.ref),
+    text=lambda msg: (
+        f'{{"v":1,"type":"annotations","ops":[{",".join(op_text(op) for op in msg.ops)}],'
+        f'"seq":{msg.seq}{_ref_text(msg.ref, "ref")}}}'
+    ),
 )
