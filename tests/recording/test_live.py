@@ -70,7 +70,7 @@ async def test_a_watching_mentor_records_exactly_what_the_surgeon_sent(tmp_path:
         await surgeon.send_chat("Clipping now")
         await surgeon.start_chapter("Calot's triangle")
         # The mentor draws a pinned arrow and takes it back: the server answers the undo
-        # with a whole-board snapshot, which the recording must keep too.
+        # with the change (a remove op), which the recording must keep too.
         arrow_id = f"{mentor.me.id}:1"  # a mark's id begins with its author's id
         await mentor.annotate(Add(Arrow(
             id=arrow_id, author=mentor.me.id, source="Laparoscope", colour="#00ff00",
@@ -152,9 +152,8 @@ async def test_a_watching_mentor_records_exactly_what_the_surgeon_sent(tmp_path:
     kinds = [(e.kind, e.data.get("name")) for e in _events(viewer_folder)]
     # Replay shows the arrow while it was on the board, then not, and names its author.
     timeline = build_timeline(case)
-    (drawn,) = [e for e in _events(viewer_folder) if e.kind is EventKind.MARK]
-    (undone,) = [e for e in _events(viewer_folder)
-                 if e.kind is EventKind.BOARD and e.t > drawn.t]
+    # (the server answers an undo with the change, a remove op: a second mark event)
+    drawn, undone = [e for e in _events(viewer_folder) if e.kind is EventKind.MARK]
     between = (timeline.case_time(drawn.t) + timeline.case_time(undone.t)) / 2
     assert [v.shape.id for v in timeline.marks_at(between, "Laparoscope")] == [arrow_id]
     assert timeline.marks_at(timeline.case_time(undone.t) + 0.01, "Laparoscope") == []
