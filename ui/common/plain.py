@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import html
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QSize, Qt
+from PyQt6.QtGui import QPainter, QPaintEvent, QResizeEvent
 from PyQt6.QtWidgets import QLabel, QMessageBox, QWidget
 
 CONTINUATION = "    ┆ "
@@ -30,6 +31,55 @@ class PlainLabel(QLabel):
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setText(text)
+
+
+class ElidedLabel(PlainLabel):
+    """A one-line :class:`PlainLabel` that fits any width: when its text is too long it
+    shows the start and "…", and the whole text in its tooltip (shown literally).
+
+    ``text()`` is always the whole text. Names in the title bar and the REC line grow
+    with the users' names; a plain label would make the window at least that wide.
+    """
+
+    MINIMUM_WIDTH = 80
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(False)
+
+    def setText(self, text: str | None) -> None:
+        super().setText(text)
+        self._update_tip()
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.MINIMUM_WIDTH), hint.height())
+
+    def elided(self) -> bool:
+        """True when the label shows less than its whole text."""
+        return self.fontMetrics().horizontalAdvance(self.text()) > self._text_rect().width()
+
+    def _text_rect(self):  # type: ignore[no-untyped-def]
+        m = self.margin()
+        return self.contentsRect().adjusted(m, m, -m, -m)
+
+    def _update_tip(self) -> None:
+        self.setToolTip(tip(self.text()) if self.elided() else "")
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self._update_tip()
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        painter = QPainter(self)
+        self.drawFrame(painter)
+        rect = self._text_rect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
+                                              rect.width())
+        style = self.style()
+        if style is not None:
+            style.drawItemText(painter, rect, int(self.alignment().value), self.palette(),
+                               self.isEnabled(), shown, self.foregroundRole())
 
 
 def plain_box(icon: QMessageBox.Icon, title: str, text: str,

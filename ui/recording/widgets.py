@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (
 
 from surgery_teach.protocol.messages import ChapterMessage, RecorderInfo
 from surgery_teach.settings import Settings
-from ui.common.plain import PlainLabel
+from ui.common.plain import ElidedLabel, PlainLabel
 from ui.i18n import tr
 from ui.recording.control import RecordingControl
 from ui.recording.dialog import RecordDialog
@@ -102,7 +102,7 @@ class RecordingWidgets(QObject):
         for button in (self.record_button, self.chapter_button):
             button.setVisible(control.can_record)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
-        self.indicator = PlainLabel("")
+        self.indicator = ElidedLabel("")  # names grow; the whole line is its tooltip
         self.indicator.setObjectName("recording")
         self.indicator.hide()
         self.alarm = PlainLabel("")

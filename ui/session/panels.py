@@ -40,6 +40,7 @@ class ParticipantsPanel(QWidget):
         self.title = PlainLabel(tr("Participants"))
         self.title.setObjectName("muted")
         self.list = QListWidget()
+        self.list.setWordWrap(True)  # long names wrap instead of scrolling sideways
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._on_context_menu)
         self.list.currentItemChanged.connect(lambda *_: self._update_remove_button())

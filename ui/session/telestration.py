@@ -15,7 +15,6 @@ from PyQt6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLineEdit,
     QPushButton,
     QWidget,
@@ -35,8 +34,9 @@ from surgery_teach.annotations import (
 )
 from surgery_teach.capture.base import FrameSlot
 from surgery_teach.protocol.messages import Role
+from ui.common.flow import FlowLayout
 from ui.common.marks import paint_marks
-from ui.common.plain import PlainLabel
+from ui.common.plain import ElidedLabel
 from ui.common.video_view import VideoView
 from ui.i18n import tr
 from ui.session.controller import SessionController
@@ -73,8 +73,10 @@ class DrawingToolbar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout = FlowLayout(self)  # wraps onto a second line in a narrow window
+        policy = self.sizePolicy()
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
         self.tools = QButtonGroup(self)
         self.tools.setExclusive(True)
         self.tool_buttons: dict[Tool, QPushButton] = {}
@@ -108,12 +110,11 @@ class DrawingToolbar(QWidget):
         self.clear_all = QPushButton(tr("Clear all"))
         self.freeze = QPushButton(tr("Freeze frame"))
         self.freeze.setCheckable(True)
-        self.status = PlainLabel("")
+        self.status = ElidedLabel("")
         self.status.setObjectName("muted")
         for widget in (self.colour, self.width_choice, self.pinned, self.label_text, self.undo,
                        self.redo, self.clear_mine, self.clear_all, self.freeze, self.status):
             layout.addWidget(widget)
-        layout.addStretch(1)
 
     @property
     def tool(self) -> Tool:

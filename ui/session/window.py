@@ -8,7 +8,6 @@ import logging
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
-    QHBoxLayout,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -17,7 +16,8 @@ from PyQt6.QtWidgets import (
 
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.messages import ParticipantInfo, Role
-from ui.common.plain import PlainLabel
+from ui.common.flow import flow_row
+from ui.common.plain import ElidedLabel, PlainLabel
 from ui.i18n import role_name, tr
 from ui.recording.widgets import RecordingWidgets
 from ui.session.chat import ChatPanel
@@ -39,16 +39,17 @@ class SessionWindow(QWidget):
         super().__init__(parent)
         self.controller = controller
         self.setWindowTitle(tr("Surgery teaching — room {room}", room=controller.config.room))
-        self.resize(1500, 900)
+        self._fit_to_screen(1500, 900)
         self._left = False
         self.end_reason = ""  # why the session ended by itself (removed, refused), if it did
 
         self.banner = PlainLabel("")
         self.banner.setObjectName("banner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setWordWrap(True)
         self.banner.hide()
 
-        self.who = PlainLabel(f"{controller.config.name} — {role_name(controller.config.role)} · "
+        self.who = ElidedLabel(f"{controller.config.name} — {role_name(controller.config.role)} · "
                           + tr("room {room}", room=controller.config.room))
         self.who.setObjectName("title")
         self.mute_button = QPushButton(tr("Mute mic (M)"))
@@ -72,19 +73,20 @@ class SessionWindow(QWidget):
             me=lambda: controller.session.me.id if controller.session is not None else "",
         )
 
-        bar = QHBoxLayout()
+        self.panels_button = QPushButton(tr("Side panels"))
+        self.panels_button.setToolTip(tr("Show or hide participants, link health and chat"))
         for button in (self.mute_button, self.ptt_button, self.swap_button,
-                       self.fullscreen_button, self.leave_button):
+                       self.fullscreen_button, self.panels_button, self.leave_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
-        bar.addWidget(self.who, 1)
-        bar.addWidget(self.recording.indicator)
-        bar.addWidget(self.mic_state)
-        bar.addWidget(self.voice_panel)
-        bar.addWidget(self.recording.record_button)
-        bar.addWidget(self.recording.chapter_button)
-        for button in (self.mute_button, self.ptt_button, self.swap_button,
-                       self.fullscreen_button, self.leave_button):
-            bar.addWidget(button)
+        self.who.setMaximumWidth(520)  # longer names end in "…" (the whole is the tooltip)
+        self.recording.indicator.setMaximumWidth(420)
+        # The top row wraps onto a second line when narrow (a long name, a translation,
+        # the REC line): it never makes the window wider than a laptop's screen.
+        self.top_bar = flow_row([
+            self.who, self.recording.indicator, self.mic_state, self.voice_panel,
+            self.recording.record_button, self.recording.chapter_button, self.mute_button,
+            self.ptt_button, self.swap_button, self.fullscreen_button, self.panels_button,
+            self.leave_button])
 
         self.stage = Stage()
         self.swap_button.clicked.connect(self.stage.swap_next)
@@ -94,15 +96,19 @@ class SessionWindow(QWidget):
         self.participants.remove_requested.connect(controller.remove_participant)
         self.links = LinkHealthPanel()
         self.chat = ChatPanel(controller.send_chat)
-        side = QSplitter(Qt.Orientation.Vertical)
+        self.side = QSplitter(Qt.Orientation.Vertical)
         for panel in (self.participants, self.links, self.chat):
-            side.addWidget(panel)
-        side.setSizes([220, 200, 380])
-        body = QSplitter(Qt.Orientation.Horizontal)
+            self.side.addWidget(panel)
+        self.side.setSizes([220, 200, 380])
+        # The video keeps most of the width; the side panels can be dragged narrower,
+        # dragged shut, or hidden with "Side panels".
+        self.body = body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(self.stage)
-        body.addWidget(side)
+        body.addWidget(self.side)
         body.setStretchFactor(0, 1)
+        body.setCollapsible(0, False)
         body.setSizes([1120, 380])
+        self.panels_button.clicked.connect(lambda: self.side.setVisible(self.side.isHidden()))
 
         self.drawing_toolbar = DrawingToolbar()
         self.telestration = Telestration(controller, [self.stage.main], self.stage.main,
@@ -116,7 +122,7 @@ class SessionWindow(QWidget):
         self.participants.layout().addWidget(self.grant_button)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(bar)
+        layout.addWidget(self.top_bar)
         layout.addWidget(self.drawing_toolbar)
         layout.addWidget(self.banner)
         layout.addWidget(self.recording.alarm)
@@ -146,6 +152,14 @@ class SessionWindow(QWidget):
         self._on_participants()
         for receiver in controller.receivers:
             self._on_video_added(receiver)
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """Open at ``width``×``height``, or the screen's free area when that is smaller."""
+        screen = self.screen()
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, free.width()), min(height, free.height())
+        self.resize(width, height)
 
     def _shortcuts(self) -> None:
         QShortcut(QKeySequence("F11"), self, activated=self.toggle_full_screen)
