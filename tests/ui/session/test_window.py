@@ -75,7 +75,13 @@ def test_trainee_window_shows_the_surgeons_live_laparoscope(qtbot, run) -> None:
                      for i in range(window.participants.list.count())]
             assert any("Dr Wang" in n and "▶" in n for n in names)
             assert any("Osh trainee" in n for n in names)
-            await until(lambda: bool(window.links.reports), seconds(10), "link health")
+            # (the panel refreshes each second: wait for one made after pictures arrived)
+            # (the panel refreshes each second over the last two: wait for one made once
+            # pictures flowed, with the delay measured and the frame rate steady)
+            await until(lambda: bool(window.links.reports)
+                        and window.links.reports[0].delay_ms is not None
+                        and window.links.reports[0].fps > 10,
+                        seconds(15), "link health with the measured delay and frame rate")
             report = window.links.reports[0]
             assert report.label == "Laparoscope" and report.delay_ms is not None
             assert report.fps > 10
