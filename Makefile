@@ -7,10 +7,11 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := libportaudio2 xvfb ffmpeg libegl1 libxkbcommon0 libxkbcommon-x11-0 \
 	libfontconfig1 libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
 	libxcb-image0 libxcb-render-util0 libxcb-xkb1 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 \
-	libxcb-xfixes0 fonts-noto-cjk coturn iptables iproute2 postgresql
+	libxcb-xfixes0 fonts-noto-cjk coturn iptables iproute2 postgresql \
+	pulseaudio pulseaudio-utils libasound2-plugins
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup run library demo-headless test lint bench bench-load clean package netlab
+.PHONY: setup run library demo-headless test lint bench bench-load bench-voice clean package netlab
 
 setup: $(STAMP)
 
@@ -54,6 +55,11 @@ bench: setup
 # The signaling server under 2,000 websocket clients in 20 rooms (server in its own process).
 bench-load: setup
 	$(PY) -m bench.load
+
+# Voice between two clients on virtual sound devices (a private PulseAudio server):
+# mouth-to-ear, gaps, 3% loss, echo cancellation, push-to-talk, a sound server restart.
+bench-voice: setup
+	$(PY) -m bench.voice
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -55,6 +55,9 @@ class Settings:
     sources: list[str] = field(default_factory=lambda: ["Laparoscope=synthetic:1280x720@30"])
     microphone: str = ""  # empty: the system default
     speaker: str = ""
+    push_to_talk_key: str = "Space"  # a key's name, e.g. "F13" for a foot pedal
+    echo_cancellation: bool = True
+    noise_suppression: bool = True
     fade_seconds: float = 4.0  # how long a live (unpinned) mark stays before it fades
     ca_file: str = ""  # PEM certificate of the hospital's own CA, for its wss:// server
     # STUN/TURN servers as --ice-server writes them, one a line (empty: the server's). A

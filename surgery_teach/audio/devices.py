@@ -9,6 +9,8 @@ on without audio and says why).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -97,6 +99,20 @@ class AudioStream(Protocol):
     def stop(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+# Streams we have open: PortAudio can only be restarted (to see a headset plugged in
+# after it started) while none is.
+_open_streams: set[int] = set()
+_open_lock = threading.Lock()
+# Streams that failed to start, never closed (see open_portaudio_stream), with when.
+_abandoned: list[tuple[float, Any]] = []
+#: How long an abandoned stream's late thread may take to show up and stop itself.
+ABANDONED_FOR = 5.0
+#: PortAudio is restarted at most this often (it probes every device: a fraction of a
+#: second of work), however many devices are being waited for.
+REFRESH_EVERY = 2.0
+_last_refresh = -REFRESH_EVERY
 
 
 def _import_sounddevice() -> ModuleType:
@@ -240,6 +256,13 @@ def open_portaudio_stream(
     chosen = choose_device(device, scan.devices, kind)
     stream_class = sd.InputStream if kind == "input" else sd.OutputStream
     channels = 1 if kind == "input" else min(2, chosen.outputs)
+    alive = [True]
+
+    def guarded(*args: Any) -> None:
+        if not alive[0]:  # a stream given up on whose thread started after all
+            raise sd.CallbackAbort
+        callback(*args)
+
     try:
         stream = stream_class(
             device=chosen.index,
@@ -248,7 +271,7 @@ def open_portaudio_stream(
             dtype="int16",
             blocksize=blocksize,
             latency="low",
-            callback=callback,
+            callback=guarded,
         )
     except Exception as exc:  # sounddevice.PortAudioError, ValueError
         available = [str(d) for d in scan.devices if d.has(kind)]
@@ -256,17 +279,62 @@ def open_portaudio_stream(
     try:
         stream.start()
     except Exception as exc:
-        stream.close()
+        # PortAudio gives up on a callback thread that is slow to start (a sound server
+        # coming back) but the thread may still run: closing the stream under it crashes
+        # the process. Keep it, and have its callback stop it if it ever runs.
+        alive[0] = False
+        with _open_lock:
+            _abandoned.append((time.monotonic(), stream))
         available = [str(d) for d in scan.devices if d.has(kind)]
         raise AudioDeviceError(str(chosen), available, str(exc)) from exc
+    with _open_lock:
+        _open_streams.add(id(stream))
     logger.info("opened %s %s", _KIND_WORD[kind], chosen)
     return stream, chosen
+
+
+def refresh_devices() -> bool:
+    """Restart PortAudio so it lists the devices there now (a headset plugged back in, a
+    sound server that came back). Only while none of our streams is open, since a
+    restart closes them all, and at most every :data:`REFRESH_EVERY`; returns whether
+    it restarted."""
+    global _last_refresh
+    sd, _ = load_sounddevice()
+    if sd is None:
+        return False
+    with _open_lock:
+        # (a restart closes every stream, the abandoned ones too: not while one's late
+        # thread may still start; and not more often than REFRESH_EVERY, as it costs)
+        now = time.monotonic()
+        if _open_streams or now - _last_refresh < REFRESH_EVERY or any(
+                now - at < ABANDONED_FOR for at, _ in _abandoned):
+            return False
+        _last_refresh = now
+        _abandoned.clear()
+        try:
+            sd._terminate()
+            sd._initialize()
+        except Exception as exc:  # sounddevice.PortAudioError
+            logger.debug("restarting PortAudio failed: %s", exc)
+            return False
+    return True
+
+
+def stream_active(stream: AudioStream) -> bool:
+    """Whether PortAudio still runs ``stream`` (false once its thread gave up on the
+    device); streams that cannot tell count as running."""
+    try:
+        return bool(getattr(stream, "active", True))
+    except Exception:  # sounddevice.PortAudioError on a stream whose device vanished
+        return False
 
 
 def close_stream(stream: AudioStream | None) -> None:
     """Stop and close a stream; a device that already vanished must not break shutdown."""
     if stream is None:
         return
+    with _open_lock:
+        _open_streams.discard(id(stream))
     try:
         stream.stop()
     except Exception:

@@ -1,11 +1,15 @@
-"""Playing received audio on the chosen speaker, with a small bounded jitter buffer.
+"""Playing received audio on the chosen speaker.
 
 Frames arrive from the network in bursts and the sound card takes samples at its own
-clock. :class:`PlayoutBuffer` sits between them: it waits for ``target`` samples before
-playing, plays silence when it runs dry (and waits for ``target`` again), and drops the
-oldest audio back down to ``target`` when more than ``limit`` piles up, so delay cannot
-creep. :class:`AudioPlayer` pulls frames from a track into it and lets a PortAudio output
-stream drain it; without a speaker it consumes and counts frames so the session goes on.
+clock. :class:`AudioPlayer` pulls a voice's frames into an adaptive
+:class:`~surgery_teach.audio.jitter.VoiceBuffer` on a
+:class:`~surgery_teach.audio.speaker.Speaker` (one shared by every voice of a session, or
+its own); without a speaker it consumes and counts frames so the session goes on.
+
+:class:`PlayoutBuffer` is the plain fixed-size buffer (used where a steady, not a
+minimal, delay is wanted, such as mixing a recording): it waits for ``target`` samples
+before playing, plays silence when it runs dry (and waits for ``target`` again), and drops
+the oldest audio back down to ``target`` when more than ``limit`` piles up.
 """
 
 from __future__ import annotations
@@ -21,19 +25,14 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from surgery_teach.audio.analysis import SILENCE_DBFS, dbfs, frame_samples
-from surgery_teach.audio.devices import (
-    AudioDevice,
-    AudioStream,
-    close_stream,
-    open_portaudio_stream,
-)
+from surgery_teach.audio.devices import AudioDevice, AudioStream, open_portaudio_stream
+from surgery_teach.audio.jitter import VoiceBuffer
+from surgery_teach.audio.speaker import OUTPUT_BLOCK, Speaker
 from surgery_teach.errors import AudioDeviceError
 
 logger = logging.getLogger("surgery_teach.audio")
 
-#: Output callback block: 10 ms at 48 kHz (the jitter buffer takes any size).
-OUTPUT_BLOCK = 480
-_LAYOUTS = {1: "mono", 2: "stereo"}
+__all__ = ["OUTPUT_BLOCK", "AudioPlayer", "PlayoutBuffer"]
 
 
 class PlayoutBuffer:
@@ -114,8 +113,9 @@ class PlayoutBuffer:
 class AudioPlayer:
     """Plays a received audio track on a speaker, or just consumes it when there is none.
 
-    ``device`` is ``None`` (the default speaker), a PortAudio index or a name. Opening
-    the speaker failing raises :class:`~surgery_teach.errors.AudioDeviceError`; with
+    ``speaker`` is the session's shared :class:`Speaker`; without one the player opens
+    its own on ``device`` (``None``: the default speaker, a PortAudio index or a name).
+    Opening it failing raises :class:`~surgery_teach.errors.AudioDeviceError`; with
     ``required=False`` the player instead runs with :attr:`sink` ``None`` and says why in
     :attr:`problem`. ``output=False`` asks for that mode outright (no PortAudio at all).
     Call :meth:`start` on the running loop, and ``await`` :meth:`stop` at the end.
@@ -128,51 +128,59 @@ class AudioPlayer:
         *,
         output: bool = True,
         required: bool = True,
-        target_latency: float = 0.060,
-        max_latency: float = 0.200,
+        speaker: Speaker | None = None,
     ) -> None:
         self.track = track
-        #: The output stream the audio goes to; ``None`` when frames are only counted.
-        self.sink: AudioStream | None = None
-        #: The speaker opened, if any.
-        self.device: AudioDevice | None = None
-        #: Why there is no sound (``""`` while playing on a speaker).
-        self.problem = "" if output else "audio output is turned off"
-        #: The device error behind :attr:`problem`, for the UI to offer other devices.
-        self.error: AudioDeviceError | None = None
         self.frames_received = 0
-        self.buffer: PlayoutBuffer | None = None
+        self._own_speaker = speaker is None
+        if speaker is None:
+            speaker = Speaker(device, output=output, required=required,
+                              opener=self._open_stream)
+        self.speaker = speaker
+        #: The voice waiting for the speaker (``None`` when nothing is played).
+        self.buffer: VoiceBuffer | None = None
+        self._problem = "" if speaker.output else "audio output is turned off"
         self._level = SILENCE_DBFS
         self._resampler: av.AudioResampler | None = None
         self._task: asyncio.Task[None] | None = None
-        if not output:
-            return
-        try:
-            self.sink, self.device = self._open_stream(device)
-        except AudioDeviceError as exc:
-            if required:
-                raise
-            self.error = exc
-            self.problem = str(exc)
-            logger.warning("playing no sound: %s", exc)
-            return
-        if self.sink.channels not in _LAYOUTS:
-            close_stream(self.sink)
-            raise ValueError(f"speaker streams have 1 or 2 channels, not {self.sink.channels}")
-        rate = int(self.sink.samplerate)
-        self.buffer = PlayoutBuffer(
-            channels=self.sink.channels,
-            target=round(target_latency * rate),
-            limit=round(max_latency * rate),
-        )
+        if speaker.output and (speaker.sink is not None or not self._own_speaker):
+            self.buffer = VoiceBuffer(rate=speaker.rate)
+            speaker.add(self.buffer)
 
     def _open_stream(self, device: int | str | None) -> tuple[AudioStream, AudioDevice]:
-        """Open and start the output stream drained by :meth:`_on_output`: the PortAudio seam.
-
-        Tests override this to stand a fake device in for the sound card. The stream's
-        ``samplerate`` and ``channels`` set the format frames are converted to.
+        """Open and start the output stream drained by :meth:`_on_output`: the PortAudio
+        seam of a player with its own speaker. Tests override this to stand a fake device
+        in for the sound card. The stream's ``samplerate`` sets the rate voices are kept at.
         """
         return open_portaudio_stream("output", device, self._on_output, blocksize=OUTPUT_BLOCK)
+
+    def _on_output(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio callback thread of the player's own speaker."""
+        speaker = getattr(self, "speaker", None)  # None while the speaker is being opened
+        if speaker is None:
+            outdata[:] = 0
+            return
+        speaker.on_output(outdata, frames, time_info, status)
+
+    @property
+    def sink(self) -> AudioStream | None:
+        """The output stream the audio goes to; ``None`` when frames are only counted."""
+        return self.speaker.sink
+
+    @property
+    def device(self) -> AudioDevice | None:
+        """The speaker playing, if any."""
+        return self.speaker.device
+
+    @property
+    def problem(self) -> str:
+        """Why there is no sound (``""`` while playing on a speaker)."""
+        return self._problem or self.speaker.problem
+
+    @property
+    def error(self) -> AudioDeviceError | None:
+        """The device error behind :attr:`problem`, for the UI to offer other devices."""
+        return self.speaker.error
 
     @property
     def level(self) -> float:
@@ -190,7 +198,8 @@ class AudioPlayer:
             self._task = asyncio.get_running_loop().create_task(self._pull())
 
     async def stop(self) -> None:
-        """Stop pulling and close the speaker; safe to call twice."""
+        """Stop pulling and leave the speaker (closing it if it is the player's own);
+        safe to call twice."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -198,29 +207,22 @@ class AudioPlayer:
                 await task
             except asyncio.CancelledError:
                 pass
-        sink, self.sink = self.sink, None
-        close_stream(sink)
+        if self.buffer is not None:
+            self.speaker.remove(self.buffer)
+        if self._own_speaker:
+            self.speaker.close()
 
     async def finished(self) -> None:
         """Wait until the track has ended and every frame was taken from it."""
         if self._task is not None:
             await asyncio.shield(self._task)
 
-    def _on_output(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        """PortAudio callback thread: hand the sound card the next samples."""
-        if status:
-            logger.debug("speaker %s reported %s", self.device, status)
-        if self.buffer is None:
-            outdata[:] = 0
-        else:
-            self.buffer.take(outdata)
-
     async def _pull(self) -> None:
         try:
             await self._pull_frames()
         except Exception as exc:
             # The speaker goes quiet but the session must not fall over with it.
-            self.problem = f"received audio could not be played ({type(exc).__name__}: {exc})"
+            self._problem = f"received audio could not be played ({type(exc).__name__}: {exc})"
             logger.exception("playing received audio failed")
 
     async def _pull_frames(self) -> None:
@@ -235,18 +237,22 @@ class AudioPlayer:
             self._level = dbfs(frame_samples(frame))
             if self.buffer is None:
                 continue
-            for converted in self._convert(frame):
-                self.buffer.put(converted)
+            media_time = (float(frame.pts * frame.time_base)
+                          if frame.pts is not None and frame.time_base is not None else None)
+            for samples in self._convert(frame):
+                self.buffer.put(samples, media_time)
+                media_time = None
 
     def _convert(self, frame: av.AudioFrame) -> list[np.ndarray]:
-        """``frame`` as int16 arrays of shape ``(n, channels)`` at the speaker's rate."""
-        assert self.sink is not None
-        channels = self.sink.channels
-        layout = _LAYOUTS[channels]
-        rate = int(self.sink.samplerate)
-        frames = [frame]
-        if (frame.format.name, frame.layout.name, frame.sample_rate) != ("s16", layout, rate):
-            if self._resampler is None:
-                self._resampler = av.AudioResampler(format="s16", layout=layout, rate=rate)
-            frames = self._resampler.resample(frame)
-        return [f.to_ndarray().reshape(-1, channels) for f in frames]
+        """``frame`` as 1-D int16 mono arrays at the rate the voice is kept at."""
+        assert self.buffer is not None
+        rate = self.buffer.rate
+        if frame.format.name == "s16" and frame.sample_rate == rate and \
+                not frame.format.is_planar and len(frame.layout.channels) <= 2:
+            packed = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
+            if packed.shape[1] == 1:
+                return [packed[:, 0].copy()]
+            return [((packed[:, 0].astype(np.int32) + packed[:, 1]) // 2).astype(np.int16)]
+        if self._resampler is None:
+            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        return [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]

@@ -57,6 +57,7 @@ from aiortc.rtp import (
 )
 from aiortc.utils import uint16_add
 
+from surgery_teach.audio.opus import VoicePackets
 from surgery_teach.media.frame_tap import ReceivedFrameTap, is_keyframe
 from surgery_teach.media.link_meter import LinkReport
 
@@ -438,6 +439,8 @@ def use_loopback_ice(enabled: bool) -> None:
 #: How long to wait for a missing voice packet: 1.5 resend times, within these bounds.
 VOICE_HOLE_WAIT_MIN = 0.005
 VOICE_HOLE_WAIT_MAX = 0.100
+#: A packet still missing after that is asked for again this many times.
+VOICE_ASK_AGAIN = 2
 _AUDIO_RECEIVER_NAMES = ("_RTCRtpReceiver__codecs", "_RTCRtpReceiver__timestamp_mapper",
                          "_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__nack_generator")
 
@@ -450,7 +453,8 @@ def audio_tuning_supported() -> bool:
 
 class AudioJitterBuffer(JitterBuffer):
     """Releases each voice packet as it arrives in order; waits behind a missing one only
-    as long as its resend takes (measured), then gives up on it.
+    as long as its resend takes (measured), asks again up to :data:`VOICE_ASK_AGAIN`
+    times, then gives up on it.
 
     A resend that fills a hole frees the packets behind it at once: all but the last go
     to ``hand_over`` (the decoder queue, in order) and the last is returned, as aiortc
@@ -459,11 +463,15 @@ class AudioJitterBuffer(JitterBuffer):
 
     def __init__(self, hand_over: Callable[[RtpPacket], None],
                  forget: Callable[[int], None] = lambda seq: None,
+                 ask_again: Callable[[int, int], None] = lambda ssrc, seq: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(capacity=64, prefetch=0, is_video=False)
         self._hand_over = hand_over
         self._forget = forget  # stop asking for a packet given up on
+        self._ask_again = ask_again  # NACK (ssrc, seq) once more: its resend was lost too
         self._clock = clock
+        self.ssrc: int | None = None
+        self._asks = 0  # NACKs sent again for the hole first in line
         self._next: int | None = None
         self._waiting: dict[int, RtpPacket] = {}
         self._hole_since: float | None = None
@@ -482,6 +490,7 @@ class AudioJitterBuffer(JitterBuffer):
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         now = self._clock()
         seq = packet.sequence_number
+        self.ssrc = packet.ssrc
         if self._next is None:
             self._next = seq
         ahead = uint16_add(seq, -self._next)
@@ -514,12 +523,19 @@ class AudioJitterBuffer(JitterBuffer):
                     self._hole_since = now
                 if now - self._hole_since < self.hole_wait:
                     break
+                if self._asks < VOICE_ASK_AGAIN:  # the resend may have been lost too
+                    self._asks += 1
+                    self._hole_since = now
+                    if self.ssrc is not None:
+                        self._ask_again(self.ssrc, self._next)
+                    break
                 self.lost += 1  # waited long enough: the decoder goes on without it
                 self._asked.pop(self._next, None)
                 self._forget(self._next)
             else:
                 ready.append(packet)
             self._hole_since = None
+            self._asks = 0
             self._next = uint16_add(self._next, 1)
         if not ready:
             return None
@@ -550,7 +566,12 @@ def tune_audio_receiver(pc: Any, track: MediaStreamTrack) -> AudioJitterBuffer |
         frame = JitterFrame(data=packet._data, timestamp=mapper.map(packet.timestamp))  # type: ignore[attr-defined]
         decoder_queue.put((codec, frame))
 
-    buffer = AudioJitterBuffer(hand_over, nacks.missing.discard)
+    def ask_again(ssrc: int, seq: int) -> None:
+        task = asyncio.get_running_loop().create_task(receiver._send_rtcp_nack(ssrc, [seq]))
+        _pli_tasks.add(task)  # (kept alive like the keyframe requests)
+        task.add_done_callback(_pli_tasks.discard)
+
+    buffer = AudioJitterBuffer(hand_over, nacks.missing.discard, ask_again)
     setattr(receiver, _JITTER_ATTR, buffer)
     receiver._RTCRtpReceiver__nack_generator = nacks  # type: ignore[attr-defined]
     return buffer
@@ -558,15 +579,15 @@ def tune_audio_receiver(pc: Any, track: MediaStreamTrack) -> AudioJitterBuffer |
 
 #: Voice frames a listener's copy of the microphone may hold (200 ms): enough to ride out
 #: a stalled loop without losing a word, bounded for a listener that is not reading yet.
-VOICE_COPY_FRAMES = 10
+VOICE_COPY_FRAMES = 20
 
 
 def voice_copy(relay: Any, microphone: MediaStreamTrack) -> MediaStreamTrack:
-    """A listener's copy of the microphone from ``relay`` (a ``MediaRelay``) that loses
+    """A listener's copy of the microphone from ``relay`` (a ``MediaRelay``), as 10 ms
+    low-delay Opus packets (:class:`~surgery_teach.audio.opus.VoicePackets`). It loses
     no frame to a momentary stall (an unbuffered copy keeps only the newest frame, and a
-    bursty sound card then costs 20 ms holes), yet holds at most
-    :data:`VOICE_COPY_FRAMES`."""
+    bursty sound card then costs holes), yet holds at most :data:`VOICE_COPY_FRAMES`."""
     copy = relay.subscribe(microphone, buffered=True)
     if isinstance(getattr(copy, "_queue", None), asyncio.Queue):
         copy._queue = LatestQueue(VOICE_COPY_FRAMES)
-    return copy  # type: ignore[no-any-return]
+    return VoicePackets(copy)

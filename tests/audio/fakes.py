@@ -12,7 +12,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -20,6 +20,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from surgery_teach.audio import AudioDevice, AudioPlayer, MicrophoneTrack, choose_device
 from surgery_teach.audio.devices import AudioStream
+from surgery_teach.audio.speaker import Speaker
+from surgery_teach.audio.tracks import LocalAudioTrack
+from surgery_teach.audio.voice import Voice
+
+T = TypeVar("T", bound="FakeStream")
 
 #: What the fake machine has: a headset (default both ways), a USB microphone, HDMI out.
 FAKE_DEVICES = (
@@ -48,6 +53,10 @@ class FakeStream:
         self.blocksize = blocksize
         self.stopped = False
         self.closed = False
+        #: False once the device went away (PortAudio's thread gave up on it).
+        self.active = True
+        self.dead = False
+        self.device: AudioDevice | None = None
         self._halt = threading.Event()
         self._clock: threading.Thread | None = None
 
@@ -67,10 +76,17 @@ class FakeStream:
     def tick(self) -> None:
         raise NotImplementedError
 
+    def die(self, *, still_active: bool = False) -> None:
+        """The device went away: no more callbacks, and the stream is no longer active
+        (``still_active``: PortAudio does not notice, as with a hung sound server)."""
+        self.active = still_active
+        self._halt.set()
+        self.dead = True
+
     def stop(self) -> None:
         self.stopped = True
         self._halt.set()
-        if self._clock is not None:
+        if self._clock is not None and self._clock is not threading.current_thread():
             self._clock.join()
 
     def close(self) -> None:
@@ -84,8 +100,14 @@ class FakeInputStream(FakeStream):
                  blocksize: int = 960) -> None:
         super().__init__(samplerate=48000, channels=channels, blocksize=blocksize)
         self.callback = callback
-        self.signal: Callable[[int], np.ndarray] = lambda n: np.full(n, 1000, dtype=np.int16)
+        self.signal: Callable[[int], np.ndarray] = self._tone
         self._fed = 0
+
+    def _tone(self, n: int) -> np.ndarray:
+        """A 440 Hz voice-like tone by default (a steady level would be filtered out as
+        the DC offset it is)."""
+        t = np.arange(self._fed, self._fed + n) / self.samplerate
+        return np.round(3000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
 
     def feed(self, samples: np.ndarray) -> None:
         """One callback with ``samples`` (int16, one channel; copied to every channel)."""
@@ -98,11 +120,21 @@ class FakeInputStream(FakeStream):
 
 
 class FakeMicrophone(MicrophoneTrack):
-    """A :class:`MicrophoneTrack` whose sound card is a :class:`FakeInputStream`."""
+    """A :class:`MicrophoneTrack` whose sound card is a :class:`FakeInputStream`, or,
+    given a :class:`FakeSoundCard`, one of the card's clocked devices."""
 
     devices: tuple[AudioDevice, ...] = FAKE_DEVICES
 
+    def __init__(self, device: int | str | None = None, *, card: FakeSoundCard | None = None,
+                 **options: Any) -> None:
+        self.card = card
+        super().__init__(device, **options)
+
     def _open_stream(self, device: int | str | None) -> tuple[AudioStream, AudioDevice]:
+        if self.card is not None:
+            self.fake = self.card.open_input(device, self._on_input)
+            assert self.fake.device is not None
+            return self.fake, self.fake.device
         chosen = choose_device(device, self.devices, "input")
         self.fake = FakeInputStream(self._on_input)
         return self.fake, chosen
@@ -188,3 +220,94 @@ def tone_frames(count: int, frequency: float = 1000.0, *, layout: str = "stereo"
         frame.pts = i * per_frame
         frames.append(frame)
     return frames
+
+
+class FakeSoundCard:
+    """The devices plugged into a fake machine now; its streams run on real-time clocks.
+
+    :meth:`unplug` takes a device away (its streams die, opening it fails) and
+    :meth:`plug` brings it back, as a USB headset or a restarted sound server would.
+    Each microphone device plays its own ``signal`` (a constant level by default).
+    """
+
+    def __init__(self, devices: tuple[AudioDevice, ...] = FAKE_DEVICES) -> None:
+        self.devices = list(devices)
+        self.streams: list[FakeStream] = []
+        self.signals: dict[str, Callable[[int], np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def unplug(self, name: str, *, hang: bool = False) -> AudioDevice:
+        """Take the device away; ``hang``: its streams stop calling back but still look
+        active (a sound server that hangs rather than dies)."""
+        with self._lock:
+            device = next(d for d in self.devices if d.name == name)
+            self.devices.remove(device)
+            doomed = [s for s in self.streams if s.device == device and not s.dead]
+        for stream in doomed:
+            stream.die(still_active=hang)
+        return device
+
+    def plug(self, device: AudioDevice) -> None:
+        with self._lock:
+            self.devices.append(device)
+
+    def open_input(self, device: int | str | None,
+                   callback: Callable[..., None]) -> FakeInputStream:
+        with self._lock:
+            chosen = choose_device(device, self.devices, "input")
+        stream = FakeInputStream(callback)
+        stream.device = chosen
+        signal = self.signals.get(chosen.name)
+        if signal is not None:
+            stream.signal = signal
+        return self._started(stream)
+
+    def open_output(self, device: int | str | None,
+                    callback: Callable[..., None]) -> FakeOutputStream:
+        with self._lock:
+            chosen = choose_device(device, self.devices, "output")
+        stream = FakeOutputStream(callback)
+        stream.device = chosen
+        return self._started(stream)
+
+    def _started(self, stream: T) -> T:
+        with self._lock:
+            self.streams.append(stream)
+        stream.run_clock()
+        return stream
+
+    def playing(self, name: str) -> list[FakeStream]:
+        """The live streams on the device called ``name``."""
+        with self._lock:
+            return [s for s in self.streams
+                    if s.device is not None and s.device.name == name and not s.dead
+                    and not s.closed]
+
+
+class FakeSpeaker(Speaker):
+    """A :class:`Speaker` playing on a :class:`FakeSoundCard`."""
+
+    def __init__(self, card: FakeSoundCard, device: int | str | None = None,
+                 **options: Any) -> None:
+        self.card = card
+        super().__init__(device, **options)
+
+    def _open_portaudio(self, device: int | str | None) -> tuple[AudioStream, AudioDevice]:
+        stream = self.card.open_output(device, self.on_output)
+        assert stream.device is not None
+        return stream, stream.device
+
+
+class FakeVoice(Voice):
+    """A :class:`Voice` whose microphone and speaker are on a :class:`FakeSoundCard`."""
+
+    def __init__(self, card: FakeSoundCard, **options: Any) -> None:
+        self.card = card
+        super().__init__(**options)
+
+    def _open_microphone(self, device: str | None) -> LocalAudioTrack:
+        return FakeMicrophone(device, card=self.card, processing=self.processing)
+
+    def _open_speaker(self, device: str | None) -> Speaker:
+        return FakeSpeaker(self.card, device, output=self.output, required=False,
+                           reference=self.reference)

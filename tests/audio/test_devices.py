@@ -179,7 +179,7 @@ def test_portaudio_refusing_to_open_the_device_becomes_an_audio_device_error(
     assert isinstance(caught.value.__cause__, PortAudioError)
 
 
-def test_the_real_stream_is_opened_48_khz_int16_mono_in_20_ms_blocks(
+def test_the_real_stream_is_opened_48_khz_int16_mono_in_5_ms_blocks_at_low_latency(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     opened: list[dict[str, Any]] = []
@@ -201,8 +201,11 @@ def test_the_real_stream_is_opened_48_khz_int16_mono_in_20_ms_blocks(
     track.stop()
     assert track.device is not None and track.device.index == 3
     (kwargs,) = opened
-    assert {k: kwargs[k] for k in ("device", "samplerate", "channels", "dtype", "blocksize")} == {
-        "device": 3, "samplerate": 48000, "channels": 1, "dtype": "int16", "blocksize": 960,
+    # 5 ms blocks: PortAudio keeps two in flight, so the block is the device's delay
+    assert {k: kwargs[k] for k in ("device", "samplerate", "channels", "dtype", "blocksize",
+                                   "latency")} == {
+        "device": 3, "samplerate": 48000, "channels": 1, "dtype": "int16", "blocksize": 240,
+        "latency": "low",
     }
 
 

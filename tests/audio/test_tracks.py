@@ -17,7 +17,8 @@ from tests.audio.fakes import FakeMicrophone
 from tests.timing import seconds
 
 
-def block(value: int, n: int = 960) -> np.ndarray:
+def block(value: int, n: int = 480) -> np.ndarray:
+    """One 10 ms frame's worth from the sound card."""
     return np.full(n, value, dtype=np.int16)
 
 
@@ -84,8 +85,8 @@ async def test_microphone_blocks_become_frames_in_order() -> None:
         mic.fake.feed(block(value))
     frames = [await asyncio.wait_for(mic.recv(), seconds(1)) for _ in range(3)]
     assert [int(f.to_ndarray()[0, 0]) for f in frames] == [1, 2, 3]
-    assert [f.pts for f in frames] == [0, 960, 1920]
-    assert all((f.samples, f.sample_rate, f.layout.name) == (960, 48000, "mono") for f in frames)
+    assert [f.pts for f in frames] == [0, 480, 960]  # 10 ms frames: the network's packets
+    assert all((f.samples, f.sample_rate, f.layout.name) == (480, 48000, "mono") for f in frames)
     assert mic.device is not None and mic.device.name == "Jabra Evolve2 headset"
     mic.stop()
 
@@ -101,9 +102,9 @@ async def test_recv_waits_for_the_sound_card_thread() -> None:
     mic.stop()
 
 
-async def test_odd_sized_blocks_from_the_device_are_cut_into_20_ms_frames_without_loss() -> None:
+async def test_odd_sized_blocks_from_the_device_are_cut_into_10_ms_frames_without_loss() -> None:
     mic = FakeMicrophone()
-    ramp = (np.arange(960 * 4) % 30000).astype(np.int16)
+    ramp = (np.arange(480 * 4) % 30000).astype(np.int16)
     for start in range(0, ramp.size, 256):
         mic.fake.feed(ramp[start : start + 256])
     out = np.concatenate([(await mic.recv()).to_ndarray()[0] for _ in range(4)])
@@ -116,7 +117,7 @@ async def test_microphone_frames_follow_the_device_clock() -> None:
     mic = FakeMicrophone()
     mic.fake.run_clock()
     started = time.monotonic()
-    for _ in range(25):
+    for _ in range(50):
         await asyncio.wait_for(mic.recv(), seconds(1))
     assert time.monotonic() - started >= 0.45
     mic.stop()
@@ -127,7 +128,7 @@ async def test_a_muted_microphone_sends_silence_but_the_meter_still_moves() -> N
     mic = FakeMicrophone(muted=True)
     mic.fake.feed(block(8000))
     frame = await mic.recv()
-    assert frame.samples == 960 and not frame.to_ndarray().any()
+    assert frame.samples == 480 and not frame.to_ndarray().any()
     assert mic.level == pytest.approx(20 * np.log10(8000 / 32768), abs=0.01)
     mic.unmute()
     mic.fake.feed(block(8000))

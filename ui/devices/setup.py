@@ -29,7 +29,6 @@ from PyQt6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -51,6 +50,7 @@ from surgery_teach.capture import (
 )
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.settings import Settings
+from ui.common.plain import PlainLabel, tip
 from ui.common.video_view import VideoView
 from ui.devices.sound import METER_INTERVAL_MS, SoundCheck
 from ui.i18n import tr
@@ -132,7 +132,7 @@ class DeviceSetup(SoundCheck, QDialog):
         self._meter_timer.setInterval(METER_INTERVAL_MS)
         self._meter_timer.timeout.connect(self._update_meter)
 
-        self.error = QLabel("")
+        self.error = PlainLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -232,13 +232,13 @@ class DeviceSetup(SoundCheck, QDialog):
         for field in (self.label, self.location):
             field.installEventFilter(self)
         form = QFormLayout(box)
-        kind_label = QLabel(tr("&Kind"))
+        kind_label = PlainLabel(tr("&Kind"))
         kind_label.setBuddy(self.kind)
-        where_label = QLabel(tr("&File or address"))
+        where_label = PlainLabel(tr("&File or address"))
         where_label.setBuddy(self.location)
-        name_label = QLabel(tr("&Label"))
+        name_label = PlainLabel(tr("&Label"))
         name_label.setBuddy(self.label)
-        size_label = QLabel(tr("Re&solution"))
+        size_label = PlainLabel(tr("Re&solution"))
         size_label.setBuddy(self.resolution)
         form.addRow(kind_label, self.kind)
         form.addRow(where_label, where)
@@ -348,7 +348,7 @@ class DeviceSetup(SoundCheck, QDialog):
         push the preview off the screen). The whole text stays in the tooltip.
         """
         self.error.setText(text.split("\n", 1)[0])
-        self.error.setToolTip(text)
+        self.error.setToolTip(tip(text))
 
     # -- preview ------------------------------------------------------------------------
 

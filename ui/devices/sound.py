@@ -18,7 +18,6 @@ from PyQt6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
 )
@@ -32,6 +31,7 @@ from surgery_teach.audio import (
 )
 from surgery_teach.errors import AudioDeviceError
 from surgery_teach.settings import Settings
+from ui.common.plain import PlainLabel
 from ui.i18n import tr
 
 METER_FLOOR_DBFS = -60.0
@@ -73,7 +73,7 @@ class SoundCheck:
         self.tone_button = QPushButton(tr("&Play test tone"))
         self.tone_button.setAutoDefault(False)
         self.tone_button.clicked.connect(self.play_test_tone)
-        self.audio_status = QLabel("")
+        self.audio_status = PlainLabel("")
         self.audio_status.setObjectName("banner")
         self.audio_status.setWordWrap(True)
         self.audio_status.hide()
@@ -81,9 +81,9 @@ class SoundCheck:
         speaker_row.addWidget(self.speaker, 1)
         speaker_row.addWidget(self.tone_button)
         form = QFormLayout(box)
-        mic_label = QLabel(tr("&Microphone"))
+        mic_label = PlainLabel(tr("&Microphone"))
         mic_label.setBuddy(self.microphone)
-        speaker_label = QLabel(tr("Sp&eaker"))
+        speaker_label = PlainLabel(tr("Sp&eaker"))
         speaker_label.setBuddy(self.speaker)
         form.addRow(mic_label, self.microphone)
         form.addRow(tr("Level"), self.meter)
