@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from surgery_teach.errors import AudioDeviceError
 
@@ -114,6 +114,8 @@ ABANDONED_FOR = 5.0
 REFRESH_EVERY = 2.0
 _last_refresh = -REFRESH_EVERY
 
+
+T = TypeVar("T")
 
 def _import_sounddevice() -> ModuleType:
     # The one import of sounddevice; tests replace this function to simulate a machine
@@ -318,6 +320,21 @@ def refresh_devices() -> bool:
             logger.debug("restarting PortAudio failed: %s", exc)
             return False
     return True
+
+
+def open_refreshing(opener: Callable[[Any], T], device: Any, *,
+                    before: Callable[[], None]) -> T:
+    """``opener(device)``; if it fails, once more after PortAudio looks for devices again
+    (a device plugged back in may be new to it, or have a new index). ``before`` runs
+    before each try (a health watch noting that a stream is being opened)."""
+    before()
+    try:
+        return opener(device)
+    except AudioDeviceError:
+        if not refresh_devices():
+            raise
+        before()
+        return opener(device)
 
 
 def stream_active(stream: AudioStream) -> bool:

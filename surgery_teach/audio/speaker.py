@@ -28,7 +28,7 @@ from surgery_teach.audio.devices import (
     AudioStream,
     close_stream,
     open_portaudio_stream,
-    refresh_devices,
+    open_refreshing,
     stream_active,
 )
 from surgery_teach.audio.health import RETRY_EVERY, DeviceHealth
@@ -187,15 +187,7 @@ class Speaker:
         return "lost"
 
     def _reopen(self) -> tuple[AudioStream, AudioDevice]:
-        self.health.opened()
-        try:
-            return self._opener(self.wanted)
-        except AudioDeviceError:
-            # a device plugged back in may be new to PortAudio (or have a new index)
-            if not refresh_devices():
-                raise
-            self.health.opened()
-            return self._opener(self.wanted)
+        return open_refreshing(self._opener, self.wanted, before=self.health.opened)
 
     async def switch(self, device: int | str | None) -> None:
         """Play on ``device`` from now on (raises

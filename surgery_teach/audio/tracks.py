@@ -31,7 +31,7 @@ from surgery_teach.audio.devices import (
     AudioStream,
     close_stream,
     open_portaudio_stream,
-    refresh_devices,
+    open_refreshing,
     stream_active,
 )
 from surgery_teach.audio.health import RETRY_EVERY, DeviceHealth
@@ -321,15 +321,7 @@ class MicrophoneTrack(LocalAudioTrack):
         return "lost"
 
     def _reopen(self) -> tuple[AudioStream, AudioDevice]:
-        self.health.opened()
-        try:
-            return self._open_stream(self.wanted)
-        except AudioDeviceError:
-            # a device plugged back in may be new to PortAudio (or have a new index)
-            if not refresh_devices():
-                raise
-            self.health.opened()
-            return self._open_stream(self.wanted)
+        return open_refreshing(self._open_stream, self.wanted, before=self.health.opened)
 
     async def switch(self, device: int | str | None) -> None:
         """Record from ``device`` from now on (raises
