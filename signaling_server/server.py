@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import logging
 import time
 from collections import Counter
-from http import HTTPStatus
-from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
-from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from signaling_server.audit import AuditEvent, AuditLog, AuditRecord
+from signaling_server.audit import AuditEvent, AuditLog
+from signaling_server.audit_notes import AuditNotes
 from signaling_server.config import (
     TRANSPORT_MAX_BYTES,
     TRANSPORT_QUEUE,
@@ -39,6 +35,7 @@ from signaling_server.config import (
     tls_context,
 )
 from signaling_server.connection import Connection, RedactedLog, gated
+from signaling_server.handshake import HEALTH_PATH, Handshake
 from signaling_server.ice import IceHandout
 from signaling_server.logs import (
     log_arrival,
@@ -46,7 +43,6 @@ from signaling_server.logs import (
     log_error,
     log_grant,
     log_publishes,
-    log_recording,
 )
 from signaling_server.state import SYNC_INTERVAL, StateDir
 from surgery_teach.errors import ConfigError, ProtocolError, SignalingError
@@ -66,10 +62,10 @@ from surgery_teach.protocol import (
     serialize,
     wire_type,
 )
-from surgery_teach.protocol.admission import Admission, Refusal, RefusalReason
+from surgery_teach.protocol.admission import Admission
 from surgery_teach.protocol.durable import DurableRooms
 from surgery_teach.protocol.limits import MessageRate, Verdict
-from surgery_teach.protocol.passes import Bars, RoomPass
+from surgery_teach.protocol.passes import Bars
 
 __all__ = [
     "HEALTH_PATH",
@@ -88,10 +84,6 @@ KEEPALIVE_SECONDS = 20.0
 """Websocket ping interval and timeout: a dead TCP peer is dropped within about 40 s."""
 WRITE_LIMIT = 32 * 1024
 """A reply to the sender waits while more than this is queued for it (websockets)."""
-HEALTH_PATH = "/healthz"
-SOCKETS_PER_CONNECTION = 2
-"""TCP connections one address may hold (handshakes under way included), per websocket
-connection it may have open; more are cut as they arrive."""
 
 
 class RunningServer:
@@ -199,7 +191,7 @@ def _listen_problem(config: ServerConfig, exc: OSError) -> str:
     return f"cannot listen on {where}: {exc.strerror or exc}; check --host and --port"
 
 
-class _Signaling:
+class _Signaling(Handshake, AuditNotes):
     """Moves frames between websocket connections and the room rules."""
 
     def __init__(
@@ -282,107 +274,6 @@ class _Signaling:
             task = asyncio.get_running_loop().create_task(connection.close(code, reason))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-
-    # -- handshake ------------------------------------------------------------------------
-
-    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Answer ``GET /healthz``; refuse a handshake the admission rules refuse."""
-        assert isinstance(connection, Connection)
-        if urlsplit(request.path).path == HEALTH_PATH:
-            return self._health(connection)
-        address = connection.address
-        verdict = self._admission.check(
-            path=request.path,
-            origin=_header(request.headers, "Origin"),
-            authorization=_header(request.headers, "Authorization"),
-            connections=self._connections[address] + 1,
-            now=time.time(),
-        )
-        if isinstance(verdict, Refusal):
-            if _from_browser(request, verdict):
-                # A browser sees only "1006" for a refused handshake: open the websocket,
-                # say why in an error, and close it (serve_connection).
-                self._note_refusal(connection, verdict)
-                connection.refusal = verdict
-                return None
-            return self._refuse(connection, verdict)
-        connection.room_pass = verdict
-        self._connections[address] += 1
-        connection.when_lost(lambda: self._release(address))
-        return None
-
-    def admit_socket(self, connection: Connection) -> bool:
-        """Let a new TCP connection go on to its handshake, unless its address already
-        holds twice its connection limit (open ones and handshakes under way): a client
-        that trickles handshakes (slowloris) then ties up no more sockets than that."""
-        address = connection.address
-        if self._sockets[address] >= SOCKETS_PER_CONNECTION * self._limits.connections_per_address:
-            logger.debug("cut address=%s sockets=%d", address, self._sockets[address])
-            return False
-        self._sockets[address] += 1
-        connection.when_lost(lambda: _decrement(self._sockets, address))
-        return True
-
-    def _release(self, address: str) -> None:
-        self._connections[address] -= 1
-        if self._connections[address] <= 0:
-            del self._connections[address]
-
-    def _health(self, connection: Connection) -> Response:
-        body = json.dumps(
-            {
-                "status": "ok",
-                "rooms": self._rooms.room_count,
-                "participants": self._rooms.participant_count,
-                "version": self._rooms.server_version,
-            },
-            separators=(",", ":"),
-        )
-        response = connection.respond(HTTPStatus.OK, body + "\n")
-        _replace_header(response.headers, "Content-Type", "application/json")
-        _replace_header(response.headers, "Cache-Control", "no-store")
-        return response
-
-    def _refuse(self, connection: Connection, refusal: Refusal) -> Response:
-        response = connection.respond(refusal.status, refusal.message + "\n")
-        if refusal.is_auth_failure:
-            challenge = 'Bearer realm="surgery_teach"'
-            if refusal.reason is not RefusalReason.MISSING_TOKEN:
-                challenge += ', error="invalid_token"'
-            response.headers["WWW-Authenticate"] = challenge
-        self._note_refusal(connection, refusal)
-        return response
-
-    def _note_refusal(self, connection: Connection, refusal: Refusal) -> None:
-        """Log and audit a refused handshake."""
-        logger.warning(
-            "refused status=%d reason=%s address=%s room=%s",
-            refusal.status,
-            refusal.reason,
-            connection.address,
-            refusal.room or "-",
-        )
-        fields = _pass_fields(refusal.room_pass)
-        if refusal.room is not None:
-            fields["room"] = refusal.room  # the one asked for, rather than the token's
-        self._audit.write(
-            AuditRecord(
-                event=AuditEvent.AUTH_FAILURE if refusal.is_auth_failure else AuditEvent.DENIAL,
-                outcome=refusal.reason,
-                status=refusal.status.value,
-                address=connection.address,
-                **fields,
-            )
-        )
-
-    async def _refuse_opened(self, connection: Connection, refusal: Refusal) -> None:
-        """Tell a browser why its handshake was refused: an ``error`` whose code is the
-        reason, then close code 4000 + the HTTP status (4401, 4403, 4429, 4400)."""
-        try:
-            await connection.send(serialize(ErrorReply(refusal.reason.value, refusal.message)))
-            await connection.close(4000 + refusal.status.value, _close_reason(refusal))
-        except ConnectionClosed:
-            pass
 
     # -- messages -------------------------------------------------------------------------
 
@@ -590,72 +481,6 @@ class _Signaling:
             broadcast([connection], text)
         await connection.send(last)
 
-    # -- audit ----------------------------------------------------------------------------
-
-    def _note_limit(self, connection: Connection, code: int, limit: str) -> None:
-        """Log and audit that ``connection`` is being closed for breaking ``limit``."""
-        seat = self._rooms.seat(connection)
-        logger.warning(
-            "closing code=%d reason=%s address=%s room=%s participant=%s",
-            code,
-            limit,
-            connection.address,
-            seat.room if seat else "-",
-            seat.participant.id if seat else "-",
-        )
-        self._audit_seat(AuditEvent.CLOSE, limit, connection, seat)
-
-    def _audit_seat(
-        self,
-        event: AuditEvent,
-        outcome: str,
-        connection: Connection,
-        seat: Seat | None,
-        *,
-        by: str | None = None,
-        action: str | None = None,
-    ) -> None:
-        fields = _pass_fields(connection.room_pass)
-        if seat is not None:
-            fields.update(
-                room=seat.room,
-                role=seat.participant.role.value,
-                name=seat.participant.name,
-                participant=seat.participant.id,
-            )
-        self._audit.write(
-            AuditRecord(
-                event=event,
-                outcome=outcome,
-                action=action,
-                by=by,
-                address=connection.address,
-                **fields,
-            )
-        )
-
-    def _audit_recording(self, connection: Connection, seat: Seat, outcome: str) -> None:
-        """Log and audit that ``seat`` started (``start``) or stopped recording, by
-        ``record`` (``stop``) or by leaving the room (``left``)."""
-        log_recording(seat, outcome)
-        self._audit_seat(AuditEvent.RECORDING, outcome, connection, seat)
-
-    def _audit_refused_join(self, connection: Connection, join: Join, error: ErrorReply) -> None:
-        if error.code not in (ErrorCode.NOT_ALLOWED, ErrorCode.FORBIDDEN, ErrorCode.ROOM_FULL):
-            return  # a misuse of the protocol (already joined), not a refusal to let in
-        fields = _pass_fields(connection.room_pass)
-        fields.update(room=join.room, role=join.role.value, name=join.name)
-        self._audit.write(
-            AuditRecord(
-                event=AuditEvent.DENIAL,
-                outcome=error.code,
-                action="join",
-                address=connection.address,
-                **fields,
-            )
-        )
-
-
 async def _close_unread(connection: Connection, code: int, reason: str) -> None:
     """Close, dropping what the client sent before: its answer to the close frame queues
     behind that, and the server reads nothing more while its receive queue is full."""
@@ -667,45 +492,3 @@ async def _close_unread(connection: Connection, code: int, reason: str) -> None:
         pass
     finally:
         await closing
-
-
-def _from_browser(request: Request, refusal: Refusal) -> bool:
-    """Whether a refused handshake is a web page's, to be told why over the websocket
-    (its ``WebSocket`` cannot read an HTTP status). A page from an origin the server does
-    not allow is not let in even for that."""
-    return "Origin" in request.headers and refusal.reason is not RefusalReason.BAD_ORIGIN
-
-
-def _close_reason(refusal: Refusal) -> str:
-    """A close reason within the 123 bytes a close frame carries."""
-    reason = refusal.message.split(";")[0]
-    return reason if len(reason.encode()) <= 120 else refusal.reason.value
-
-
-def _decrement(counter: Counter[str], key: str) -> None:
-    counter[key] -= 1
-    if counter[key] <= 0:
-        del counter[key]
-
-
-def _pass_fields(room_pass: RoomPass | None) -> dict[str, str | None]:
-    if room_pass is None:
-        return {}
-    return {
-        "room": room_pass.room,
-        "role": room_pass.role.value,
-        "name": room_pass.name,
-        "user": room_pass.user,
-    }
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    """A request header's value; several values are joined (and so never match)."""
-    values = headers.get_all(name)
-    return ", ".join(values) if values else None
-
-
-def _replace_header(headers: Headers, name: str, value: str) -> None:
-    if name in headers:
-        del headers[name]
-    headers[name] = value

@@ -2,7 +2,8 @@
 
 The layers are import-linter contracts in ``.importlinter`` (the core never imports Qt,
 the desktop client or the server; the server only the wire format; core and desktop
-packages in their order). Cycles are checked here on the module graph.
+packages in their order). Cycles are checked here on the module graph, and the length
+of each module.
 """
 
 from __future__ import annotations
@@ -104,3 +105,17 @@ def test_no_module_imports_itself_back_round_a_circle() -> None:
 
 def test_the_cycle_check_finds_a_circle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_longer_than_a_reader_can_hold() -> None:
+    """Small modules: one concept each, none over 600 lines (the benchmarks too)."""
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for package in (*PACKAGES, "bench")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"split these modules (over {MAX_MODULE_LINES} lines): {long}"

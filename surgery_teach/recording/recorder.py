@@ -29,12 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import errno
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +44,6 @@ from surgery_teach.annotations.ops import Freeze, Op, Unfreeze
 from surgery_teach.annotations.wire import op_to_json
 from surgery_teach.casefile.container import (
     AudioFileWriter,
-    ContainerOptions,
     VideoFileWriter,
 )
 from surgery_teach.casefile.events import EVENTS_FILE, Event, EventKind, EventLog
@@ -70,50 +67,20 @@ from surgery_teach.recording.sources import (
     as_packet_source,
     picture_size,
 )
-from surgery_teach.recording.writer import DiskSpaceGuard, WriterThread
+from surgery_teach.recording.status import (
+    RecorderOptions,
+    RecorderState,
+    RecorderStatus,
+    recording_failure,
+)
+from surgery_teach.recording.writer import DiskSpaceGuard, WriterThread, join_all
 from surgery_teach.wire.role import Role
+
+__all__ = ["Recorder", "RecorderOptions", "RecorderState", "RecorderStatus"]
 
 logger = logging.getLogger("surgery_teach.recording")
 
-_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 _JOIN_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecorderOptions:
-    """How a case is recorded.
-
-    ``min_free_bytes``: stop (cleanly) when the disk has less than this left; 256 MiB is
-    about 7 minutes of one 1080p source at 5 Mbit/s. ``max_queued_seconds``: how much
-    video may wait for a slow disk before frames are dropped up to the next keyframe.
-    ``events_sync_interval``: the event log is ``fsync``-ed at least this often.
-    """
-
-    container: ContainerOptions = field(default_factory=ContainerOptions)
-    min_free_bytes: int = 256 * 1024 * 1024
-    max_queued_seconds: float = 10.0
-    events_sync_interval: float = 0.1
-    space_check_interval: float = 2.0
-
-
-class RecorderState(StrEnum):
-    IDLE = "idle"
-    RECORDING = "recording"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    FAILED = "failed"  # stopped by ``error``; what was written plays
-
-
-@dataclass(frozen=True)
-class RecorderStatus:
-    """What the UI shows: state, the error that stopped the recording, per-source counts."""
-
-    state: RecorderState
-    folder: Path
-    error: RecordingError | None = None
-    frames: dict[str, int] = field(default_factory=dict)
-    dropped: dict[str, int] = field(default_factory=dict)
-    bytes_written: int = 0
 
 
 @dataclass
@@ -292,7 +259,7 @@ class Recorder:
             events.open()
             return events
         except OSError as exc:
-            raise self._translate(exc) from exc
+            raise recording_failure(self.folder, exc) from exc
 
     def _make_source(
         self, label: str, source: PacketSource, guard: DiskSpaceGuard
@@ -518,21 +485,10 @@ class Recorder:
 
     def _failed(self, exc: BaseException) -> None:
         if self._error is None:
-            self._error = self._translate(exc)
+            self._error = recording_failure(self.folder, exc)
             logger.error("%s", self._error)
         if self._finishing is None and self._state is RecorderState.RECORDING:
             self._finishing = asyncio.create_task(self._finish())
-
-    def _translate(self, exc: BaseException) -> RecordingError:
-        if isinstance(exc, RecordingError):
-            return exc
-        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
-            return DiskFullError(str(self.folder), DiskSpaceGuard(self.folder, 0).free())
-        return RecordingError(
-            f"recording stopped: cannot write to {self.folder}: {exc}. Everything recorded "
-            "until now is saved there and plays. Check the disk, then start a new recording.",
-            str(self.folder),
-        )
 
     async def _finish(self) -> None:
         self._state = RecorderState.STOPPING
@@ -548,7 +504,7 @@ class Recorder:
             threads.append(self._audio[1])
         for thread in threads:
             thread.finish()
-        await asyncio.to_thread(_join_all, threads)
+        await asyncio.to_thread(join_all, threads, _JOIN_TIMEOUT)
 
         ended = time.time()
         error = self._error
@@ -561,11 +517,11 @@ class Recorder:
             await asyncio.gather(*self._manifest_writes, return_exceptions=True)
         events_error = await asyncio.to_thread(self._close_events)
         if events_error is not None and self._error is None:
-            self._error = self._translate(events_error)
+            self._error = recording_failure(self.folder, events_error)
         self._manifest = self._final_manifest(ended, self._error)
         manifest_error = await asyncio.to_thread(self._write_final_manifest)
         if manifest_error is not None and self._error is None:
-            self._error = self._translate(manifest_error)
+            self._error = recording_failure(self.folder, manifest_error)
         self._state = RecorderState.FAILED if self._error is not None else RecorderState.STOPPED
         logger.info("recording in %s %s", self.folder, self._state.value)
         self._notify()
@@ -621,9 +577,3 @@ class Recorder:
             self._on_status(self.status)
         except Exception:  # a broken UI callback must not break the recording
             logger.exception("recording status callback failed")
-
-
-def _join_all(threads: Sequence[WriterThread[Any]]) -> None:
-    for thread in threads:
-        if not thread.join(_JOIN_TIMEOUT):
-            logger.error("recording thread %s did not finish in time", thread.name)

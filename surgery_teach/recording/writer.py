@@ -14,10 +14,10 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from surgery_teach.errors import DiskFullError, RecordingError
 
@@ -171,3 +171,10 @@ class WriterThread(Generic[ItemT]):
         if error is not None:
             logger.error("recording %s stopped: %s", self.name, error)
             self._on_error(error)
+
+
+def join_all(threads: Sequence[WriterThread[Any]], timeout: float) -> None:
+    """Wait for each writer thread to finish (at most ``timeout`` each); log the late."""
+    for thread in threads:
+        if not thread.join(timeout):
+            logger.error("recording thread %s did not finish in time", thread.name)

@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed
 
 from signaling_server import RunningServer, ServerConfig, start_server
 from signaling_server.config import TRANSPORT_MAX_BYTES
-from signaling_server.server import SOCKETS_PER_CONNECTION
+from signaling_server.handshake import SOCKETS_PER_CONNECTION
 from surgery_teach.protocol import (
     Answer,
     Chat,

@@ -11,7 +11,8 @@ from websockets.asyncio.client import connect
 from signaling_server import ServerConfig, start_server
 from signaling_server.__main__ import _parse_args, _parse_token_args
 from signaling_server.config import TRANSPORT_MAX_BYTES, TRANSPORT_QUEUE
-from signaling_server.server import KEEPALIVE_SECONDS, SOCKETS_PER_CONNECTION, WRITE_LIMIT
+from signaling_server.handshake import SOCKETS_PER_CONNECTION
+from signaling_server.server import KEEPALIVE_SECONDS, WRITE_LIMIT
 from signaling_server.state import MAX_JOURNAL_BYTES, MAX_QUEUED_BYTES
 from surgery_teach.annotations.history import HISTORY_BYTES, MAX_UNDO
 from surgery_teach.protocol import CHAT_HISTORY_LENGTH, DEFAULT_MAX_ROOM_SIZE, MAX_MESSAGE_BYTES
