@@ -8,7 +8,7 @@ APT_PACKAGES := libportaudio2 xvfb ffmpeg libegl1 libxkbcommon0 libxkbcommon-x11
 	libfontconfig1 libdbus-1-3 libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
 	libxcb-image0 libxcb-render-util0 libxcb-xkb1 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 \
 	libxcb-xfixes0 fonts-noto-cjk coturn iptables iproute2 postgresql \
-	pulseaudio pulseaudio-utils libasound2-plugins
+	pulseaudio pulseaudio-utils libasound2-plugins janus
 STAMP := $(VENV)/.setup-done
 
 .PHONY: setup run library demo-headless test lint bench bench-load bench-voice clean package netlab

@@ -1,9 +1,10 @@
 """``python -m signaling_server``: run the signaling server until Ctrl-C or SIGTERM.
 
 ``python -m signaling_server token --room R --role mentor --name "Dr Li" --ttl 4h`` prints
-a room token instead. Both read the token secret from ``--secret-file`` or the
-``SURGERY_TEACH_SECRET`` environment variable; without one the server runs open, which it
-allows on a loopback address only.
+a room token instead; ``python -m signaling_server media-server --config-dir DIR [--start]``
+configures (and runs) the Janus media server for classes. The first two read the token
+secret from ``--secret-file`` or the ``SURGERY_TEACH_SECRET`` environment variable; without
+one the server runs open, which it allows on a loopback address only.
 
 Exit status: 0 after a clean shutdown (or a printed token), 2 when the server cannot start
 (bad option, port in use, no secret for a public address) or no token can be made, with a
@@ -43,6 +44,7 @@ EXIT_CANNOT_START = 2
 SECRET_VARIABLE = "SURGERY_TEACH_SECRET"
 """Environment variable holding the token secret (``--secret-file`` takes precedence)."""
 TOKEN_COMMAND = "token"
+MEDIA_SERVER_COMMAND = "media-server"
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _SECRET_HELP = (
@@ -55,7 +57,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m signaling_server",
         description="Signaling server for surgery_teach (websocket, protocol v1).",
-        epilog=f"To print a room token instead: python -m signaling_server {TOKEN_COMMAND} --help",
+        epilog=f"To print a room token instead: python -m signaling_server {TOKEN_COMMAND} "
+        f"--help. For the Janus media server: python -m signaling_server "
+        f"{MEDIA_SERVER_COMMAND} --help",
     )
     parser.add_argument(
         "--host",
@@ -257,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == [TOKEN_COMMAND]:
         return _print_token(argv[1:])
+    if argv[:1] == [MEDIA_SERVER_COMMAND]:
+        from signaling_server.media_server.command import main as media_server_main
+
+        return media_server_main(argv[1:])
     args = _parse_args(argv)
     _configure_logging(args.log_level)
     try:

@@ -154,3 +154,102 @@ class LibraryError(SurgeryTeachError):
         self.status = status
         self.code = code
         super().__init__(message)
+
+
+class MediaServerError(SurgeryTeachError):
+    """The media server (Janus) for large rooms failed; the room stays peer to peer."""
+
+
+class MediaServerUnavailableError(MediaServerError):
+    """The media server cannot be reached (not started, wrong address, it stopped) or
+    did not answer in time. ``url`` is where it was looked for."""
+
+    def __init__(self, message: str, url: str = "") -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class MediaServerRefusedError(MediaServerError):
+    """The media server answered with an error: ``code`` is Janus's error code (403: token
+    or secret not accepted, 405: token not allowed that plugin, 426: no such room, 428: no
+    such publisher yet, 433: token not in the room's allowed list, 458: session gone),
+    ``reason`` its explanation."""
+
+    def __init__(self, request: str, code: int, reason: str) -> None:
+        self.request, self.code, self.reason = request, code, reason
+        super().__init__(f"the media server refused {request!r}: {reason} (Janus error {code})"
+                         f"{_REFUSAL_FIXES.get(code, '')}")
+
+
+_REFUSAL_FIXES = {
+    403: ". The participant's media-server token or the server's API secret was not "
+         "accepted: the token was never added, was removed when the participant left, or "
+         "the media server restarted with new secrets (restart the signaling server too)",
+    405: ". The participant's media-server token does not allow this plugin",
+    428: ". The publisher has not connected its media yet: subscribe once it has",
+    433: ". The participant is not allowed into this media-server room (it left or was "
+         "removed, or its token was never allowed there)",
+    458: ". The media-server session expired or the media server restarted: connect again",
+}
+
+
+class CaseKeyError(RecordingError):
+    """An encrypted case (see :mod:`surgery_teach.casefile.sealing`) cannot be opened or
+    written with the keys at hand. Nothing on disk was changed."""
+
+
+class CaseLockedError(CaseKeyError):
+    """The case is encrypted with a key this computer does not have unlocked: neither in
+    the operating system's keyring nor opened with a passphrase yet. ``key_id`` names
+    the key (not secret); ``passphrase`` says whether a hospital passphrase opens it."""
+
+    def __init__(self, path: str, key_id: str, *, passphrase: bool) -> None:
+        self.path, self.key_id, self.passphrase = path, key_id, passphrase
+        fix = (
+            "Enter the hospital passphrase it was recorded with."
+            if passphrase else
+            "It was recorded with a key kept in another computer's keyring: open it there, "
+            "or copy that key into this computer's keyring."
+        )
+        super().__init__(f"{path} is encrypted (key {key_id}) and this computer does not "
+                         f"have its key unlocked. {fix} Nothing was changed.",
+                         str(path))
+
+
+class WrongPassphraseError(CaseKeyError):
+    """A passphrase does not give the key a case was recorded with."""
+
+    def __init__(self, path: str, key_id: str) -> None:
+        self.path, self.key_id = path, key_id
+        super().__init__(f"the passphrase does not open {path} (it was recorded with key "
+                         f"{key_id}): check the passphrase, including capitals and the "
+                         "keyboard layout. Nothing was changed.", str(path))
+
+
+class KeyringUnavailableError(CaseKeyError):
+    """The operating system's keyring cannot be used (a headless machine has none), so
+    no recording key can be kept there."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"no keyring to keep the recording key in ({reason}). Give a hospital "
+            "passphrase instead (--case-passphrase-file FILE, or the "
+            "SURGERY_TEACH_CASE_PASSPHRASE environment variable), or record without "
+            "encryption (--no-encrypt) for teaching material that shows no patient."
+        )
+
+
+class PlainExportError(CaseKeyError):
+    """A clip of an encrypted case would be a plain MP4: the user must first accept the
+    warning (``warning``), then export again with the choice made."""
+
+    def __init__(self, warning: str) -> None:
+        self.warning = warning
+        super().__init__(f"{warning} Confirm the export without encryption to go on; "
+                         "nothing was written.")
+
+
+class TrackingError(SurgeryTeachError):
+    """A mark cannot be anchored to the tissue (too little detail under it, outside the
+    picture) or the frames given to the tracker do not fit (another size or format)."""
