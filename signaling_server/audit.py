@@ -44,6 +44,9 @@ class AuditEvent(StrEnum):
     CLOSE = "close"
     """The server closed a connection for breaking a limit (``idle``, ``too-slow``,
     ``flooding``)."""
+    PRIVACY = "privacy"
+    """A surgeon or mentor paused their video for privacy (``outcome`` ``paused``) or
+    resumed it (``resumed``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

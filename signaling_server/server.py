@@ -54,6 +54,7 @@ from surgery_teach.protocol import (
     Join,
     Left,
     Outbox,
+    PrivacyPause,
     RemoveParticipant,
     Seat,
     ServerMessage,
@@ -377,6 +378,9 @@ class _Signaling(Handshake, AuditNotes):
             )
             if isinstance(message, GrantDraw) and before is not None and refused is None:
                 log_grant(before, message)
+            if isinstance(message, PrivacyPause) and before is not None and refused is None:
+                self._audit_seat(AuditEvent.PRIVACY, "paused" if message.paused else "resumed",
+                                 connection, before)
             if isinstance(message, Join) and isinstance(refused, ErrorReply):
                 self._audit_refused_join(connection, message, refused)
             elif refused is not None and refused.code == ErrorCode.FORBIDDEN:

@@ -16,11 +16,13 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from surgery_teach import __version__
 from surgery_teach.capture import list_devices, open_source
 from surgery_teach.capture.base import VideoSource
+from surgery_teach.casefile.keys import PASSPHRASE_ENV, recording_key
 from surgery_teach.caselibrary.command import COMMAND as PUBLISH_CASE
 from surgery_teach.caselibrary.command import add_publish_case_parser, run_publish_case
 from surgery_teach.errors import ConfigError, SurgeryTeachError
@@ -28,6 +30,16 @@ from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_en
 from surgery_teach.media.ladder import Layer, parse_ladder
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.media.uplink import UPLINK_WARNING
+from surgery_teach.privacy import (
+    CurtainState,
+    PrivacyCurtain,
+    PrivacyProblem,
+    masks_for_sources,
+    parse_mask_option,
+    protect,
+)
+from surgery_teach.privacy.console import HELP as PRIVACY_HELP
+from surgery_teach.privacy.console import curtain_command, describe, run_command
 from surgery_teach.protocol.ice import parse_ice_server
 from surgery_teach.protocol.messages import ParticipantInfo, Role
 from surgery_teach.recording import RecorderStatus
@@ -38,6 +50,7 @@ from surgery_teach.rtc.session import LiveSession, SessionConfig
 logger = logging.getLogger("surgery_teach")
 
 DEFAULT_SERVER = "ws://127.0.0.1:8765"
+STDIN = 0  # file descriptor of standard input (privacy commands)
 
 
 def parse_bitrate(text: str) -> int:
@@ -142,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the layers viewers may get, best first or in any order, e.g. "
                               "1920x1080@5M,1280x720@1.5M,640x360@0.4M (once for all sources "
                               "or once per source; default: 3 layers from the source's size)")
+    publish.add_argument("--mask", action="append", default=[],
+                         metavar="[LABEL=]X,Y,W,H|PRESET[,STYLE]",
+                         help="paint over a part of a source's picture before anything "
+                              "leaves it (patient data the tower burns in), e.g. "
+                              "\"Laparoscope=0,0,1,0.12\" (x, y, width, height as fractions) "
+                              "or \"Laparoscope=top-band,blur\"; presets: top-band, "
+                              "bottom-band, top-and-bottom, corners, ...; repeatable. Type p "
+                              "and Enter (or send SIGUSR1) to pause all video for privacy")
     publish.add_argument("--no-layers", action="store_true",
                          help="send every viewer the top layer whatever its link carries "
                               "(for comparisons only)")
@@ -213,6 +234,13 @@ def recording_options(sub: argparse.ArgumentParser, what: str) -> None:
                           "the room is told)")
     sub.add_argument("--title", default="", help="procedure title for the recording")
     sub.add_argument("--hospital", default="", help="hospital name for the recording")
+    sub.add_argument("--no-encrypt", action="store_true",
+                     help="record without encryption (teaching material that shows no "
+                          "patient only); by default the case is encrypted at rest")
+    sub.add_argument("--case-passphrase-file", type=Path, metavar="FILE",
+                     help="encrypt the recording with the hospital passphrase in FILE "
+                          f"(or ${PASSPHRASE_ENV}); default: a key kept in this "
+                          "computer's keyring")
 
 
 async def start_recording(args: argparse.Namespace, session: LiveSession,
@@ -225,8 +253,16 @@ async def start_recording(args: argparse.Namespace, session: LiveSession,
         if status.error is not None:
             print(f"error: {status.error}", file=sys.stderr, flush=True)
 
+    passphrase = None
+    if args.case_passphrase_file is not None:
+        try:
+            passphrase = args.case_passphrase_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the passphrase file {args.case_passphrase_file}: "
+                              f"{exc}; give a readable text file") from exc
+    key = recording_key(encrypt=not args.no_encrypt, passphrase=passphrase)
     recording = SessionRecording(args.record, title=title, hospital=args.hospital,
-                                 encoders=encoders, on_status=report)
+                                 encoders=encoders, on_status=report, key=key)
     folder = await recording.start(session)
     print(f"recording into {folder}", flush=True)
     return recording
@@ -283,7 +319,82 @@ def track_summary(session: LiveSession, receiver: VideoReceiver) -> dict[str, ob
     return summary
 
 
-async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> int:
+def protect_sources(args: argparse.Namespace, sources: list[VideoSource]) -> PrivacyCurtain:
+    """Mask every source as ``--mask`` says and put them all behind one privacy curtain
+    (before they start, so no frame leaves unmasked)."""
+    options = [parse_mask_option(text) for text in getattr(args, "mask", [])]
+    masks = masks_for_sources(options, [source.label for source in sources])
+    curtain = PrivacyCurtain()
+    for source, own in zip(sources, masks, strict=True):
+        protect(source, own, curtain=curtain, on_problem=_print_privacy_problem)
+    return curtain
+
+
+def _print_privacy_problem(problem: PrivacyProblem | None) -> None:
+    """Masking failed (its frames are withheld) or works again: one line on stderr."""
+    if problem is not None:
+        print(f"warning: {problem.text}", file=sys.stderr, flush=True)
+
+
+def watch_curtain(curtain: PrivacyCurtain, session: LiveSession, name: str,
+                  recording: Callable[[], SessionRecording | None]) -> Callable[[], None]:
+    """The curtain from stdin (``p`` + Enter) and SIGUSR1, each change said on stdout,
+    told to the room (``privacy``) and noted in the recording; returns the undo."""
+    loop = asyncio.get_running_loop()
+
+    async def tell_room(state: CurtainState) -> None:
+        try:
+            await session.announce_privacy(state.closed)
+        except SurgeryTeachError as exc:  # the pictures are carded anyway
+            print(f"warning: the room was not told of the privacy pause ({exc})",
+                  file=sys.stderr, flush=True)
+
+    def changed(state: CurtainState) -> None:
+        print(describe(state), flush=True)
+        current = recording()
+        if current is not None:
+            current.note_privacy(state.closed, state.by, t=state.since)
+        asyncio.run_coroutine_threadsafe(tell_room(state), loop)
+
+    typed = bytearray()
+
+    def read_stdin() -> None:  # raw reads on the loop: no thread, no buffer lock at exit
+        try:
+            data = os.read(STDIN, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(STDIN)
+        typed.extend(data)
+        while b"\n" in typed:
+            line, _, rest = bytes(typed).partition(b"\n")
+            typed[:] = rest
+            command = curtain_command(line.decode("utf-8", "replace"))
+            if command is not None:
+                run_command(curtain, command, name)
+
+    curtain.on_change(changed)
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        loop.add_signal_handler(signal.SIGUSR1, lambda: curtain.toggle(name))
+    try:  # a pipe or a terminal; not a regular file or /dev/null
+        loop.add_reader(STDIN, read_stdin)
+        if os.isatty(STDIN):
+            print(PRIVACY_HELP, flush=True)
+    except (OSError, ValueError, NotImplementedError):
+        pass
+
+    def undo() -> None:
+        curtain.off_change(changed)
+        with contextlib.suppress(OSError, ValueError, NotImplementedError):
+            loop.remove_reader(STDIN)
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            loop.remove_signal_handler(signal.SIGUSR1)
+
+    return undo
+
+
+async def run_session(args: argparse.Namespace, sources: list[VideoSource],
+                      curtain: PrivacyCurtain | None = None) -> int:
     source_ladders = ladders(args, sources)
     settings = encoder_settings(args, len(sources),
                                 [ladder[0] if ladder else None for ladder in source_ladders]
@@ -299,6 +410,7 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
     session = None
     stats_task = None
     recorder = None
+    unwatch: Callable[[], None] | None = None
     exit_code = 0
     wall0, cpu0 = time.monotonic(), time.process_time()
     try:
@@ -308,12 +420,16 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource]) -> i
             recorder = await start_recording(args, session, encoders)
         print(f"joined room {args.room!r} as {session.me.id} ({args.role}); "
               f"{len(session.participants)} other participant(s)", flush=True)
+        if curtain is not None:
+            unwatch = watch_curtain(curtain, session, args.name, lambda: recorder)
         stats_task = asyncio.ensure_future(_stats_loop(session, args.stats_every))
         await _wait_for_end(session, args.duration)
         if session.removed:  # the server closed the link after saying why
             print(f"error: {session.removed}", file=sys.stderr, flush=True)
             exit_code = 2
     finally:
+        if unwatch is not None:
+            unwatch()
         if stats_task is not None:
             stats_task.cancel()
         if recorder is not None:
@@ -352,10 +468,12 @@ def main(argv: list[str] | None = None) -> int:
         # one plain line (and no password) for a malformed --ice-server, before any device
         args.ice_server = [parse_ice_server(text) for text in args.ice_server]
         sources: list[VideoSource] = []
+        curtain = None
         if args.command == "publish":
             check_encoder_available()
             sources = [open_source(spec) for spec in (args.source or ["synthetic"])]
-        return asyncio.run(run_session(args, sources))
+            curtain = protect_sources(args, sources)
+        return asyncio.run(run_session(args, sources, curtain))
     except SurgeryTeachError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

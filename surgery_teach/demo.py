@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+from surgery_teach.local_server import LOCAL_PORT, preferred_port
 from surgery_teach.settings import server_state_dir
 
 
@@ -21,7 +22,7 @@ def free_port() -> int:
 
 
 def main() -> int:
-    port = free_port()
+    port = preferred_port() or free_port()  # 8765: a desktop client finds it there
     url = f"ws://127.0.0.1:{port}"
     py = sys.executable
     server = [py, "-m", "signaling_server", "--host", "127.0.0.1", "--port", str(port)]
@@ -42,7 +43,9 @@ def main() -> int:
             py, "-m", "surgery_teach", "watch", "--server", url, "--room", "demo",
             "--name", "Trainee", "--role", "trainee", "--stats-every", "2",
         ]))
-        print(f"demo running on {url} (room 'demo'); Ctrl-C to stop", flush=True)
+        empty = " (or leave the server empty)" if port == LOCAL_PORT else ""
+        print(f"demo running on {url} (room 'demo'); Ctrl-C to stop. To watch it: "
+              f"python -m ui --server {url} --room demo{empty}", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
     except KeyboardInterrupt:

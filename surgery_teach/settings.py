@@ -50,9 +50,9 @@ class Settings:
     server: str = ""  # empty: start a local signaling server
     room: str = "demo"
     name: str = ""
-    role: str = "surgeon"
+    role: str = ""  # empty: not chosen yet; the lobby asks (nobody is a surgeon by default)
     recent_rooms: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=lambda: ["Laparoscope=synthetic:1280x720@30"])
+    sources: list[str] = field(default_factory=list)  # empty: not chosen; the lobby asks
     microphone: str = ""  # empty: the system default
     speaker: str = ""
     push_to_talk_key: str = "Space"  # a key's name, e.g. "F13" for a foot pedal
@@ -65,6 +65,9 @@ class Settings:
     ice_servers: list[str] = field(default_factory=list, repr=False)
     recordings_dir: str = ""  # empty: default_recordings_dir(); made on the first recording
     hospital: str = ""  # written into the manifest of the cases this client records
+    # Cases are encrypted at rest (key in the OS keyring, or a hospital passphrase); off
+    # only for teaching material that shows no patient.
+    encrypt_recordings: bool = True
 
     def recordings_path(self) -> Path:
         """The folder new case recordings go into."""

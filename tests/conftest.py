@@ -10,6 +10,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never touch a real user's settings.
 os.environ["SURGERY_TEACH_CONFIG_DIR"] = tempfile.mkdtemp(prefix="surgery_teach-pytest-")
 os.environ["SURGERY_TEACH_DATA_DIR"] = tempfile.mkdtemp(prefix="surgery_teach-pytest-data-")
+# ...nor a real user's keyring (tests that need one install an in-memory backend).
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+# Cases recorded through the app and the command line are encrypted by default: with no
+# keyring, tests record (and read back) with a hospital passphrase, as such a hospital would.
+os.environ["SURGERY_TEACH_CASE_PASSPHRASE"] = "pytest hospital passphrase"
+# Sound threads stay at normal priority (as root they would take real time from the whole
+# machine for the rest of the run); tests/audio/test_priority.py asks for it on purpose.
+os.environ.setdefault("SURGERY_TEACH_AUDIO_PRIORITY", "normal")
 
 # Hypothesis is imported here, at collection, on purpose: its pytest plugin imports it
 # lazily in the terminal summary otherwise, which crashed pytest on CPython 3.11.7 ("AST

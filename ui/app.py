@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -24,19 +23,25 @@ from PyQt6.QtWidgets import QApplication
 from signaling_server.server import RunningServer, ServerConfig, start_server
 from surgery_teach import __version__
 from surgery_teach.errors import ConfigError, SurgeryTeachError
+from surgery_teach.local_server import (
+    LOCAL_PORT,
+    find_local_server,
+    local_url,
+    preferred_port,
+)
 from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import SessionConfig
 from surgery_teach.settings import Settings, server_state_dir
+from ui.common.explain import explain_join_error
 from ui.i18n import set_language, tr
 from ui.library.window import LibraryWindow, recordings_folder
 from ui.lobby import JoinRequest, Lobby, read_ice_servers
+from ui.qt_translations import install_qt_translations
 from ui.session.controller import SessionController
 from ui.session.window import SessionWindow
 from ui.theme import apply_theme
 
 logger = logging.getLogger("ui")
-
-LOCAL_PORT = 8765
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,12 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def local_port() -> int:
     """8765 when free (others on this computer can find it), else any free port."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", LOCAL_PORT))
-            return LOCAL_PORT
-        except OSError:
-            return 0
+    return preferred_port(LOCAL_PORT)
 
 
 async def start_local_server(port: int, state_dir: Path | None) -> RunningServer:
@@ -101,6 +101,9 @@ class DesktopApp:
         self.library: LibraryWindow | None = None
         self.done = asyncio.Event()
         self.exit_code = 0
+        #: Where the server on this computer is looked for, and started when none runs.
+        self.local_port = LOCAL_PORT
+        self.local_server_url = ""  # the built-in (or found) server joined last, if any
 
     async def run(self) -> int:
         try:
@@ -137,11 +140,21 @@ class DesktopApp:
         return None
 
     async def server_url(self, requested: str) -> str:
+        """``requested``, or for an empty one the server on this computer: the one this
+        app started, else one already running on :data:`LOCAL_PORT` (another window's,
+        or ``make demo-headless``), else a new one, so two windows meet in one room."""
         if requested:
             return requested
         if self.server is None:
-            self.server = await start_local_server(local_port(), server_state_dir())
+            found = await find_local_server(self.local_port)
+            if found is not None:
+                logger.info("joining the signaling server already running on %s", found)
+                self.local_server_url = found
+                return found
+            self.server = await start_local_server(preferred_port(self.local_port),
+                                                   server_state_dir())
             logger.info("local signaling server on %s", self.server.url)
+        self.local_server_url = self.server.url
         return self.server.url
 
     def show_lobby(self, error: str = "") -> None:
@@ -174,6 +187,7 @@ class DesktopApp:
 
     def _on_language(self, code: str) -> None:
         self.settings.language = set_language(code)
+        install_qt_translations(self.settings.language)
         self.settings.save()
         if self.lobby is not None:  # rebuild so every label is in the new language
             self.lobby.close()
@@ -188,6 +202,7 @@ class DesktopApp:
         self._join_task = asyncio.ensure_future(self.join(request))
 
     async def join(self, request: JoinRequest) -> None:
+        url = request.server
         try:
             url = await self.server_url(request.server)
             config = SessionConfig(server=url, room=request.room, name=request.name,
@@ -202,13 +217,15 @@ class DesktopApp:
                 await controller.leave()
                 raise
         except SurgeryTeachError as exc:
-            self.show_lobby(str(exc))
+            self.show_lobby(explain_join_error(exc, server=url, room=request.room))
             return
         if self.lobby is not None:
             self.lobby.hide()
         self.window = SessionWindow(controller)
         self.window.telestration.fade_after = max(0.5, float(self.settings.fade_seconds))
         self.window.closed.connect(self._on_session_closed)
+        if not request.server:  # the server on this computer: say how others join
+            self.window.chat.note(invite_text(url, request.room))
         self.window.show()
 
     def _on_session_closed(self) -> None:
@@ -270,9 +287,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     settings = Settings.load()
-    set_language(args.language or settings.language)
+    in_use = set_language(args.language or settings.language)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("surgery_teach")
+    install_qt_translations(in_use)
     apply_theme(app)  # type: ignore[arg-type]
     desktop = DesktopApp(args, settings)
     app.setQuitOnLastWindowClosed(False)
@@ -284,6 +302,17 @@ def main(argv: list[str] | None = None) -> int:
             return loop.run_until_complete(desktop.run())
     except KeyboardInterrupt:
         return 130
+
+
+def invite_text(url: str, room: str) -> str:
+    """How a second person on this computer joins the case just joined."""
+    if url == local_url(LOCAL_PORT):  # where an empty server field looks first
+        return tr("Others on this computer join this case by starting the client with the "
+                  "server left empty (or {url}) and room {room}. The built-in server does "
+                  "not accept other computers.", url=url, room=room)
+    return tr("Others on this computer join this case by starting the client with server "
+              "{url} and room {room}. The built-in server does not accept other computers.",
+              url=url, room=room)
 
 
 def _has_display() -> bool:

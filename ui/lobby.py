@@ -26,17 +26,25 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from surgery_teach.capture import parse_source_spec
 from surgery_teach.errors import ConfigError, ProtocolError, SurgeryTeachError
 from surgery_teach.protocol.ice import IceServer, parse_ice_server
 from surgery_teach.protocol.messages import Role
 from surgery_teach.protocol.passes import RoomPass
 from surgery_teach.protocol.tokens import read_claims_unverified
-from surgery_teach.rtc.signaling_client import check_server_url
 from surgery_teach.settings import Settings
 from ui.common.plain import PlainLabel
 from ui.devices.setup import DeviceSetup
+from ui.devices.source_picker import SourcePicker
 from ui.i18n import LANGUAGES, language, role_name, tr
+from ui.lobby_checks import (
+    FormProblem,
+    chosen_role,
+    display_name,
+    first_run_help,
+    room_name,
+    sends_video,
+    server_address,
+)
 
 
 @dataclass(frozen=True)
@@ -89,13 +97,19 @@ class Lobby(QWidget):
         title.setObjectName("title")
         self.server = QLineEdit(settings.server)
         self.server.setPlaceholderText(tr("empty: a local server on this computer"))
+        self.server.editingFinished.connect(self._server_edited)
+        self.server_help = PlainLabel("")  # how a second person joins (first run)
+        self.server_help.setObjectName("muted")
+        self.server_help.setWordWrap(True)
         self.room = QComboBox()
         self.room.setEditable(True)
         self.room.addItems(settings.recent_rooms or [settings.room])
         self.room.setCurrentText(settings.room)
         self.name = QLineEdit(settings.name)
         self.name.setPlaceholderText(tr("e.g. Dr Wang, Zepu County Hospital"))
+        self.name.textChanged.connect(self._name_changed)
         self.role = QComboBox()
+        self.role.addItem(tr("Choose your role…"), "")  # nobody is a surgeon by default
         for role in Role:
             self.role.addItem(role_name(role), role.value)
         self.role.setCurrentIndex(max(0, self.role.findData(settings.role)))
@@ -108,8 +122,7 @@ class Lobby(QWidget):
         self.claims: RoomPass | None = None  # what the pasted token says (unverified)
         self.token_problem = ""  # why the pasted token cannot work, if it cannot
         self.token.textChanged.connect(self._token_changed)
-        self.sources = QLineEdit("; ".join(settings.sources))
-        self.sources.setPlaceholderText("Laparoscope=camera:0; Room camera=camera:1")
+        self.sources = SourcePicker(settings.sources)
         self.language = QComboBox()
         for code, name in LANGUAGES.items():
             self.language.addItem(name, code)
@@ -158,12 +171,14 @@ class Lobby(QWidget):
 
         form = QFormLayout()
         form.addRow(tr("Signaling server"), self.server)
+        form.addRow("", self.server_help)
         form.addRow(tr("Room (case)"), self.room)
         form.addRow(tr("Your name"), self.name)
         form.addRow(tr("Role"), self.role)
         form.addRow(tr("Room token"), self.token)
         form.addRow("", self.token_status)
-        form.addRow(tr("Video sources"), self.sources)
+        self.sources_label = PlainLabel(tr("Video you send"))
+        form.addRow(self.sources_label, self.sources)
         form.addRow(tr("Language"), self.language)
         buttons = QHBoxLayout()
         buttons.addWidget(self.devices_button)
@@ -178,14 +193,15 @@ class Lobby(QWidget):
         layout.addWidget(self.error)
         layout.addStretch(1)
         layout.addLayout(buttons)
+        self.room.currentTextChanged.connect(lambda _: self._show_help())
         self._role_changed()
+        self._show_help()
 
     def open_devices(self) -> None:
         """Pick cameras, microphone and speaker; the sources field follows the dialog."""
-        self.settings.sources = [s.strip() for s in self.sources.text().split(";") if s.strip()]
+        self.settings.sources = self.sources.specs()
         self._devices = DeviceSetup(self.settings, self)
-        self._devices.accepted.connect(
-            lambda: self.sources.setText("; ".join(self.settings.sources)))
+        self._devices.accepted.connect(lambda: self.sources.set_specs(self.settings.sources))
         self._devices.open()
 
     def _show_advanced(self, shown: bool) -> None:
@@ -251,8 +267,38 @@ class Lobby(QWidget):
             field.setToolTip(tip)
 
     def _role_changed(self) -> None:
-        publishes = Role(self.role.currentData()) in (Role.SURGEON, Role.MENTOR)
+        """Sources are only offered to the roles that send video."""
+        value = self.role.currentData()
+        publishes = sends_video(Role(value) if value else None)
         self.sources.setEnabled(publishes)
+        self.sources.setVisible(publishes)
+        self.sources_label.setVisible(publishes)
+
+    def _server_edited(self) -> None:
+        """``ws://`` is added when the address has none; the help follows the field."""
+        try:
+            fixed = server_address(self.server.text())
+        except FormProblem:
+            fixed = self.server.text().strip()  # said on Join
+        if fixed != self.server.text():
+            self.server.setText(fixed)
+        self._show_help()
+
+    def _show_help(self) -> None:
+        text = first_run_help(self.server.text(), self.room.currentText())
+        self.server_help.setText(text)
+        self.server_help.setVisible(bool(text))
+
+    def _name_changed(self) -> None:
+        """Too long a name is said while typing, not after the server refused it."""
+        try:
+            display_name(self.name.text() or "-")
+        except FormProblem as exc:
+            self.error.setText(str(exc))
+        else:
+            if self.error.text() and not self.join_button.isEnabled():
+                return  # "Connecting…" stays
+            self.error.setText("")
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -264,10 +310,6 @@ class Lobby(QWidget):
 
     def submit(self) -> None:
         """Validate the form; emit ``join_requested`` or show what to fix."""
-        server = self.server.text().strip()
-        room = self.room.currentText().strip()
-        name = self.name.text().strip()
-        role = Role(self.role.currentData())
         ca_file = self.ca_file.text().strip()
         ice_lines = [line.strip() for line in self.ice_servers.toPlainText().splitlines()
                      if line.strip()]
@@ -277,21 +319,26 @@ class Lobby(QWidget):
             self.token.setFocus()
             return
         try:
-            if server:
-                check_server_url(server)
+            server = server_address(self.server.text())
+            if server != self.server.text():
+                self.server.setText(server)
             if ca_file and not Path(ca_file).expanduser().is_file():
                 raise SurgeryTeachError(tr(
                     "The CA certificate file {path} does not exist; choose the file your IT "
                     "department gave you (Advanced), or leave it empty.", path=ca_file))
             ice_servers = read_ice_servers(ice_lines)
-            if not room:
-                raise SurgeryTeachError(tr("Enter the room name of the case."))
-            if not name:
-                raise SurgeryTeachError(tr("Enter your name so others know who is speaking."))
-            if role in (Role.SURGEON, Role.MENTOR):
-                specs = [s.strip() for s in self.sources.text().split(";") if s.strip()]
-                for spec in specs:
-                    parse_source_spec(spec)
+            room = room_name(self.room.currentText())
+            name = display_name(self.name.text())
+            role = chosen_role(self.role.currentData())
+            if sends_video(role):
+                specs = self.sources.specs()
+                problem = self.sources.problem()
+                if problem:
+                    raise FormProblem(problem)
+                if role is Role.SURGEON and not specs:
+                    raise FormProblem(tr(
+                        "Choose the video you send: a camera, the synthetic test picture "
+                        "or a video file."))
         except SurgeryTeachError as exc:
             self.show_error(str(exc))
             return

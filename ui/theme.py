@@ -58,6 +58,8 @@ def apply_theme(app: QApplication) -> None:
     palette.setColor(QPalette.ColorRole.Window, QColor(BACKGROUND))
     palette.setColor(QPalette.ColorRole.WindowText, QColor(TEXT))
     palette.setColor(QPalette.ColorRole.Base, QColor(PANEL))
+    # alternating rows (the chat) stay dark: Fusion's default is near white, under white text
+    palette.setColor(QPalette.ColorRole.AlternateBase, QColor("#1c2128"))
     palette.setColor(QPalette.ColorRole.Text, QColor(TEXT))
     palette.setColor(QPalette.ColorRole.Button, QColor("#21262d"))
     palette.setColor(QPalette.ColorRole.ButtonText, QColor(TEXT))

@@ -109,12 +109,14 @@ class BoardView:
 
     Another thread (a window painting marks) reads it while the board itself goes on
     changing on the media thread. ``marks`` holds each source's marks in drawing order,
-    then its pointers; ``held`` each frozen source's frame time.
+    then its pointers; ``held`` each frozen source's frame time, ``held_by`` who froze it
+    (a participant id: the window says "Frozen by Dr Li").
     """
 
     marks: Mapping[str, tuple[Shape, ...]] = field(default_factory=dict)
     held: Mapping[str, float] = field(default_factory=dict)
     last_seq: int = 0
+    held_by: Mapping[str, str] = field(default_factory=dict)
 
     def shapes(self, source: str, now: float, fade_after: float = FADE_AFTER) -> list[VisibleShape]:
         """As :meth:`Board.shapes`: the marks of ``source`` to draw at ``now``."""
@@ -123,6 +125,10 @@ class BoardView:
     def frozen(self, source: str) -> float | None:
         """As :meth:`Board.frozen`."""
         return self.held.get(source)
+
+    def frozen_by(self, source: str) -> str | None:
+        """As :meth:`Board.frozen_by`."""
+        return self.held_by.get(source)
 
 
 class Board:
@@ -164,6 +170,11 @@ class Board:
         held = self._frozen.get(source)
         return None if held is None else held.frame_time
 
+    def frozen_by(self, source: str) -> str | None:
+        """Who froze ``source`` (the ``freeze`` op's author), or None when it plays."""
+        held = self._frozen.get(source)
+        return None if held is None else held.author
+
     def can_undo(self, author: str) -> bool:
         history = self._histories.get(author)
         return history is not None and any(
@@ -197,6 +208,8 @@ class Board:
             held=MappingProxyType({source: held.frame_time
                                    for source, held in self._frozen.items()}),
             last_seq=self._last_seq,
+            held_by=MappingProxyType({source: held.author
+                                      for source, held in self._frozen.items()}),
         )
 
     # -- applying -----------------------------------------------------------------------------

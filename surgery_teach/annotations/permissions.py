@@ -1,8 +1,10 @@
 """Who may do what to the annotations: the server's rule, kept pure so it is tested alone.
 
 Surgeons and mentors draw; a trainee draws only while a mentor has granted it; students
-never draw. A pointer follows the same rights as drawing. Only mentors clear everyone's
-marks or remove someone else's; surgeons and mentors freeze and unfreeze the picture.
+never draw. A pointer follows the same rights as drawing. Surgeons and mentors clear
+everyone's marks (the surgeon's screen is the one the team operates by, so nobody present
+may be left unable to clear it); mentors remove anyone's mark, and the surgeon the marks of
+someone no longer in the room; surgeons and mentors freeze and unfreeze the picture.
 """
 
 from __future__ import annotations
@@ -38,21 +40,25 @@ def may(
     *,
     trainee_granted: bool,
     shape_author: str | None = None,
+    author_present: bool = True,
 ) -> bool:
     """Whether a participant with ``role`` may send ``op`` (its ``author`` is the sender).
 
     ``shape_author`` is who drew the mark a :class:`Remove` or :class:`Update` names
     (``board.author_of(op.id)``); None means unknown, and then only a mentor may remove,
-    so a server that forgets to look it up refuses rather than lets marks vanish. The
-    server must also check that ``op.author`` is the sender's participant id.
+    so a server that forgets to look it up refuses rather than lets marks vanish.
+    ``author_present``: whether that author is still in the room (a participant waiting
+    to rejoin counts as present); the surgeon may remove the marks of someone who left.
+    The server must also check that ``op.author`` is the sender's participant id.
     """
     mentor = role == Role.MENTOR
     match op:
         case Clear(scope=ClearScope.ALL):
-            return mentor
+            return role in (Role.SURGEON, Role.MENTOR)
         case Remove():
             own = shape_author is not None and shape_author == op.author
-            return mentor or (own and may_draw(role, trainee_granted=trainee_granted))
+            left = shape_author is not None and not author_present and role == Role.SURGEON
+            return mentor or left or (own and may_draw(role, trainee_granted=trainee_granted))
         case Update():
             if shape_author is not None and shape_author != op.author:
                 return False

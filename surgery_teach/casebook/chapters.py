@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from surgery_teach.casefile.events import Event, EventKind
+from surgery_teach.casefile.sealed_folder import read_case_file, write_case_file
 from surgery_teach.errors import RecordingError
 
 CHAPTERS_FILE: Final = "chapters.json"
@@ -64,8 +64,8 @@ def read_chapter_edits(folder: Path) -> list[Chapter] | None:
     show; delete the file with :func:`reset_chapters` to drop the edits).
     """
     path = folder / CHAPTERS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # decrypted if the case is encrypted (a locked case raises CaseLockedError)
+        text = read_case_file(path).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -119,15 +119,9 @@ def save_chapters(folder: Path, chapters: Sequence[Chapter]) -> None:
     for c in chapters:
         _checked(c, f" {c.id!r}")
     path = folder / CHAPTERS_FILE
-    temporary = folder / f".{CHAPTERS_FILE}.tmp"
-    try:
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(chapters_to_json(chapters))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+    try:  # encrypted in an encrypted case (CaseLockedError if its key is not unlocked)
+        write_case_file(path, chapters_to_json(chapters).encode("utf-8"))
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise RecordingError(
             f"cannot save the chapters in {folder}: {exc.strerror or exc}. The recording is "
             "unchanged; check that the folder is writable and the disk not full.", str(folder),

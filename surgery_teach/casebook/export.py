@@ -6,6 +6,11 @@ frame, and the marks are burned in where and when they were shown, drawn by
 :func:`surgery_teach.annotations.render.render_marks` (the live look). The file is written
 under a temporary name beside ``out_path`` and renamed at the end, so a cancelled or
 failed export leaves nothing behind.
+
+A clip of an encrypted case is a plain MP4 only by choice: :func:`export_warning` gives
+the warning to show, and :func:`export_clip` refuses
+(:class:`~surgery_teach.errors.PlainExportError`, carrying that warning) unless called
+with ``allow_plain=True`` after the user saw it.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from surgery_teach.casebook.audio import SAMPLE_RATE, AudioChunk, RecordedAudio
 from surgery_teach.casebook.case import RecordedCase
 from surgery_teach.casebook.playback import PlaybackFrame, SourcePlayer
 from surgery_teach.casebook.timeline import MarkReplay, Timeline, build_timeline
-from surgery_teach.errors import ExportDiskFullError, RecordingError
+from surgery_teach.casefile.sealed_folder import folder_seal
+from surgery_teach.errors import ExportDiskFullError, PlainExportError, RecordingError
 
 logger = logging.getLogger("surgery_teach.recording")
 
@@ -39,6 +45,16 @@ _DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
 _AAC_FRAME: Final = 1024
 _BITS_PER_PIXEL_ESTIMATE: Final = 0.15  # generous for crf 20: only for the free-space check
 _RESERVE_BYTES: Final = 16 * 1024 * 1024
+PLAIN_EXPORT_WARNING: Final = (
+    "This case is encrypted, but the exported clip will be a plain MP4 that anyone who "
+    "gets the file can watch. Export only pictures without patient identifiers (names, "
+    "ID numbers, dates of birth, faces) and keep the clip on hospital storage."
+)
+
+
+def export_warning(case: RecordedCase) -> str | None:
+    """The warning to show before exporting from ``case``; ``None`` for a plain case."""
+    return PLAIN_EXPORT_WARNING if folder_seal(case.folder) is not None else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +79,7 @@ def export_clip(
     cancel: threading.Event | None = None,
     timeline: Timeline | None = None,
     options: ExportOptions | None = None,
+    allow_plain: bool = False,
 ) -> Path | None:
     """Write case seconds ``start``..``end`` of ``source_label`` to ``out_path`` (MP4).
 
@@ -71,7 +88,14 @@ def export_clip(
     :class:`DiskFullError` (:class:`ExportDiskFullError`) if the disk fills,
     :class:`RecordingError` for anything else (bad range, unreadable source), naming the
     file. Blocking: run it on a worker thread. ``timeline`` saves rebuilding it.
+    From an encrypted case: :class:`PlainExportError` (nothing written) unless
+    ``allow_plain``, which the caller sets once the user accepted :func:`export_warning`.
     """
+    warning = export_warning(case)
+    if warning is not None and not allow_plain:
+        raise PlainExportError(warning)
+    if warning is not None:
+        logger.info("exporting a plain clip from an encrypted case, as confirmed")
     return ClipExport(
         case, source_label, start, end, Path(out_path), marks=marks, progress=progress,
         cancel=cancel, timeline=timeline, options=options or ExportOptions(),

@@ -6,6 +6,12 @@ files change) and decodes nothing once the case's ``thumbnail.jpg`` exists. A fo
 whose recording was interrupted or damaged is still listed, with its problems in plain
 words and what can be played (:func:`~.playable.open_case`). :func:`search_library` and
 :func:`sort_library` are pure helpers for the list view.
+
+An encrypted case (:mod:`surgery_teach.casefile.sealed_folder`) whose key is not unlocked
+is listed as locked (:attr:`LibraryEntry.locked`: its key id, and whether a passphrase
+opens it) with nothing read or written; once unlocked, its cache and thumbnail are
+written encrypted like the rest of the case (they show the patient's title and picture).
+Read a thumbnail with :func:`read_thumbnail`, not as a plain image file.
 """
 
 from __future__ import annotations
@@ -33,13 +39,20 @@ from surgery_teach.casebook.playable import (
 from surgery_teach.casebook.playback import SourcePlayer
 from surgery_teach.casebook.problems import (
     BEING_RECORDED,
+    LOCKED,
+    MANIFEST_REBUILT,
     Problem,
     problem_from_json,
     problem_to_json,
 )
 from surgery_teach.casefile.events import EventKind
 from surgery_teach.casefile.manifest import MANIFEST_FILE, Participant
-from surgery_teach.errors import RecordingError
+from surgery_teach.casefile.sealed_folder import (
+    SEAL_FILE,
+    read_case_file,
+    write_case_file,
+)
+from surgery_teach.errors import CaseKeyError, CaseLockedError, RecordingError
 from surgery_teach.wire.role import Role
 
 logger = logging.getLogger("surgery_teach.recording")
@@ -47,9 +60,9 @@ logger = logging.getLogger("surgery_teach.recording")
 THUMBNAIL_FILE: Final = "thumbnail.jpg"
 CACHE_FILE: Final = "library.json"
 THUMBNAIL_WIDTH: Final = 320
-_CACHE_VERSION: Final = 2  # 2: problems keep their template (translatable)
+_CACHE_VERSION: Final = 3  # 2: problems keep their template; 3: cut-short cases' real length
 _LIVE_WITHIN: Final = 30.0  # an unfinished case written to this recently is still recording
-_NOT_CASE_FILES: Final = frozenset({THUMBNAIL_FILE, CACHE_FILE, CHAPTERS_FILE})
+_NOT_CASE_FILES: Final = frozenset({THUMBNAIL_FILE, CACHE_FILE, CHAPTERS_FILE, SEAL_FILE})
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,7 @@ class LibraryEntry:
     sources: tuple[str, ...]  # labels of the sources that play
     thumbnail: Path | None  # a small JPEG, or None if none could be made
     problems: tuple[str, ...]  # plain sentences; empty for a clean recording
+    locked: CaseLockedError | None = None  # encrypted, key not unlocked: ask, then rescan
 
     @property
     def playable(self) -> bool:
@@ -113,15 +127,22 @@ def read_entry(folder: Path, *, thumbnails: bool = True) -> LibraryEntry | None:
     if not files:
         return None
     key = [[name, stat.st_size, stat.st_mtime_ns] for name, stat in sorted(files.items())]
-    entry = _read_cache(folder, key)
+    try:
+        entry = _read_cache(folder, key)
+    except CaseLockedError as exc:
+        return _locked_entry(folder, exc)
     if entry is None:
         try:
             playable = open_case(folder)
+        except CaseLockedError as exc:
+            return _locked_entry(folder, exc)
         except RecordingError:
             return None
         entry = _entry(playable)
         newest = max(stat.st_mtime for stat in files.values())
-        if (playable.case.interrupted and MANIFEST_FILE in files
+        rebuilt = any(getattr(p, "template", None) == MANIFEST_REBUILT
+                      for p in playable.problems)  # a damaged manifest, not a live one
+        if (playable.case.interrupted and MANIFEST_FILE in files and not rebuilt
                 and time.time() - newest < _LIVE_WITHIN):  # the recorder is still writing
             entry = _replace(entry, problems=(Problem(BEING_RECORDED),))
         else:
@@ -142,7 +163,7 @@ def ensure_thumbnail(folder: Path, case: PlayableCase | None = None) -> Path | N
         return path
     try:
         case = case or open_case(folder)
-    except RecordingError:
+    except RecordingError:  # including a locked case: no thumbnail until it is opened
         return None
     for label in case.playable:
         try:
@@ -161,6 +182,21 @@ def ensure_thumbnail(folder: Path, case: PlayableCase | None = None) -> Path | N
             return path
         return None
     return None
+
+
+def read_thumbnail(path: Path) -> bytes | None:
+    """The JPEG bytes of a case's thumbnail (decrypted if the case is encrypted);
+    ``None`` if it cannot be read or its key is not unlocked."""
+    try:
+        return read_case_file(path)
+    except (OSError, RecordingError):
+        return None
+
+
+def _locked_entry(folder: Path, error: CaseLockedError) -> LibraryEntry:
+    """An encrypted case listed without reading it: the folder's name and the lock."""
+    return LibraryEntry(folder, folder.name, None, None, None, "", (), (), None,
+                        (Problem(LOCKED),), locked=error)
 
 
 def search_library(entries: Sequence[LibraryEntry], text: str) -> list[LibraryEntry]:
@@ -257,8 +293,10 @@ def _replace(entry: LibraryEntry, **changes: Any) -> LibraryEntry:
 
 
 def _read_cache(folder: Path, key: list[list[Any]]) -> LibraryEntry | None:
+    """The cached entry; ``None`` to measure again. Raises :class:`CaseLockedError` for
+    an encrypted cache whose key is not unlocked."""
     try:
-        body = json.loads((folder / CACHE_FILE).read_text(encoding="utf-8"))
+        body = json.loads(read_case_file(folder / CACHE_FILE).decode("utf-8"))
         if body.get("version") != _CACHE_VERSION or body.get("key") != key:
             return None
         e = body["entry"]
@@ -275,7 +313,9 @@ def _read_cache(folder: Path, key: list[list[Any]]) -> LibraryEntry | None:
             thumbnail=None,
             problems=tuple(problem_from_json(p) for p in e["problems"]),
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except CaseLockedError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecordingError):
         return None  # no cache, or one from another version: measure again
 
 
@@ -298,13 +338,11 @@ def _write_cache(folder: Path, key: list[list[Any]], entry: LibraryEntry) -> Non
 
 
 def _write_atomically(path: Path, data: bytes) -> bool:
-    """Best effort (a read-only library still lists): ``False`` if it could not be written."""
-    temporary = path.with_name(f".{path.name}.tmp")
+    """Best effort (a read-only library still lists): ``False`` if it could not be
+    written. Encrypted in an encrypted case folder."""
     try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        write_case_file(path, data)
         return True
-    except OSError as exc:
+    except (OSError, CaseKeyError) as exc:
         logger.info("cannot write %s: %s", path, exc)
-        temporary.unlink(missing_ok=True)
         return False

@@ -6,6 +6,10 @@ media files of that folder are read through a file object instead (HTTP range re
 :mod:`surgery_teach.caselibrary.media`). :func:`open_media` and :func:`media_exists` are
 what the player, the audio and the probing use, so a streamed case plays, seeks and
 exports exactly like a local one.
+
+A media file of an encrypted case is decrypted as it is read
+(:class:`~surgery_teach.casefile.sealing.SealedReader`, a seekable file object for PyAV):
+no plaintext is written anywhere, and a chunk changed on disk is skipped, the rest plays.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import av
+
+from surgery_teach.casefile.sealed_folder import is_sealed_file
+from surgery_teach.casefile.sealing import SealedReader
 
 _lock = threading.Lock()
 _streamed: dict[Path, tuple[Callable[[str], IO[bytes]], frozenset[str]]] = {}
@@ -46,8 +53,12 @@ def media_exists(path: Path) -> bool:
 
 
 def open_media(path: Path) -> Any:
-    """``av.open`` of a case's media file, local or streamed (raises like ``av.open``)."""
+    """``av.open`` of a case's media file, local or streamed (raises like ``av.open``;
+    :class:`~surgery_teach.errors.CaseLockedError` for an encrypted file whose key is
+    not unlocked)."""
     opener = _stream_of(path)
     if opener is None:
+        if is_sealed_file(path):
+            return av.open(SealedReader(path))
         return av.open(str(path))
     return av.open(opener(path.name))

@@ -27,8 +27,10 @@ from surgery_teach.casebook.problems import (
     AUDIO_DAMAGED,
     AUDIO_EMPTY,
     AUDIO_MISSING,
+    CHUNKS_TAMPERED,
     EVENTS_DAMAGED,
     EVENTS_TRUNCATED,
+    FILE_CUT,
     INTERRUPTED,
     MANIFEST_REBUILT,
     NO_PICTURE,
@@ -56,13 +58,15 @@ from surgery_teach.casefile.manifest import (
     SourceEntry,
     read_manifest,
 )
-from surgery_teach.errors import RecordingError
+from surgery_teach.casefile.sealed_folder import is_sealed_file, read_case_file
+from surgery_teach.casefile.sealing import SealedReader
+from surgery_teach.errors import CaseKeyError, RecordingError
 
 logger = logging.getLogger("surgery_teach.recording")
 
 VIDEO_SUFFIXES: Final = (".mkv", ".mp4")
 AUDIO_SUFFIXES: Final = (".mka", ".m4a")
-_SHORT_BY: Final = 2.0  # a file ending this much before the case's end is worth saying
+_SHORT_BY: Final = 1.0  # a file ending this much before the case's end is worth saying
 _FOLDER_NAME: Final = re.compile(r"(\d{4}-\d{2}-\d{2})_(\d{4})_(.+?)(?:-\d+)?$")
 
 
@@ -107,6 +111,8 @@ def open_case(folder: Path) -> PlayableCase:
     problems: list[str] = []
     try:
         case = open_recording(folder)
+    except CaseKeyError:
+        raise  # locked, not damaged: the library asks for the passphrase
     except RecordingError as exc:
         case = _salvage(folder, exc, problems)
     start = case_start(case)
@@ -133,6 +139,10 @@ def open_case(folder: Path) -> PlayableCase:
     recorded = case.manifest.duration if case.manifest.state is RecordingState.FINISHED else None
     media = max(ends, default=0.0)
     duration = recorded if recorded is not None else media
+    if ends and recorded is not None and media < recorded - _SHORT_BY:
+        duration = media  # every video was cut short (a truncated copy): its real length
+    elif not ends and recorded is None:  # no picture plays: the chat and marks still do
+        duration = max((e.t - start for e in case.events), default=0.0)
     if case.interrupted:
         problems.insert(0, Problem(INTERRUPTED, time=clock_text(duration)))
     elif case.manifest.state is RecordingState.FAILED:
@@ -140,6 +150,7 @@ def open_case(folder: Path) -> PlayableCase:
                                    time=clock_text(duration)))
     if case.events_truncated:
         problems.append(Problem(EVENTS_TRUNCATED))
+    problems.extend(_integrity(case))
     for label, end in zip(playable, ends, strict=True):
         if recorded is not None and end < recorded - _SHORT_BY:
             problems.append(Problem(VIDEO_ENDS_EARLY, source=label, end=clock_text(end),
@@ -178,6 +189,34 @@ def _probe_audio(case: RecordedCase, entry: AudioEntry) -> str | None:
     except (av.FFmpegError, OSError):
         return Problem(AUDIO_DAMAGED, file=entry.file)
     return None
+
+
+def _integrity(case: RecordedCase) -> list[str]:
+    """Problems of an encrypted case's files: blocks changed on disk (each is skipped,
+    the rest plays), and files that lost their end although the recording finished (a
+    killed recording's files lack it too; that is the interrupted problem already).
+    Reads every encrypted file once; the library caches the result."""
+    manifest = case.manifest
+    names = [MANIFEST_FILE, EVENTS_FILE, *(s.file for s in manifest.sources)]
+    if manifest.audio is not None:
+        names.append(manifest.audio.file)
+    problems: list[str] = []
+    for name in names:
+        path = case.folder / name
+        if not is_sealed_file(path):
+            continue
+        try:
+            with SealedReader(path) as reader:
+                check = reader.verify()
+        except (OSError, RecordingError) as exc:
+            logger.warning("cannot check %s: %s", name, exc)
+            continue
+        if check.damaged:
+            problems.append(Problem(CHUNKS_TAMPERED, file=name, count=len(check.damaged)))
+        elif check.complete is False and manifest.state is not RecordingState.RECORDING \
+                and name != MANIFEST_FILE:
+            problems.append(Problem(FILE_CUT, file=name))
+    return problems
 
 
 # -- salvage -----------------------------------------------------------------------------------
@@ -232,8 +271,8 @@ def _tolerant_events(path: Path) -> tuple[list[Event], bool, int]:
     except RecordingError:
         pass
     try:
-        raw = path.read_bytes()
-    except OSError:
+        raw = read_case_file(path)
+    except (OSError, CaseKeyError):
         return [], False, 0
     lines = raw.split(b"\n")
     truncated = lines.pop() != b""
@@ -282,7 +321,7 @@ def _manifest_from_media(folder: Path, events: list[Event]) -> Manifest | None:
 
 def _video_entry(path: Path, label: str | None, taken: set[str]) -> SourceEntry | None:
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             origin = _origin(container.metadata)
             if origin is None or not container.streams.video:
                 return None  # not a recorded source (an exported clip, say)
@@ -305,7 +344,7 @@ def _video_entry(path: Path, label: str | None, taken: set[str]) -> SourceEntry 
 
 def _audio_entry(path: Path) -> AudioEntry | None:
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             origin = _origin(container.metadata)
             if origin is None or not container.streams.audio:
                 return None

@@ -29,11 +29,17 @@ NO_SOUND: Final = "Audio: no sound was recorded"
 AUDIO_MISSING: Final = "Audio: {file} is missing"
 AUDIO_EMPTY: Final = "Audio: {file} holds no audio"
 AUDIO_DAMAGED: Final = "Audio: {file} is damaged and cannot be played"
+CHUNKS_TAMPERED: Final = (
+    "{file}: {count} encrypted block(s) were changed on disk since the recording and are "
+    "skipped; the rest plays"
+)
+LOCKED: Final = "encrypted: enter the hospital passphrase (or use the computer it was recorded on)"
+FILE_CUT: Final = "{file} was cut short after the recording ended (its encrypted end is missing)"
 
 TEMPLATES: Final = (
     INTERRUPTED, STOPPED_EARLY, BEING_RECORDED, EVENTS_TRUNCATED, EVENTS_DAMAGED,
     MANIFEST_REBUILT, VIDEO_ENDS_EARLY, NO_PICTURE, VIDEO_MISSING, VIDEO_DAMAGED, NO_SOUND,
-    AUDIO_MISSING, AUDIO_EMPTY, AUDIO_DAMAGED,
+    AUDIO_MISSING, AUDIO_EMPTY, AUDIO_DAMAGED, CHUNKS_TAMPERED, FILE_CUT, LOCKED,
 )
 
 

@@ -27,6 +27,12 @@ frame at media time ``m`` was captured at ``clock_origin + m``.
 The writers run on a worker thread, never on the asyncio loop. An ``OSError`` from the
 disk (``ENOSPC``) comes out of :meth:`write` unchanged so the caller can tell a full disk;
 FFmpeg's own errors become :class:`RecordingError`.
+
+In an encrypted case folder (:mod:`.sealed_folder`) FFmpeg writes through a
+:class:`~.sealing.SealedFile` over the same :class:`SyncedFile`: the newest chunk is sealed
+on every write the muxer makes (each finished cluster or fragment), so crash safety is
+kept; a locked folder raises :class:`~surgery_teach.errors.CaseLockedError` at the first
+frame instead of writing plaintext.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ from typing import Any, BinaryIO
 
 import av
 
+from surgery_teach.casefile.sealed_folder import folder_key
+from surgery_teach.casefile.sealing import MEDIA_CHUNK_SHIFT, SealedFile
 from surgery_teach.errors import RecordingError
 
 logger = logging.getLogger("surgery_teach.recording")
@@ -111,7 +119,8 @@ class SyncedFile(io.RawIOBase):
 
     def __init__(self, path: Path, interval: float) -> None:
         super().__init__()
-        self._file: BinaryIO = open(path, "xb", buffering=0)  # closed in close()
+        # Readable too: a sealed file above re-reads a chunk it rewrites.
+        self._file: BinaryIO = open(path, "x+b", buffering=0)  # closed in close()
         self._interval = interval
         self._synced_at = time.monotonic()
         self._dirty = False
@@ -147,6 +156,9 @@ class SyncedFile(io.RawIOBase):
     def tell(self) -> int:
         return self._file.tell()
 
+    def read_at(self, offset: int, size: int) -> bytes:
+        return os.pread(self._file.fileno(), size, offset)
+
     def sync(self) -> None:
         if self._dirty:
             try:
@@ -172,7 +184,7 @@ class _MediaFile:
     def __init__(self, path: Path, options: ContainerOptions) -> None:
         self.path = path
         self.options = options
-        self._file: SyncedFile | None = None
+        self._file: SyncedFile | SealedFile | None = None
         self._container: av.container.OutputContainer | None = None
         self.closed = False
 
@@ -180,9 +192,18 @@ class _MediaFile:
     def bytes_written(self) -> int:
         return self._file.bytes_written if self._file is not None else 0
 
-    def open_file(self) -> SyncedFile:
-        """Create the file on disk (seam: tests subclass the writer to fail here or later)."""
-        return SyncedFile(self.path, self.options.sync_interval)
+    def open_file(self) -> SyncedFile | SealedFile:
+        """Create the file on disk, sealed in an encrypted case folder (seam: tests
+        subclass the writer to fail here or later)."""
+        key = folder_key(self.path.parent)
+        synced = SyncedFile(self.path, self.options.sync_interval)
+        if key is None:
+            return synced
+        try:
+            return SealedFile(synced, key, chunk_shift=MEDIA_CHUNK_SHIFT, name=self.path.name)
+        except BaseException:
+            synced.close()
+            raise
 
     def _open(self, metadata: dict[str, str]) -> av.container.OutputContainer:
         self._file = self.open_file()

@@ -29,6 +29,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from surgery_teach.casefile.sealed_folder import folder_key, read_case_file
+from surgery_teach.casefile.sealing import EVENTS_CHUNK_SHIFT, PlainSink, SealedFile
 from surgery_teach.errors import RecordingError
 
 logger = logging.getLogger("surgery_teach.recording")
@@ -52,6 +54,8 @@ class EventKind(StrEnum):
     CHAT = "chat"
     JOIN = "join"
     LEAVE = "leave"
+    PRIVACY_PAUSE = "privacy-pause"  # the video was paused for privacy: by (name), who (id)
+    PRIVACY_RESUME = "privacy-resume"  # and resumed: by, who
 
 
 # Kinds after which the log is synced at once rather than with the next batch.
@@ -136,7 +140,7 @@ def read_events(path: Path) -> EventLogContents:
     raises :class:`RecordingError` naming the line.
     """
     try:
-        raw = path.read_bytes()
+        raw = read_case_file(path)  # decrypted if the case is encrypted
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc}", str(path.parent)) from exc
     lines = raw.split(b"\n")
@@ -189,6 +193,7 @@ class EventLog:
         self._closing = False
         self._failed: OSError | None = None
         self._fd: int | None = None
+        self._sealed: SealedFile | None = None  # in an encrypted case folder
         self._thread: threading.Thread | None = None
 
     @property
@@ -196,8 +201,18 @@ class EventLog:
         return self._failed
 
     def open(self) -> None:
-        """Create or append to the file and start the thread; raises ``OSError``."""
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        """Create or append to the file and start the thread; raises ``OSError``.
+
+        In an encrypted case folder the log is sealed as it is written (4 KiB chunks,
+        each event on disk at once as before) and must be new; a locked folder raises
+        :class:`~surgery_teach.errors.CaseLockedError`.
+        """
+        key = folder_key(self.path.parent)
+        if key is not None:
+            self._sealed = SealedFile(PlainSink(self.path), key,
+                                      chunk_shift=EVENTS_CHUNK_SHIFT, name=self.path.name)
+        else:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._thread = threading.Thread(target=self._run, name="recording events", daemon=True)
         self._thread.start()
 
@@ -246,6 +261,9 @@ class EventLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._sealed is not None:
+            sealed, self._sealed = self._sealed, None
+            sealed.close()  # the final chunk: a closed log is told from a cut one
 
     def _run(self) -> None:
         written = 0
@@ -269,8 +287,7 @@ class EventLog:
                 if written > self._synced and (
                     urgent or closing or now - synced_at >= self.sync_interval
                 ):
-                    assert self._fd is not None
-                    os.fsync(self._fd)
+                    self._sync()
                     synced_at = now
                     with self._cond:
                         self._synced = written
@@ -284,7 +301,17 @@ class EventLog:
                         self._cond.notify_all()
                         return
 
+    def _sync(self) -> None:
+        if self._sealed is not None:
+            self._sealed.sync()
+        else:
+            assert self._fd is not None
+            os.fsync(self._fd)
+
     def _write(self, data: bytes) -> None:
+        if self._sealed is not None:
+            self._sealed.write(data)
+            return
         assert self._fd is not None
         view = memoryview(data)
         while view:

@@ -1,7 +1,8 @@
 """Where a case's files go: one folder per case, ``<root>/<YYYY-MM-DD_HHMM>_<slug>/``.
 
 Inside: ``manifest.json``, ``events.jsonl``, one video file per source named after its
-label (``endoscope.mkv``, ``room-camera.mkv``) and ``audio.mka`` when audio is recorded.
+label (``endoscope.mkv``, ``room-camera.mkv``) and ``audio.mka`` when audio is recorded;
+``sealed.json`` when the case is encrypted (:mod:`.sealed_folder`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 
+from surgery_teach.casefile.keys import CaseKey
+from surgery_teach.casefile.sealed_folder import seal_folder
 from surgery_teach.errors import RecordingError
 
 _MAX_SLUG = 48
@@ -30,9 +33,13 @@ def case_folder_name(title: str, started: dt.datetime) -> str:
     return f"{started:%Y-%m-%d_%H%M}_{slug(title)}"
 
 
-def new_case_folder(root: Path, title: str, when: dt.datetime | None = None) -> Path:
+def new_case_folder(root: Path, title: str, when: dt.datetime | None = None, *,
+                    key: CaseKey | None = None) -> Path:
     """Create and return a new, empty case folder under ``root`` (``-2``, ``-3``... if the
-    name is taken); :class:`RecordingError` with the fix if ``root`` is not writable."""
+    name is taken); :class:`RecordingError` with the fix if ``root`` is not writable.
+
+    With ``key`` the folder is encrypted: every file the recorder writes into it is
+    sealed with that key (:mod:`.sealed_folder`)."""
     when = when or dt.datetime.now().astimezone()
     base = case_folder_name(title, when)
     try:
@@ -43,6 +50,13 @@ def new_case_folder(root: Path, title: str, when: dt.datetime | None = None) -> 
                 folder.mkdir()
             except FileExistsError:
                 continue
+            if key is not None:
+                try:
+                    seal_folder(folder, key)
+                except BaseException:
+                    (folder / "sealed.json").unlink(missing_ok=True)
+                    folder.rmdir()
+                    raise
             return folder
     except OSError as exc:
         raise RecordingError(

@@ -43,6 +43,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Final, TypeVar
 
 from surgery_teach import __version__
+from surgery_teach.casefile.sealed_folder import read_case_file, write_case_file
 from surgery_teach.errors import RecordingError
 from surgery_teach.wire.role import Role
 
@@ -437,17 +438,8 @@ def write_manifest(folder: Path, manifest: Manifest) -> Path:
     Raises ``OSError`` (e.g. ``ENOSPC``); the previous manifest is then left as it was.
     """
     path = folder / MANIFEST_FILE
-    temporary = folder / f".{MANIFEST_FILE}.tmp"
-    data = manifest_to_json(manifest).encode()
-    try:
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)
-        raise
+    # Sealed (encrypted) when the folder is: see surgery_teach.casefile.sealed_folder.
+    write_case_file(path, manifest_to_json(manifest).encode())
     _sync_folder(folder)
     return path
 
@@ -456,7 +448,7 @@ def read_manifest(folder: Path) -> Manifest:
     """Parse ``folder/manifest.json``; :class:`RecordingError` names the file and field."""
     path = folder / MANIFEST_FILE
     try:
-        text = path.read_bytes()
+        text = read_case_file(path)
     except OSError as exc:
         raise RecordingError(f"cannot read {path}: {exc}", str(folder)) from exc
     try:

@@ -32,6 +32,7 @@ from surgery_teach.protocol.messages import (
     Join,
     ParticipantInfo,
     Relayed,
+    RemoveParticipant,
     Updated,
     Welcome,
 )
@@ -134,6 +135,8 @@ class DurableRooms(Rooms[K]):
             outbox = self._annotate_once(conn, seat, message)
         else:
             outbox = super().handle(conn, message)
+            if seat is not None and isinstance(message, RemoveParticipant):
+                self._note_ops(seat.room, outbox)
         self._note_updates(outbox)
         return self._deliverable(outbox, away)
 
@@ -315,6 +318,14 @@ class DurableRooms(Rooms[K]):
                 seat = self._seats.get(conn)
                 if seat is not None:
                     self._log_member(seat.room, message.participant)
+
+    def _note_ops(self, room: str, outbox: Outbox[K]) -> None:
+        """Journal the ops a removal made (the removed participant's marks taken off)."""
+        seen: set[int] = set()
+        for _, message in outbox:
+            if isinstance(message, Annotation) and message.op.seq not in seen:
+                seen.add(message.op.seq)
+                self._log(room, journal.op(message, None))
 
     def _log_member(self, room: str, participant: ParticipantInfo) -> None:
         if self._journal is None:

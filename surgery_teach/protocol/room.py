@@ -39,6 +39,7 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Ping,
     Pong,
+    PrivacyPause,
     Publish,
     Record,
     Relayed,
@@ -51,6 +52,7 @@ from surgery_teach.protocol.messages import (
     serialize,
 )
 from surgery_teach.protocol.passes import Bars, RoomPass
+from surgery_teach.protocol.privacy import RoomPrivacy, privacy_refusal
 from surgery_teach.protocol.recording import RoomRecorders, chapter_refusal, record_refusal
 from surgery_teach.protocol.roles import (
     grant_refusal,
@@ -113,6 +115,8 @@ class _Room(Generic[K]):
     """Chat messages ever sent here: the ``seq`` of the latest."""
     recording: RoomRecorders = field(default_factory=RoomRecorders)
     """Who records the room now, and its chapters."""
+    privacy: RoomPrivacy = field(default_factory=RoomPrivacy)
+    """Whose video is paused for privacy now."""
 
     def keep_chat(self, message: ChatMessage) -> None:
         """Add ``message`` to the history, forgetting the oldest beyond 200 messages or
@@ -235,6 +239,8 @@ class Rooms(Generic[K]):
                 return self._record(conn, seat, message)
             case ChapterStart():
                 return self._chapter(conn, seat, message)
+            case PrivacyPause():
+                return self._privacy(conn, seat, message)
         raise TypeError(f"not a client message: {message!r}")
 
     def disconnect(self, conn: K) -> Outbox[K]:
@@ -314,6 +320,7 @@ class Rooms(Generic[K]):
             outbox.append((conn, marks))
         if room.recording.active:  # a newcomer sees at once that the session is recorded
             outbox.append((conn, room.recording.state()))
+        outbox += [(conn, notice) for notice in room.privacy.paused()]
         return outbox
 
     def _pass_refusal(self, conn: K, join: Join) -> str | None:
@@ -361,7 +368,17 @@ class Rooms(Generic[K]):
             f"{seat.participant.role.value} {seat.participant.name!r} removed you from room "
             f"{seat.room!r}{kept_out}",
         )
-        return [(target, removed), *self._remove(target, reason="removed")]
+        outbox: Outbox[K] = [(target, removed), *self._remove(target, reason="removed")]
+        return outbox + self._take_marks(seat, remove.participant)
+
+    def _take_marks(self, seat: Seat, gone: str) -> Outbox[K]:
+        """A removed participant's marks and pointers, pinned ones too, leave the board
+        with them (docs/protocol.md 8.3): the room was kept from them for a reason."""
+        room = self._rooms.get(seat.room)
+        if room is None:
+            return []
+        taken = room.telestration.take_marks_of(gone, seat.participant)
+        return [(member, op) for op in taken for member in room.members.values()]
 
     def _publish(self, conn: K, seat: Seat, publish: Publish) -> Outbox[K]:
         refusal = publishing_refusal(seat.participant.role, publish.publishes)
@@ -385,8 +402,10 @@ class Rooms(Generic[K]):
         return [(member, message) for member in room.members.values()]  # sender included
 
     def _annotate(self, conn: K, seat: Seat, annotate: Annotate) -> Outbox[K]:
-        telestration = self._rooms[seat.room].telestration
-        taken = telestration.refusal(seat.participant, annotate.op) or telestration.take(
+        room = self._rooms[seat.room]
+        telestration = room.telestration
+        taken = telestration.refusal(seat.participant, annotate.op,
+                                     room.members) or telestration.take(
             seat.participant, annotate)
         if not isinstance(taken, tuple):
             return self._refuse(conn, annotate, taken.code, taken.text)
@@ -443,6 +462,7 @@ class Rooms(Generic[K]):
         del members[seat.participant.id]
         recording = self._rooms[seat.room].recording
         stopped = recording.drop(seat.participant.id)  # a recorder who leaves stops recording
+        self._rooms[seat.room].privacy.drop(seat.participant.id)
         if not members:
             del self._rooms[seat.room]  # and its chat history and annotations with it
         left = Left(seat.participant, reason)
@@ -476,6 +496,15 @@ class Rooms(Generic[K]):
         room = self._rooms[seat.room]
         chapter = room.recording.chapter(seat.participant, start, now=self._clock())
         return [(member, chapter) for member in room.members.values()]  # sender included
+
+    def _privacy(self, conn: K, seat: Seat, pause: PrivacyPause) -> Outbox[K]:
+        refusal = privacy_refusal(seat.participant.role)
+        if refusal is not None:
+            return self._refuse(conn, pause, ErrorCode.FORBIDDEN, refusal)
+        room = self._rooms[seat.room]
+        theirs, mine = room.privacy.set(seat.participant, pause.paused, now=self._clock(),
+                                        ref=pause.id)
+        return [(member, mine if member == conn else theirs) for member in room.members.values()]
 
     def _others(self, room: str, conn: K) -> list[K]:
         return [other for other in self._rooms[room].members.values() if other != conn]

@@ -19,7 +19,7 @@ Pure like :mod:`.room`, which calls it and sends what it returns.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, replace
 
 from surgery_teach.annotations.board import (
@@ -94,16 +94,20 @@ class Telestration:
         """A participant's ``can_draw``: by ``role``, and for a trainee whether ``granted``."""
         return may_draw(role, trainee_granted=granted)
 
-    def refusal(self, sender: ParticipantInfo, op: Op) -> Refused | None:
+    def refusal(self, sender: ParticipantInfo, op: Op,
+                present: Container[str] | None = None) -> Refused | None:
         """Why ``sender`` may not send ``op`` now, or None. Undo and redo are judged when
-        they are applied (:meth:`take`)."""
+        they are applied (:meth:`take`). ``present``: the ids of who is in the room (a
+        mark of someone not among them may be removed by the surgeon too); None: all."""
         if op.author != sender.id:
             return Refused(ErrorCode.FORBIDDEN, (
                 f"the op's author is {op.author!r} but you are {sender.id!r}; an op carries "
                 "its sender's participant id as its author"))
         shape_author = self._shape_author(op)
         granted = sender.can_draw
-        if not may(sender.role, op, trainee_granted=granted, shape_author=shape_author):
+        here = present is None or shape_author is None or shape_author in present
+        if not may(sender.role, op, trainee_granted=granted, shape_author=shape_author,
+                   author_present=here):
             return Refused(ErrorCode.FORBIDDEN, _why_not(sender.role, op, granted=granted,
                                                          shape_author=shape_author))
         match op:
@@ -121,6 +125,20 @@ class Telestration:
                 problem = self.tally.problem(self.limits, held=op.source)
                 return None if problem is None else Refused(ErrorCode.BOARD_FULL, problem)
         return None
+
+    def take_marks_of(self, gone: str, by: ParticipantInfo) -> list[Annotation]:
+        """Take every mark and pointer of participant ``gone`` off the board (``by``
+        removed them from the room, docs/protocol.md 8.3): one numbered ``remove`` op
+        each, sent by ``by`` to everyone left. The ops name ``gone`` as their author, so
+        the removal is final: nobody's undo brings the marks back."""
+        view = self.board.view()
+        doomed = [s.id for marks in view.marks.values() for s in marks if s.author == gone]
+        taken = []
+        for shape_id in doomed:
+            op = Remove(shape_id, author=gone, seq=self.board.last_seq + 1)
+            self.tally.follow(self.board.apply(op))
+            taken.append(Annotation(by.id, op))
+        return taken
 
     def _room_for(self, shape: Shape) -> Refused | None:
         """Whether the board has room for ``shape``; faded marks make room if need be."""
@@ -290,7 +308,7 @@ def _why_not(role: Role, op: Op, *, granted: bool, shape_author: str | None) -> 
     match op:
         case Clear(scope=ClearScope.ALL):
             return (
-                f"{who} may not clear everyone's marks; only a mentor may "
+                f"{who} may not clear everyone's marks; only the surgeon and mentors may "
                 '(send "scope":"mine" to clear your own)'
             )
         case Freeze() | Unfreeze():
@@ -303,7 +321,8 @@ def _why_not(role: Role, op: Op, *, granted: bool, shape_author: str | None) -> 
                     f"there is no mark {op.id!r} on the board (it may be gone already); "
                     f"{who} may remove only their own marks"
                 )
-            return f"{who} may remove only their own marks; only a mentor may remove someone else's"
+            return (f"{who} may remove only their own marks; only a mentor may remove someone "
+                    "else's (and the surgeon those of someone who left the room)")
     if role is Role.TRAINEE:
         return "a trainee may draw only when a mentor allows it"
     return f"{who} may not draw or point; students watch, listen and chat"

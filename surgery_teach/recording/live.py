@@ -7,9 +7,10 @@
   no re-encode). A received video that comes back on a new track (a reconnect) goes on
   in the same file; one that appears later gets its own file from then on;
 - **sound**: every voice it hears and its own microphone, mixed (:class:`~.mixer.AudioMix`);
-- **events**: chat, marks, freeze and unfreeze, who joined and left, and the room's
-  chapters (which every recorder in the room gets from the server, so all recordings of
-  a case have the same chapters); the manifest names every participant by role and name.
+- **events**: chat, marks, freeze and unfreeze, privacy pauses, who joined and left, and
+  the room's chapters (which every recorder in the room gets from the server, so all
+  recordings of a case have the same chapters); the manifest names every participant by
+  role and name.
 
 Recording is announced, never silent: :meth:`SessionRecording.start` first tells the room
 (``record``) and starts writing only once the server confirms, so every participant's
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from surgery_teach.casefile.events import EventKind
+from surgery_teach.casefile.keys import CaseKey
 from surgery_teach.casefile.layout import new_case_folder
 from surgery_teach.casefile.manifest import Manifest, Participant
 from surgery_teach.errors import RecordingError, SurgeryTeachError
@@ -41,6 +43,7 @@ from surgery_teach.protocol.messages import (
     ChatMessage,
     ErrorReply,
     ParticipantInfo,
+    PrivacyNotice,
     RoomRecording,
 )
 from surgery_teach.recording.mixer import AudioMix
@@ -106,7 +109,9 @@ class SessionRecording:
 
     ``encoders`` are this participant's own video sources. ``on_status`` gets the
     recorder's status (e.g. :class:`~surgery_teach.errors.DiskFullError` while the live
-    session goes on). Use on the session's asyncio loop.
+    session goes on). ``key`` encrypts the case (see
+    :func:`~surgery_teach.casefile.keys.recording_key`); without one it is written plain.
+    Use on the session's asyncio loop.
     """
 
     def __init__(
@@ -118,8 +123,10 @@ class SessionRecording:
         encoders: Sequence[SharedEncoder] = (),
         options: RecorderOptions | None = None,
         on_status: Callable[[RecorderStatus], None] | None = None,
+        key: CaseKey | None = None,
     ) -> None:
         self.root = Path(root)
+        self.key = key  # None: a plain case (teaching material without patients)
         self.title = title
         self.hospital = hospital
         self.encoders = list(encoders)
@@ -159,7 +166,7 @@ class SessionRecording:
             raise
         folder: Path | None = None
         try:
-            folder = new_case_folder(self.root, self.title)
+            folder = new_case_folder(self.root, self.title, key=self.key)
             me = session.me
             manifest = Manifest(
                 title=self.title, hospital=self.hospital,
@@ -253,6 +260,7 @@ class SessionRecording:
             "op": self._on_op,
             "board": self._on_board,
             "chapter": self._on_chapter,
+            "privacy": self._on_privacy,
             "joined": self._on_joined,
             "left": self._on_left,
             "video": self._on_video,
@@ -309,6 +317,22 @@ class SessionRecording:
         assert self.recorder is not None
         self.recorder.log(EventKind.CHAPTER, title=chapter.title, seq=chapter.seq,
                           by=chapter.name, role=chapter.role.value)
+
+    def note_privacy(self, paused: bool, by: str, *, t: float | None = None) -> None:
+        """Log that this participant's own video was paused for privacy (or resumed) at
+        ``t`` (default now), by ``by``: at the moment of the action, on the recording's
+        clock, whether or not the room hears of it."""
+        if self.recorder is not None and self.session is not None:
+            self.recorder.log(EventKind.PRIVACY_PAUSE if paused else EventKind.PRIVACY_RESUME,
+                              t=t, by=by, participant=self.session.me.id)
+
+    def _on_privacy(self, notice: PrivacyNotice) -> None:
+        """Someone else's video was paused for privacy or resumed (ours: note_privacy)."""
+        assert self.recorder is not None and self.session is not None
+        if notice.sender != self.session.me.id:
+            self.recorder.log(
+                EventKind.PRIVACY_PAUSE if notice.paused else EventKind.PRIVACY_RESUME,
+                by=notice.name, participant=notice.sender, role=notice.role.value)
 
     def _on_joined(self, person: ParticipantInfo) -> None:
         assert self.recorder is not None

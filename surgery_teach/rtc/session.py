@@ -51,6 +51,8 @@ from surgery_teach.protocol.messages import (
     Offer,
     ParticipantInfo,
     Pong,
+    PrivacyNotice,
+    PrivacyPause,
     Publish,
     Publishes,
     Record,
@@ -123,6 +125,8 @@ class LiveSession(PeerMedia):
         self._voice_relay = MediaRelay()  # a voice has several listeners (speaker, recorder)
         self.ended = asyncio.Event()
         self.removed = ""  # the server's words when someone removed us from the room
+        self.privacy: dict[str, PrivacyNotice] = {}  # whose video is paused for privacy now
+        self._privacy_paused = False  # ours, as we last told the room
         self._listeners: dict[str, list[Listener]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -217,6 +221,7 @@ class LiveSession(PeerMedia):
         ``joined`` (participant), ``left`` (participant, reason),
         ``recording`` (RoomRecording) when who records may have changed,
         ``chapter`` (ChapterMessage) for each chapter of the room,
+        ``privacy`` (PrivacyNotice) when someone paused their video for privacy or resumed,
         ``link`` ("reconnecting" or "live") when the signaling link dropped or is back
         (the peer connections stay up meanwhile),
         ``peer-problem`` (participant, text) when the connection with someone is not up
@@ -249,7 +254,10 @@ class LiveSession(PeerMedia):
     async def on_rejoined(self, welcome: Welcome) -> None:
         """Back after a drop: keep what still works, send again what is unconfirmed."""
         self._catching_up = True
+        self.privacy.clear()  # the room's notices of who is paused follow the welcome
         await self._on_welcome(welcome, rejoin=True)
+        if self._privacy_paused:  # the server forgot our pause when the link dropped
+            await self._link.send(PrivacyPause(paused=True))
         while batch := self._outbox.to_send():  # the server takes each id once
             for message in batch:
                 await self._link.send(message)
@@ -280,6 +288,7 @@ class LiveSession(PeerMedia):
             await self._on_updated(message.participant)
         elif isinstance(message, Left):
             self.participants.pop(message.participant.id, None)
+            self.privacy.pop(message.participant.id, None)
             self._emit("participants")
             self._emit("left", message.participant, message.reason)
             await self._drop_peer(message.participant.id)
@@ -309,12 +318,25 @@ class LiveSession(PeerMedia):
             self._emit("recording", message)
         elif isinstance(message, ChapterMessage):
             self._emit("chapter", message)
+        elif isinstance(message, PrivacyNotice):
+            self._confirmed(message.ref)
+            if message.paused:
+                self.privacy[message.sender] = message
+            else:
+                self.privacy.pop(message.sender, None)
+            self._emit("privacy", message)
         elif isinstance(message, ErrorReply):
             logger.warning("server reported %s", message.code)
             if message.code == ErrorCode.REMOVED:  # the server closes the link next
                 self.removed = message.message
             self._outbox.settle(message.ref)  # refused: sending it again would not help
             self._emit("refused", message)
+
+    async def announce_privacy(self, paused: bool) -> None:
+        """Tell the room our video is paused for privacy (or resumed); said again after a
+        rejoin. Raises :class:`SignalingError` while the link is down."""
+        self._privacy_paused = paused
+        await self.client.send(PrivacyPause(paused=paused))
 
     def _confirmed(self, ref: object) -> None:
         if ref is not None:

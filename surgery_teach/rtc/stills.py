@@ -22,6 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from surgery_teach.capture.base import CapturedFrame, VideoSource
 from surgery_teach.errors import MediaError
+from surgery_teach.privacy import guard_of
 
 CHANNEL = "stills"
 JPEG_QUALITY = 95
@@ -107,7 +108,11 @@ class FrameHistory:
                 self._frames.append(frame)
 
     def nearest(self, frame_time: float) -> CapturedFrame | None:
-        """The kept frame captured closest to ``frame_time``."""
+        """The kept frame captured closest to ``frame_time``; while the source's privacy
+        curtain is closed, its card (never a picture from before the curtain closed)."""
+        guard = guard_of(self.source)
+        if guard is not None and guard.curtain is not None and guard.curtain.closed:
+            return self.source.slot.latest()
         if not self._frames:
             return self.source.slot.latest()
         return min(self._frames, key=lambda f: abs(f.captured_at - frame_time))

@@ -47,7 +47,7 @@ TABLE: list[tuple[str, Op, str | None, tuple[bool, ...]]] = [
         "clear all",
         Clear(ClearScope.ALL, "Laparoscope", author=ME),
         None,
-        (False, True, False, False, False),
+        (True, True, False, False, False),
     ),
     ("undo", Undo(ME), None, (True, True, True, False, False)),
     ("redo", Redo(ME), None, (True, True, True, False, False)),
@@ -80,3 +80,18 @@ def test_roles_given_as_wire_strings_work_and_unknown_roles_may_nothing() -> Non
     assert may("mentor", Clear(ClearScope.ALL, "s", author=ME), trainee_granted=False)
     assert not may("nurse", Add(MINE), trainee_granted=True)
     assert not may("nurse", Undo(ME), trainee_granted=True)
+
+
+@pytest.mark.parametrize(("role", "granted", "allowed"), [
+    (Role.SURGEON, False, True), (Role.MENTOR, False, True), (Role.TRAINEE, True, False),
+    (Role.STUDENT, False, False)])
+def test_the_marks_of_someone_who_left_may_be_removed_by_the_surgeon_and_mentors(
+        role: Role, granted: bool, allowed: bool) -> None:
+    """Pinned marks of a mentor who left would otherwise stay on everyone's video."""
+    remove = Remove("a", author=ME)
+    assert may(role, remove, trainee_granted=granted, shape_author=OTHER,
+               author_present=False) is allowed
+    if role is Role.SURGEON:  # but not the marks of someone still in the room
+        assert not may(role, remove, trainee_granted=granted, shape_author=OTHER)
+        assert not may(role, remove, trainee_granted=granted, shape_author=None,
+                       author_present=False)

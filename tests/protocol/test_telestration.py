@@ -285,7 +285,8 @@ def test_a_trainee_may_not_clear_everyones_marks_even_when_allowed(theatre: Thea
     theatre.send("trainee", Add(theatre.arrow("trainee", "t:1")))
     trainee = theatre.ids["trainee"]
     reply = refused(theatre.send("trainee", Clear(ClearScope.ALL, LAP, author=trainee)), "trainee")
-    assert reply.message.startswith("a trainee may not clear everyone's marks; only a mentor")
+    assert reply.message.startswith(
+        "a trainee may not clear everyone's marks; only the surgeon and mentors may")
     theatre.send("trainee", Clear(ClearScope.MINE, LAP, author=trainee))
     assert ids_on(theatre.board) == ["m:1"]
     theatre.send("mentor", Clear(ClearScope.ALL, LAP, author=theatre.ids["mentor"]))
@@ -299,7 +300,8 @@ def test_a_mentor_may_remove_a_trainees_mark_and_the_surgeon_may_not(theatre: Th
     by_surgeon = Remove("t:1", author=theatre.ids["surgeon"])
     reply = refused(theatre.send("surgeon", by_surgeon), "surgeon")
     assert reply.message == (
-        "a surgeon may remove only their own marks; only a mentor may remove someone else's"
+        "a surgeon may remove only their own marks; only a mentor may remove someone else's "
+        "(and the surgeon those of someone who left the room)"
     )
     outbox = theatre.send("mentor", Remove("t:1", author=theatre.ids["mentor"]))
     assert [type(m) for _, m in outbox] == [Annotation] * 4

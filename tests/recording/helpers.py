@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 
 from surgery_teach.capture import luma_of, read_stamp
+from surgery_teach.casebook.media import open_media
 
 
 async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -54,10 +55,11 @@ class DecodedFrame:
 
 
 def decode_stamped(path: Path) -> list[DecodedFrame]:
-    """Every frame a player gets from ``path`` with its stamp; stops at a damaged tail."""
+    """Every frame a player gets from ``path`` with its stamp; stops at a damaged tail.
+    An encrypted case's file is read as the player reads it (decrypted in memory)."""
     frames = []
     try:
-        with av.open(str(path)) as container:
+        with open_media(path) as container:
             for frame in container.decode(video=0):
                 stamp = read_stamp(luma_of(frame))
                 assert stamp is not None, f"frame at {frame.time} s has no readable stamp"

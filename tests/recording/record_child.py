@@ -4,6 +4,7 @@ Records a :class:`SyntheticSource` through a real :class:`SharedEncoder` into ``
 logs a ``chat`` event every ``--every`` seconds. Each line on stdout is JSON: first
 ``{"ready": ...}`` once recording runs, then ``{"ack": n, "t": ...}`` after event ``n``
 is on disk. It records until killed (or for ``--seconds``, then stops cleanly).
+``--sealed`` encrypts the case with the passphrase in ``SURGERY_TEACH_CASE_PASSPHRASE``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from surgery_teach.capture import SyntheticSource
 from surgery_teach.casefile import ContainerFormat, ContainerOptions, Manifest
+from surgery_teach.casefile.keys import recording_key
+from surgery_teach.casefile.sealed_folder import seal_folder
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.recording import Recorder, RecorderOptions
 
@@ -34,6 +37,11 @@ async def main(args: argparse.Namespace) -> None:
     options = RecorderOptions(
         container=ContainerOptions(format=ContainerFormat(args.format)), min_free_bytes=0
     )
+    if args.sealed:
+        key = recording_key(encrypt=True)
+        assert key is not None
+        Path(args.folder).mkdir(parents=True)
+        seal_folder(Path(args.folder), key)
     recorder = Recorder(
         Path(args.folder), Manifest(title="Kill test"), [("Endoscope", encoder)],
         options=options,
@@ -65,4 +73,5 @@ if __name__ == "__main__":
     parser.add_argument("--every", type=float, default=1.0)
     parser.add_argument("--keyframe-interval", type=float, default=4.0)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--sealed", action="store_true")
     asyncio.run(main(parser.parse_args()))

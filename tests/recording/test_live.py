@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from surgery_teach.capture import SyntheticSource
 from surgery_teach.casebook import open_recording
 from surgery_teach.casebook.timeline import build_timeline
 from surgery_teach.casefile import EventKind, RecordingState
+from surgery_teach.casefile.sealed_folder import is_sealed_file
 from surgery_teach.errors import RecordingError, SignalingError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.protocol.messages import Role
@@ -225,7 +225,8 @@ async def test_watch_record_on_the_command_line(tmp_path: Path) -> None:
     assert len(frames) >= 60 and np.all(np.diff([f.seq for f in frames]) > 0)
     titles = [e.data["title"] for e in case.events if e.kind is EventKind.CHAPTER]
     assert titles == ["Dissection"]
-    assert json.loads((folder / "manifest.json").read_text())["state"] == "finished"
+    assert case.manifest.state is RecordingState.FINISHED
+    assert is_sealed_file(folder / entry.file)  # encrypted at rest by default
     # A trainee is told why, and nothing is recorded.
     assert trainee_proc.returncode == 2
     assert b"a trainee may not record" in trainee_err

@@ -18,8 +18,11 @@ from surgery_teach.protocol import (
     ChapterStart,
     ChatHistory,
     ErrorCode,
+    ErrorReply,
     Joined,
     Left,
+    PrivacyNotice,
+    PrivacyPause,
     Publishes,
     Record,
     Role,
@@ -163,3 +166,38 @@ async def test_a_newcomer_gets_chat_history_before_the_recording_state(
     await late.join(ROOM, "Dr Li", Role.MENTOR)
     assert isinstance(await late.recv(), ChatHistory)
     assert (await late.expect(RoomRecording)).records(surgeon.id)
+
+
+async def test_privacy_pauses_are_audited_with_who_and_a_trainee_is_refused(
+    tmp_path: Path,
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    server: RunningServer = await start_server(ServerConfig(port=0, audit_log=audit))
+    try:
+        async with AsyncExitStack() as stack:
+
+            async def client() -> Client:
+                link = await stack.enter_async_context(connect(server.url))
+                return Client(link)
+
+            surgeon, trainee = await client(), await client()
+            await surgeon.join(ROOM, "Dr Wang", Role.SURGEON)
+            await trainee.join(ROOM, "Osh", Role.TRAINEE)
+            await surgeon.expect(Joined)
+            await surgeon.send(PrivacyPause(paused=True))
+            notice = await trainee.expect(PrivacyNotice)
+            assert notice.paused and notice.name == "Dr Wang"
+            await surgeon.send(PrivacyPause(paused=False))
+            assert not (await trainee.expect(PrivacyNotice)).paused
+            await trainee.send(PrivacyPause(paused=True))
+            assert (await trainee.expect(ErrorReply)).code == ErrorCode.FORBIDDEN
+
+        async with asyncio.timeout(seconds(5)):
+            while '"outcome":"resumed"' not in audit.read_text(encoding="utf-8"):
+                await asyncio.sleep(0.01)
+        lines = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+        privacy = [(line["outcome"], line["role"], line["name"])
+                   for line in lines if line["event"] == "privacy"]
+        assert privacy == [("paused", "surgeon", "Dr Wang"), ("resumed", "surgeon", "Dr Wang")]
+    finally:
+        await server.close()

@@ -170,10 +170,10 @@ DENIALS = {
         "a trainee may not freeze or unfreeze the picture",
         "annotate",
     ),
-    "surgeon-clears-everyones-marks": Denial(
-        Role.SURGEON,
-        lambda t: Annotate(Clear(ClearScope.ALL, "Laparoscope", author=t.id(Role.SURGEON))),
-        "a surgeon may not clear everyone's marks; only a mentor may",
+    "trainee-clears-everyones-marks": Denial(
+        Role.TRAINEE,
+        lambda t: Annotate(Clear(ClearScope.ALL, "Laparoscope", author=t.id(Role.TRAINEE))),
+        "a trainee may not clear everyone's marks; only the surgeon and mentors may",
         "annotate",
     ),
     "mentor-draws-in-the-surgeons-name": Denial(

@@ -32,13 +32,13 @@ def test_missing_name_is_explained_and_nothing_is_sent(qtbot) -> None:  # type: 
 
 
 def test_wrong_server_address_names_the_expected_form(qtbot) -> None:  # type: ignore[no-untyped-def]
-    widget = lobby(qtbot, name="Dr Li", server="http://ruijin:8765")
+    widget = lobby(qtbot, name="Dr Li", role="trainee", server="http://ruijin:8765")
     widget.submit()
     assert "ws://" in widget.error.text()
 
 
 def test_malformed_source_is_explained(qtbot) -> None:  # type: ignore[no-untyped-def]
-    widget = lobby(qtbot, name="Dr Li", sources=["camera:abc:xyz"])
+    widget = lobby(qtbot, name="Dr Li", role="surgeon", sources=["camera:abc:xyz"])
     widget.submit()
     assert widget.error.text()
     assert widget.join_button.isEnabled()
@@ -70,7 +70,9 @@ def test_unreachable_server_returns_to_the_lobby_with_the_reason(qtbot, run) -> 
         await app.join(JoinRequest(f"ws://127.0.0.1:{port}", "case", "Dr Li", Role.MENTOR, ()))
         assert app.window is None
         assert app.lobby is not None and app.lobby.isVisible()
-        assert "cannot reach the signaling server" in app.lobby.error.text()
+        assert app.lobby.error.text() == (
+            f"Cannot reach the server at ws://127.0.0.1:{port} — check the address or start "
+            "the server.")
         await app._shutdown()
 
     run(scenario())

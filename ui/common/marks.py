@@ -7,10 +7,20 @@ in the window as in an exported recording.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
+from PyQt6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
 
 from surgery_teach.annotations import (
     Arrow,
@@ -83,29 +93,90 @@ def paint_marks(painter: QPainter, target: QRectF, marks: list[VisibleShape],
             painter.drawEllipse(at(shape.at), radius, radius)
             name = (authors or {}).get(shape.author)
             if name:
-                _text(painter, at(shape.at) + QPointF(radius + 4, -radius), name,
-                      QColor("#ffffff"), max(12.0, radius * 2))
+                tag = QColor("#ffffff")
+                tag.setAlphaF(colour.alphaF())
+                _tag(painter, target, shape, name, tag, max(12.0, radius * 2), colour)
             continue
         name = (authors or {}).get(shape.author)
         if name and shape.author != me:
             tag = QColor("#ffffff")
             tag.setAlphaF(colour.alphaF())
-            _text(painter, at(_tag_point(shape)) + QPointF(6, -6), name, tag,
-                  max(10.0, h * 0.022))
+            _tag(painter, target, shape, name, tag, max(10.0, h * 0.022), colour)
     painter.restore()
 
 
-def _tag_point(shape: object) -> tuple[float, float]:
-    """Where a mark's author name goes: its first point, or its box's top left."""
-    if isinstance(shape, Pen):
-        return shape.points[0]
+def _unit(x: float, y: float) -> tuple[float, float]:
+    length = math.hypot(x, y)
+    return (x / length, y / length) if length > 1e-9 else (0.7071, -0.7071)
+
+
+def tag_place(shape: object, target: QRectF) -> tuple[QPointF, tuple[float, float], float]:
+    """Where a mark's author name goes, kept clear of what the mark points at: a point
+    of the mark, the direction away from it (a unit vector) and the clearance in pixels.
+
+    A pointer sits on an instrument's tip, so its name stands off above it by twice the
+    dot; an arrow's name goes behind its tail (its head is the point), a stroke's before
+    its first point, a box's and an ellipse's outside their top left corner.
+    """
+    w, h = target.width(), target.height()
+
+    def at(point: tuple[float, float]) -> QPointF:
+        return QPointF(target.left() + point[0] * w, target.top() + point[1] * h)
+
+    if isinstance(shape, Pointer):
+        radius = pointer_radius_px(shape.width, round(h))
+        return at(shape.at), (0.7071, -0.7071), 2.5 * radius + 8
     if isinstance(shape, (Arrow, Line)):
-        return shape.start
+        start, end = at(shape.start), at(shape.end)
+        return start, _unit(start.x() - end.x(), start.y() - end.y()), 8.0
+    if isinstance(shape, Pen):
+        first = at(shape.points[0])
+        after = at(shape.points[min(len(shape.points) - 1, 3)])
+        return first, _unit(first.x() - after.x(), first.y() - after.y()), 8.0
     if isinstance(shape, (Ellipse, Rect)):
-        return (shape.box[0], shape.box[1])
+        left, top = min(shape.box[0], shape.box[2]), min(shape.box[1], shape.box[3])
+        return at((left, top)), (-0.7071, -0.7071), 6.0
     if isinstance(shape, Text):
-        return (shape.anchor[0], shape.anchor[1] - 0.05)
-    return (0.0, 0.0)
+        return at(shape.anchor), (0.0, -1.0), text_height_px(shape.width, h) * 1.6
+    return at((0.0, 0.0)), (0.7071, 0.7071), 6.0
+
+
+def tag_box(point: QPointF, away: tuple[float, float], clearance: float, width: float,
+            height: float, bounds: QRectF) -> QRectF:
+    """A ``width``×``height`` box for a name, at least ``clearance`` from ``point`` in
+    the direction ``away``; near an edge, square to it, and only then the opposite way
+    (which may cross the mark itself)."""
+    reach = clearance + math.hypot(width, height) / 2  # the box's centre stays this far
+    ax, ay = away
+    for dx, dy in ((ax, ay), (-ay, ax), (ay, -ax), (-ax, -ay)):
+        cx, cy = point.x() + dx * reach, point.y() + dy * reach
+        box = QRectF(cx - width / 2, cy - height / 2, width, height)
+        if bounds.contains(box):
+            return box
+    box = QRectF(point.x() + away[0] * reach - width / 2,
+                 point.y() + away[1] * reach - height / 2, width, height)
+    dx = max(bounds.left() - box.left(), 0.0) + min(bounds.right() - box.right(), 0.0)
+    dy = max(bounds.top() - box.top(), 0.0) + min(bounds.bottom() - box.bottom(), 0.0)
+    return box.translated(dx, dy)
+
+
+def _tag(painter: QPainter, target: QRectF, shape: object, name: str, colour: QColor,
+         height: float, line: QColor) -> None:
+    """The author's name beside a mark, clear of its point, with a thin leader line."""
+    font = QFont(painter.font())
+    font.setPixelSize(max(8, round(height * 1.35)))
+    font.setBold(True)
+    metrics = QFontMetricsF(font)
+    point, away, clearance = tag_place(shape, target)
+    box = tag_box(point, away, clearance, metrics.horizontalAdvance(name),
+                  metrics.ascent(), target)
+    if clearance > 12:  # a name stood off from a pointer: show whose it is
+        leader = QColor(line)
+        painter.setPen(QPen(leader, 1.5))
+        nearest = QPointF(min(max(point.x(), box.left()), box.right()),
+                          min(max(point.y(), box.top()), box.bottom()))
+        painter.drawLine(point, nearest)
+    _text(painter, QPointF(box.left(), box.bottom()), name, colour, height)
 
 
 def _text(painter: QPainter, anchor: QPointF, text: str, colour: QColor, height: float) -> None:

@@ -48,6 +48,7 @@ from surgery_teach.capture import (
     open_source,
     parse_source_spec,
 )
+from surgery_teach.capture.devices import DeviceInfo
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.settings import Settings
 from ui.common.plain import PlainLabel, tip
@@ -196,22 +197,13 @@ class DeviceSetup(SoundCheck, QDialog):
     def _build_add_form(self) -> QGroupBox:
         box = QGroupBox(tr("Add a source"))
         self.kind = QComboBox()
-        cameras = list_devices()
-        for device in cameras:
-            shown = f"{device.name} ({device.path})" if device.name != device.path else device.path
-            self.kind.addItem(shown, (SourceKind.CAMERA, device.path))
-        if not cameras:
-            self.kind.addItem(tr("No camera found"), None)
-            model = self.kind.model()
-            if isinstance(model, QStandardItemModel):
-                item = model.item(0)
-                if item is not None:
-                    item.setEnabled(False)
-        self.kind.addItem(tr("Synthetic laparoscope"), (SourceKind.SYNTHETIC, ""))
-        self.kind.addItem(tr("Video file…"), (SourceKind.FILE, ""))
-        self.kind.addItem(tr("Network stream (RTSP)"), (SourceKind.RTSP, ""))
-        self.kind.setCurrentIndex(0 if cameras else 1)
+        self.list_kinds()
         self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.rescan_button = QPushButton(tr("Rescan"))
+        self.rescan_button.setToolTip(
+            tr("Look again for cameras (one plugged in after this window opened)"))
+        self.rescan_button.setAutoDefault(False)
+        self.rescan_button.clicked.connect(self.list_kinds)
         self.location = QLineEdit()
         self.browse_button = QPushButton(tr("&Browse…"))
         self.browse_button.setAutoDefault(False)
@@ -240,12 +232,46 @@ class DeviceSetup(SoundCheck, QDialog):
         name_label.setBuddy(self.label)
         size_label = PlainLabel(tr("Re&solution"))
         size_label.setBuddy(self.resolution)
-        form.addRow(kind_label, self.kind)
+        kind_row = QHBoxLayout()
+        kind_row.addWidget(self.kind, 1)
+        kind_row.addWidget(self.rescan_button)
+        form.addRow(kind_label, kind_row)
         form.addRow(where_label, where)
         form.addRow(name_label, self.label)
         form.addRow(size_label, self.resolution)
         form.addRow("", self.add_button)
         return box
+
+    def cameras(self) -> list[DeviceInfo]:
+        """The cameras on this computer now (read again by Rescan)."""
+        return list_devices()
+
+    def list_kinds(self) -> None:
+        """Fill the kinds of source with the cameras found now (Rescan calls it again),
+        keeping the kind chosen if it is still there."""
+        chosen = self.kind.currentData()
+        self.kind.blockSignals(True)
+        self.kind.clear()
+        cameras = self.cameras()
+        for device in cameras:
+            shown = f"{device.name} ({device.path})" if device.name != device.path else device.path
+            self.kind.addItem(shown, (SourceKind.CAMERA, device.path))
+        if not cameras:
+            self.kind.addItem(tr("No camera found"), None)
+            model = self.kind.model()
+            if isinstance(model, QStandardItemModel):
+                item = model.item(0)
+                if item is not None:
+                    item.setEnabled(False)
+        self.kind.addItem(tr("Synthetic laparoscope"), (SourceKind.SYNTHETIC, ""))
+        self.kind.addItem(tr("Video file…"), (SourceKind.FILE, ""))
+        self.kind.addItem(tr("Network stream (RTSP)"), (SourceKind.RTSP, ""))
+        index = next((i for i in range(self.kind.count())  # (findData cannot match tuples)
+                      if chosen is not None and self.kind.itemData(i) == chosen), -1)
+        self.kind.setCurrentIndex(index if index >= 0 else 0 if cameras else 1)
+        self.kind.blockSignals(False)
+        if hasattr(self, "location"):
+            self._kind_changed()
 
     def _build_preview(self) -> QGroupBox:
         box = QGroupBox(tr("Preview"))

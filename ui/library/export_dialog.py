@@ -3,6 +3,8 @@
 The range starts as the chapter playing at the playhead, else the 30 seconds up to it.
 The core's :func:`export_clip` runs on a worker thread with a progress bar and Cancel
 (a cancelled export leaves no file); errors such as a full disk are shown in plain words.
+From an encrypted case the dialog shows the warning that the clip will not be encrypted,
+and Export stays off until the user ticks that they accept it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import threading
 from pathlib import Path
 
 import platformdirs
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QUrl, pyqtSignal
+from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,7 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from surgery_teach.casebook.export import export_clip
+from surgery_teach.casebook.export import export_clip, export_warning
 from surgery_teach.casebook.playable import PlayableCase
 from surgery_teach.casebook.timeline import Timeline
 from surgery_teach.casefile.layout import slug
@@ -94,6 +97,7 @@ class ExportDialog(QDialog):
         self.result_path: Path | None = None
         self._cancel: threading.Event | None = None
         self._thread: threading.Thread | None = None
+        self._allow_plain = False
         start, end = default_range(timeline, playable.duration, position)
 
         self.start_field = QLineEdit(format_time(start, tenths=True))
@@ -110,8 +114,24 @@ class ExportDialog(QDialog):
         self.source.setCurrentIndex(max(0, self.source.findData(source)))
         self.marks = QCheckBox(tr("Burn the marks into the picture"))
         self.marks.setChecked(True)
-        self.output = QLineEdit(str(default_output(playable, source, start, end)))
+        # An encrypted case: the clip is plain only by choice, after this warning.
+        self.plain_warning: PlainLabel | None = None
+        self.accept_plain: QCheckBox | None = None
+        if export_warning(playable.case) is not None:
+            self.plain_warning = PlainLabel(tr(
+                "This case is encrypted, but the exported clip will be a plain MP4 that anyone "
+                "who gets the file can watch. Export only pictures without patient "
+                "identifiers (names, ID numbers, dates of birth, faces) and keep the clip on "
+                "hospital storage."))
+            self.plain_warning.setWordWrap(True)
+            self.plain_warning.setObjectName("error")
+            self.accept_plain = QCheckBox(tr("I understand: export without encryption"))
+            self.accept_plain.toggled.connect(self._check)
+        # The name follows the range and source until the user types one of their own.
+        self._named = str(default_output(playable, source, start, end))
+        self.output = QLineEdit(self._named)
         self.output.textChanged.connect(self._check)
+        self.source.currentIndexChanged.connect(lambda _: self._follow_range())
         self.output.textChanged.connect(lambda text: self.output.setToolTip(tip(text)))
         self.output.setToolTip(tip(self.output.text()))
         self.browse = QPushButton(tr("Choose…"))
@@ -131,6 +151,10 @@ class ExportDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button = QPushButton(tr("Close"))
         self.close_button.clicked.connect(self.reject)
+        self.show_button = QPushButton(tr("Show in folder"))
+        self.show_button.setToolTip(tr("Open the folder that holds the exported clip"))
+        self.show_button.clicked.connect(lambda: self.reveal(self.result_path))
+        self.show_button.hide()
 
         span = QHBoxLayout()
         span.addWidget(self.start_field)
@@ -145,7 +169,11 @@ class ExportDialog(QDialog):
         form.addRow(tr("Source"), self.source)
         form.addRow("", self.marks)
         form.addRow(tr("Save as"), out)
+        if self.plain_warning is not None and self.accept_plain is not None:
+            form.addRow("", self.plain_warning)
+            form.addRow("", self.accept_plain)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.show_button)
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.cancel_button)
@@ -181,9 +209,22 @@ class ExportDialog(QDialog):
                       length=format_time(self.playable.duration))
         if not self.output.text().strip():
             return tr("Choose where to save the clip.")
+        if self.accept_plain is not None and not self.accept_plain.isChecked():
+            return tr("Tick the box to export this encrypted case as a plain clip.")
         return ""
 
+    def _follow_range(self) -> None:
+        """Rename the clip after a change of range or source, unless the user named it."""
+        span = self.span()
+        if span is None or span[1] <= span[0] or self.output.text() != self._named:
+            return
+        self._named = str(default_output(self.playable, str(self.source.currentData()),
+                                         span[0], min(span[1], self.playable.duration)))
+        self.output.setText(self._named)
+
     def _check(self) -> None:
+        if self._thread is None and hasattr(self, "show_button"):
+            self._follow_range()
         problem = self._problem()
         span = self.span()
         if span is not None and span[1] > span[0]:
@@ -209,8 +250,9 @@ class ExportDialog(QDialog):
 
     def _busy(self, busy: bool) -> None:
         for widget in (self.start_field, self.end_field, self.source, self.marks, self.output,
-                       self.browse, self.export_button, self.close_button):
-            widget.setEnabled(not busy)
+                       self.browse, self.export_button, self.close_button, self.accept_plain):
+            if widget is not None:
+                widget.setEnabled(not busy)
         self.cancel_button.setVisible(busy)
         self.progress.setVisible(busy or self.progress.value() > 0)
 
@@ -226,6 +268,8 @@ class ExportDialog(QDialog):
         out = Path(self.output.text().strip()).expanduser()
         source, marks = str(self.source.currentData()), self.marks.isChecked()
         self._cancel = threading.Event()
+        # read here, on the GUI thread: the worker must not touch widgets
+        self._allow_plain = self.accept_plain is not None and self.accept_plain.isChecked()
         self.progress.setValue(0)
         self._busy(True)
         self._say(tr("Exporting {length} of {source}…", length=format_time(end - start),
@@ -241,7 +285,8 @@ class ExportDialog(QDialog):
             out.parent.mkdir(parents=True, exist_ok=True)
             done = export_clip(self.playable.case, source, start, end, out, marks=marks,
                                progress=self.progressed.emit, cancel=cancel,
-                               timeline=self.timeline)
+                               timeline=self.timeline,
+                               allow_plain=self._allow_plain)
         except SurgeryTeachError as exc:
             self._done.emit(None, str(exc))
             return
@@ -254,6 +299,12 @@ class ExportDialog(QDialog):
             self._done.emit(None, tr("The export failed: {reason}", reason=str(exc)))
             return
         self._done.emit(done, "")
+
+    def reveal(self, path: Path | None) -> bool:
+        """Open the file manager on the folder holding ``path`` (the exported clip)."""
+        if path is None:
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
 
     def cancel(self) -> None:
         if self._cancel is not None:
@@ -275,9 +326,11 @@ class ExportDialog(QDialog):
         else:
             self.progress.setValue(1000)
             # the next export must not overwrite this one
-            self.output.setText(str(default_output(self.playable, str(self.source.currentData()),
-                                                   *(self.span() or (0.0, 0.0)))))
+            self._named = str(default_output(self.playable, str(self.source.currentData()),
+                                             *(self.span() or (0.0, 0.0))))
+            self.output.setText(self._named)
             self._say(tr("Saved: {path}", path=str(path)))
+            self.show_button.show()
         self.finished_export.emit(path, error)
 
     def stop(self) -> None:

@@ -74,7 +74,7 @@ class PlayerWindow(QWidget):
         self.setWindowTitle(tr("Recorded case — {title}", title=manifest.title))
         self.resize(1500, 900)
         self.clock = PlaybackClock(playable.duration)
-        self.source = playable.playable[0]
+        self.source = playable.playable[0] if playable.playable else ""  # "": no video plays
         self.marks_visible = True
         self.worker: VideoWorker | None = None
         self.audio: AudioOutput | None = None
@@ -186,7 +186,17 @@ class PlayerWindow(QWidget):
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(TICK_MS)
-        self.show_source(self.source)
+        if self.source:
+            first = self.first_picture(self.source)
+            if 0.0 < first < playable.duration:
+                self.clock.seek(first)  # open on the first picture, not on black
+            self.show_source(self.source)
+        else:  # damaged or missing video: the chat, marks and chapters are still worth it
+            self._problems.append(tr("No video plays in this case; its chat, marks and "
+                                     "chapters are shown."))
+            for widget in (self.export_button, self.sources, self.back_button,
+                           self.forward_button):
+                widget.setEnabled(False)
         if audio and playable.audio:
             self._open_audio()
         self._show_notice()
@@ -283,12 +293,19 @@ class PlayerWindow(QWidget):
         self.view.follow(slot, label)
         self.worker.start(self.clock.position())
 
+    def first_picture(self, label: str) -> float:
+        """The case time of ``label``'s first frame (0 if it is not known)."""
+        origin = self.playable.case.manifest.source(label).clock_origin
+        return 0.0 if origin is None else max(0.0, self.timeline.case_time(origin))
+
     def next_source(self) -> None:
         labels = list(self.playable.playable)
         if len(labels) > 1:
             self.show_source(labels[(labels.index(self.source) + 1) % len(labels)])
 
     def open_export(self) -> None:
+        if not self.source:
+            return  # no video to export
         self.pause()
         dialog = ExportDialog(self.playable, self.timeline, source=self.source,
                               position=self.clock.position(), parent=self)

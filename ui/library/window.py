@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -39,13 +41,16 @@ from surgery_teach.casebook.library import (
     LibraryEntry,
     SortKey,
     ensure_thumbnail,
+    read_thumbnail,
     scan_library,
     search_library,
     sort_library,
 )
+from surgery_teach.casefile.keys import unlocked
+from surgery_teach.casefile.sealed_folder import folder_seal
 from surgery_teach.caselibrary.remote import RemoteLibrary, remote_from_environment
 from surgery_teach.caselibrary.wire import CaseSummary
-from surgery_teach.errors import SurgeryTeachError
+from surgery_teach.errors import CaseLockedError, SurgeryTeachError, WrongPassphraseError
 from surgery_teach.settings import Settings, data_dir
 from ui.common.plain import PlainLabel, tip
 from ui.i18n import problem_text, role_name, tr
@@ -155,6 +160,8 @@ class LibraryWindow(QWidget):
         self.players: list[PlayerWindow] = []
         self._scan: asyncio.Task[None] | None = None
         self._pixmaps: dict[Path, QPixmap] = {}
+        # asks an encrypted case's passphrase (title -> passphrase, None: cancelled)
+        self.ask_passphrase: Callable[[str], str | None] = self._ask_passphrase
         self.setWindowTitle(tr("Surgery teaching — case library"))
         self.resize(1000, 760)
 
@@ -273,7 +280,11 @@ class LibraryWindow(QWidget):
         """Thumbnails are read once, not on every keystroke of a search."""
         pixmap = self._pixmaps.get(path)
         if pixmap is None:
-            pixmap = self._pixmaps[path] = QPixmap(str(path))
+            pixmap = QPixmap()
+            data = read_thumbnail(path)  # decrypted in memory for an encrypted case
+            if data is not None:
+                pixmap.loadFromData(data)
+            self._pixmaps[path] = pixmap
         return pixmap
 
     def set_folder(self, folder: Path) -> asyncio.Task[None]:
@@ -338,13 +349,47 @@ class LibraryWindow(QWidget):
         """Open ``entry`` in a player window (loading off the GUI thread)."""
         if not isinstance(entry, LibraryEntry):
             return None
-        if not entry.playable:
-            self.status.setText(tr("{title} cannot be played: {problem}", title=entry.title,
-                                   problem="; ".join(map(problem_text, entry.problems))
-                                   or tr("no video found")))
-            return None
+        if entry.locked is not None:  # encrypted with a key this computer has not unlocked
+            return self._unlock_then_open(entry, entry.locked)
         self.status.setText(tr("Opening {title}…", title=entry.title))
         return asyncio.ensure_future(self._open(entry))
+
+    def _unlock_then_open(self, entry: LibraryEntry,
+                          locked: CaseLockedError) -> asyncio.Task[PlayerWindow | None] | None:
+        """Ask the hospital passphrase of an encrypted case, unlock it, read it again and
+        open it; a wrong passphrase is said plainly and nothing is changed."""
+        seal = folder_seal(entry.folder) if locked.passphrase else None
+        if seal is None or seal[1] is None:  # kept in another computer's keyring
+            self.status.setText(tr("{title} is encrypted with a key kept on another "
+                                   "computer: open it there.", title=entry.title))
+            return None
+        passphrase = self.ask_passphrase(entry.title)
+        if not passphrase:
+            return None
+        try:
+            unlocked().unlock(passphrase, locked.key_id, seal[1], str(entry.folder))
+        except WrongPassphraseError:
+            self.status.setText(tr("That passphrase does not open {title}. Check it, "
+                                   "capitals and keyboard layout too; nothing was changed.",
+                                   title=entry.title))
+            return None
+
+        async def reread_and_open() -> PlayerWindow | None:
+            await self.refresh()
+            again = next((e for e in self.entries if e.folder == entry.folder), None)
+            if again is None or again.locked is not None:
+                return None
+            return await self._open(again)
+
+        self.status.setText(tr("Opening {title}…", title=entry.title))
+        return asyncio.ensure_future(reread_and_open())
+
+    def _ask_passphrase(self, title: str) -> str | None:
+        text, ok = QInputDialog.getText(
+            self, tr("Encrypted case"),
+            tr("{title} is encrypted. Hospital passphrase:", title=title),
+            QLineEdit.EchoMode.Password)
+        return text if ok else None
 
     async def _open(self, entry: LibraryEntry) -> PlayerWindow | None:
         try:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from surgery_teach.errors import LoopStoppedError, SurgeryTeachError
+from surgery_teach.casefile.keys import CaseKey, recording_key
+from surgery_teach.errors import KeyringUnavailableError, LoopStoppedError, SurgeryTeachError
 from surgery_teach.media.encoder import SharedEncoder
 from surgery_teach.protocol.messages import ChapterMessage, RecorderInfo, Role
 from surgery_teach.protocol.recording import RECORDING_ROLES
@@ -82,6 +84,9 @@ class RecordingControl(QObject):
         self.busy = False  # starting or stopping
         self.chapters = 0  # the room's chapter count, as last heard
         self._shown = RecordingShown()
+        # asks the hospital passphrase (None: cancelled), where no keyring keeps the key
+        self.ask_passphrase: Callable[[], str | None] | None = None
+        self._passphrase: str | None = None  # memory only, never saved or logged
         # media thread
         self.session: LiveSession | None = None
         self.recording: SessionRecording | None = None
@@ -130,10 +135,15 @@ class RecordingControl(QObject):
         """Start recording, or stop it (Record button, Ctrl+R)."""
         if self.busy or not self.can_record:
             return
+        key: CaseKey | None = None
+        if not self.active:
+            known, key = self._case_key()
+            if not known:
+                return
         self.busy = True
         self.changed.emit()
         try:
-            self.media.call(self._toggle)
+            self.media.call(self._toggle, key)
         except LoopStoppedError:  # the session has ended
             self.busy = False
             self.changed.emit()
@@ -164,23 +174,48 @@ class RecordingControl(QObject):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._stop()
 
+    def _case_key(self) -> tuple[bool, CaseKey | None]:
+        """The key a new case is encrypted with (None: plain, by the user's setting), and
+        whether recording may go on. Without a keyring on this computer the hospital
+        passphrase is asked once (``ask_passphrase``) and kept in memory for the session."""
+        settings = Settings.load()
+        try:
+            return True, recording_key(encrypt=settings.encrypt_recordings,
+                                       passphrase=self._passphrase)
+        except KeyringUnavailableError:
+            passphrase = self.ask_passphrase() if self.ask_passphrase is not None else None
+            if passphrase is None:
+                self.problem.emit(tr("Recording needs a hospital passphrase on this computer "
+                                     "(it has no keyring to keep the recording key in)."))
+                return False, None
+            try:
+                key = recording_key(encrypt=True, passphrase=passphrase)
+            except SurgeryTeachError as exc:
+                self.problem.emit(tr("Could not start recording: {reason}", reason=str(exc)))
+                return False, None
+            self._passphrase = passphrase
+            return True, key
+        except SurgeryTeachError as exc:
+            self.problem.emit(tr("Could not start recording: {reason}", reason=str(exc)))
+            return False, None
+
     # -- work (media thread) -------------------------------------------------------------
 
     def _recording(self) -> bool:
         return self.recording is not None and self.recording.recording
 
-    def _toggle(self) -> None:
+    def _toggle(self, key: CaseKey | None) -> None:
         if self._closed:  # Ctrl+R after Leave: the session is about to close
             self._publish(idle=True)
             return
-        self._spawn(self._stop() if self._recording() else self._start())
+        self._spawn(self._stop() if self._recording() else self._start(key))
 
     def _chapter(self, title: str) -> None:
         session = self.session
         if session is not None and not self._closed:
             self._spawn(self._send_chapter(session, title))
 
-    async def _start(self) -> None:
+    async def _start(self, key: CaseKey | None) -> None:
         session = self.session
         if self._closed:
             return
@@ -190,7 +225,7 @@ class RecordingControl(QObject):
             root = self.root or Settings.load().recordings_path()
             self.recording = SessionRecording(
                 root, title=self.title, hospital=self.hospital, encoders=self.encoders,
-                on_status=self._on_status,
+                on_status=self._on_status, key=key,
             )
             await self.recording.start(session)
         except SurgeryTeachError as exc:

@@ -1,6 +1,7 @@
 """The session window's recording widgets: Record and Chapter buttons (Ctrl+R, Ctrl+K),
 the REC indicator everyone sees while anyone in the room records, the alarm line when our
-recording stops by itself, and the chapter title dialog. They show a
+recording stops by itself, and the chapter title field (inline beside the Chapter button:
+a dialog would cover the live video the chapter is about). They show a
 :class:`~ui.recording.control.RecordingControl` and pass clicks to it.
 """
 
@@ -10,19 +11,19 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QKeySequence, QShortcut
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
+    QHBoxLayout,
+    QInputDialog,
     QLineEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from surgery_teach.protocol.messages import ChapterMessage, RecorderInfo
 from surgery_teach.settings import Settings
+from ui.common.icons import give_icon
 from ui.common.plain import ElidedLabel, PlainLabel
 from ui.i18n import tr
 from ui.recording.control import RecordingControl
@@ -39,38 +40,66 @@ def indicator_text(recorders: tuple[RecorderInfo, ...], me: str) -> str:
     return tr("● REC — you and {names} are recording", names=others)
 
 
-class ChapterDialog(QDialog):
-    """Asks for a chapter's title (default ``Step N``); ``chosen`` carries it on OK."""
+class _TitleLine(QLineEdit):
+    """The title field; Esc drops the chapter (and reaches no window shortcut)."""
+
+    escaped = pyqtSignal()
+
+    def event(self, event: QEvent | None) -> bool:
+        if (event is not None and event.type() == QEvent.Type.ShortcutOverride
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
+        if event is not None and event.key() == Qt.Key.Key_Escape:
+            self.escaped.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class ChapterField(QWidget):
+    """The title of the chapter that starts now, typed beside the Chapter button
+    (default ``Step N``); Enter or Start starts it (``chosen``), Esc or ✕ drops it."""
 
     chosen = pyqtSignal(str)
 
-    def __init__(self, default: str, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(tr("New chapter"))
-        self.title = QLineEdit(default)
+        self.title = _TitleLine()
         self.title.setMaxLength(200)  # the protocol's limit
+        self.title.setPlaceholderText(tr("Title of the chapter that starts now"))
+        self.title.setMinimumWidth(200)
+        self.start = QPushButton(tr("Start chapter"))
+        self.cancel = QPushButton("✕")
+        self.cancel.setToolTip(tr("Cancel"))
+        for button in (self.start, self.cancel):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.title.returnPressed.connect(self.accept)
+        self.start.clicked.connect(self.accept)
+        self.cancel.clicked.connect(self.hide)
+        self.title.textChanged.connect(lambda text: self.start.setEnabled(bool(text.strip())))
+        self.title.escaped.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title, 1)
+        layout.addWidget(self.start)
+        layout.addWidget(self.cancel)
+        self.hide()
+
+    def ask(self, default: str) -> None:
+        """Show the field with ``default`` selected, ready to type over."""
+        self.title.setText(default)
         self.title.selectAll()
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        assert ok is not None and cancel is not None
-        ok.setText(tr("Start chapter"))
-        cancel.setText(tr("Cancel"))
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        self.title.textChanged.connect(lambda text: ok.setEnabled(bool(text.strip())))
-        layout = QVBoxLayout(self)
-        layout.addWidget(PlainLabel(tr("Title of the chapter that starts now:")))
-        layout.addWidget(self.title)
-        layout.addWidget(self.buttons)
+        self.show()
+        self.title.setFocus()
 
     def accept(self) -> None:
         text = self.title.text().strip()
-        if text:
+        if text and self.isVisible():
+            self.hide()
             self.chosen.emit(text)
-        super().accept()
 
 
 class RecordingWidgets(QObject):
@@ -88,9 +117,11 @@ class RecordingWidgets(QObject):
         super().__init__(window)
         self.control = control
         self.window = window
+        control.ask_passphrase = self.ask_passphrase
         self._note = note
         self._me = me
-        self.dialog: ChapterDialog | None = None
+        self.chapter_field = ChapterField(window)
+        self.chapter_field.chosen.connect(control.start_chapter)
         self.record_dialog: RecordDialog | None = None
         self.leaving = False  # Leave was clicked: Record and Chapter are off for good
         self.record_button = QPushButton()
@@ -98,7 +129,8 @@ class RecordingWidgets(QObject):
         self.record_button.setObjectName("record")
         self.record_button.clicked.connect(lambda _checked: self.record_pressed())
         self.chapter_button = QPushButton(tr("Chapter (Ctrl+K)"))
-        self.chapter_button.clicked.connect(self.open_chapter_dialog)
+        self.chapter_button.clicked.connect(self.open_chapter_field)
+        give_icon(self.chapter_button, "chapter")
         for button in (self.record_button, self.chapter_button):
             button.setVisible(control.can_record)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
@@ -111,7 +143,7 @@ class RecordingWidgets(QObject):
         self.alarm.hide()
         if control.can_record:
             QShortcut(QKeySequence("Ctrl+R"), window, activated=self.record_pressed)
-            QShortcut(QKeySequence("Ctrl+K"), window, activated=self.open_chapter_dialog)
+            QShortcut(QKeySequence("Ctrl+K"), window, activated=self.open_chapter_field)
         control.changed.connect(self.refresh)
         control.problem.connect(self._on_problem)
         control.saved.connect(lambda folder: note(tr("Recording saved in {folder}",
@@ -121,6 +153,16 @@ class RecordingWidgets(QObject):
         self._clock.timeout.connect(self.refresh)
         self._clock.start(1000)  # the running time of our recording
         self.refresh()
+
+    def ask_passphrase(self) -> str | None:
+        """The hospital passphrase recordings are encrypted with, where this computer has
+        no keyring to keep a key in (None: cancelled)."""
+        text, ok = QInputDialog.getText(
+            self.window, tr("Encrypted recording"),
+            tr("This computer has no keyring to keep the recording key in. Hospital "
+               "passphrase (at least 10 characters; kept until you leave):"),
+            QLineEdit.EchoMode.Password)
+        return text if ok and text else None
 
     def refresh(self) -> None:
         control = self.control
@@ -132,6 +174,8 @@ class RecordingWidgets(QObject):
         )
         recorders = control.recorders
         self.chapter_button.setEnabled(bool(recorders) and not self.leaving)
+        if not recorders or self.leaving:
+            self.chapter_field.hide()
         if not recorders:
             self.indicator.hide()
             return
@@ -148,11 +192,11 @@ class RecordingWidgets(QObject):
 
     def leave(self) -> None:
         """Leave was clicked: Record and Chapter do nothing from now on (the window's
-        leaving stops our recording), and their dialogs close."""
+        leaving stops our recording), and the record dialog and chapter field close."""
         self.leaving = True
-        for dialog in (self.dialog, self.record_dialog):
-            if dialog is not None:
-                dialog.reject()
+        if self.record_dialog is not None:
+            self.record_dialog.reject()
+        self.chapter_field.hide()
         self.refresh()
 
     def record_pressed(self) -> None:
@@ -184,16 +228,14 @@ class RecordingWidgets(QObject):
                 settings.save()
         self.control.toggle()
 
-    def open_chapter_dialog(self) -> None:
-        """Ask for a title and start a chapter (Chapter button, Ctrl+K)."""
+    def open_chapter_field(self) -> None:
+        """Ask for a title beside the button and start a chapter (Chapter, Ctrl+K)."""
         if not self.control.can_record or not self.control.recorders or self.leaving:
             return
-        if self.dialog is not None and self.dialog.isVisible():
-            self.dialog.raise_()
+        if self.chapter_field.isVisible():
+            self.chapter_field.title.setFocus()
             return
-        self.dialog = ChapterDialog(self.control.next_chapter_title(), self.window)
-        self.dialog.chosen.connect(self.control.start_chapter)
-        self.dialog.open()
+        self.chapter_field.ask(self.control.next_chapter_title())
 
     def _on_problem(self, text: str) -> None:
         self.alarm.setText(text)

@@ -41,6 +41,7 @@ from surgery_teach.errors import (
 )
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.privacy import MaskStore, PrivacyCurtain, PrivacyProblem, device_key, protect
 from surgery_teach.protocol.messages import ErrorReply, ParticipantInfo, Role
 from surgery_teach.protocol.roles import removal_refusal
 from surgery_teach.rtc.link import LinkMonitor
@@ -108,6 +109,7 @@ class SessionController(QObject):
     peer_problem = pyqtSignal(object, str)  # ParticipantInfo, why no connection ("": up now)
     stopped = pyqtSignal(str)  # the session ended for good; the text says why
     voice_changed = pyqtSignal(object)  # VoiceEvent: a microphone or speaker lost, back, changed
+    privacy_changed = pyqtSignal(object)  # PrivacyNotice: someone paused for privacy, resumed
 
     def __init__(self, config: SessionConfig, sources: list[VideoSource],
                  settings: list[EncoderSettings] | None = None, *,
@@ -129,6 +131,15 @@ class SessionController(QObject):
         # the microphone, the one speaker every voice plays on, and their watch (media thread)
         self.voice = Voice(microphone=self.microphone_device, speaker=self.speaker_device,
                            speak=self.speak, track=voice, on_event=self._on_voice_event)
+        # Patient privacy: each source's remembered masks (per device) and the curtain, in
+        # force before any frame is captured, for every consumer (encoders, stills, recording)
+        self.curtain = PrivacyCurtain()
+        masks = MaskStore.load()
+        self.guards = [
+            protect(source, masks.masks_for(device_key(source.spec)), curtain=self.curtain,
+                    on_problem=self._on_mask_problem)
+            for source in sources if not getattr(source, "running", False)
+        ]
         self.encoders = [
             SharedEncoder(source, s)
             for source, s in zip(sources, settings or [EncoderSettings()] * len(sources),
@@ -142,6 +153,7 @@ class SessionController(QObject):
         self.players: Mapping[str, AudioPlayer] = MappingProxyType({})
         self.audio_problem = ""
         self.stopped_reason = ""
+        self.roles_before_me: tuple[Role, ...] | None = None  # set by the first join
         self.push_to_talk = False
         self._talk_held = False
         self.muted = False
@@ -205,6 +217,8 @@ class SessionController(QObject):
         session = await LiveSession.start(self.config, self.encoders, self.microphone,
                                           self._relay)
         self._live = session
+        if self.roles_before_me is None:  # who was here first (our default mark colour)
+            self.roles_before_me = tuple(p.role for p in session.participants.values())
         session.on("audio", self._on_audio)
         session.on("participants", lambda: self._show("participants_changed"))
         session.on("video", lambda r: self._show("video_added", r))
@@ -217,6 +231,9 @@ class SessionController(QObject):
         session.on("ended", self._on_ended)
         session.on("link", self._on_link)
         session.on("peer-problem", lambda info, text: self._emit("peer_problem", info, text))
+        session.on("privacy", lambda notice: self._emit("privacy_changed", notice))
+        if self.curtain.closed:  # still paused from before a restart of the session
+            self._spawn(self._announce_privacy(True))
         self.recording.bind(session)
         self._view = SessionView.of(session)
         self._set_state("live")
@@ -389,7 +406,36 @@ class SessionController(QObject):
             self.audio_problem = text
             self.problem.emit(text)
 
+    def _on_mask_problem(self, problem: PrivacyProblem | None) -> None:
+        """A capture thread could not mask a frame (it was withheld), or masks work again."""
+        if problem is not None:
+            self._gui.post(self.problem.emit, tr(
+                "A picture could not be masked, so it was not sent: viewers see a privacy "
+                "card. Check the source's masks."))
+
+    async def _announce_privacy(self, paused: bool) -> None:
+        live = self._live
+        if live is None:
+            return
+        with contextlib.suppress(SurgeryTeachError):  # link down: said again at the rejoin
+            await live.announce_privacy(paused)
+
+    def _note_privacy(self, paused: bool, by: str, since: float) -> None:
+        recording = self.recording.recording
+        if recording is not None:
+            recording.note_privacy(paused, by, t=since)
+        self._spawn(self._announce_privacy(paused))
+
     # -- GUI thread: the window's API -------------------------------------------------------
+
+    def toggle_privacy(self, by: str) -> bool:
+        """Pause every source of ours for privacy (the card from the next frame), or
+        resume; the room is told and the recording notes it. Returns whether paused."""
+        if not self.sources:
+            return False
+        state = self.curtain.toggle(by)
+        self._to_media(self._note_privacy, state.closed, by, state.since)
+        return state.closed
 
     def _to_media(self, function: Callable[..., object], *args: object) -> bool:
         """Hand ``function(*args)`` to the media thread, in order; False once it has ended."""

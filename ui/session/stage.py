@@ -36,6 +36,7 @@ class Stage(QWidget):
         self.sources: list[StageSource] = []
         self.main = VideoView()
         self._thumbs: list[VideoView] = []
+        self._thumbs_shown = True
         self._strip = QHBoxLayout()
         self._strip.setContentsMargins(0, 0, 0, 0)
         self._strip.addStretch(1)
@@ -43,6 +44,12 @@ class Stage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.main, 1)
         layout.addLayout(self._strip)
+
+    def show_thumbnails(self, shown: bool) -> None:
+        """Show or hide the small pictures (video-only full screen hides them)."""
+        self._thumbs_shown = shown
+        for thumb in self._thumbs:
+            thumb.setVisible(shown)
 
     @property
     def thumbnails(self) -> list[VideoView]:
@@ -103,6 +110,7 @@ class Stage(QWidget):
             thumb.setFixedWidth(THUMB_HEIGHT * 16 // 9)
             thumb.clicked.connect(lambda t=thumb: self._thumb_clicked(t))
             self._strip.insertWidget(len(self._thumbs), thumb)
+            thumb.setVisible(self._thumbs_shown)
             self._thumbs.append(thumb)
         for thumb, source in zip(self._thumbs, others, strict=True):
             if thumb.slot is not source.slot:

@@ -15,19 +15,24 @@ from PyQt6.QtWidgets import (
 )
 
 from surgery_teach.media.receive import VideoReceiver
-from surgery_teach.protocol.messages import ParticipantInfo, Role
+from surgery_teach.protocol.messages import ParticipantInfo, PrivacyNotice, Role
 from ui.common.flow import flow_row
+from ui.common.icons import give_icon
 from ui.common.plain import ElidedLabel, PlainLabel
 from ui.i18n import role_name, tr
 from ui.recording.widgets import RecordingWidgets
 from ui.session.chat import ChatPanel
 from ui.session.controller import SessionController
+from ui.session.leaving import LeaveQuestion, what_ends
+from ui.session.overlays import ShortcutSheet, shortcut_rows
 from ui.session.panels import LinkHealthPanel, ParticipantsPanel
 from ui.session.stage import Stage, StageSource
 from ui.session.telestration import DrawingToolbar, Telestration
 from ui.session.voice import VoicePanel
 
 logger = logging.getLogger(__name__)
+
+RECONNECTED_MS = 5000  # "Reconnected" stays this long in the banner
 
 
 class SessionWindow(QWidget):
@@ -42,6 +47,9 @@ class SessionWindow(QWidget):
         self._fit_to_screen(1500, 900)
         self._left = False
         self.end_reason = ""  # why the session ended by itself (removed, refused), if it did
+        self.leave_question: LeaveQuestion | None = None
+        self.video_only = False
+        self._was = controller.state
 
         self.banner = PlainLabel("")
         self.banner.setObjectName("banner")
@@ -63,11 +71,25 @@ class SessionWindow(QWidget):
         self.ptt_button.toggled.connect(self._on_push_to_talk)
         self.mic_state = PlainLabel("")
         self.fullscreen_button = QPushButton(tr("Full screen (F11)"))
+        self.fullscreen_button.setToolTip(tr("Only the video, full screen; Esc returns"))
         self.swap_button = QPushButton(tr("Swap source (Tab)"))
         self.leave_button = QPushButton(tr("Leave"))
         self.leave_button.setObjectName("danger")
+        # Patient privacy: every source of ours shows the "paused for privacy" card at once
+        self.privacy_button = QPushButton()
+        self.privacy_button.setCheckable(True)
+        self.privacy_button.setVisible(bool(controller.sources))
+        self.privacy_button.clicked.connect(self.toggle_privacy)
+        self._show_privacy(False)
+        self.help_button = QPushButton("?")
+        self.help_button.setToolTip(tr("Keyboard shortcuts (F1)"))
         self.fullscreen_button.clicked.connect(self.toggle_full_screen)
-        self.leave_button.clicked.connect(self.leave)
+        self.leave_button.clicked.connect(self.ask_to_leave)
+        self.help_button.clicked.connect(self.toggle_shortcuts)
+        for button, name in ((self.mute_button, "mute"), (self.swap_button, "swap"),
+                             (self.fullscreen_button, "full-screen"), (self.leave_button, "leave")):
+            give_icon(button, name)
+        give_icon(self.help_button, "help", keep_text=False)
         self.recording = RecordingWidgets(
             controller.recording, self, note=lambda text: self.chat.note(text),
             me=lambda: controller.session.me.id if controller.session is not None else "",
@@ -75,8 +97,10 @@ class SessionWindow(QWidget):
 
         self.panels_button = QPushButton(tr("Side panels"))
         self.panels_button.setToolTip(tr("Show or hide participants, link health and chat"))
+        give_icon(self.panels_button, "panels")
         for button in (self.mute_button, self.ptt_button, self.swap_button,
-                       self.fullscreen_button, self.panels_button, self.leave_button):
+                       self.fullscreen_button, self.panels_button, self.help_button,
+                       self.leave_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
         self.who.setMaximumWidth(520)  # longer names end in "…" (the whole is the tooltip)
         self.recording.indicator.setMaximumWidth(420)
@@ -84,9 +108,10 @@ class SessionWindow(QWidget):
         # the REC line): it never makes the window wider than a laptop's screen.
         self.top_bar = flow_row([
             self.who, self.recording.indicator, self.mic_state, self.voice_panel,
-            self.recording.record_button, self.recording.chapter_button, self.mute_button,
+            self.recording.record_button, self.privacy_button, self.recording.chapter_button,
+            self.recording.chapter_field, self.mute_button,
             self.ptt_button, self.swap_button, self.fullscreen_button, self.panels_button,
-            self.leave_button])
+            self.help_button, self.leave_button])
 
         self.stage = Stage()
         self.swap_button.clicked.connect(self.stage.swap_next)
@@ -113,7 +138,7 @@ class SessionWindow(QWidget):
         self.drawing_toolbar = DrawingToolbar()
         self.telestration = Telestration(controller, [self.stage.main], self.stage.main,
                                          self.drawing_toolbar, self.stage)
-        self.grant_button = QPushButton(tr("Allow to draw"))
+        self.grant_button = QPushButton(tr("Allow to draw"))  # "Stop drawing" once allowed
         self.grant_button.setCheckable(True)
         self.grant_button.setVisible(controller.config.role == Role.MENTOR)
         self.grant_button.setEnabled(False)
@@ -127,6 +152,7 @@ class SessionWindow(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.recording.alarm)
         layout.addWidget(body, 1)
+        self.shortcuts = ShortcutSheet(self)
 
         for source in controller.sources:
             self.stage.add(StageSource(key=f"local:{id(source)}",
@@ -142,6 +168,7 @@ class SessionWindow(QWidget):
         controller.viewers_updated.connect(self.links.viewers.show_viewers)
         controller.problem.connect(self.chat.note)
         controller.peer_problem.connect(self._on_peer_problem)
+        controller.privacy_changed.connect(self._on_privacy)
         self._shortcuts()
         self._speaking: set[str] = set()
         self._speaking_timer = QTimer(self)
@@ -165,7 +192,10 @@ class SessionWindow(QWidget):
         QShortcut(QKeySequence("F11"), self, activated=self.toggle_full_screen)
         QShortcut(QKeySequence("M"), self, activated=self.mute_button.click)
         QShortcut(QKeySequence("Tab"), self, activated=self.stage.swap_next)
-        QShortcut(QKeySequence("Esc"), self, activated=self._leave_full_screen)
+        QShortcut(QKeySequence("Esc"), self, activated=self.escape)
+        QShortcut(QKeySequence("F1"), self, activated=self.toggle_shortcuts)
+        QShortcut(QKeySequence("Ctrl+Shift+P"), self, activated=self.toggle_privacy)
+        QShortcut(QKeySequence("?"), self, activated=self.toggle_shortcuts)
 
     # -- controller events ----------------------------------------------------------------
 
@@ -174,13 +204,25 @@ class SessionWindow(QWidget):
             "connecting": tr("Connecting…"),
             "reconnecting": tr("Link to the server lost — reconnecting… Video and voice go on."),
         }
+        back = state == "live" and self._was == "reconnecting"
+        self._was = state
         if state in texts:
             self.banner.setText(texts[state])
             self.banner.show()
+        elif back and not self.end_reason:
+            self.banner.setText(tr("Reconnected to the server."))
+            self.banner.show()
+            QTimer.singleShot(RECONNECTED_MS, self._hide_reconnected)
         elif not self.end_reason:  # why the session ended stays up until the window closes
             self.banner.hide()
         if state == "reconnecting":
             self.chat.note(tr("Link to the server lost; reconnecting"))
+        elif back:
+            self.chat.note(tr("Reconnected to the server"))
+
+    def _hide_reconnected(self) -> None:
+        if self.banner.text() == tr("Reconnected to the server.") and not self.end_reason:
+            self.banner.hide()
 
     def _on_stopped(self, text: str) -> None:
         """Removed from the room, or no longer admitted: say why and leave (no retries)."""
@@ -203,6 +245,26 @@ class SessionWindow(QWidget):
         if hasattr(self, "grant_button"):
             self._selection_changed()
 
+    def toggle_privacy(self) -> None:
+        """Pause our video for privacy, or resume it (button, Ctrl+Shift+P)."""
+        if self.controller.sources:
+            self._show_privacy(self.controller.toggle_privacy(self.controller.config.name))
+
+    def _show_privacy(self, paused: bool) -> None:
+        button = self.privacy_button
+        button.setChecked(paused)
+        button.setText(tr("Resume video") if paused else tr("Privacy pause"))
+        button.setToolTip(tr("Every viewer and the recording see \"video paused for "
+                             "privacy\" instead of your video (Ctrl+Shift+P)"))
+        button.setObjectName("danger" if paused else "")
+        button.style().unpolish(button)
+        button.style().polish(button)
+
+    def _on_privacy(self, notice: PrivacyNotice) -> None:
+        text = (tr("{name} paused the video for privacy", name=notice.name) if notice.paused
+                else tr("{name} resumed the video", name=notice.name))
+        self.chat.note(text)
+
     def _on_peer_problem(self, participant: ParticipantInfo, text: str) -> None:
         """No connection to someone (said in the link panel, and once in the chat)."""
         self.links.problems.show_problem(participant, text)
@@ -219,8 +281,15 @@ class SessionWindow(QWidget):
 
     def _selection_changed(self) -> None:
         trainee = self._selected_trainee()
+        allowed = bool(trainee and trainee.can_draw)
         self.grant_button.setEnabled(trainee is not None)
-        self.grant_button.setChecked(bool(trainee and trainee.can_draw))
+        self.grant_button.setChecked(allowed)
+        # the button says what a click does now, not only its colour
+        self.grant_button.setText(tr("Stop drawing") if allowed else tr("Allow to draw"))
+        self.grant_button.setToolTip(
+            "" if trainee is None else
+            tr("{name} may draw now; click to stop it", name=trainee.name) if allowed else
+            tr("Let {name} draw on the video", name=trainee.name))
 
     def _grant_clicked(self, allowed: bool) -> None:
         trainee = self._selected_trainee()
@@ -269,16 +338,65 @@ class SessionWindow(QWidget):
     # -- actions --------------------------------------------------------------------------
 
     def toggle_full_screen(self) -> None:
-        if self.isFullScreen():
-            self.showNormal()
-        else:
-            self.showFullScreen()
+        """F11: only the video, full screen (every panel hidden); again or Esc returns."""
+        self.set_video_only(not self.video_only)
 
-    def _leave_full_screen(self) -> None:
-        if self.isFullScreen():
+    def set_video_only(self, on: bool) -> None:
+        self.video_only = on
+        # what must stay in sight stays: why we are reconnecting, a recording that failed
+        for widget in (self.top_bar, self.drawing_toolbar, self.side):
+            widget.setVisible(not on)
+        self.stage.show_thumbnails(not on)
+        if on:
+            self.showFullScreen()
+        else:
             self.showNormal()
+            self.side.show()
+
+    def escape(self) -> None:
+        """Esc: close the shortcut list; else back to live from a frozen picture; else
+        out of video-only full screen."""
+        if self.shortcuts.isVisible():
+            self.shortcuts.hide()
+        elif self.telestration.return_to_live():
+            pass
+        elif self.video_only or self.isFullScreen():
+            self.set_video_only(False)
+
+    def toggle_shortcuts(self) -> None:
+        """F1 or ?: the keys of this window, over it; any key closes the list."""
+        if self.shortcuts.isVisible():
+            self.shortcuts.hide()
+            return
+        role = self.controller.config.role
+        self.shortcuts.show_rows(shortcut_rows(
+            can_draw=self.controller.can_draw,
+            can_freeze=role in (Role.SURGEON, Role.MENTOR),
+            can_record=self.controller.recording.can_record))
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        if hasattr(self, "shortcuts"):
+            self.shortcuts.setGeometry(self.rect())
+
+    def ask_to_leave(self) -> bool:
+        """Leave, asking first when that would end something for others (the recording,
+        our video, a picture we froze). True if leaving began now."""
+        if self._left:
+            return False
+        ended = what_ends(self.controller)
+        if not ended:
+            self.leave()
+            return True
+        if self.leave_question is not None and self.leave_question.box.isVisible():
+            self.leave_question.box.raise_()
+            return False
+        self.leave_question = LeaveQuestion(self, self.controller.config.room, ended)
+        self.leave_question.open(self.leave)
+        return False
 
     def leave(self) -> None:
+        """Leave now, without asking (Leave confirmed, removed from the room, app quit)."""
         if self._left:
             return
         self._left = True
@@ -298,6 +416,10 @@ class SessionWindow(QWidget):
             self.close()
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
-        if not self._left:
-            self.leave()
+        """A close (the title bar's ×, Alt+F4) is a Leave: it asks first when the case
+        would end, and the window stays open unless Leave is chosen."""
+        if not self._left and not self.ask_to_leave():
+            if event is not None:
+                event.ignore()
+            return
         super().closeEvent(event)

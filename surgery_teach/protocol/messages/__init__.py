@@ -13,10 +13,10 @@ docs/protocol.md is the written form of this package.
 The messages live by concept, each with its reader and writer: :mod:`.session` (join,
 leave, publish, ping, remove; welcome, joined, left, updated, pong, error) with the
 :mod:`.participants` they carry, :mod:`.signaling` (offers, answers, candidates),
-:mod:`.chat`, :mod:`.telestration` (annotations, drawing rights) and :mod:`.recording`
-(who records, chapters). :mod:`.envelope` checks what all messages share and lists
-them all; :mod:`.common` holds the little the others need. Import from here: these
-names are the public surface.
+:mod:`.chat`, :mod:`.telestration` (annotations, drawing rights), :mod:`.recording`
+(who records, chapters) and :mod:`.privacy` (privacy pauses). :mod:`.envelope` checks
+what all messages share and lists them all; :mod:`.common` holds the little the others
+need. Import from here: these names are the public surface.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from surgery_teach.protocol.messages.envelope import (
     wire_type,
 )
 from surgery_teach.protocol.messages.participants import ParticipantInfo, Publishes
+from surgery_teach.protocol.messages.privacy import PrivacyNotice, PrivacyPause
 from surgery_teach.protocol.messages.recording import (
     ChapterMessage,
     ChapterStart,
@@ -109,6 +110,8 @@ __all__ = [
     "ParticipantInfo",
     "Ping",
     "Pong",
+    "PrivacyNotice",
+    "PrivacyPause",
     "Publish",
     "Publishes",
     "Record",

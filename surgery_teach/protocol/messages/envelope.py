@@ -16,9 +16,17 @@ from collections.abc import Collection
 from typing import Any, Final, TypeAlias
 
 from surgery_teach.errors import ProtocolError
-from surgery_teach.protocol.messages import chat, recording, session, signaling, telestration
+from surgery_teach.protocol.messages import (
+    chat,
+    privacy,
+    recording,
+    session,
+    signaling,
+    telestration,
+)
 from surgery_teach.protocol.messages.chat import Chat, ChatHistory, ChatMessage
 from surgery_teach.protocol.messages.common import WireForm
+from surgery_teach.protocol.messages.privacy import PrivacyNotice, PrivacyPause
 from surgery_teach.protocol.messages.recording import (
     ChapterMessage,
     ChapterStart,
@@ -62,7 +70,7 @@ PROTOCOL_VERSION: Final = 1
 
 ClientMessage: TypeAlias = (
     Join | Leave | Signal | Ping | Publish | Chat | Annotate | GrantDraw | RemoveParticipant
-    | Record | ChapterStart
+    | Record | ChapterStart | PrivacyPause
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -78,6 +86,7 @@ ServerMessage: TypeAlias = (
     | AnnotationSnapshot
     | RoomRecording
     | ChapterMessage
+    | PrivacyNotice
 )
 
 # In this order in the "unknown message type" error.
@@ -95,6 +104,7 @@ _CLIENT_TYPES: Final[dict[str, WireForm[Any]]] = {
         session.REMOVE_PARTICIPANT_FORM,
         recording.RECORD_FORM,
         recording.CHAPTER_START_FORM,
+        privacy.PRIVACY_PAUSE_FORM,
     )
 }
 _SERVER_TYPES: Final[dict[str, WireForm[Any]]] = {
@@ -113,6 +123,7 @@ _SERVER_TYPES: Final[dict[str, WireForm[Any]]] = {
         telestration.ANNOTATION_SNAPSHOT_FORM,
         recording.ROOM_RECORDING_FORM,
         recording.CHAPTER_MESSAGE_FORM,
+        privacy.PRIVACY_NOTICE_FORM,
     )
 }
 _FORMS: Final[dict[type, WireForm[Any]]] = {

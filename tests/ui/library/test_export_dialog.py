@@ -51,9 +51,11 @@ def test_defaults_to_the_chapter_at_the_playhead_and_exports_a_playable_mp4(
         assert end == pytest.approx(dissection.time, abs=0.1)
         out = Path(dialog.output.text())
         assert out.parent == playable.case.folder and out.suffix == ".mp4"
-        # the whole case, marks burned in
+        # the whole case, marks burned in (the file name follows the range)
         dialog.start_field.setText("0")
         dialog.end_field.setText(format_time(playable.duration, tenths=True))
+        out = Path(dialog.output.text())
+        assert out.parent == playable.case.folder and "_0-00_" in out.name
         dialog.marks.setChecked(True)
         assert dialog.export_button.isEnabled()
         dialog.export_button.click()

@@ -8,17 +8,20 @@ from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication
 
 from signaling_server.server import ServerConfig, start_server
 from surgery_teach.audio import ToneTrack
 from surgery_teach.capture import open_source
 from surgery_teach.casebook import open_recording
+from surgery_teach.casebook.media import open_media
 from surgery_teach.casefile import EventKind, RecordingState, read_events
+from surgery_teach.casefile.sealed_folder import is_sealed_file
 from surgery_teach.protocol.messages import Role
 from surgery_teach.recording.writer import DiskSpaceGuard
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 from surgery_teach.settings import Settings
-from tests.recording.helpers import decode_stamped, ffprobe
+from tests.recording.helpers import decode_stamped
 from tests.timing import seconds
 from tests.ui.conftest import until
 from ui.session.controller import SessionController
@@ -86,14 +89,18 @@ def test_record_makes_a_case_everyone_sees_it_and_chapters_reach_the_log(
                 assert "REC" in indicator.text() and "Dr Wang" in indicator.text()
             assert "you are recording" in rec.indicator.text()
 
-            # The chapter dialog: "Step 1" by default; the title typed reaches the log.
+            # The chapter field, inline (no dialog over the video): "Step 1" by default;
+            # the title typed reaches the log.
             await until(rec.chapter_button.isEnabled, seconds(5), "the Chapter button")
             rec.chapter_button.click()
-            dialog = rec.dialog
-            assert dialog is not None and dialog.isVisible()
-            assert dialog.title.text() == "Step 1"
-            dialog.title.setText("Calot's triangle")
-            dialog.buttons.accepted.emit()
+            field = rec.chapter_field
+            assert field.isVisible() and field.window() is window
+            assert not [w for w in QApplication.topLevelWidgets()
+                        if w.isVisible() and w.isModal()]
+            assert field.title.text() == "Step 1"
+            field.title.setText("Calot's triangle")
+            qtbot.keyClick(field.title, Qt.Key.Key_Return)
+            assert not field.isVisible()
             mentor.send_chat("Show the cystic artery")
             await until(lambda: any(e.kind is EventKind.CHAPTER for e in _events(folder)),
                         seconds(10), "the chapter in events.jsonl")
@@ -108,9 +115,11 @@ def test_record_makes_a_case_everyone_sees_it_and_chapters_reach_the_log(
                 window.grab().save(str(Path(SCREENSHOT) / "recording-surgeon.png"))
                 mentor_window.grab().save(str(Path(SCREENSHOT) / "recording-mentor.png"))
             # The next chapter's default title counts on.
-            rec.open_chapter_dialog()
-            assert rec.dialog is not None and rec.dialog.title.text() == "Step 2"
-            rec.dialog.reject()
+            rec.open_chapter_field()
+            assert rec.chapter_field.isVisible()
+            assert rec.chapter_field.title.text() == "Step 2"
+            qtbot.keyClick(rec.chapter_field.title, Qt.Key.Key_Escape)
+            assert not rec.chapter_field.isVisible() and surgeon.state == "live"
 
             # Ctrl+R stops it; the indicator goes away for everyone.
             window.activateWindow()
@@ -134,7 +143,9 @@ def test_record_makes_a_case_everyone_sees_it_and_chapters_reach_the_log(
         people = {(p.role, p.name) for p in case.manifest.participants}
         assert people >= {(Role.SURGEON, "Dr Wang"), (Role.MENTOR, "Dr Li"), (Role.TRAINEE, "Osh")}
         (source,) = case.manifest.sources
-        assert ffprobe(folder / source.file)["codec_name"] == "h264"
+        assert is_sealed_file(folder / source.file)  # encrypted at rest by default
+        with open_media(folder / source.file) as container:
+            assert container.streams.video[0].codec_context.name == "h264"
         frames = decode_stamped(folder / source.file)
         assert len(frames) > 45
         assert [f.seq for f in frames] == sorted(f.seq for f in frames)
@@ -165,7 +176,10 @@ def test_a_watching_mentor_records_locally_and_closing_the_window_finishes_it(
                         seconds(20), "two seconds of received video recorded")
             folder = mentor.recording.folder
             assert folder is not None
-            window.close()  # the window leaves the room; the recording stops cleanly
+            window.close()  # asks first: the recording would stop
+            question = window.leave_question
+            assert question is not None and "recording stops" in question.box.text()
+            question.leave_button.click()  # the window leaves; the recording stops cleanly
             await until(lambda: mentor.state == "left", seconds(20), "the window to leave")
         finally:
             await mentor.leave()

@@ -45,6 +45,14 @@ def _surgeon(url: str, room: str, tmp_path: Path) -> tuple[SessionController, Co
     return controller, source
 
 
+def click_leave(window: SessionWindow) -> None:
+    """Leave, and Leave again in the question (a surgeon sending video is asked)."""
+    window.leave_button.click()
+    question = window.leave_question
+    assert question is not None and question.box.isVisible()
+    question.leave_button.click()
+
+
 async def _settled(control: RecordingControl) -> None:
     """On the media thread: what the recording control started has finished."""
     while control._tasks:
@@ -73,7 +81,7 @@ def test_record_after_leaving_began_starts_nothing(qtbot, run, tmp_path: Path) -
             # Leave clicked: Record and Chapter are off, Ctrl+R opens no dialog.
             closed: list[bool] = []
             window.closed.connect(lambda: closed.append(True))
-            window.leave_button.click()
+            click_leave(window)
             rec = window.recording
             assert not rec.record_button.isEnabled() and not rec.chapter_button.isEnabled()
             rec.record_pressed()
@@ -100,7 +108,7 @@ def test_a_record_started_just_before_leave_is_finished_not_orphaned(
             closed: list[bool] = []
             window.closed.connect(lambda: closed.append(True))
             surgeon.recording.toggle()  # Record, and Leave right after: the start is
-            window.leave_button.click()  # still waiting for the server when leaving begins
+            click_leave(window)  # still waiting for the server when leaving begins
             await until(lambda: bool(closed), seconds(20), "the window to close")
         finally:
             await surgeon.leave()
@@ -138,7 +146,7 @@ def test_leaving_releases_the_camera_and_closes_the_window_whatever_fails(
             monkeypatch.setattr(live, "close", broken)
             closed: list[bool] = []
             window.closed.connect(lambda: closed.append(True))
-            window.leave_button.click()
+            click_leave(window)
             await until(lambda: bool(closed), seconds(20), "the window to close")
             assert not window.isVisible()
             assert source.stopped  # the camera is free for the next case

@@ -51,6 +51,7 @@ def window(qtbot, run, own_settings) -> Iterator[SessionWindow]:  # type: ignore
 def focused_tool_button(window: SessionWindow) -> QWidget:
     window.drawing_toolbar.setEnabled(True)  # as for a surgeon who may draw
     button = next(iter(window.drawing_toolbar.tool_buttons.values()))
+    button.setVisible(True)  # (shown only to those who may draw)
     button.setEnabled(True)
     button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
     button.setFocus()

@@ -52,7 +52,13 @@ def test_server_restart_reconnects_both_and_video_resumes(qtbot, run) -> None:  
             server = await start_server(ServerConfig(port=port))
             await until(lambda: trainee.state == "live" and surgeon.state == "live",
                         seconds(20), "both to rejoin")
-            assert not window.banner.isVisible()
+            # "reconnecting" is followed by "reconnected", in the banner and the chat
+            assert window.banner.isVisible() and "Reconnected" in window.banner.text()
+            notes = window.chat.log.lines()
+            lost = max(i for i, line in enumerate(notes) if "reconnecting" in line)
+            assert any("Reconnected to the server" in line for line in notes[lost:])
+            await until(lambda: not window.banner.isVisible(), seconds(10),
+                        "the banner to go")
             before = window.stage.main.frames_painted
             await until(lambda: window.stage.main.frames_painted > before + 10, seconds(15),
                         "video to resume")
@@ -123,6 +129,67 @@ def test_marks_drawn_while_the_link_is_down_arrive_once_after_the_rejoin(qtbot, 
         finally:
             await trainee.leave()
             await mentor.leave()
+            await proxy.close()
+            await server.close()
+
+    run(scenario())
+
+
+def test_a_mark_drawn_while_the_server_is_unreachable_shows_at_once_as_pending(
+        qtbot, run) -> None:  # type: ignore[no-untyped-def]
+    """The mentor's own stroke shows faint at once, with a line saying it waits, and
+    becomes an ordinary mark when the server has it (drawn once)."""
+    import numpy as np
+
+    from tests.rtc.proxy import StallableProxy
+    from tests.ui.session.test_telestration import drag
+    from tests.ui.session.test_window import rendered_video
+
+    def yellowish(rgb: np.ndarray) -> int:  # the mentor's mark, faint or not, on grey bars
+        r, g, b = (rgb[..., i].astype(int) for i in range(3))
+        return int(((r > g - 40) & (g > b + 60) & (r > 120)).sum())
+
+    async def scenario() -> None:
+        server = await start_server(ServerConfig(port=0))
+        proxy = StallableProxy(server.port)
+        await proxy.start()
+        surgeon = SessionController(
+            SessionConfig(server=server.url, room="p", name="Dr Wang", role=Role.SURGEON),
+            [open_source("Laparoscope=synthetic:640x360@15")], speak=False)
+        mentor = SessionController(
+            SessionConfig(server=proxy.url, room="p", name="Prof Li", role=Role.MENTOR), [],
+            speak=False)
+        try:
+            await surgeon.start()
+            await mentor.start()
+            window = SessionWindow(mentor)
+            qtbot.addWidget(window)
+            window.show()
+            view = window.stage.main
+            await until(lambda: view.frames_painted > 3, seconds(20), "video")
+            toolbar = window.drawing_toolbar
+            toolbar.colour.setCurrentIndex(toolbar.colour.findData("#ffd60a"))
+            toolbar.pinned.setChecked(True)
+            toolbar.tool_buttons[next(t for t in toolbar.tool_buttons if t.value == "pen")
+                                 ].click()
+            before = yellowish(rendered_video(view))
+            proxy.stall()
+            await until(lambda: mentor.state == "reconnecting", seconds(15), "reconnecting")
+            drag(qtbot, view, (0.3, 0.3), (0.7, 0.7))
+            pending = window.telestration.pending
+            assert len(pending) == 1
+            assert "wait for the server" in toolbar.status.text()
+            await until(lambda: yellowish(rendered_video(view)) > before + 100, seconds(5),
+                        "the stroke drawn at once")
+            assert surgeon.session.board.shapes("Laparoscope", 1e12) == []  # type: ignore[union-attr]
+            proxy.flowing.set()
+            await until(lambda: mentor.state == "live", seconds(30), "the rejoin")
+            await until(lambda: len(pending) == 0, seconds(15), "the server's copy")
+            assert len(surgeon.session.board.shapes("Laparoscope", 1e12)) == 1  # type: ignore[union-attr]
+            assert "wait for the server" not in toolbar.status.text()
+        finally:
+            await mentor.leave()
+            await surgeon.leave()
             await proxy.close()
             await server.close()
 

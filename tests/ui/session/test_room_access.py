@@ -141,7 +141,7 @@ def test_the_desktop_client_joins_a_wss_server_with_the_hospitals_ca(qtbot, run,
         try:
             await app.join(JoinRequest(server.url, "case", "Dr Li", Role.TRAINEE, ()))
             assert app.window is None and app.lobby is not None
-            assert "--ca-file" in app.lobby.error.text()  # the fix is named
+            assert "CA certificate under Advanced" in app.lobby.error.text()  # the fix
             await app.join(JoinRequest(server.url, "case", "Dr Li", Role.TRAINEE, (),
                                        ca_file=str(ca.ca)))
             assert app.window is not None and app.window.controller.state == "live"
