@@ -55,6 +55,15 @@ TARGETS = {"median_ms": 80.0, "p95_ms": 100.0, "loss_damaged_pct": 1.0, "erle_db
            "ptt_extra_ms": 20.0, "told_s": 2.0, "back_s": 3.0, "lip_sync_ms": 80.0}
 
 
+def _normal_priority() -> None:
+    """In a client's process before it starts: the scheduling an ordinary program gets
+    (not the bench's own real time, which a child inherits)."""
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    if CLIENT_NICE != os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, CLIENT_NICE)
+
+
 class Peer:
     """One client process; its JSON lines are collected as they come."""
 
@@ -69,11 +78,11 @@ class Peer:
         self._log = self.log.open("ab")
         self.popen = subprocess.Popen(command, cwd=ROOT, env=rig.process_env(),
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._log)
+                                      stderr=self._log, preexec_fn=_normal_priority)
         self.events: list[dict[str, Any]] = []
         self._changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True, name=f"peer-{x}").start()
-        if REALTIME:
+        if REALTIME and not CLIENTS_ASK:
             PulseRig._give_priority(self.popen.pid)
 
     def _read(self) -> None:
@@ -153,11 +162,14 @@ def mouth_to_ear(audio: RigAudio, speaker: str, listener: str, shape: Burst,
     missing = damaged = windows = 0
     for t in times:
         said = find_burst(mouth, shape, wire.index_at(t) - RATE // 5, RATE * 2 // 5)
-        if said is None:
+        if said is None:  # the rig's own playback or recording failed, not the client
+            print(f"{speaker}->{listener}: burst at {t:.2f} not found at the mouth",
+                  file=sys.stderr)
             missing += 1
             continue
         got = find_burst(ear, shape, said[0], RATE // 2)
         if got is None:
+            print(f"{speaker}->{listener}: burst at {t:.2f} not heard", file=sys.stderr)
             missing += 1
             continue
         found.append((wire.time_of(said[0]), (got[0] - said[0]) / RATE))
@@ -219,6 +231,11 @@ PEER_OPTIONS: list[str] = ["--trace"] if os.environ.get("VOICE_TRACE") else []
 #: Run the clients in real time (as root): on a shared build machine, other jobs'
 #: load otherwise decides the figures. --no-realtime measures without.
 REALTIME = os.geteuid() == 0
+#: --clients-ask: the clients are started at normal priority and ask for real time for
+#: their own sound threads (as on a desktop); the rig and the sound server stay in real time.
+CLIENTS_ASK = False
+#: --client-nice: the clients' nice value when they start (0, as an ordinary program).
+CLIENT_NICE = 0
 
 
 def clean(rig: PulseRig, server: str, seconds: float, loss: float = 0.0) -> dict[str, Any]:
@@ -431,6 +448,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="keep the recordings (npz) in this folder")
     parser.add_argument("--no-realtime", action="store_true",
                         help="clients at normal priority (see REALTIME)")
+    parser.add_argument("--clients-ask", action="store_true",
+                        help="clients at normal priority, asking for their own (the rig "
+                             "and sound server still in real time); set "
+                             "SURGERY_TEACH_AUDIO_PRIORITY=normal to have them not ask")
+    parser.add_argument("--client-nice", type=int, default=0,
+                        help="with --clients-ask: start the clients at this nice value")
     parser.add_argument("--no-processing", action="store_true",
                         help="clients without echo cancellation and noise suppression")
     args = parser.parse_args(argv)
@@ -438,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     SAVE = args.save
     global REALTIME
     REALTIME = REALTIME and not args.no_realtime
+    global CLIENTS_ASK
+    CLIENTS_ASK = args.clients_ask
+    global CLIENT_NICE
+    CLIENT_NICE = args.client_nice
     if args.no_processing:
         PEER_OPTIONS.extend(["--no-echo-cancellation", "--no-noise-suppression"])
     try:

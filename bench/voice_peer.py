@@ -102,6 +102,8 @@ def voice_stats(voice: Voice, session: LiveSession | None) -> dict[str, Any]:
         "speaker_lost": speaker.lost if speaker is not None else None,
         "mic_beats": getattr(getattr(mic, "health", None), "beats", None),
         "mic_lost": getattr(mic, "lost", None),
+        "mic_priority": getattr(getattr(mic, "priority", None), "granted", None),
+        "speaker_priority": speaker.priority.granted if speaker is not None else None,
     }
     return {"players": players, "receivers": receivers, "video": video, "devices": devices,
             "processing_blocks": voice.processing.blocks,

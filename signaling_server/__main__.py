@@ -131,6 +131,16 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="file holding coturn's static-auth-secret (use-auth-secret): each participant "
         "then gets its own time-limited credentials for the TURN servers of --ice-server",
     )
+    parser.add_argument(
+        "--media-server-dir", metavar="DIR",
+        help=f"the folder python -m signaling_server {MEDIA_SERVER_COMMAND} wrote: rooms in "
+        "class mode, or with more viewers than --class-threshold, go through that Janus",
+    )
+    parser.add_argument(
+        "--class-threshold", type=int, default=4, metavar="N",
+        help="viewers (everyone but the surgeons) above which a room moves to the media "
+        "server by itself (default 4)",
+    )
     return parser.parse_args(argv)
 
 
@@ -288,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rejoin_grace=args.rejoin_grace,
             ice_servers=ice_servers,
             turn_secret=turn_secret,
+            media_server_dir=Path(args.media_server_dir) if args.media_server_dir else None,
+            class_threshold=args.class_threshold,
         )
         asyncio.run(_serve(config))
     except (ConfigError, SignalingError) as exc:

@@ -78,6 +78,13 @@ class ServerConfig:
     None passes the servers on as they are."""
     turn_credential_ttl: float = DEFAULT_TURN_CREDENTIAL_TTL
     """How long a participant's TURN credentials work, in seconds."""
+    media_server_dir: Path | None = None
+    """The folder ``python -m signaling_server media-server`` wrote (its
+    ``media-server.json`` says where Janus is and holds its secrets): rooms in class mode,
+    or with more than ``class_threshold`` viewers, go through that Janus. None: every room
+    peer to peer."""
+    class_threshold: int = 4
+    """Viewers (everyone but the surgeons) above which a room moves to the media server."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -97,6 +104,9 @@ class ServerConfig:
                 "--secret-file FILE or the SURGERY_TEACH_SECRET environment variable, or "
                 "listen on 127.0.0.1 only"
             )
+        if self.class_threshold < 1:
+            raise ConfigError(f"the class threshold must be at least 1 viewer, got "
+                              f"{self.class_threshold}")
         if self.max_rooms < 1 or self.max_waiting < 0:
             raise ConfigError(f"max rooms must be at least 1 and max waiting at least 0, got "
                               f"{self.max_rooms} and {self.max_waiting}")

@@ -27,6 +27,7 @@ from websockets.protocol import State
 
 from signaling_server.audit import AuditEvent, AuditLog
 from signaling_server.audit_notes import AuditNotes
+from signaling_server.classes import Classes, open_classes
 from signaling_server.config import (
     TRANSPORT_MAX_BYTES,
     TRANSPORT_QUEUE,
@@ -48,6 +49,7 @@ from signaling_server.state import SYNC_INTERVAL, StateDir
 from surgery_teach.errors import ConfigError, ProtocolError, SignalingError
 from surgery_teach.protocol import (
     Annotate,
+    ClassMode,
     ErrorCode,
     ErrorReply,
     GrantDraw,
@@ -135,6 +137,7 @@ async def start_server(config: ServerConfig | None = None) -> RunningServer:
         raise
     signaling = _Signaling(config, audit, state)
     signaling.restore()
+    signaling.classes = await open_classes(config.media_server_dir, config.class_threshold)
     try:
         server = await serve(
             signaling.serve_connection,
@@ -227,6 +230,7 @@ class _Signaling(Handshake, AuditNotes):
         """TCP connections per client address, handshakes under way included."""
         self._closing: set[asyncio.Task[None]] = set()
         self.ice = IceHandout(config)
+        self.classes = Classes(None)  # start_server connects the media server, if any
 
     # -- state ----------------------------------------------------------------------------
 
@@ -257,6 +261,8 @@ class _Signaling(Handshake, AuditNotes):
                 for gone in {m.participant.id for _, m in outbox if isinstance(m, Left)}:
                     logger.info("leave participant=%s reason=rejoin-grace-over", gone)
                 self._deliver(outbox)
+                for room in list(self.classes.rooms):  # tokens of those gone withdrawn
+                    await self._route(room)
                 if self._state is not None:
                     await self._state.save(self._rooms.state_entries,
                                            lambda: self._bars.entries(now=time.time()))
@@ -267,6 +273,7 @@ class _Signaling(Handshake, AuditNotes):
         if self._upkeep is not None:
             self._upkeep.cancel()
             await asyncio.gather(self._upkeep, return_exceptions=True)
+        await self.classes.close()
         if self._state is not None:
             await self._state.aclose()
 
@@ -370,7 +377,11 @@ class _Signaling(Handshake, AuditNotes):
             annotating = isinstance(message, Annotate)
             removed = self._removal_target(before, message)
             removed_recording = removed is not None and self._rooms.records(removed[0])
-            outbox = self.ice.fill(self._rooms.handle(connection, message))
+            if isinstance(message, ClassMode):  # the media server's business, not the rules'
+                refusal = self.classes.request(before, message)
+                outbox = [] if refusal is None else [(connection, refusal)]
+            else:
+                outbox = self.ice.fill(self._rooms.handle(connection, message))
             for old in self._rooms.take_replaced():
                 self._close_later(old, CloseCode.NORMAL_CLOSURE, "rejoined on a new connection")
             refused = next(
@@ -413,7 +424,16 @@ class _Signaling(Handshake, AuditNotes):
             if isinstance(reply, ErrorReply):
                 log_error(before, reply)
         await self._reply(connection, mine)
+        if self.classes.enabled and (after or before) is not None:
+            await self._route((after or before).room)  # type: ignore[union-attr]
         return max(0, sent - len(frame)) if annotating else 0
+
+    async def _route(self, room: str) -> None:
+        """Move ``room`` onto the media server or back as who is in it requires, and tell
+        those whose route changed (:mod:`signaling_server.classes`)."""
+        routes = await self.classes.update(room, lambda: self._rooms.participants(room))
+        self._deliver([(member, route) for pid, route in routes
+                       if (member := self._rooms.member(room, pid)) is not None])
 
     def _removal_target(
         self, seat: Seat | None, message: object

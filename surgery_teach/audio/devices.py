@@ -8,6 +8,8 @@ on without audio and says why).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal, Protocol, TypeVar
 
+from surgery_teach.audio.priority import raise_sound_client_threads
 from surgery_teach.errors import AudioDeviceError
 
 logger = logging.getLogger("surgery_teach.audio")
@@ -291,6 +294,7 @@ def open_portaudio_stream(
         raise AudioDeviceError(str(chosen), available, str(exc)) from exc
     with _open_lock:
         _open_streams.add(id(stream))
+    raise_sound_client_threads()  # (the stream's own callback thread raises itself)
     logger.info("opened %s %s", _KIND_WORD[kind], chosen)
     return stream, chosen
 
@@ -335,6 +339,28 @@ def open_refreshing(opener: Callable[[Any], T], device: Any, *,
             raise
         before()
         return opener(device)
+
+
+Opened = tuple[AudioStream, AudioDevice]
+
+
+async def switch_stream(opener: Callable[[Any], Opened], old: AudioStream | None,
+                        device: Any, wanted: Any, *, before: Callable[[], None],
+                        ) -> tuple[Opened | None, AudioDeviceError | None]:
+    """Close ``old`` and open ``device`` instead (the microphone's and the speaker's
+    switch); when that fails, open ``wanted`` (the one in use) again. Returns what is
+    open now, if anything, and the error to raise when ``device`` could not be opened.
+    ``before`` runs before each try (the health watch noting a new stream)."""
+    await asyncio.to_thread(close_stream, old)
+    try:
+        before()
+        return await asyncio.to_thread(opener, device), None
+    except AudioDeviceError as exc:
+        error = exc
+    with contextlib.suppress(AudioDeviceError):  # back to the one in use
+        before()
+        return await asyncio.to_thread(opener, wanted), error
+    return None, error
 
 
 def stream_active(stream: AudioStream) -> bool:

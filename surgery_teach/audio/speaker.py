@@ -13,7 +13,6 @@ received (their buffers stay bounded), and it is opened again as soon as it is b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -30,9 +29,11 @@ from surgery_teach.audio.devices import (
     open_portaudio_stream,
     open_refreshing,
     stream_active,
+    switch_stream,
 )
 from surgery_teach.audio.health import RETRY_EVERY, DeviceHealth
 from surgery_teach.audio.jitter import VoiceBuffer
+from surgery_teach.audio.priority import ThreadPriority
 from surgery_teach.audio.processing import EchoReference
 from surgery_teach.errors import AudioDeviceError
 
@@ -68,6 +69,8 @@ class Speaker:
         #: Where what is played goes for the echo canceller, if anywhere.
         self.reference = reference
         self.health = DeviceHealth()
+        #: The sound card's thread asks for real time on its first block (see priority).
+        self.priority = ThreadPriority("speaker")
         self._opener = opener or self._open_portaudio
         self._buffers: tuple[VoiceBuffer, ...] = ()
         self._lock = threading.Lock()
@@ -117,6 +120,7 @@ class Speaker:
 
     def on_output(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio callback thread: the mix of every voice, on every channel."""
+        self.priority.claim()
         self.health.beat()
         if status:
             logger.debug("speaker %s reported %s", self.device, status)
@@ -194,16 +198,13 @@ class Speaker:
         :class:`~surgery_teach.errors.AudioDeviceError` and goes back to the old one if
         it cannot be opened)."""
         old, self.sink = self.sink, None
-        await asyncio.to_thread(close_stream, old)
-        try:
-            self.health.opened()
-            self.sink, self.device = await asyncio.to_thread(self._opener, device)
-        except AudioDeviceError:
-            with contextlib.suppress(AudioDeviceError):  # back to the one in use
-                self.health.opened()
-                self.sink, self.device = await asyncio.to_thread(self._opener, self.wanted)
+        opened, error = await switch_stream(self._opener, old, device, self.wanted,
+                                            before=self.health.opened)
+        if opened is not None:
+            self.sink, self.device = opened
+        if error is not None:
             self._retry_at = 0.0  # (or the watch keeps trying it)
-            raise
+            raise error
         self.wanted = device
         self.problem, self.error = "", None
         self._coming_back = False

@@ -33,8 +33,10 @@ from surgery_teach.audio.devices import (
     open_portaudio_stream,
     open_refreshing,
     stream_active,
+    switch_stream,
 )
 from surgery_teach.audio.health import RETRY_EVERY, DeviceHealth
+from surgery_teach.audio.priority import ThreadPriority
 from surgery_teach.audio.processing import BLOCK as PROCESSING_BLOCK
 from surgery_teach.audio.processing import VoiceProcessing
 from surgery_teach.errors import AudioDeviceError
@@ -167,6 +169,8 @@ class MicrophoneTrack(LocalAudioTrack):
         self.wanted = device
         self.problem = ""
         self.health = DeviceHealth()
+        #: The sound card's thread asks for real time on its first block (see priority).
+        self.priority = ThreadPriority("microphone")
         self._blocks: collections.deque[np.ndarray] = collections.deque(maxlen=buffer_frames)
         self._partial = np.zeros(0, dtype=np.int16)
         self._raw = np.zeros(0, dtype=np.int16)
@@ -201,6 +205,7 @@ class MicrophoneTrack(LocalAudioTrack):
 
     def _on_input(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio callback thread: queue the block, waking :meth:`recv` if it waits."""
+        self.priority.claim()
         self.health.beat()
         if status:
             logger.debug("microphone %s reported %s", self.device, status)
@@ -328,17 +333,13 @@ class MicrophoneTrack(LocalAudioTrack):
         :class:`~surgery_teach.errors.AudioDeviceError` and goes back to the old one if
         it cannot be opened)."""
         old, self._stream = self._stream, None
-        await asyncio.to_thread(close_stream, old)
-        try:
-            self.health.opened()
-            self._stream, self.device = await asyncio.to_thread(self._open_stream, device)
-        except AudioDeviceError:
-            with contextlib.suppress(AudioDeviceError):  # back to the one in use
-                self.health.opened()
-                self._stream, self.device = await asyncio.to_thread(self._open_stream,
-                                                                    self.wanted)
+        opened, error = await switch_stream(self._open_stream, old, device, self.wanted,
+                                            before=self.health.opened)
+        if opened is not None:
+            self._stream, self.device = opened
+        if error is not None:
             self._retry_at = 0.0  # (or the watch keeps trying it)
-            raise
+            raise error
         self.wanted = device
         self.problem = ""
         self._coming_back = False

@@ -25,6 +25,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from surgery_teach.audio.health import CHECK_EVERY
 from surgery_teach.audio.playback import AudioPlayer
+from surgery_teach.audio.priority import LOOP_PRIORITY, raise_thread
 from surgery_teach.audio.processing import EchoReference, VoiceProcessing
 from surgery_teach.audio.speaker import Speaker
 from surgery_teach.audio.tracks import LocalAudioTrack, MicrophoneTrack
@@ -122,8 +123,11 @@ class Voice:
         return Speaker(device, output=self.output, required=False, reference=self.reference)
 
     def start(self) -> None:
-        """Start watching the devices (on the running loop)."""
+        """Start watching the devices (on the running loop), and ask for real time for
+        the loop's thread: the voice's packets, jitter buffer and Opus encoding run there
+        (:mod:`~surgery_teach.audio.priority`)."""
         if self._watch is None:
+            raise_thread("session loop", priority=LOOP_PRIORITY)
             self._watch = asyncio.get_running_loop().create_task(self._watch_devices())
 
     # -- voices of the others -----------------------------------------------------------------

@@ -101,6 +101,7 @@ class JanusSession:
         self._prefix = secrets.token_hex(4)
         self._counter = itertools.count(1)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._final_acks: set[str] = set()
         self._handles: dict[int, PluginHandle] = {}
         self._reader: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
@@ -159,6 +160,8 @@ class JanusSession:
         transaction = message["transaction"]
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[transaction] = waiter
+        if name == "keepalive":
+            self._final_acks.add(transaction)  # Janus answers a keepalive with an ack only
         try:
             await self._socket.send(json.dumps(message))
             reply = await asyncio.wait_for(waiter, timeout)
@@ -172,6 +175,7 @@ class JanusSession:
                 self.url) from exc
         finally:
             self._waiting.pop(transaction, None)
+            self._final_acks.discard(transaction)
         return check_reply(name, reply)
 
     async def _read(self) -> None:
@@ -200,7 +204,8 @@ class JanusSession:
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("janus")
         waiter = self._waiting.get(str(message.get("transaction", "")))
-        if waiter is not None and kind != "ack":
+        if waiter is not None and (kind != "ack" or message.get("transaction")
+                                   in self._final_acks):
             if not waiter.done():
                 waiter.set_result(message)
             return

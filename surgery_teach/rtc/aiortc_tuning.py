@@ -58,6 +58,7 @@ from aiortc.rtp import (
 from aiortc.utils import uint16_add
 
 from surgery_teach.audio.opus import VoicePackets
+from surgery_teach.audio.priority import DecoderQueue
 from surgery_teach.media.frame_tap import ReceivedFrameTap, is_keyframe
 from surgery_teach.media.link_meter import LinkReport
 
@@ -557,6 +558,10 @@ def tune_audio_receiver(pc: Any, track: MediaStreamTrack) -> AudioJitterBuffer |
     codecs = receiver._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
     mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
     decoder_queue = receiver._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
+    if receiver._RTCRtpReceiver__decoder_thread is None:  # type: ignore[attr-defined]
+        # (its decoder thread starts later, in receive(), and takes this queue)
+        decoder_queue = DecoderQueue()
+        receiver._RTCRtpReceiver__decoder_queue = decoder_queue  # type: ignore[attr-defined]
     nacks = NackGenerator()
 
     def hand_over(packet: RtpPacket) -> None:

@@ -37,7 +37,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
 CLIENT_TYPES = {
     "join", "leave", "signal", "ping", "publish", "chat", "annotate", "grant-draw", "remove",
-    "record", "chapter", "privacy",
+    "record", "chapter", "privacy", "class-mode",
 }
 OP_NAMES = {"add", "update", "remove", "clear", "undo", "redo", "freeze", "unfreeze"}
 SHAPE_KINDS = {"pen", "arrow", "line", "ellipse", "rect", "text", "pointer"}

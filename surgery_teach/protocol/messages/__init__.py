@@ -14,7 +14,8 @@ The messages live by concept, each with its reader and writer: :mod:`.session` (
 leave, publish, ping, remove; welcome, joined, left, updated, pong, error) with the
 :mod:`.participants` they carry, :mod:`.signaling` (offers, answers, candidates),
 :mod:`.chat`, :mod:`.telestration` (annotations, drawing rights), :mod:`.recording`
-(who records, chapters) and :mod:`.privacy` (privacy pauses). :mod:`.envelope` checks
+(who records, chapters), :mod:`.privacy` (privacy pauses) and :mod:`.classes` (class
+mode: the media server). :mod:`.envelope` checks
 what all messages share and lists them all; :mod:`.common` holds the little the others
 need. Import from here: these names are the public surface.
 """
@@ -22,6 +23,7 @@ need. Import from here: these names are the public surface.
 from __future__ import annotations
 
 from surgery_teach.protocol.messages.chat import Chat, ChatHistory, ChatMessage
+from surgery_teach.protocol.messages.classes import ClassMode, MediaRoute
 from surgery_teach.protocol.messages.envelope import (
     PROTOCOL_VERSION,
     ClientMessage,
@@ -97,6 +99,7 @@ __all__ = [
     "Chat",
     "ChatHistory",
     "ChatMessage",
+    "ClassMode",
     "ClientMessage",
     "ErrorCode",
     "ErrorReply",
@@ -105,6 +108,7 @@ __all__ = [
     "Joined",
     "Leave",
     "Left",
+    "MediaRoute",
     "MessageRef",
     "Offer",
     "ParticipantInfo",

@@ -18,6 +18,7 @@ from typing import Any, Final, TypeAlias
 from surgery_teach.errors import ProtocolError
 from surgery_teach.protocol.messages import (
     chat,
+    classes,
     privacy,
     recording,
     session,
@@ -25,6 +26,7 @@ from surgery_teach.protocol.messages import (
     telestration,
 )
 from surgery_teach.protocol.messages.chat import Chat, ChatHistory, ChatMessage
+from surgery_teach.protocol.messages.classes import ClassMode, MediaRoute
 from surgery_teach.protocol.messages.common import WireForm
 from surgery_teach.protocol.messages.privacy import PrivacyNotice, PrivacyPause
 from surgery_teach.protocol.messages.recording import (
@@ -70,7 +72,7 @@ PROTOCOL_VERSION: Final = 1
 
 ClientMessage: TypeAlias = (
     Join | Leave | Signal | Ping | Publish | Chat | Annotate | GrantDraw | RemoveParticipant
-    | Record | ChapterStart | PrivacyPause
+    | Record | ChapterStart | PrivacyPause | ClassMode
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -87,6 +89,7 @@ ServerMessage: TypeAlias = (
     | RoomRecording
     | ChapterMessage
     | PrivacyNotice
+    | MediaRoute
 )
 
 # In this order in the "unknown message type" error.
@@ -105,6 +108,7 @@ _CLIENT_TYPES: Final[dict[str, WireForm[Any]]] = {
         recording.RECORD_FORM,
         recording.CHAPTER_START_FORM,
         privacy.PRIVACY_PAUSE_FORM,
+        classes.CLASS_MODE_FORM,
     )
 }
 _SERVER_TYPES: Final[dict[str, WireForm[Any]]] = {
@@ -124,6 +128,7 @@ _SERVER_TYPES: Final[dict[str, WireForm[Any]]] = {
         recording.ROOM_RECORDING_FORM,
         recording.CHAPTER_MESSAGE_FORM,
         privacy.PRIVACY_NOTICE_FORM,
+        classes.MEDIA_ROUTE_FORM,
     )
 }
 _FORMS: Final[dict[type, WireForm[Any]]] = {

@@ -1,0 +1,160 @@
+"""A room moves onto a real Janus (from Debian) when it outgrows peer to peer, and back.
+
+The signaling server commands Janus over its API and admin API on loopback (Janus ignores
+loopback only for media, which these tests do not send): each participant gets a
+``media-route`` with a token of its own that Janus accepts for that room; the token of
+someone who leaves stops working; only the surgeon and mentors choose class mode; a media
+server that is down leaves rooms peer to peer and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from signaling_server import RunningServer, ServerConfig, start_server
+from signaling_server.media_server.config import JanusSettings, MediaServerSecrets
+from signaling_server.media_server.config_dir import MediaServerAccess, write_config_dir
+from signaling_server.media_server.process import start_janus, wait_until_ready
+from surgery_teach.errors import MediaServerRefusedError
+from surgery_teach.janus.participant import ClassParticipant
+from surgery_teach.protocol import ErrorCode, ServerMessage
+from surgery_teach.protocol.messages import ClassMode, MediaRoute, Role
+from tests.signaling_server.conftest import Client
+from tests.timing import seconds
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def janus(tmp_path: Path) -> Iterator[tuple[Path, MediaServerAccess]]:
+    if shutil.which("janus") is None:
+        pytest.skip("Janus is not installed: apt-get install janus (make setup installs it)")
+    folder = tmp_path / "janus"
+    low = 20000 + _free_port() % 20000
+    access = write_config_dir(folder, JanusSettings(
+        api_port=_free_port(), admin_port=_free_port(), rtp_ports=(low, low + 200),
+        session_timeout=60), MediaServerSecrets.generate())
+    process = start_janus(folder)
+    try:
+        asyncio.run(wait_until_ready(access, process, timeout=seconds(20)))
+        yield folder, access
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds(10))
+        except Exception:
+            process.kill()
+
+
+@pytest.fixture
+async def class_server(janus: tuple[Path, MediaServerAccess]) -> AsyncIterator[RunningServer]:
+    running = await start_server(ServerConfig(port=0, media_server_dir=janus[0],
+                                              class_threshold=2))
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+async def next_route(client: Client, limit: int = 20) -> MediaRoute:
+    """The next ``media-route`` this client gets (other news skipped)."""
+    for _ in range(limit):
+        message: ServerMessage = await client.recv()
+        if isinstance(message, MediaRoute):
+            return message
+    raise AssertionError("no media-route")
+
+
+async def test_a_room_moves_to_janus_above_the_threshold_with_a_token_each(
+        class_server: RunningServer) -> None:
+    async with AsyncExitStack() as stack:
+
+        async def client(name: str, role: Role) -> Client:
+            joined = Client(await stack.enter_async_context(connect(class_server.url)))
+            await joined.join("lecture", name, role)
+            return joined
+
+        surgeon = await client("Dr Wang", Role.SURGEON)
+        mentor = await client("Dr Li", Role.MENTOR)
+        first = await client("Osh", Role.TRAINEE)  # 2 viewers: still peer to peer
+        second = await client("Almaty", Role.TRAINEE)  # 3 > 2: the room moves
+        routes = {who: await next_route(c) for who, c in
+                  (("surgeon", surgeon), ("mentor", mentor), ("first", first),
+                   ("second", second))}
+        assert {r.mode for r in routes.values()} == {"class"}
+        assert len({r.room for r in routes.values()}) == 1
+        assert len({r.token for r in routes.values()}) == 4  # one each
+        url = routes["surgeon"].url
+
+        # Janus lets each in with its own token, into that room only.
+        inside = await ClassParticipant.join(url, routes["first"].token,
+                                             routes["first"].room, "Osh")
+        await inside.leave()
+        with pytest.raises(MediaServerRefusedError):
+            await ClassParticipant.join(url, routes["first"].token,
+                                        routes["first"].room + 1, "Osh")
+
+        # A trainee may not choose the mode; someone who leaves loses their token.
+        await first.send(ClassMode(False, id="c1"))
+        assert (await first.expect_error(ErrorCode.FORBIDDEN)).ref == "c1"
+        await first.connection.close()
+        for _ in range(200):
+            try:
+                gone = await ClassParticipant.join(url, routes["first"].token,
+                                                   routes["first"].room, "Osh")
+            except MediaServerRefusedError:
+                break
+            await gone.leave()
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the token of a trainee who left still opens Janus")
+
+
+async def test_class_mode_asked_for_moves_a_small_room_and_giving_it_up_moves_it_back(
+        class_server: RunningServer) -> None:
+    async with AsyncExitStack() as stack:
+        surgeon = Client(await stack.enter_async_context(connect(class_server.url)))
+        await surgeon.join("consult", "Dr Wang", Role.SURGEON)
+        mentor = Client(await stack.enter_async_context(connect(class_server.url)))
+        await mentor.join("consult", "Dr Li", Role.MENTOR)
+        await mentor.send(ClassMode(True))
+        assert (await next_route(mentor)).mode == "class"
+        assert (await next_route(surgeon)).mode == "class"
+        await mentor.send(ClassMode(False))
+        back = await next_route(mentor)
+        assert back.mode == "peer" and back.reason and not back.token
+        assert (await next_route(surgeon)).mode == "peer"
+
+
+async def test_without_a_running_media_server_rooms_stay_peer_to_peer_and_say_why(
+        tmp_path: Path) -> None:
+    if shutil.which("janus") is None:
+        pytest.skip("Janus is not installed: apt-get install janus (make setup installs it)")
+    folder = tmp_path / "janus"
+    write_config_dir(folder, JanusSettings(api_port=_free_port(), admin_port=_free_port()),
+                     MediaServerSecrets.generate())  # written, never started
+    server = await start_server(ServerConfig(port=0, media_server_dir=folder,
+                                             class_threshold=1))
+    try:
+        async with connect(server.url) as link:
+            mentor = Client(link)
+            await mentor.join("alone", "Dr Li", Role.MENTOR)
+            await mentor.send(ClassMode(True, id=7))
+            refusal = await mentor.expect_error(ErrorCode.NOT_ALLOWED)
+            assert refusal.ref == 7 and "media server" in refusal.message
+    finally:
+        await server.close()
