@@ -46,6 +46,7 @@ def viewers(participants: Sequence[ParticipantInfo]) -> int:
 @dataclass
 class _Room:
     class_mode: bool = False
+    given_up: bool = False  # class mode turned off: back to peer to peer when small
     failed_at: float | None = None  # when the media server last failed this room
 
 
@@ -87,8 +88,9 @@ class Classes:
                    if self.unavailable else "this server has no media server for classes; "
                    "start it with --media-server-dir")
             return ErrorReply(ErrorCode.NOT_ALLOWED, why[:500], message.id)
-        self._state.setdefault(seat.room, _Room()).class_mode = message.on
-        self._state[seat.room].failed_at = None  # asked for: try again now
+        state = self._state.setdefault(seat.room, _Room())
+        state.class_mode, state.given_up = message.on, not message.on
+        state.failed_at = None  # asked for: try again now
         return None
 
     async def update(self, room: str, participants: Callable[[], Sequence[ParticipantInfo]],
@@ -117,8 +119,9 @@ class Classes:
             return []
         want = uses_media_server(viewers(participants), class_mode=state.class_mode,
                                  threshold=self.threshold)
-        if on_server and not want and not state.class_mode:
-            return await self._back_to_peer(room, participants, "the room is small again")
+        if on_server and not want and state.given_up:
+            state.given_up = False
+            return await self._back_to_peer(room, participants, "class mode was turned off")
         if not on_server and not want:
             return []
         routes: list[tuple[str, MediaRoute]] = []

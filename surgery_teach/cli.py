@@ -27,6 +27,7 @@ from surgery_teach.caselibrary.command import COMMAND as PUBLISH_CASE
 from surgery_teach.caselibrary.command import add_publish_case_parser, run_publish_case
 from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder, check_encoder_available
+from surgery_teach.media.gaps import PictureGaps
 from surgery_teach.media.ladder import Layer, parse_ladder
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.media.uplink import UPLINK_WARNING
@@ -303,6 +304,7 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
             [*session.adaptation.departed.values(), *session.adaptation.viewers()]
             if session.adaptation else [])],
         "uplink_limited": bool(session.adaptation and session.adaptation.uplink_limited),
+        "route": session.route,  # peer: peer to peer; class: through the media server
         "tracks": [track_summary(session, r) for r in session.receivers],
     }
 
@@ -409,6 +411,7 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource],
         source.start()
     session = None
     stats_task = None
+    gaps: PictureGaps | None = None
     recorder = None
     unwatch: Callable[[], None] | None = None
     exit_code = 0
@@ -423,11 +426,16 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource],
         if curtain is not None:
             unwatch = watch_curtain(curtain, session, args.name, lambda: recorder)
         stats_task = asyncio.ensure_future(_stats_loop(session, args.stats_every))
+        gaps = PictureGaps(lambda: list(session.receivers))  # type: ignore[union-attr]
+        gaps.start()
         await _wait_for_end(session, args.duration)
+        gaps.stop()
         if session.removed:  # the server closed the link after saying why
             print(f"error: {session.removed}", file=sys.stderr, flush=True)
             exit_code = 2
     finally:
+        if gaps is not None:
+            gaps.stop()
         if unwatch is not None:
             unwatch()
         if stats_task is not None:
@@ -439,6 +447,9 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource],
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
         if session is not None:
             report = session_stats(session, wall, cpu)  # before close ends the tracks
+            if gaps is not None:  # across paths: peer to peer, then the media server
+                report["longest_picture_gap_s"] = {
+                    label: round(gap, 3) for label, gap in gaps.longest.items()}
             await session.close()
             if args.stats_json:
                 args.stats_json.write_text(json.dumps(report, indent=2, ensure_ascii=False),

@@ -146,7 +146,7 @@ class SignalingServer:
 
 def start_signaling(lab: Lab, run_dir: Path, *, ice_servers: Sequence[str] = (),
                     turn_secret_file: Path | None = None, timeout: float = 30.0,
-                    ) -> SignalingServer:
+                    extra: Sequence[str] = ()) -> SignalingServer:
     """Start the signaling server in the data centre (with room tokens: it does not run
     open on a non-loopback address) and wait until it listens."""
     secret = os.urandom(48).hex().encode("ascii")
@@ -159,6 +159,7 @@ def start_signaling(lab: Lab, run_dir: Path, *, ice_servers: Sequence[str] = (),
         command += ["--ice-server", url]
     if turn_secret_file is not None:
         command += ["--turn-secret-file", str(turn_secret_file)]
+    command += list(extra)  # e.g. --media-server-dir DIR
     process = LabProcess.start(lab, "signaling", in_namespace(lab.dc_ns, command), run_dir,
                                env=lab_env(run_dir))
     if not process.wait_for("listening on", timeout):
@@ -169,12 +170,13 @@ def start_signaling(lab: Lab, run_dir: Path, *, ice_servers: Sequence[str] = (),
 
 def start_client(lab: Lab, server: SignalingServer, run_dir: Path, *, ns: str, name: str,
                  role: Role, seconds: float, stats_json: Path,
-                 ice_servers: Sequence[str] = (), log_name: str) -> LabProcess:
-    """Start ``python -m surgery_teach publish`` (the surgeon) or ``watch`` (anyone else)
-    in namespace ``ns``."""
+                 ice_servers: Sequence[str] = (), log_name: str,
+                 source: Sequence[str] = ("synthetic:1280x720@30", "2.5M")) -> LabProcess:
+    """Start ``python -m surgery_teach publish`` (the surgeon, sending ``source``: spec and
+    bitrate) or ``watch`` (anyone else) in namespace ``ns``."""
     command = [PYTHON, "-m", "surgery_teach"]
     if role is Role.SURGEON:
-        command += ["publish", "--source", "synthetic:1280x720@30", "--bitrate", "2.5M"]
+        command += ["publish", "--source", source[0], "--bitrate", source[1]]
     else:
         command += ["watch"]
     command += ["--server", server_url(), "--room", ROOM, "--name", name, "--role", role.value,

@@ -75,6 +75,7 @@ class PeerMedia:
     ice_servers: tuple[IceServer, ...]
     client: SignalingClient
     link: str
+    in_class: bool
 
     def _wire_channel(self, peer: Peer, channel: RTCDataChannel) -> None:
         peer.channel = channel
@@ -136,7 +137,7 @@ class PeerMedia:
             if pc.connectionState == "failed" and self.peers.get(info.id) is peer:
                 await self._drop_peer(info.id)
                 other = self.participants.get(info.id)  # still here: start over
-                if other is not None and self.link == "live" and (
+                if other is not None and self.link == "live" and not self.in_class and (
                         offerer(self._me, other) == self._me.id):
                     with contextlib.suppress(SignalingError):
                         await self._offer_to(other)
@@ -199,6 +200,7 @@ class PeerMedia:
         """Offer once more to someone whose computer did not answer (if still sensible)."""
         other = self.participants.get(participant_id)
         if (other is not None and participant_id not in self.peers and self.link == "live"
+                and not self.in_class
                 and offerer(self._me, other) == self._me.id):
             with contextlib.suppress(SignalingError):
                 await self._offer_to(other)

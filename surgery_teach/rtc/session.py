@@ -48,6 +48,7 @@ from surgery_teach.protocol.messages import (
     GrantDraw,
     Joined,
     Left,
+    MediaRoute,
     Offer,
     ParticipantInfo,
     Pong,
@@ -65,6 +66,7 @@ from surgery_teach.protocol.messages import (
 )
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.adaptation import Adaptation
+from surgery_teach.rtc.class_route import ClassRoute
 from surgery_teach.rtc.freeze import FreezeFrames
 from surgery_teach.rtc.layer_note import LayerNote
 from surgery_teach.rtc.outbox import Outbox
@@ -87,7 +89,7 @@ _ALIVE = ("new", "connecting", "connected")
 Listener = Callable[..., None]
 
 
-class LiveSession(PeerMedia):
+class LiveSession(PeerMedia, ClassRoute):
     """One participant in one room. Use ``await LiveSession.start(config, encoders)``."""
 
     def __init__(self, config: SessionConfig, encoders: list[SharedEncoder],
@@ -126,6 +128,7 @@ class LiveSession(PeerMedia):
         self.ended = asyncio.Event()
         self.removed = ""  # the server's words when someone removed us from the room
         self.privacy: dict[str, PrivacyNotice] = {}  # whose video is paused for privacy now
+        self._class_receivers: list[VideoReceiver] = []  # videos through the media server
         self._privacy_paused = False  # ours, as we last told the room
         self._listeners: dict[str, list[Listener]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -222,6 +225,8 @@ class LiveSession(PeerMedia):
         ``recording`` (RoomRecording) when who records may have changed,
         ``chapter`` (ChapterMessage) for each chapter of the room,
         ``privacy`` (PrivacyNotice) when someone paused their video for privacy or resumed,
+        ``route`` (mode, reason) when media moved to the media server (``class``) or back
+        to peer to peer (``peer``), or stayed peer to peer for ``reason``,
         ``link`` ("reconnecting" or "live") when the signaling link dropped or is back
         (the peer connections stay up meanwhile),
         ``peer-problem`` (participant, text) when the connection with someone is not up
@@ -318,6 +323,8 @@ class LiveSession(PeerMedia):
             self._emit("recording", message)
         elif isinstance(message, ChapterMessage):
             self._emit("chapter", message)
+        elif isinstance(message, MediaRoute):
+            await self._on_route(message)
         elif isinstance(message, PrivacyNotice):
             self._confirmed(message.ref)
             if message.paused:
@@ -406,6 +413,8 @@ class LiveSession(PeerMedia):
 
     async def _connect(self, other: ParticipantInfo) -> None:
         """Make (or remake) the connection with ``other`` if this side is its offerer."""
+        if self.in_class:  # media goes through the media server
+            return
         if offerer(self.me, other) == self.me.id:
             await self._offer_to(other)
         elif offerer(self.me, other) is None:
@@ -418,6 +427,10 @@ class LiveSession(PeerMedia):
             logger.warning("signal from unknown participant %s ignored", message.sender)
             return
         if isinstance(data, Offer):
+            if self.in_class:
+                logger.info("offer from %s ignored: media goes through the media server",
+                            describe(sender))
+                return
             if offerer(self.me, sender) != sender.id:
                 logger.info("stale offer from %s ignored", describe(sender))
                 return
@@ -498,6 +511,7 @@ class LiveSession(PeerMedia):
             return
         self._closing = True
         self.watch.stop()
+        await self._stop_class()
         with contextlib.suppress(SignalingError):
             await self._link.close()
         for participant_id in list(self.peers):
