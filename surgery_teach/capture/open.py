@@ -29,6 +29,7 @@ def open_source(source: str | SourceSpec) -> VideoSource:
             height=spec.height or height,
             fps=spec.fps or SYNTHETIC_DEFAULT_FPS,
             label=spec.label,
+            motion="motion" in spec.options,
         )
     if spec.kind is SourceKind.CAMERA:
         device: int | str = int(spec.target) if spec.target.isdigit() else spec.target

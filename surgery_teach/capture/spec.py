@@ -25,6 +25,7 @@ ACCEPTED_FORMS = """\
 accepted video source forms:
   synthetic                generated test scene, 1280x720 at 30 fps
   synthetic:WxH[@FPS]      e.g. synthetic:1920x1080@30
+  synthetic:WxH[@FPS],motion   the scope moves over breathing tissue (known motion)
   camera:N[:WxH[@FPS]]     e.g. camera:0, camera:0:1920x1080@30
   camera:/dev/videoN[:WxH[@FPS]]
   file:PATH                e.g. file:/videos/case12.mp4 (loops)
@@ -34,6 +35,7 @@ accepted video source forms:
 SYNTHETIC_DEFAULT_SIZE = (1280, 720)
 SYNTHETIC_DEFAULT_FPS = 30.0
 SYNTHETIC_LABEL = "Synthetic laparoscope"
+SYNTHETIC_OPTIONS = ("motion",)
 
 MIN_SIZE = (160, 120)
 MAX_SIZE = (7680, 4320)
@@ -70,6 +72,8 @@ class SourceSpec:
     height: int | None
     fps: float | None
     label: str
+    #: Extra words after a comma; synthetic only: ``("motion",)`` makes the scope move.
+    options: tuple[str, ...] = ()
 
     @property
     def display(self) -> str:
@@ -80,7 +84,8 @@ class SourceSpec:
         if self.fps is not None:
             fmt += f"@{self.fps:g}"
         if self.kind is SourceKind.SYNTHETIC:
-            return f"synthetic:{fmt}" if fmt else "synthetic"
+            extra = "".join(f",{option}" for option in self.options)
+            return f"synthetic:{fmt}{extra}" if fmt else "synthetic"
         if self.kind is SourceKind.CAMERA:
             return f"camera:{self.target}:{fmt}" if fmt else f"camera:{self.target}"
         if self.kind is SourceKind.FILE:
@@ -121,7 +126,8 @@ def parse_source_spec(text: str) -> SourceSpec:
     else:
         raise _malformed(text, "unknown kind of source")
     if label is not None:
-        spec = SourceSpec(spec.kind, spec.target, spec.width, spec.height, spec.fps, label)
+        spec = SourceSpec(spec.kind, spec.target, spec.width, spec.height, spec.fps, label,
+                          spec.options)
     return spec
 
 
@@ -180,10 +186,16 @@ def _parse_synthetic(body: str, text: str) -> SourceSpec:
     width, height = SYNTHETIC_DEFAULT_SIZE
     fps: float | None = SYNTHETIC_DEFAULT_FPS
     _, sep, fmt = body.partition(":")
+    fmt, _, extra = fmt.partition(",")
+    options = tuple(word.strip().lower() for word in extra.split(",")) if extra else ()
+    unknown = [word for word in options if word not in SYNTHETIC_OPTIONS]
+    if unknown:
+        raise _malformed(text, f"unknown synthetic option {unknown[0]!r} (known: "
+                               f"{', '.join(SYNTHETIC_OPTIONS)})")
     if sep:
         width, height, requested_fps = _parse_format(fmt.strip(), text)
         fps = requested_fps or SYNTHETIC_DEFAULT_FPS
-    return SourceSpec(SourceKind.SYNTHETIC, "", width, height, fps, SYNTHETIC_LABEL)
+    return SourceSpec(SourceKind.SYNTHETIC, "", width, height, fps, SYNTHETIC_LABEL, options)
 
 
 def _parse_camera(body: str, text: str) -> SourceSpec:

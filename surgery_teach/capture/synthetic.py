@@ -19,6 +19,7 @@ import numpy as np
 from surgery_teach.capture.pacing import Pacer
 from surgery_teach.capture.spec import SYNTHETIC_LABEL
 from surgery_teach.capture.stamp import band_height, write_stamp
+from surgery_teach.capture.synthetic_motion import ScopeMotion
 from surgery_teach.capture.threaded import ThreadedSource
 
 _TISSUE_DARK = np.array([38, 30, 128], np.float32)  # BGR
@@ -33,10 +34,14 @@ class LaparoscopyScene:
     """Renders frame after frame of the scene at ``width`` x ``height`` (BGR, uint8).
 
     The returned array is reused by the next :meth:`render` call; copy it to keep it.
-    ``seed`` fixes the tissue texture.
+    ``seed`` fixes the tissue texture. With ``motion`` the scope pans, zooms and rolls
+    and the tissue breathes exactly as that :class:`ScopeMotion` says (ground truth for
+    tracking); without it the view drifts slowly as it always did.
     """
 
-    def __init__(self, width: int, height: int, *, seed: int = 7) -> None:
+    def __init__(
+        self, width: int, height: int, *, seed: int = 7, motion: ScopeMotion | None = None
+    ) -> None:
         if width < 64 or height < 64 or width % 2 or height % 2:
             raise ValueError(f"scene size {width}x{height} must be even and at least 64x64")
         self.width = width
@@ -63,6 +68,19 @@ class LaparoscopyScene:
             for _ in range(3)
         ]
         self._canvas = np.zeros((height, width, 3), np.uint8)
+        self.motion = motion
+        if motion is not None:
+            self._moving_tissue(motion, rng, max(self._texture.shape[:2]))
+
+    def _moving_tissue(self, motion: ScopeMotion, rng: np.random.Generator, size: int) -> None:
+        """Tissue for the moving scope: big enough for all it visits, just as detailed."""
+        reach_x, reach_y = motion.scene_reach(self.radius)
+        tex_w, tex_h = 2 * math.ceil(reach_x), 2 * math.ceil(reach_y)
+        self._texture = _tissue_texture(tex_w, tex_h, rng, detail=max(tex_w, tex_h) / size)
+        for _ in range(round(3 * tex_w * tex_h / (size * size))):
+            x, y = int(rng.integers(0, tex_w)), int(rng.integers(0, tex_h))
+            _add_sprite(self._texture, self._sparkle, x, y)
+        self._texture_centre = np.array([tex_w / 2, tex_h / 2])
 
     def render(self, t: float) -> np.ndarray:
         """The scene ``t`` seconds into the animation."""
@@ -70,6 +88,14 @@ class LaparoscopyScene:
         view = canvas[self._roi]
         roi_h, roi_w = view.shape[:2]
         pad = self._pad
+        if self.motion is not None:
+            maps = self.motion.texture_maps(t, self._roi_origin, (roi_w, roi_h),
+                                            self._texture_centre)
+            np.copyto(view, cv2.remap(self._texture, *maps, cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT))
+            self._draw_instrument(view, t)
+            cv2.multiply(view, self._vignette, dst=view, scale=1 / 255)
+            return canvas
 
         # Slow pan over the tissue, as if the camera assistant drifted.
         dx = int(pad * (1 + 0.9 * math.sin(2 * math.pi * t / 17)))
@@ -122,7 +148,8 @@ class SyntheticSource(ThreadedSource):
 
     Frames are ``yuv420p`` :class:`av.VideoFrame` s with the stamp band
     (:mod:`surgery_teach.capture.stamp`) across the top and the frame number in the
-    lower left corner.
+    lower left corner. With ``motion`` the scope moves over breathing tissue as
+    :attr:`motion` says (frame ``seq`` is at :func:`~.synthetic_motion.frame_time`).
     """
 
     def __init__(
@@ -131,14 +158,19 @@ class SyntheticSource(ThreadedSource):
         height: int = 720,
         fps: float = 30.0,
         label: str = SYNTHETIC_LABEL,
+        *,
+        motion: bool = False,
     ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, not {fps}")
-        super().__init__(f"synthetic:{width}x{height}@{fps:g}", label)
+        options = ",motion" if motion else ""
+        super().__init__(f"synthetic:{width}x{height}@{fps:g}{options}", label)
         self._width = width
         self._height = height
         self._fps = float(fps)
         self._scene: LaparoscopyScene | None = None
+        #: The true motion of the scene (ground truth for tracking), or None if still.
+        self.motion = ScopeMotion(width, height) if motion else None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -151,7 +183,7 @@ class SyntheticSource(ThreadedSource):
     def render(self, seq: int, t: float, captured_at: float) -> av.VideoFrame:
         """Make frame ``seq`` of the scene at animation time ``t``, stamped ``captured_at``."""
         if self._scene is None:
-            self._scene = LaparoscopyScene(self._width, self._height)
+            self._scene = LaparoscopyScene(self._width, self._height, motion=self.motion)
         canvas = self._scene.render(t)
         write_stamp(canvas, seq, captured_at)
         _draw_frame_number(canvas, seq)
@@ -161,7 +193,7 @@ class SyntheticSource(ThreadedSource):
     def _prepare(self) -> None:
         # Build the texture before start() returns, so the first frame is not late.
         if self._scene is None:
-            self._scene = LaparoscopyScene(self._width, self._height)
+            self._scene = LaparoscopyScene(self._width, self._height, motion=self.motion)
 
     def _run(self) -> None:
         pacer = Pacer(self._fps)
@@ -193,10 +225,17 @@ def _draw_frame_number(canvas: np.ndarray, seq: int) -> None:
     )
 
 
-def _tissue_texture(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
-    """Pink-red tissue: layered smooth noise, a few vessels, slightly blurred."""
+def _tissue_texture(
+    width: int, height: int, rng: np.random.Generator, *, detail: float = 1.0
+) -> np.ndarray:
+    """Pink-red tissue: layered smooth noise, a few vessels, slightly blurred.
+
+    ``detail`` > 1 makes a larger piece of the same tissue: that many times more noise
+    cells and vessel steps across, ``detail`` squared times more vessels.
+    """
     field = np.zeros((height, width), np.float32)
-    for cells, weight in ((6, 0.5), (24, 0.3), (90, 0.2)):
+    for base_cells, weight in ((6, 0.5), (24, 0.3), (90, 0.2)):
+        cells = base_cells * detail
         grid_w = max(2, int(cells * width / max(width, height)))
         grid_h = max(2, int(cells * height / max(width, height)))
         noise = rng.random((grid_h, grid_w), dtype=np.float32)
@@ -206,8 +245,8 @@ def _tissue_texture(width: int, height: int, rng: np.random.Generator) -> np.nda
     texture = _TISSUE_DARK + field[:, :, None] * (_TISSUE_LIGHT - _TISSUE_DARK)
     image = np.clip(texture, 0, 255).astype(np.uint8)
 
-    scale = max(width, height)
-    for _ in range(14):
+    scale = max(width, height) / detail
+    for _ in range(round(14 * detail * detail)):
         points = [rng.random(2) * (width, height)]
         heading = rng.random() * 2 * math.pi
         for _ in range(12):
@@ -215,7 +254,7 @@ def _tissue_texture(width: int, height: int, rng: np.random.Generator) -> np.nda
             step = scale * 0.04
             points.append(points[-1] + step * np.array([math.cos(heading), math.sin(heading)]))
         curve = np.array(points, np.int32).reshape(-1, 1, 2)
-        thick = int(rng.integers(1, max(2, scale // 250) + 2))
+        thick = int(rng.integers(1, max(2, int(scale) // 250) + 2))
         cv2.polylines(image, [curve], False, _VESSEL, thick, cv2.LINE_AA)
     return cv2.GaussianBlur(image, (0, 0), max(1.0, scale / 800))
 
