@@ -44,6 +44,7 @@ from surgery_teach.protocol.messages import (
     Chat,
     ChatHistory,
     ChatMessage,
+    ClassMode,
     ErrorReply,
     GrantDraw,
     Joined,
@@ -338,6 +339,11 @@ class LiveSession(PeerMedia, ClassRoute):
                 self.removed = message.message
             self._outbox.settle(message.ref)  # refused: sending it again would not help
             self._emit("refused", message)
+
+    async def set_class_mode(self, on: bool) -> None:
+        """Ask for class mode (media through the media server) or give it up; the server
+        answers with a ``media-route`` (``route`` event) or a refusal."""
+        await self.client.send(ClassMode(on=on))
 
     async def announce_privacy(self, paused: bool) -> None:
         """Tell the room our video is paused for privacy (or resumed); said again after a

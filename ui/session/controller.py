@@ -110,6 +110,7 @@ class SessionController(QObject):
     stopped = pyqtSignal(str)  # the session ended for good; the text says why
     voice_changed = pyqtSignal(object)  # VoiceEvent: a microphone or speaker lost, back, changed
     privacy_changed = pyqtSignal(object)  # PrivacyNotice: someone paused for privacy, resumed
+    route_changed = pyqtSignal(str, str)  # "class" (the media server) or "peer", and why
 
     def __init__(self, config: SessionConfig, sources: list[VideoSource],
                  settings: list[EncoderSettings] | None = None, *,
@@ -232,6 +233,7 @@ class SessionController(QObject):
         session.on("link", self._on_link)
         session.on("peer-problem", lambda info, text: self._emit("peer_problem", info, text))
         session.on("privacy", lambda notice: self._emit("privacy_changed", notice))
+        session.on("route", lambda mode, why: self._emit("route_changed", mode, why))
         if self.curtain.closed:  # still paused from before a restart of the session
             self._spawn(self._announce_privacy(True))
         self.recording.bind(session)
@@ -514,6 +516,10 @@ class SessionController(QObject):
     def remove_participant(self, participant_id: str) -> None:
         """Send someone out of the room; they vanish from the list when the server confirms."""
         self._to_media(self._request, lambda session: session.remove(participant_id))
+
+    def set_class_mode(self, on: bool) -> None:
+        """Surgeon or mentor: media through the media server for everyone, or not."""
+        self._to_media(self._request, lambda session: session.set_class_mode(on))
 
     def grant_draw(self, participant_id: str, allowed: bool) -> None:
         self._to_media(self._request,

@@ -81,6 +81,13 @@ class SessionWindow(QWidget):
         self.privacy_button.setVisible(bool(controller.sources))
         self.privacy_button.clicked.connect(self.toggle_privacy)
         self._show_privacy(False)
+        # Class mode (surgeon, mentors): everyone's media through the media server
+        self.class_button = QPushButton(tr("Class mode"))
+        self.class_button.setCheckable(True)
+        self.class_button.setToolTip(tr("Send the video through the hospital's media "
+                                        "server: for large classes and weak uplinks"))
+        self.class_button.setVisible(controller.config.role in (Role.SURGEON, Role.MENTOR))
+        self.class_button.clicked.connect(self._class_clicked)
         self.help_button = QPushButton("?")
         self.help_button.setToolTip(tr("Keyboard shortcuts (F1)"))
         self.fullscreen_button.clicked.connect(self.toggle_full_screen)
@@ -110,7 +117,8 @@ class SessionWindow(QWidget):
             self.who, self.recording.indicator, self.mic_state, self.voice_panel,
             self.recording.record_button, self.privacy_button, self.recording.chapter_button,
             self.recording.chapter_field, self.mute_button,
-            self.ptt_button, self.swap_button, self.fullscreen_button, self.panels_button,
+            self.ptt_button, self.swap_button, self.class_button, self.fullscreen_button,
+            self.panels_button,
             self.help_button, self.leave_button])
 
         self.stage = Stage()
@@ -169,6 +177,7 @@ class SessionWindow(QWidget):
         controller.problem.connect(self.chat.note)
         controller.peer_problem.connect(self._on_peer_problem)
         controller.privacy_changed.connect(self._on_privacy)
+        controller.route_changed.connect(self._on_route)
         self._shortcuts()
         self._speaking: set[str] = set()
         self._speaking_timer = QTimer(self)
@@ -264,6 +273,18 @@ class SessionWindow(QWidget):
         text = (tr("{name} paused the video for privacy", name=notice.name) if notice.paused
                 else tr("{name} resumed the video", name=notice.name))
         self.chat.note(text)
+
+    def _class_clicked(self, checked: bool) -> None:
+        """Ask; the button shows class mode only once the server has moved the room."""
+        self.controller.set_class_mode(checked)
+        self.class_button.setChecked(not checked)
+
+    def _on_route(self, mode: str, why: str) -> None:
+        self.class_button.setChecked(mode == "class")
+        if mode == "class":
+            self.chat.note(tr("The video now goes through the hospital's media server"))
+        elif why:
+            self.chat.note(tr("The video goes directly between computers: {why}", why=why))
 
     def _on_peer_problem(self, participant: ParticipantInfo, text: str) -> None:
         """No connection to someone (said in the link panel, and once in the chat)."""
