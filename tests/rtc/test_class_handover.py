@@ -11,32 +11,20 @@ skipped with the reason elsewhere).
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.janus_class import start_janus
-from bench.netlab.commands import lab_unavailable
 from bench.netlab.processes import LabProcess, start_client, start_signaling
 from bench.netlab.topology import Lab, Nat
 from surgery_teach.protocol.messages import Role
+from tests.janus_lab import janus_machine  # noqa: F401  (autouse: skips without a lab)
 from tests.timing import seconds
 
 pytestmark = pytest.mark.slow
 HANDOVER_GAP_S = 1.0  # the target: no viewer frozen for more than a second
-
-
-@pytest.fixture(autouse=True)
-def janus_machine() -> Iterator[None]:
-    problem = lab_unavailable()
-    if problem is not None:
-        pytest.skip(problem)
-    if shutil.which("janus") is None:
-        pytest.skip("Janus is not installed: apt-get install janus (make setup installs it)")
-    yield
 
 
 def _stats(process: LabProcess, path: Path, wait: float) -> dict[str, Any]:

@@ -11,10 +11,6 @@ the stamped synthetic picture through Janus; one of them sits behind a 1.5 Mbit/
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +18,16 @@ import pytest
 
 from bench.janus_class import admit, peers_command, peers_env, start_janus
 from bench.netlab import links
-from bench.netlab.commands import in_namespace, lab_unavailable, run
+from bench.netlab.commands import in_namespace
 from bench.netlab.processes import LabProcess
 from bench.netlab.topology import Lab, Nat
+from tests.janus_lab import janus_machine  # noqa: F401  (autouse: skips without a lab)
 from tests.timing import seconds
 
 pytestmark = pytest.mark.slow
 WATCH_SECONDS = 30.0
 """How long each viewer watches: long enough for a step down (~2-3 s of bad reports)
 and for the top-layer viewer to show it is not moved."""
-
-
-@pytest.fixture(autouse=True)
-def janus_machine() -> Iterator[None]:
-    problem = lab_unavailable()
-    if problem is not None:
-        pytest.skip(problem)
-    if shutil.which("janus") is None:
-        pytest.skip("Janus is not installed: apt-get install janus (make setup installs it)")
-    yield
-    left = [line for line in run("ip", "netns", "list", check=False).splitlines()
-            if re.match(rf"stl{os.getpid()}-", line)]
-    assert left == []
 
 
 def _viewer(process: LabProcess) -> dict[str, Any]:

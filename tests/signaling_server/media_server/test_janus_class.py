@@ -12,37 +12,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.netlab.commands import in_namespace, lab_unavailable, run
+from bench.netlab.commands import in_namespace, run
 from bench.netlab.processes import PYTHON, LabProcess, lab_env
 from bench.netlab.topology import DC_IP, Lab, Nat
 from signaling_server.media_server.config_dir import read_access
+from tests.janus_lab import janus_machine  # noqa: F401  (autouse: skips without a lab)
 from tests.timing import seconds
 
 pytestmark = pytest.mark.slow
 API_PORT = 8188
-
-
-@pytest.fixture(autouse=True)
-def janus_machine() -> Iterator[None]:
-    problem = lab_unavailable()
-    if problem is not None:
-        pytest.skip(problem)
-    if shutil.which("janus") is None:
-        pytest.skip("Janus is not installed: apt-get install janus (make setup installs it)")
-    yield
-    left = [line for line in run("ip", "netns", "list", check=False).splitlines()
-            if re.match(rf"stl{os.getpid()}-", line)]
-    assert left == []
 
 
 class Control:
