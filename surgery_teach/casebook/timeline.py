@@ -73,6 +73,16 @@ class FreezeInterval:
 
 
 @dataclass(frozen=True)
+class PrivacyPause:
+    """The video was paused for privacy by ``by`` from ``start`` to ``end`` (``None``: to
+    the end of the case): the pictures there are the "paused for privacy" card."""
+
+    start: float
+    end: float | None
+    by: str
+
+
+@dataclass(frozen=True)
 class MarkTick:
     """A mark was started (or a pointer shown) on ``source`` at ``time``: a timeline tick."""
 
@@ -122,6 +132,7 @@ class Timeline:
         ops: Sequence[tuple[float, Op | BoardState]],
         chapter_problem: str | None = None,
         authors: Mapping[str, str] | None = None,
+        privacy: Sequence[PrivacyPause] = (),
     ) -> None:
         self.start = start
         self.duration = duration
@@ -130,6 +141,7 @@ class Timeline:
         self.presence: tuple[Presence, ...] = tuple(presence)
         self.freezes: tuple[FreezeInterval, ...] = tuple(freezes)
         self.mark_ticks: tuple[MarkTick, ...] = tuple(mark_ticks)
+        self.privacy: tuple[PrivacyPause, ...] = tuple(privacy)  # pauses, in time order
         self.chapter_problem = chapter_problem  # chapters.json unreadable: why
         self.authors: dict[str, str] = dict(authors or {})  # participant id -> display name
         self._ops: tuple[tuple[float, Op | BoardState], ...] = tuple(ops)
@@ -241,6 +253,8 @@ def build_timeline(case: RecordedCase, *, duration: float | None = None) -> Time
     ticks: list[MarkTick] = []
     ops: list[tuple[float, Op | BoardState]] = []
     authors: dict[str, str] = {}
+    pauses: list[PrivacyPause] = []
+    paused: dict[str, PrivacyPause] = {}  # participant -> their pause under way
     last_time = 0.0
     for event in case.events:
         t = event.t - start
@@ -288,8 +302,17 @@ def build_timeline(case: RecordedCase, *, duration: float | None = None) -> Time
                 t, _text(data, "name", "sender", "participant"), _text(data, "role"),
                 kind is EventKind.JOIN,
             ))
+        elif kind in (EventKind.PRIVACY_PAUSE, EventKind.PRIVACY_RESUME):
+            who = _text(data, "participant", "by")
+            begun = paused.pop(who, None)
+            if begun is not None:
+                pauses.append(PrivacyPause(begun.start, t, begun.by))
+            if kind is EventKind.PRIVACY_PAUSE:
+                paused[who] = PrivacyPause(t, None, _text(data, "by", "name"))
         if kind is not EventKind.SOURCE_START:
             last_time = max(last_time, t)
+    pauses.extend(paused.values())
+    pauses.sort(key=lambda p: p.start)
     freezes.extend(open_freezes.values())
     freezes.sort(key=lambda f: f.start)
 
@@ -314,6 +337,7 @@ def build_timeline(case: RecordedCase, *, duration: float | None = None) -> Time
         ops=ops,
         chapter_problem=problem,
         authors=authors,
+        privacy=pauses,
     )
 
 

@@ -212,3 +212,16 @@ def test_duration_of_an_unfinished_case_comes_from_the_caller_or_the_log(
     case = open_recording(tmp_path)
     assert build_timeline(case).duration == (12.0 if state == "recording" else 60.0)
     assert build_timeline(case, duration=47.5).duration == 47.5
+
+
+def test_privacy_pauses_become_spans_per_participant(tmp_path: Path) -> None:
+    case = open_recording(write_case(tmp_path, [
+        (4.0, EventKind.PRIVACY_PAUSE, {"by": "Dr Wang", "participant": "p-1"}),
+        (9.0, EventKind.PRIVACY_PAUSE, {"by": "Dr Li", "participant": "p-2"}),
+        (11.0, EventKind.PRIVACY_RESUME, {"by": "Dr Wang", "participant": "p-1"}),
+        (50.0, EventKind.PRIVACY_RESUME, {"by": "Dr Li", "participant": "p-2"}),
+        (55.0, EventKind.PRIVACY_PAUSE, {"by": "Dr Wang", "participant": "p-1"}),
+    ]))
+    timeline = build_timeline(case)
+    assert [(p.start, p.end, p.by) for p in timeline.privacy] == [
+        (4.0, 11.0, "Dr Wang"), (9.0, 50.0, "Dr Li"), (55.0, None, "Dr Wang")]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
+from PyQt6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from surgery_teach.casebook.chapters import Chapter
@@ -22,6 +22,7 @@ from ui.theme import ACCENT, MUTED
 
 MARK_COLOUR = "#ffd60a"
 CHAPTER_COLOUR = "#58a6ff"
+PRIVACY_COLOUR = "#8b949e"  # a privacy pause: grey, hatched, over the track
 TICK_HIT_PX = 6  # how near the pointer must be to a chapter tick for its title
 ACTIVITY_BIN_PX = 4
 
@@ -66,6 +67,7 @@ class TimelineBar(QWidget):
         self.position = 0.0
         self.chapters: tuple[Chapter, ...] = ()
         self.mark_times: tuple[float, ...] = ()
+        self.privacy: tuple[tuple[float, float | None], ...] = ()  # paused spans
         self.dragging = False
         self.setMouseTracking(True)
         self.setMinimumHeight(56)
@@ -76,11 +78,18 @@ class TimelineBar(QWidget):
         return QSize(600, 56)
 
     def set_case(self, duration: float, chapters: Sequence[Chapter],
-                 mark_times: Sequence[float]) -> None:
+                 mark_times: Sequence[float],
+                 privacy: Sequence[tuple[float, float | None]] = ()) -> None:
+        """``privacy``: spans (start, end or None: to the end) paused for privacy."""
         self.duration = max(0.0, duration)
         self.chapters = tuple(chapters)
         self.mark_times = tuple(sorted(mark_times))
+        self.privacy = tuple(privacy)
         self.update()
+
+    def paused_at(self, t: float) -> bool:
+        """Whether case time ``t`` lies in a privacy pause (its pictures are the card)."""
+        return any(start <= t and (end is None or t < end) for start, end in self.privacy)
 
     def set_position(self, t: float) -> None:
         if not self.dragging and abs(t - self.position) > 1e-6:
@@ -131,6 +140,7 @@ class TimelineBar(QWidget):
         played = QRectF(track.left(), track.top(), self.x_of(self.position) - track.left(),
                         track.height())
         painter.fillRect(played, QColor(ACCENT))
+        self._paint_privacy(painter, track)
         self._paint_activity(painter, track)
         self._paint_chapters(painter, track)
         x = self.x_of(self.position)
@@ -152,6 +162,14 @@ class TimelineBar(QWidget):
                 painter.fillRect(QRectF(track.left() + i * ACTIVITY_BIN_PX,
                                         track.top() - 2 - height, ACTIVITY_BIN_PX - 1, height),
                                  colour)
+
+    def _paint_privacy(self, painter: QPainter, track: QRectF) -> None:
+        for start, end in self.privacy:
+            left, right = self.x_of(start), self.x_of(self.duration if end is None else end)
+            span = QRectF(left, track.top() - 4, max(2.0, right - left), track.height() + 8)
+            painter.fillRect(span, QBrush(QColor(PRIVACY_COLOUR), Qt.BrushStyle.BDiagPattern))
+            painter.fillRect(QRectF(span.left(), span.top(), span.width(), 2),
+                             QColor(PRIVACY_COLOUR))
 
     def _paint_chapters(self, painter: QPainter, track: QRectF) -> None:
         painter.setPen(Qt.PenStyle.NoPen)

@@ -96,7 +96,8 @@ class PlayerWindow(QWidget):
         self.view.overlays.append(self._paint_marks)
         self.bar = TimelineBar()
         self.bar.set_case(playable.duration, timeline.chapters,
-                          [m.time for m in timeline.mark_ticks])
+                          [m.time for m in timeline.mark_ticks],
+                          [(p.start, p.end) for p in timeline.privacy])
         self.bar.seek_requested.connect(self.seek)
 
         self.back_button = QPushButton("◀▮")
@@ -317,7 +318,8 @@ class PlayerWindow(QWidget):
         if self.worker is not None:
             self.worker.timeline = self.timeline
         self.bar.set_case(self.playable.duration, self.timeline.chapters,
-                          [m.time for m in self.timeline.mark_ticks])
+                          [m.time for m in self.timeline.mark_ticks],
+                          [(p.start, p.end) for p in self.timeline.privacy])
 
     def _moved(self) -> None:
         """After a play, pause, seek or speed change: sound and picture start over."""
