@@ -12,6 +12,7 @@ PANEL = "#161b22"
 TEXT = "#f0f6fc"
 MUTED = "#9da7b3"
 ACCENT = "#2f81f7"
+WARNING = "#e3b341"  # amber: something to check (damaged cases, patient details)
 HEALTH_COLOURS = {
     Health.GOOD: "#3fb950",
     Health.FAIR: "#d29922",

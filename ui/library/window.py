@@ -56,14 +56,13 @@ from ui.common.plain import PlainLabel, tip
 from ui.i18n import problem_text, role_name, tr
 from ui.library.controls import format_time
 from ui.library.player import PlayerWindow, open_player
-from ui.theme import ACCENT, MUTED, PANEL, TEXT
+from ui.theme import ACCENT, MUTED, PANEL, TEXT, WARNING
 
 logger = logging.getLogger("ui.library.window")
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 THUMB = QSize(192, 108)
 ROW_HEIGHT = 124
-WARNING = "#e3b341"
 
 
 def recordings_folder(settings: Settings) -> Path:

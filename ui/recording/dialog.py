@@ -18,8 +18,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from surgery_teach.privacy.identifiers import identifier_hint
 from ui.common.plain import PlainLabel
 from ui.i18n import tr
+from ui.theme import WARNING
 
 MAX_TEXT = 200  # the manifest's title and hospital are short lines
 
@@ -57,11 +59,39 @@ class RecordDialog(QDialog):
         notice = PlainLabel(tr("Everyone in the room will see that you are recording. "
                            "Do not type patient names or numbers here."))
         notice.setWordWrap(True)
+        # text that looks like a patient identifier: said at once, before anything is saved
+        self.warning = PlainLabel("")
+        self.warning.setObjectName("warning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet(f"color: {WARNING};")
+        self.warning.hide()
+        self._ok = ok
+        for field in (self.title, self.hospital):
+            field.textChanged.connect(self._check_identifiers)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(notice)
+        layout.addWidget(self.warning)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(460)
+        self._check_identifiers()
+
+    def _check_identifiers(self) -> None:
+        hints = {identifier_hint(field.text()) for field in (self.title, self.hospital)}
+        hints.discard(None)
+        if not hints:
+            self.warning.hide()
+            self._ok.setText(tr("● Start recording"))
+            return
+        what = {"date": tr("a date (a date of birth?)"),
+                "number": tr("a long number (a record or ID number?)"),
+                "word": tr("a word that comes with patient details")}
+        self.warning.setText(tr("This looks like it may identify the patient: {what}. "
+                                "It would be saved with the case and leave the hospital "
+                                "with it. Remove it unless you are sure.",
+                                what="; ".join(what[h] for h in sorted(hints))))  # type: ignore[index]
+        self.warning.show()
+        self._ok.setText(tr("● Start anyway"))
 
     def accept(self) -> None:
         title = self.title.text().strip()
