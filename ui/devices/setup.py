@@ -53,6 +53,7 @@ from surgery_teach.errors import ConfigError, SurgeryTeachError
 from surgery_teach.settings import Settings
 from ui.common.plain import PlainLabel, tip
 from ui.common.video_view import VideoView
+from ui.devices.masks import MaskEditor
 from ui.devices.sound import METER_INTERVAL_MS, SoundCheck
 from ui.i18n import tr
 from ui.theme import ACCENT, MUTED, PANEL
@@ -277,8 +278,10 @@ class DeviceSetup(SoundCheck, QDialog):
         box = QGroupBox(tr("Preview"))
         self.view = VideoView()
         self.view.setMinimumSize(448, 252)
+        self.masks = MaskEditor(self.view)  # patient data on the tower's overlay
         layout = QVBoxLayout(box)
         layout.addWidget(self.view)
+        layout.addWidget(self.masks)
         return box
 
     # -- the list of sources ------------------------------------------------------------
@@ -385,6 +388,7 @@ class DeviceSetup(SoundCheck, QDialog):
         self.stop_preview()
         self.show_error("")
         self._preview_spec = text
+        self.masks.show_device(text)
         if not text:
             return
         try:
@@ -452,6 +456,10 @@ class DeviceSetup(SoundCheck, QDialog):
                     self.sources.setCurrentRow(row)
                     self.show_error(str(exc))
                     return
+            problem = self.masks.save()
+            if problem:
+                self.show_error(problem)
+                return
             self.settings.sources = specs
             self.settings.microphone = str(self.microphone.currentData() or "")
             self.settings.speaker = str(self.speaker.currentData() or "")

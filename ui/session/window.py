@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QKeySequence, QPainter, QShortcut
 from PyQt6.QtWidgets import (
     QPushButton,
     QSplitter,
@@ -15,10 +15,12 @@ from PyQt6.QtWidgets import (
 )
 
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.privacy import guard_of
 from surgery_teach.protocol.messages import ParticipantInfo, PrivacyNotice, Role
 from ui.common.flow import flow_row
 from ui.common.icons import give_icon
 from ui.common.plain import ElidedLabel, PlainLabel
+from ui.devices.masks import paint_masks
 from ui.i18n import role_name, tr
 from ui.recording.widgets import RecordingWidgets
 from ui.session.chat import ChatPanel
@@ -166,6 +168,9 @@ class SessionWindow(QWidget):
             self.stage.add(StageSource(key=f"local:{id(source)}",
                                        label=f"{source.label} ({tr('you')})", slot=source.slot,
                                        name=source.label))
+        # our own sources' privacy masks, outlined where the picture is covered
+        self._own = {f"local:{id(source)}": source for source in controller.sources}
+        self.stage.main.overlays.append(self._paint_own_masks)
         controller.state_changed.connect(self._on_state)
         controller.stopped.connect(self._on_stopped)
         controller.participants_changed.connect(self._on_participants)
@@ -253,6 +258,12 @@ class SessionWindow(QWidget):
         self.links.problems.keep(session.participants)
         if hasattr(self, "grant_button"):
             self._selection_changed()
+
+    def _paint_own_masks(self, painter: QPainter, target: QRectF) -> None:
+        source = self._own.get(self.stage.main_key() or "")
+        guard = guard_of(source) if source is not None else None
+        if guard is not None and guard.masks:
+            paint_masks(painter, target, guard.masks, fill=False)
 
     def toggle_privacy(self) -> None:
         """Pause our video for privacy, or resume it (button, Ctrl+Shift+P)."""
