@@ -34,6 +34,7 @@ import numpy as np
 from surgery_teach.annotations.render import render_marks
 from surgery_teach.casebook.audio import SAMPLE_RATE, AudioChunk, RecordedAudio
 from surgery_teach.casebook.case import RecordedCase
+from surgery_teach.casebook.export_log import note_export
 from surgery_teach.casebook.playback import PlaybackFrame, SourcePlayer
 from surgery_teach.casebook.timeline import MarkReplay, Timeline, build_timeline
 from surgery_teach.casefile.sealed_folder import folder_seal
@@ -96,10 +97,14 @@ def export_clip(
         raise PlainExportError(warning)
     if warning is not None:
         logger.info("exporting a plain clip from an encrypted case, as confirmed")
-    return ClipExport(
+    written = ClipExport(
         case, source_label, start, end, Path(out_path), marks=marks, progress=progress,
         cancel=cancel, timeline=timeline, options=options or ExportOptions(),
     ).run()
+    if written is not None:
+        note_export(case_folder=case.folder, source=source_label, start=start, end=end,
+                    out_path=written, from_encrypted=warning is not None)
+    return written
 
 
 class ClipExport:

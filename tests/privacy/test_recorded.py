@@ -1,10 +1,12 @@
 """What is recorded and exported from a masked source carries no masked pixel: every frame
 of the (encrypted) recording and of a plain MP4 clip exported from it has the tower's
-overlay band uniform and without text, while an unmasked control source keeps its text."""
+overlay band uniform and without text, while an unmasked control source keeps its text;
+and the export is noted in the computer's export log."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import av
@@ -12,6 +14,7 @@ import pytest
 
 from surgery_teach.casebook import open_recording
 from surgery_teach.casebook.export import export_clip
+from surgery_teach.casebook.export_log import LOG_FILE
 from surgery_teach.casebook.media import open_media
 from surgery_teach.casefile import Manifest
 from surgery_teach.casefile.keys import recording_key
@@ -20,6 +23,7 @@ from surgery_teach.casefile.sealed_folder import is_sealed_file
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.privacy import preset, protect
 from surgery_teach.recording import Recorder, RecorderOptions
+from surgery_teach.settings import data_dir
 from tests.privacy.tower import TOP_BAND, TowerSource, bright_pixels, region
 from tests.recording.helpers import until
 from tests.timing import seconds
@@ -82,3 +86,10 @@ def test_the_recording_and_an_exported_clip_carry_no_masked_pixel(tmp_path: Path
     for frame in exported:
         top = region(frame, TOP_BAND, inset=4)
         assert int(top.max()) - int(top.min()) <= 6 and bright_pixels(top) == 0
+
+    # the export is noted: which case and source, where it went, that it left encryption
+    noted = [json.loads(line) for line in
+             (data_dir() / LOG_FILE).read_text(encoding="utf-8").splitlines()]
+    mine = [n for n in noted if n["file"] == str(clip)]
+    assert len(mine) == 1 and mine[0]["case"] == folder.name
+    assert mine[0]["source"] == "Laparoscope" and mine[0]["from_encrypted"] is True
