@@ -28,6 +28,7 @@ from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.ice import IceServer
 from surgery_teach.protocol.messages import MediaRoute, ParticipantInfo, Role
 from surgery_teach.rtc.class_media import ClassGrant, ClassMedia, ClassOptions
+from surgery_teach.rtc.freeze import FreezeFrames
 from surgery_teach.rtc.peer import offerer
 from surgery_teach.rtc.session_config import Peer, SessionConfig
 
@@ -52,6 +53,7 @@ class ClassRoute:
     participants: dict[str, ParticipantInfo]
     peers: dict[str, Peer]
     receivers: list[VideoReceiver]
+    freeze: FreezeFrames
     voices: dict[str, MediaStreamTrack]
     _relay: MediaRelay
     _voice_relay: MediaRelay
@@ -143,11 +145,13 @@ class ClassRoute:
     # -- what Janus brings ----------------------------------------------------------------
 
     def _class_video(self, receiver: VideoReceiver) -> None:
+        self.freeze.watch_received(receiver)  # freeze stills, made from what arrives
         self._class_receivers.append(receiver)
         self.receivers.append(receiver)
         self._emit("video", receiver)
 
     def _class_video_ended(self, receiver: VideoReceiver) -> None:
+        self.freeze.forget_received(receiver)
         if receiver in self._class_receivers:
             self._class_receivers.remove(receiver)
         if receiver in self.receivers:

@@ -4,7 +4,9 @@ When the room's board holds a source on a frame (a ``freeze`` op), the participa
 captures that source sends that exact frame, as a full-quality JPEG, on every peer
 connection's ``stills`` data channel (docs/protocol.md, section 8.x); everyone shows it
 while the board still holds the source at that frame time. The pictures themselves are
-in :mod:`.stills`; this is the bookkeeping of one session.
+in :mod:`.stills`; this is the bookkeeping of one session. In class mode (media through
+the media server) no peer-to-peer channel carries stills: each viewer makes the still of
+a frozen source from the last half second of that source's video it received.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from aiortc import RTCDataChannel
 from surgery_teach.annotations import Board
 from surgery_teach.errors import MediaError
 from surgery_teach.media.encoder import SharedEncoder
+from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.rtc.stills import FrameHistory, Still, StillReceiver, encode_jpeg
 
 logger = logging.getLogger(__name__)
+
+RECEIVED_FPS = 30.0  # how many received pictures a second the class-mode history expects
 
 
 class FreezeFrames:
@@ -32,6 +37,9 @@ class FreezeFrames:
     def __init__(self, encoders: Iterable[SharedEncoder], on_still: Callable[[str], None]) -> None:
         self.stills: dict[str, Still] = {}
         self.histories = {e.label: FrameHistory(e.source) for e in encoders}
+        # class mode: no publisher's still comes (no peer-to-peer channel), so a frozen
+        # source's still is made here from the video received, by label
+        self.received: dict[str, tuple[VideoReceiver, FrameHistory]] = {}
         self._on_still = on_still
 
     def start(self) -> None:
@@ -41,6 +49,9 @@ class FreezeFrames:
     def stop(self) -> None:
         for history in self.histories.values():
             history.stop()
+        for _, history in self.received.values():
+            history.stop()
+        self.received.clear()
 
     async def board_changed(self, board: Board, channels: Iterable[RTCDataChannel | None]) -> None:
         """Send our own sources' frozen pictures; forget stills of sources that play again."""
@@ -62,6 +73,37 @@ class FreezeFrames:
             self._on_still(label)
             for channel in list(channels):
                 _send(channel, still)
+        await self._received_stills(board)
+
+    def watch_received(self, receiver: VideoReceiver) -> None:
+        """Keep the last half second of ``receiver``'s pictures, to make its still from
+        when the room freezes its source (class mode)."""
+        history = FrameHistory(receiver, fps=RECEIVED_FPS)
+        history.start()
+        old = self.received.pop(receiver.label, None)
+        if old is not None:
+            old[1].stop()
+        self.received[receiver.label] = (receiver, history)
+
+    def forget_received(self, receiver: VideoReceiver) -> None:
+        kept = self.received.get(receiver.label)
+        if kept is not None and kept[0] is receiver:
+            kept[1].stop()
+            del self.received[receiver.label]
+
+    async def _received_stills(self, board: Board) -> None:
+        for label, (_, history) in list(self.received.items()):
+            frame_time = board.frozen(label)
+            if frame_time is None or label in self.stills:
+                continue
+            frame = history.nearest(frame_time)
+            if frame is None:
+                continue
+            jpeg = await asyncio.get_running_loop().run_in_executor(
+                None, encode_jpeg, frame.image)
+            if board.frozen(label) == frame_time and label not in self.stills:
+                self.stills[label] = Still(label, frame_time, jpeg)
+                self._on_still(label)
 
     def wire(self, channel: RTCDataChannel, board: Callable[[], Board], who: str) -> None:
         """Use ``channel`` (a peer's ``stills`` channel): send it our frozen pictures once

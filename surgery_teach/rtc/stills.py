@@ -22,6 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from surgery_teach.capture.base import CapturedFrame, VideoSource
 from surgery_teach.errors import MediaError
+from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.privacy import guard_of
 
 CHANNEL = "stills"
@@ -87,10 +88,11 @@ def parse_header(text: str) -> tuple[str, float, int]:
 class FrameHistory:
     """The last half second of a local source's frames, to find the one a freeze names."""
 
-    def __init__(self, source: VideoSource) -> None:
-        self.source = source
+    def __init__(self, source: VideoSource | VideoReceiver, *, fps: float | None = None) -> None:
+        self.source = source  # a local source, or (in class mode) a received video
+        rate = fps if fps is not None else getattr(source, "fps", 30.0)
         self._frames: deque[CapturedFrame] = deque(
-            maxlen=max(2, round(source.fps * HISTORY_SECONDS)))
+            maxlen=max(2, round(rate * HISTORY_SECONDS)))
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
