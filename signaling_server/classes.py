@@ -68,6 +68,7 @@ class Classes:
         self.rooms = rooms or ClassRooms()
         self._state: dict[str, _Room] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}  # updates running or waiting, per room
         self._clock = clock
 
     @property
@@ -101,11 +102,16 @@ class Classes:
         if not self.enabled:
             return []
         lock = self._locks.setdefault(room, asyncio.Lock())
-        async with lock:
-            routes = await self._update(room, participants())
-        if not lock.locked() and room not in self.rooms and room not in self._state:
-            self._locks.pop(room, None)
-        return routes
+        self._users[room] = self._users.get(room, 0) + 1
+        try:
+            async with lock:
+                return await self._update(room, participants())
+        finally:
+            self._users[room] -= 1
+            if not self._users[room]:  # nobody waits: forget the lock of a room gone
+                del self._users[room]
+                if room not in self.rooms and room not in self._state:
+                    self._locks.pop(room, None)
 
     async def _update(self, room: str, participants: Sequence[ParticipantInfo],
                       ) -> list[tuple[str, MediaRoute]]:
@@ -137,17 +143,30 @@ class Classes:
             try:
                 await self._carry_out(commands, room, raise_error=True)
             except MediaServerError as exc:
+                if on_server:  # one newcomer failed: the class goes on, tried again later
+                    logger.warning("room %s: %s not let into the media server yet: %s",
+                                   room, person.id, exc)
+                    self.rooms.release(room, person.id)
+                    continue
                 state.failed_at = self._clock()
                 logger.warning("room %s stays peer to peer: %s", room, exc)
                 await self._carry_out(self.rooms.close(room), room)
-                reason = f"the media server cannot take this room ({exc}); it stays peer to peer"
-                return [(p.id, MediaRoute("peer", reason=reason[:500])) for p in participants]
+                reason = "the media server cannot take this room now; it stays peer to peer"
+                return [(p.id, MediaRoute("peer", reason=reason)) for p in participants]
             routes.append((person.id, MediaRoute("class", url=self.public_url,
                                                  room=grant.room_id, token=grant.token)))
         if routes and not on_server:
             logger.info("room %s moved to the media server (%d participants)", room,
                         len(participants))
         return routes
+
+    def route_of(self, room: str, participant_id: str) -> MediaRoute | None:
+        """The route of someone already let into the media server (a rejoin gets it
+        again: the first may have gone while its connection was down)."""
+        grant = self.rooms.grant(room, participant_id) if self.enabled else None
+        if grant is None:
+            return None
+        return MediaRoute("class", url=self.public_url, room=grant.room_id, token=grant.token)
 
     async def _back_to_peer(self, room: str, participants: Sequence[ParticipantInfo],
                             reason: str) -> list[tuple[str, MediaRoute]]:

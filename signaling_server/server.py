@@ -425,7 +425,12 @@ class _Signaling(Handshake, AuditNotes):
                 log_error(before, reply)
         await self._reply(connection, mine)
         if self.classes.enabled and (after or before) is not None:
-            await self._route((after or before).room)  # type: ignore[union-attr]
+            room = (after or before).room  # type: ignore[union-attr]
+            if before is None and after is not None:  # a rejoin: its route again
+                again = self.classes.route_of(room, after.participant.id)
+                if again is not None:
+                    self._deliver([(connection, again)])
+            await self._route(room)
         return max(0, sent - len(frame)) if annotating else 0
 
     async def _route(self, room: str) -> None:

@@ -97,9 +97,11 @@ class ClassRoute:
                     ice_servers=self.ice_servers),
                 on_video=self._class_video, on_video_ended=self._class_video_ended,
                 on_audio=self._class_audio, on_lost=self._class_lost)
-        except MediaServerError as exc:
-            logger.warning("class mode failed, staying peer to peer: %s", exc)
-            self._emit("route", PEER, str(exc))
+        except Exception as exc:  # any failure: the media must go on somehow
+            logger.warning("class mode failed, peer to peer instead: %s", exc)
+            await self._back_to_peers(f"the media server could not be used ({exc})"
+                                      if isinstance(exc, MediaServerError) else
+                                      "the media server could not be used")
             return
         self.class_media, self._grant, self.route = media, grant, CLASS
         logger.info("media through the media server now")

@@ -26,7 +26,7 @@ from signaling_server.media_server.process import start_janus, wait_until_ready
 from surgery_teach.errors import MediaServerRefusedError
 from surgery_teach.janus.participant import ClassParticipant
 from surgery_teach.protocol import ErrorCode, ServerMessage
-from surgery_teach.protocol.messages import ClassMode, MediaRoute, Role
+from surgery_teach.protocol.messages import ClassMode, Join, MediaRoute, Role, Welcome
 from tests.signaling_server.conftest import Client
 from tests.timing import seconds
 
@@ -158,3 +158,29 @@ async def test_without_a_running_media_server_rooms_stay_peer_to_peer_and_say_wh
             assert refusal.ref == 7 and "media server" in refusal.message
     finally:
         await server.close()
+
+
+async def test_a_participant_who_rejoins_gets_its_route_again(
+        janus: tuple[Path, MediaServerAccess]) -> None:
+    class_server = await start_server(ServerConfig(port=0, media_server_dir=janus[0],
+                                                   class_threshold=1))
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(class_server.close)
+
+        async def client(name: str, role: Role, key: str = "") -> Client:
+            joined = Client(await stack.enter_async_context(connect(class_server.url)))
+            await joined.send(Join("rejoin", name, role, client_key=key or None))
+            joined.id = (await joined.expect(Welcome)).you.id
+            return joined
+
+        await client("Dr Wang", Role.SURGEON)
+        await client("Osh", Role.TRAINEE)
+        key = "k" * 32
+        away = await client("Almaty", Role.TRAINEE, key)  # 2 viewers > 1: the room moves
+        first = await next_route(away)
+        assert first.mode == "class"
+        await away.connection.close()  # the link drops; its seat waits for the rejoin
+        back = await client("Almaty", Role.TRAINEE, key)
+        assert back.id == away.id
+        again = await next_route(back)
+        assert (again.mode, again.room, again.token) == ("class", first.room, first.token)
