@@ -54,6 +54,7 @@ from surgery_teach.protocol import (
     ErrorReply,
     GrantDraw,
     Join,
+    Leave,
     Left,
     Outbox,
     PrivacyPause,
@@ -366,6 +367,7 @@ class _Signaling(Handshake, AuditNotes):
         removed: tuple[Connection, Seat] | None = None
         removed_recording = False
         annotating = False
+        reroute = False  # who is in the room, or class mode, may have changed
         try:
             message = parse_client(frame, max_bytes=self._max_message_bytes)
         except ProtocolError as exc:
@@ -375,6 +377,7 @@ class _Signaling(Handshake, AuditNotes):
             ]
         else:
             annotating = isinstance(message, Annotate)
+            reroute = isinstance(message, Join | Leave | RemoveParticipant | ClassMode)
             removed = self._removal_target(before, message)
             removed_recording = removed is not None and self._rooms.records(removed[0])
             if isinstance(message, ClassMode):  # the media server's business, not the rules'
@@ -424,7 +427,9 @@ class _Signaling(Handshake, AuditNotes):
             if isinstance(reply, ErrorReply):
                 log_error(before, reply)
         await self._reply(connection, mine)
-        if self.classes.enabled and (after or before) is not None:
+        # only then: the media server's I/O holds the room's lock, and signals, chat and
+        # marks must not wait for it (those who left are also swept by the upkeep)
+        if self.classes.enabled and reroute and (after or before) is not None:
             room = (after or before).room  # type: ignore[union-attr]
             if before is None and after is not None:  # a rejoin: its route again
                 again = self.classes.route_of(room, after.participant.id)
