@@ -24,6 +24,9 @@ Rules, and why:
   level at a time. Where the uplink's limit (:meth:`LayerChoice.limit`) is the level
   sent, the probe only raises the viewer's claim (``link_layer``), which the uplink
   allocator weighs; nothing more is sent until it allows it.
+* **Try before moving.** The publisher first sends the better level's extra bitrate as
+  padding (:meth:`LayerChoice.probe_failed` when that draws losses); only a link that
+  carried it moves up.
 * **A failed probe returns at once.** Within ``probe_grace`` (4 s) of moving up, one bad
   report is enough to come back down (the viewer is losing pictures meanwhile). When
   what arrived was under ``hopeless`` (60 %) of the level's bitrate, the link is far from
@@ -238,6 +241,28 @@ class LayerChoice:
         self._bad_goodput = [goodput_bps]
         self._step_down(Why.LOSS)
         return self.choice
+
+    def probe_failed(self, now: float, goodput_bps: float) -> Choice:
+        """The link was tried at the level the choice moves up to (padding at its rate,
+        :mod:`~surgery_teach.rtc.link_probe`) and lost packets: stay where it is, and
+        wait longer before trying that level again, as after a failed move."""
+        if self._link >= self._sending:
+            return self.choice  # not moving up: nothing was being tried
+        tried = self._link
+        hopeless = goodput_bps < self.settings.hopeless * self._bitrates[tried]
+        self._failures[tried] = self._failures.get(tried, 0) + (3 if hopeless else 1)
+        self._link = self._sending
+        self._estimate = goodput_bps if self._estimate is None else min(self._estimate,
+                                                                        goodput_bps)
+        self._why = Why.LOSS
+        self._stepped_down = True
+        self._switched_at = now  # reports covering the padding are not judged
+        self._reset_streaks()
+        return self.choice
+
+    def bitrate_of(self, layer: int, divisor: int = 1) -> int:
+        """The bitrate of a level of this viewer's ladder."""
+        return self._bitrates[self.levels.index((layer, divisor))]
 
     def _step_down(self, why: Why) -> None:
         measured = sum(self._bad_goodput) / len(self._bad_goodput)

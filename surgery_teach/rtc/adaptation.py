@@ -9,6 +9,11 @@ viewer's choice takes. When the choice wants another level, the viewer's
 :class:`~surgery_teach.media.layers.LayeredTrack` moves there at that layer's next
 keyframe, and the choice hears of it.
 
+Moving up: before a viewer moves to a better level, its link is tried with padding at
+that level's extra bitrate (:mod:`.link_probe`); only if no burst of NACKs, lost packets
+or longer round trips follows does it move, so a link that cannot carry the better layer
+costs the viewer a few resent packets instead of a frozen picture.
+
 Keyframe isolation: a viewer's keyframe requests pass a :class:`PliGuard` (none from a
 connection not yet connected; at most one a second; none while a switch waits),
 then reach only the encoder of the layer that viewer gets, whose own policy makes at most
@@ -33,6 +38,7 @@ from surgery_teach.media.uplink import UPLINK_WARNING, Priority, UplinkEstimator
 from surgery_teach.protocol.messages import ParticipantInfo, Role
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.layer_note import LayerNote
+from surgery_teach.rtc.link_probe import PROBE_HEADROOM, LinkProbe
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,13 @@ logger = logging.getLogger(__name__)
 # missing at each new loss, so the share counts repeats too).
 PROBE_NACK_SHARE = 0.2
 PROBE_MIN_PACKETS = 30
+# Padding that tries a better level fails on NACKs for this share of the media packets
+# sent meanwhile over what the link lost before (at least PADDING_MIN_NACKS), or on a
+# round trip this much longer than before (the link's queue filling up).
+PADDING_NACK_SHARE = 0.15
+PADDING_MIN_PACKETS = 8
+PADDING_MIN_NACKS = 4
+PADDING_RTT_RISE = 0.06
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,13 @@ class ViewerFeed:
     watch: aiortc_tuning.SenderWatch | None = None
     # when it last moved up: (time, NACKs, packets and bytes sent then), for a fast verdict
     probe: tuple[float, int, int, int] | None = None
+    # padding that tries the link at a better level before moving there, and what was
+    # known when it started: (time, NACKs, packets and bytes sent, loss, round trip)
+    padding: LinkProbe | None = None
+    padding_base: tuple[float, int, int, int, float, float | None] | None = None
+    # every viewer's (NACKs, packets sent) when it started: the upload is shared
+    padding_others: dict[str, tuple[int, int, float]] | None = None
+    tried: Level | None = None  # a better level the padding showed the link carries
 
     @property
     def priority(self) -> Priority:
@@ -137,6 +157,7 @@ class Adaptation:
     def drop_feed(self, key: str) -> None:
         feed = self.feeds.pop(key, None)
         if feed is not None:
+            self._stop_padding(feed)
             self.departed[key] = self._state(feed)
             self.uplink.forget(key)
             feed.track.stop()
@@ -158,6 +179,8 @@ class Adaptation:
         if self.feeds.get(feed.key) is not feed:
             return
         feed.last = report
+        if feed.padding is not None and self._padding_failed(feed, report):
+            return
         self.uplink.update(feed.key, report)
         feed.choice.update(report, uplink_congested=self.uplink.congested)
         self._allot(feed.source)
@@ -181,14 +204,99 @@ class Adaptation:
 
     def _apply(self, feed: ViewerFeed) -> None:
         choice = feed.choice.choice
-        if choice.pending_switch:
-            feed.track.switch((choice.layer, choice.divisor))
+        target: Level = (choice.layer, choice.divisor)
+        up = (choice.layer, -choice.divisor) < (choice.current_layer, -choice.current_divisor)
+        if feed.padding is not None and (not choice.pending_switch
+                                         or feed.padding.level != target):
+            self._stop_padding(feed)  # the choice changed its mind
+        if choice.pending_switch and up and feed.tried != target:
+            self._try_link(feed, choice)
+        elif choice.pending_switch:
+            feed.track.switch(target)
         elif feed.track.switching:
             feed.track.switch(feed.track.level)  # the choice changed its mind: stay
+
+    # -- trying the link before moving up ---------------------------------------------------
+
+    def _try_link(self, feed: ViewerFeed, choice: Choice) -> None:
+        """Send the better level's extra bitrate as padding before moving there."""
+        target: Level = (choice.layer, choice.divisor)
+        if feed.padding is not None:
+            return  # already trying it
+        watch = feed.watch
+        extra = PROBE_HEADROOM * choice.bitrate - feed.choice.bitrate_of(
+            choice.current_layer, choice.current_divisor)
+        if watch is None or not watch.can_pad or watch.pad is None or extra <= 0:
+            feed.tried = target
+            feed.track.switch(target)
+            return
+        last = feed.last
+        feed.padding_base = (self._clock(), watch.nacks, watch.packets_sent, watch.bytes_sent,
+                             0.0 if last is None else last.fraction_lost,
+                             None if last is None else last.rtt_s)
+        feed.padding_others = {
+            f.key: (f.watch.nacks, f.watch.packets_sent,
+                    0.0 if f.last is None else f.last.fraction_lost)
+            for f in self.feeds.values() if f is not feed and f.watch is not None}
+        feed.padding = LinkProbe(watch.sender, watch.pad, level=target, rate_bps=extra,
+                                 on_done=lambda probe: self._padding_done(feed, probe))
+
+    def _stop_padding(self, feed: ViewerFeed) -> None:
+        if feed.padding is not None:
+            feed.padding.stop()
+        feed.padding = feed.padding_base = feed.padding_others = None
+
+    def _padding_done(self, feed: ViewerFeed, probe: LinkProbe) -> None:
+        if self.feeds.get(feed.key) is not feed or feed.padding is not probe:
+            return
+        if self._padding_failed(feed, report=None):
+            return
+        feed.padding = feed.padding_base = feed.padding_others = None
+        feed.tried = probe.level
+        logger.info("%s: the link carried %s of padding", feed.participant.id,
+                    f"{probe.rate_bps / 1e6:.2f} Mbit/s")
+        self._apply(feed)
+
+    def _padding_failed(self, feed: ViewerFeed, report: LinkReport | None) -> bool:
+        """Judge the padding running for ``feed`` so far; on trouble stop it, tell the
+        choice and return True."""
+        watch, base, probe = feed.watch, feed.padding_base, feed.padding
+        if watch is None or base is None or probe is None:
+            return False
+        at, nacks, packets, sent_bytes, loss, rtt = base
+        sent = watch.packets_sent - packets
+        asked = watch.nacks - nacks
+        failed = _losing(asked, sent, loss)
+        for key, (nacks_then, packets_then, loss_then) in (feed.padding_others or {}).items():
+            other = self.feeds.get(key)
+            if not failed and other is not None and other.watch is not None:
+                # another viewer losing packets now: the shared upload is full
+                failed = _losing(other.watch.nacks - nacks_then,
+                                 other.watch.packets_sent - packets_then, loss_then)
+        if report is not None and not failed:
+            failed = (report.rtt_s is not None and rtt is not None
+                      and report.rtt_s > rtt + PADDING_RTT_RISE) \
+                or report.fraction_lost > loss + PADDING_NACK_SHARE
+        if not failed:
+            return False
+        now = self._clock()
+        offered = (watch.bytes_sent - sent_bytes + probe.sent_bytes) * 8 / max(now - at, 0.1)
+        goodput = offered * (1 - min(0.9, asked / max(sent, 1)))
+        self._stop_padding(feed)
+        logger.info("%s: the link did not carry %s (%d of %d packets asked for again)",
+                    feed.participant.id, feed.source.name(probe.level), asked, sent)
+        feed.choice.probe_failed(now, goodput)
+        self._apply(feed)
+        self._on_switched(feed)  # the viewer hears why it stays where it is
+        return True
 
     def _on_nacks(self, feed: ViewerFeed) -> None:
         """Right after moving up, many NACKs mean the new level does not fit: do not wait
         a second or more for the next receiver report while the viewer loses pictures."""
+        for trying in [f for f in self.feeds.values() if f.padding is not None]:
+            self._padding_failed(trying, report=None)  # (its padding may hurt others)
+        if feed.padding is not None:
+            return
         watch, probe = feed.watch, feed.probe
         if watch is None or probe is None or self.feeds.get(feed.key) is not feed:
             return
@@ -213,6 +321,7 @@ class Adaptation:
         watch = feed.watch
         feed.probe = (self._clock(), watch.nacks, watch.packets_sent, watch.bytes_sent) \
             if moved_up and watch is not None else None
+        feed.tried = None
         feed.guard.switched()
         feed.budget.set_bitrate(choice.bitrate)
         logger.info("%s now gets %s of %s (%s)", feed.participant.id,
@@ -241,3 +350,10 @@ class Adaptation:
             else round(report.rtt_s * 1000, 1),
             switches=feed.track.switches,
         )
+
+
+def _losing(asked: int, sent: int, loss_before: float) -> bool:
+    """Whether a viewer asked for more of what was sent to it since padding started
+    than its link lost before (``loss_before``, 0..1) explains."""
+    share = PADDING_NACK_SHARE + 2 * loss_before
+    return sent >= PADDING_MIN_PACKETS and asked >= max(PADDING_MIN_NACKS, share * sent)

@@ -55,12 +55,13 @@ from aiortc.rtp import (
     RtpPacket,
     unpack_remb_fci,
 )
-from aiortc.utils import uint16_add
+from aiortc.utils import uint16_add, uint16_gt
 
 from surgery_teach.audio.opus import VoicePackets
 from surgery_teach.audio.priority import DecoderQueue
-from surgery_teach.media.frame_tap import ReceivedFrameTap, is_keyframe
+from surgery_teach.media.frame_tap import ReceivedFrameTap
 from surgery_teach.media.link_meter import LinkReport
+from surgery_teach.rtc.video_buffer import MarkerJitterBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -81,125 +82,6 @@ def tuning_supported() -> bool:
         and hasattr(JitterBuffer, "_remove_frame")
         and {"_handle_rtcp_packet", "_retransmit"} <= set(dir(RTCRtpSender))
     )
-
-
-# A hole in the video (a packet lost and not yet resent) blocks every later picture.
-# Stock aiortc waits until 512 packets pile up behind it: 2 s at 2.5 Mbit/s, over 10 s
-# for a small layer on a weak link. Give up on a hole after this long instead (a resend
-# takes about one round trip, and a lost resend is asked for again at the next loss),
-# drop the broken pictures until a keyframe and ask for one.
-HOLE_WAIT = 0.4
-
-
-class MarkerJitterBuffer(JitterBuffer):
-    """A video jitter buffer that releases a frame as soon as its marker packet is in,
-    gives up on a missing packet after :data:`HOLE_WAIT` rather than 512 packets, and
-    after any picture it gave up on passes nothing on until the next keyframe (a picture
-    built on a missing one is smeared: better a short freeze than a wrong picture).
-
-    Every frame it releases also goes to :attr:`tap` (for recording). With
-    :attr:`deliver` set it hands every complete frame to the decoder itself: stock
-    aiortc takes at most one frame out per packet, so frames that completed behind a hole
-    (once filled or skipped) would leave one per later packet, and the delay of every
-    repaired loss would stay for good.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tap = ReceivedFrameTap()
-        self.ssrc: int | None = None
-        self.holes_skipped = 0
-        self.frames_dropped = 0  # complete but unusable: waiting for a keyframe
-        self._blocked_since: float | None = None
-        self._await_keyframe = False
-        #: Hands a complete frame to the decoder directly (see the class doc); None: stock.
-        self.deliver: Callable[[RtpPacket, JitterFrame], None] | None = None
-
-    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        """Take ``packet``; ``(ask for a keyframe, the frame to decode or None)``."""
-        self.ssrc = packet.ssrc
-        lost, frame = super().add(packet)
-        if frame is None and self._waiting_behind_hole(packet):
-            now = time.monotonic()
-            if self._blocked_since is None:
-                self._blocked_since = now
-            elif now - self._blocked_since >= HOLE_WAIT:
-                self._skip_hole()
-                lost = True
-                frame = self._remove_frame(packet.sequence_number)
-        if frame is not None:
-            self._blocked_since = None
-        if lost:  # gave up on missing packets: everything until a keyframe is broken
-            self._await_keyframe = True
-            self.tap.lost()
-        usable: list[JitterFrame] = []
-        while frame is not None:
-            if self._await_keyframe and not is_keyframe(frame.data):
-                self.frames_dropped += 1
-            else:
-                self._await_keyframe = False
-                self.tap.publish(frame.data, frame.timestamp)
-                usable.append(frame)
-                if self.deliver is None:
-                    break  # stock: one frame per packet
-            frame = self._remove_frame(packet.sequence_number)
-        if self.deliver is None:
-            return lost, usable[0] if usable else None
-        for complete in usable:
-            self.deliver(packet, complete)
-        return lost, None
-
-    def _waiting_behind_hole(self, packet: RtpPacket) -> bool:
-        """Whether ``packet`` belongs to a later picture than the incomplete one first in
-        line (so it waits behind a hole)."""
-        if self._origin is None:
-            return False
-        for count in range(self.capacity):
-            first = self._packets[(self._origin + count) % self.capacity]
-            if first is not None:
-                return first.timestamp != packet.timestamp
-        return False
-
-    def _skip_hole(self) -> None:
-        """Drop what waits before the first picture that starts cleanly: one whose first
-        packet follows the marker packet of the picture before it."""
-        assert self._origin is not None
-        previous: RtpPacket | None = None
-        for count in range(self.capacity):
-            packet = self._packets[(self._origin + count) % self.capacity]
-            if (packet is not None and previous is not None and previous.marker
-                    and previous.timestamp != packet.timestamp):
-                self.remove(count)
-                break
-            previous = packet
-        else:
-            self.remove(self.capacity)
-        self.holes_skipped += 1
-        self._blocked_since = None
-
-    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
-        assert self._origin is not None
-        packets: list[RtpPacket] = []
-        timestamp: int | None = None
-        for count in range(self.capacity):
-            packet = self._packets[(self._origin + count) % self.capacity]
-            if packet is None:
-                return None
-            if timestamp is None:
-                timestamp = packet.timestamp
-            elif packet.timestamp != timestamp:
-                # The previous frame ended without a marker: release it as stock would.
-                self.remove(count)
-                return _join(packets, timestamp)
-            packets.append(packet)
-            if packet.marker:
-                self.remove(count + 1)
-                return _join(packets, timestamp)
-        return None
-
-
-def _join(packets: list[RtpPacket], timestamp: int) -> JitterFrame:
-    return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)  # type: ignore[attr-defined]
 
 
 class LatestQueue(asyncio.Queue):  # type: ignore[type-arg]
@@ -233,9 +115,19 @@ def tune_receiver(receiver: RTCRtpReceiver, track: RemoteStreamTrack) -> bool:
     buffer = MarkerJitterBuffer(capacity=current.capacity, is_video=True)
     buffer.tap = ReceivedFrameTap(lambda: _send_pli(receiver, buffer))
     buffer.deliver = _decoder_of(receiver)
+    buffer.on_skipped = lambda seq: _forget_missing(receiver, seq)
+    buffer.ask_again = lambda ssrc, seqs: _send_nack(receiver, ssrc, seqs)
     setattr(receiver, _JITTER_ATTR, buffer)
     track._queue = LatestQueue()
     return True
+
+
+def _forget_missing(receiver: RTCRtpReceiver, last: int) -> None:
+    """Stop asking for packets up to ``last`` that the jitter buffer gave up on: their
+    resends would only crowd a link that is already struggling."""
+    generator = getattr(receiver, "_RTCRtpReceiver__nack_generator", None)
+    if isinstance(generator, NackGenerator):
+        generator.missing = {seq for seq in generator.missing if uint16_gt(seq, last)}
 
 
 def _decoder_of(receiver: RTCRtpReceiver) -> Callable[[RtpPacket, JitterFrame], None] | None:
@@ -283,6 +175,13 @@ def _send_pli(receiver: RTCRtpReceiver, buffer: MarkerJitterBuffer) -> None:
     task.add_done_callback(_pli_tasks.discard)
 
 
+def _send_nack(receiver: RTCRtpReceiver, ssrc: int, seqs: list[int]) -> None:
+    """Ask the sender of ``receiver``'s stream again for ``seqs`` (RTCP NACK)."""
+    task = asyncio.get_running_loop().create_task(receiver._send_rtcp_nack(ssrc, seqs))
+    _pli_tasks.add(task)
+    task.add_done_callback(_pli_tasks.discard)
+
+
 _pli_tasks: set[asyncio.Task[None]] = set()
 
 
@@ -297,7 +196,7 @@ def forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None])
 # aiortc's receiver NACKs every packet still missing each time it notices a new loss, so
 # one lost packet is asked for again and again: resend it at most this often and this
 # many times (the resend itself may be lost; a later NACK then asks again).
-RESEND_GAP = 0.05  # seconds, or 1.5 round trips when that is longer
+RESEND_GAP = 0.03  # seconds, or 1.5 round trips when that is longer
 RESEND_LIMIT = 5
 
 
@@ -316,6 +215,14 @@ class SenderWatch:
         self._allow = allow_retransmit
         self._resent: dict[int, tuple[float, int]] = {}  # seq -> (last resend, how many)
         self.on_nacks: Callable[[], None] = lambda: None  # after each NACK is counted
+        #: Sends a packet of the history again, bypassing the budget (padding probes).
+        self.pad: Callable[[int], Any] | None = None
+
+    @property
+    def can_pad(self) -> bool:
+        """Whether padding goes out as RTX (a plain duplicate would hide real loss)."""
+        return self.pad is not None and getattr(
+            self.sender, "_RTCRtpSender__rtx_payload_type", None) is not None
 
     @property
     def packets_sent(self) -> int:
@@ -394,6 +301,7 @@ def watch_sender(sender: RTCRtpSender, on_report: Callable[[LinkReport], None], 
 
     sender._handle_rtcp_packet = _handle  # type: ignore[method-assign]
     sender._retransmit = _retransmit  # type: ignore[method-assign]
+    watch.pad = retransmit
     return watch
 
 

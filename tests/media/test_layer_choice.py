@@ -240,3 +240,33 @@ def test_a_burst_of_nacks_right_after_moving_up_brings_the_viewer_back_at_once()
     settled.switched(0, now=5.5)
     before = settled.update(link.report(7, rate=5e6))
     assert settled.abandon_probe(5.5 + 60, goodput_bps=2e6) == before  # long settled
+
+
+def test_padding_that_the_link_did_not_carry_keeps_the_viewer_and_doubles_the_wait() -> None:
+    viewer, link = LayerChoice(HD, start=1), Counters()
+    for t in range(6):
+        choice = viewer.update(link.report(t, rate=1.5e6))
+    assert choice.pending_switch and choice.layer == 0  # it wants to try the top
+    stayed = viewer.probe_failed(6.5, goodput_bps=3.5e6)
+    assert (stayed.layer, stayed.current_layer, stayed.pending_switch) == (1, 1, False)
+    assert stayed.reason is Reason.LINK and stayed.estimate_bps == 3_500_000
+    assert viewer.probe_wait(0) == 10.0  # one failure: twice the clean time
+    # clean again: the next try comes after 10 clean seconds, not 5
+    for t in range(7, 16):
+        assert not viewer.update(link.report(t, rate=1.5e6)).pending_switch
+    assert viewer.update(link.report(17, rate=1.5e6)).pending_switch
+
+
+def test_padding_far_beyond_the_link_waits_eight_times_longer() -> None:
+    viewer, link = LayerChoice(HD, start=1), Counters()
+    for t in range(6):
+        viewer.update(link.report(t, rate=1.5e6))
+    viewer.probe_failed(6.5, goodput_bps=1.6e6)  # under 60 % of the top's 5 Mbit/s
+    assert viewer.probe_wait(0) == 40.0
+
+
+def test_a_failed_padding_probe_when_not_moving_up_changes_nothing() -> None:
+    viewer = LayerChoice(HD, start=1)
+    before = viewer.choice
+    assert viewer.probe_failed(1.0, goodput_bps=1e5) == before
+    assert viewer.probe_wait(0) == 5.0

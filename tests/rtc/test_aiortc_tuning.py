@@ -7,6 +7,7 @@ import asyncio
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 
+from surgery_teach.rtc import video_buffer
 from surgery_teach.rtc.aiortc_tuning import LatestQueue, MarkerJitterBuffer, tuning_supported
 
 
@@ -99,18 +100,16 @@ def test_every_released_frame_also_reaches_the_recording_tap_marked_after_a_loss
 
 def test_a_hole_not_repaired_in_time_is_skipped_and_nothing_shown_until_a_keyframe(
         monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from surgery_teach.rtc import aiortc_tuning
-
     now = [100.0]
-    monkeypatch.setattr(aiortc_tuning.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(video_buffer.time, "monotonic", lambda: now[0])
     buffer = MarkerJitterBuffer(capacity=512, is_video=True)
     assert buffer.add(packet(10, 3000, marker=True, data=b"A"))[1] is not None
     # picture B loses its first packet (seq 11); picture C arrives complete behind it
     assert buffer.add(packet(12, 6000, marker=True, data=b"b2")) == (False, None)
     assert buffer.add(packet(13, 9000, marker=False, data=b"c1")) == (False, None)
-    now[0] += aiortc_tuning.HOLE_WAIT / 2
+    now[0] += video_buffer.HOLE_WAIT / 2
     assert buffer.add(packet(14, 9000, marker=True, data=b"c2")) == (False, None)  # waits
-    now[0] += aiortc_tuning.HOLE_WAIT
+    now[0] += video_buffer.HOLE_WAIT
     lost, frame = buffer.add(packet(15, 12000, marker=True, data=b"D"))
     assert lost and buffer.holes_skipped == 1  # gave up on B: a keyframe is asked for
     assert frame is None and buffer.frames_dropped == 2  # C and D were built on B
@@ -121,15 +120,13 @@ def test_a_hole_not_repaired_in_time_is_skipped_and_nothing_shown_until_a_keyfra
 
 
 def test_a_resend_within_the_wait_fills_the_hole(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from surgery_teach.rtc import aiortc_tuning
-
     now = [100.0]
-    monkeypatch.setattr(aiortc_tuning.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(video_buffer.time, "monotonic", lambda: now[0])
     buffer = MarkerJitterBuffer(capacity=512, is_video=True)
     buffer.add(packet(10, 3000, marker=True, data=b"A"))
     buffer.add(packet(12, 6000, marker=True, data=b"b2"))
     buffer.add(packet(13, 9000, marker=True, data=b"C"))
-    now[0] += aiortc_tuning.HOLE_WAIT / 2
+    now[0] += video_buffer.HOLE_WAIT / 2
     lost, frame = buffer.add(packet(11, 6000, marker=False, data=b"b1"))  # the resend
     assert not lost and buffer.holes_skipped == 0
     assert frame is not None and (frame.timestamp, frame.data) == (6000, b"b1b2")
@@ -176,3 +173,83 @@ def test_frames_waiting_behind_a_repaired_hole_all_go_to_the_decoder_at_once() -
     assert decoded == [3000, 6000, 9000, 12000, 15000]
     buffer.add(packet(16, 18000, marker=True, data=b"F"))
     assert decoded[-1] == 18000
+
+
+def test_a_complete_keyframe_behind_a_hole_is_shown_at_once_and_the_hole_forgotten() -> None:
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    decoded: list[int] = []
+    forgotten: list[int] = []
+    buffer.deliver = lambda packet, frame: decoded.append(frame.timestamp)
+    buffer.on_skipped = forgotten.append
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))
+    # a better layer's keyframe lost most of its packets (11..13 never come) ...
+    buffer.add(packet(14, 6000, marker=True, data=b"x"))
+    # ... and the next keyframe (SPS first, in two packets) arrives whole behind the hole
+    lost, _ = buffer.add(packet(15, 9000, marker=False, data=IDR[:9]))
+    assert not lost and decoded == [3000]
+    lost, _ = buffer.add(packet(16, 9000, marker=True, data=IDR[9:]))
+    assert lost  # pictures were given up on: the recorder hears of it
+    assert decoded == [3000, 9000] and buffer.keyframe_jumps == 1
+    assert forgotten == [14]  # nothing up to there is asked for again
+    buffer.add(packet(17, 12000, marker=True, data=b"F"))
+    assert decoded == [3000, 9000, 12000]
+
+
+def test_a_keyframe_whose_start_may_be_missing_still_waits_for_the_hole() -> None:
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    decoded: list[int] = []
+    buffer.deliver = lambda packet, frame: decoded.append(frame.timestamp)
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))
+    # 11 is missing and might be the keyframe's first packet (its SPS): no jump
+    buffer.add(packet(12, 9000, marker=False, data=b"\x00\x00\x00\x01\x65idr-part"))
+    buffer.add(packet(13, 9000, marker=True, data=b"rest"))
+    assert decoded == [3000] and buffer.keyframe_jumps == 0
+    buffer.add(packet(11, 9000, marker=False, data=b"\x00\x00\x00\x01\x67sps"))  # the resend
+    assert decoded == [3000, 9000]
+
+
+def test_a_clean_picture_that_is_no_keyframe_does_not_jump_the_hole() -> None:
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    decoded: list[int] = []
+    buffer.deliver = lambda packet, frame: decoded.append(frame.timestamp)
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))
+    buffer.add(packet(12, 6000, marker=True, data=b"b2"))  # 11 missing
+    buffer.add(packet(13, 9000, marker=True, data=b"\x00\x00\x00\x01\x41p"))  # a P picture
+    assert decoded == [3000] and buffer.keyframe_jumps == 0
+
+
+def test_a_hole_that_blocks_pictures_is_asked_for_again_at_a_steady_pace(
+        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    now = [100.0]
+    monkeypatch.setattr(video_buffer.time, "monotonic", lambda: now[0])
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    asked: list[tuple[int, list[int]]] = []
+    buffer.ask_again = lambda ssrc, seqs: asked.append((ssrc, seqs))
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))
+    buffer.add(packet(13, 6000, marker=True, data=b"B"))  # 11 and 12 are missing
+    assert asked == []  # aiortc's own NACK went out on noticing the loss
+    now[0] += video_buffer.ASK_AGAIN_GAP / 2
+    buffer.add(packet(14, 9000, marker=True, data=b"C"))
+    assert asked == []  # too soon: the resend may be on its way
+    now[0] += video_buffer.ASK_AGAIN_GAP
+    buffer.add(packet(15, 12000, marker=True, data=b"D"))
+    assert asked == [(0, [11, 12])]
+    buffer.add(packet(11, 3300, marker=False, data=b"b1"))  # one resend arrives
+    now[0] += video_buffer.ASK_AGAIN_GAP
+    buffer.add(packet(16, 15000, marker=True, data=b"E"))
+    assert asked[-1] == (0, [12]) and buffer.asked_again == 2
+
+
+def test_padding_repeats_the_newest_packets_even_across_the_sequence_wrap() -> None:
+    from aiortc.rtp import RTP_HISTORY_SIZE
+
+    from surgery_teach.rtc.link_probe import newest_packets
+
+    history = {}
+    for seq in [*range(65500, 65536), *range(0, 20)]:  # wraps at 65535 -> 0
+        history[seq % RTP_HISTORY_SIZE] = packet(seq, 0, marker=False, data=b"")
+    assert [p.sequence_number for p in newest_packets(history, 4)] == [16, 17, 18, 19]
+    full = {seq % RTP_HISTORY_SIZE: packet(seq, 0, marker=False, data=b"")
+            for seq in range(1000, 1300)}  # older packets overwritten in the ring
+    assert [p.sequence_number for p in newest_packets(full, 3)] == [1297, 1298, 1299]
+    assert newest_packets({}, 4) == []

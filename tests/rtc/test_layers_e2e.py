@@ -53,7 +53,7 @@ class NarrowLink:
         loop.call_at(start, lambda: asyncio.ensure_future(self._send(transport, data)))
 
 
-async def test_a_trainee_on_a_narrow_link_moves_down_a_layer_and_the_mentor_keeps_the_top(
+async def test_a_trainee_on_a_narrow_link_stays_a_layer_down_and_the_mentor_keeps_the_top(
         server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     lossy = NarrowLink(RTCDtlsTransport._send_rtp, rate=1_000_000)
     monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", lambda self, data: lossy(self, data))
@@ -80,8 +80,8 @@ async def test_a_trainee_on_a_narrow_link_moves_down_a_layer_and_the_mentor_keep
         logs += [mentor_log, trainee_log]
         top_keyframes = encoder.stats.keyframes
         note_key = (surgeon.me.id, "Laparoscope")
-        # (it starts a layer down, tries the top after seconds of clean link, and must
-        # come down again on this link)
+        # (it starts a layer down, tries the top with padding after seconds of clean
+        # link, and is told this link does not carry it)
         await until(lambda: note_key in trainee.layer_notes
                     and trainee.layer_notes[note_key].limited, seconds(30),
                     "the trainee told it gets a smaller layer")
@@ -93,6 +93,13 @@ async def test_a_trainee_on_a_narrow_link_moves_down_a_layer_and_the_mentor_keep
         await until(lambda: receiver.stats.frames >= before + 60, seconds(15),
                     "pictures keep decoding on the lower layer")
         assert receiver.stats.out_of_order == 0
+        # the link was tried with padding, not with pictures it cannot carry: the trainee
+        # was never moved to 720p (and back, frozen meanwhile)
+        assert surgeon.adaptation is not None
+        trainee_feed = next(f for f in surgeon.adaptation.feeds.values()
+                            if f.participant.id == trainee.me.id)
+        assert trainee_feed.track.switches == 0
+        assert lossy.dropped > 0
         mentor_stats = mentor.receivers[0].stats
         assert (mentor_stats.width, mentor_stats.height) == (1280, 720)
         assert mentor_stats.out_of_order == 0
