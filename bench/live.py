@@ -35,7 +35,7 @@ def cpu_seconds(proc: psutil.Process) -> float:
 
 
 def run_one(*, size: str, viewers: int, seconds: float, stock: bool, bitrate: str | None,
-            workdir: Path) -> dict[str, object]:
+            workdir: Path, role: str = "mentor") -> dict[str, object]:
     py = sys.executable
     port = free_port()
     url = f"ws://127.0.0.1:{port}"
@@ -57,7 +57,8 @@ def run_one(*, size: str, viewers: int, seconds: float, stock: bool, bitrate: st
         stats = [workdir / f"{room}-w{i}.json" for i in range(viewers)]
         watchers = [
             subprocess.Popen([py, "-m", "surgery_teach", "watch", "--server", url, "--room", room,
-                              "--name", f"viewer {i}", "--duration", str(seconds + WARMUP),
+                              "--name", f"viewer {i}", "--role", role,
+                              "--duration", str(seconds + WARMUP),
                               "--stats-json", str(path), "--stats-every", "0", *extra], cwd=ROOT)
             for i, path in enumerate(stats)
         ]
@@ -92,7 +93,7 @@ def run_one(*, size: str, viewers: int, seconds: float, stock: bool, bitrate: st
         return max(t["latency_ms"][key] for t in measured) if measured else float("nan")
 
     return {
-        "mode": mode, "size": size, "viewers": viewers, "seconds": seconds,
+        "mode": mode, "role": role, "size": size, "viewers": viewers, "seconds": seconds,
         "fps_min": min(t["fps"] for t in tracks),
         "latency_ms": {k: worst(k) for k in ("p50", "p95", "p99", "max")},
         "latency_by_minute": measured[0]["latency_by_minute"] if measured else [],
@@ -144,6 +145,11 @@ def main() -> int:
     parser.add_argument("--no-stock", action="store_true", help="skip the stock aiortc runs")
     parser.add_argument("--long", action="store_true",
                         help="one 10-minute run at 1920x1080 with 1 viewer, latency per minute")
+    parser.add_argument("--role", default="mentor", choices=["mentor", "trainee"],
+                        help="the viewers' role: mentors get the top layer from the start "
+                             "(steady state, comparable with the runs before layers); "
+                             "trainees start a layer down and move up after ~7 s of clean "
+                             "link, which a short run mostly measures")
     parser.add_argument("--json", type=Path, default=Path("bench-live.json"))
     args = parser.parse_args()
     if args.long:
@@ -155,7 +161,7 @@ def main() -> int:
             for viewers in args.viewers:
                 for stock in modes:
                     row = run_one(size=size, viewers=viewers, seconds=args.seconds, stock=stock,
-                                  bitrate=args.bitrate, workdir=Path(tmp))
+                                  bitrate=args.bitrate, workdir=Path(tmp), role=args.role)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     print()
