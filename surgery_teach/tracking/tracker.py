@@ -59,12 +59,12 @@ class TrackerSettings:
     min_region: int = 96
     max_region: int = 320
     min_agreeing: int = 8
-    measure_every: int = 1
+    measure_every: int = 3
     lose_below: float = 0.35
     reattach_above: float = 0.55
     search_every: int = 3
     search_score: float = 0.5
-    search_factor: float = 0.5
+    search_factor: float = 0.25
     search_scales: tuple[float, ...] = (0.8, 0.9, 1.0, 1.12, 1.25)
     search_turns: tuple[float, ...] = (-16.0, -8.0, 0.0, 8.0, 16.0)
     flow: FlowSettings = field(default_factory=FlowSettings)
