@@ -147,6 +147,7 @@ class LightReceiver:
         self.frames = 0
         self.lost = 0
         self.frame_times: deque[float] = deque(maxlen=4000)
+        self.last_frame_at: float | None = None  # wall clock, to compare across processes
         self._highest: int | None = None
         self.participant: ClassParticipant | None = None
         self.pc: RTCPeerConnection | None = None
@@ -165,6 +166,7 @@ class LightReceiver:
         if packet.marker:
             self.frames += 1
             self.frame_times.append(time.monotonic())
+            self.last_frame_at = time.time()
 
     async def start(self, url: str, room_id: int, token: str, name: str,
                     timeout: float) -> None:
@@ -191,6 +193,7 @@ class LightReceiver:
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 else 0.0
         gaps = [b - a for a, b in itertools.pairwise(times)]
         return {"frames": self.frames, "packets": self.packets, "lost": self.lost,
+                "last_frame_at": self.last_frame_at,
                 "fps": round(fps, 2), "longest_gap_s": round(max(gaps, default=0.0), 3),
                 "kbit_per_s": round(self.bytes * 8 / 1000 / max(1e-9, until - since), 1)}
 
@@ -226,9 +229,16 @@ async def _direct(address: str) -> tuple[RTCPeerConnection, list[VideoReceiver],
     return pc, receivers, writer
 
 
+async def _tick(lights: list[LightReceiver]) -> None:
+    """Each light receiver's frames so far, a line a second (``--progress``)."""
+    while True:
+        await asyncio.sleep(1.0)
+        print(json.dumps({"counts": [light.frames for light in lights]}), flush=True)
+
+
 async def receivers(url: str, room_id: int, count: int, decoders: int, direct: str | None,
                     start_layer: int | None, seconds: float | None,
-                    timeout: float) -> dict[str, Any]:
+                    timeout: float, progress: bool = False) -> dict[str, Any]:
     """``count`` light receivers, ``decoders`` full viewers, maybe one direct decoder."""
     stop = _stop_event()
     tokens = _tokens()
@@ -245,7 +255,10 @@ async def receivers(url: str, room_id: int, count: int, decoders: int, direct: s
     link = await _direct(direct) if direct else None
     print(json.dumps({"receiving": count + decoders}), flush=True)
     began = time.monotonic()
+    ticker = asyncio.ensure_future(_tick(lights)) if progress else None
     await _until(stop, seconds)
+    if ticker is not None:
+        ticker.cancel()
     ended = time.monotonic()
     since = began + WARMUP if ended - began > 2 * WARMUP else began
     now = time.time()
@@ -281,6 +294,8 @@ def main() -> None:
     parser.add_argument("--start-layer", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--progress", action="store_true",
+                        help="print the light receivers' frame counts every second")
     args = parser.parse_args()
     if args.mode == "admit":
         result = asyncio.run(admit(Path(args.config_dir), args.count))
@@ -293,7 +308,7 @@ def main() -> None:
         count = 0 if args.mode == "viewer" else args.count
         result = asyncio.run(receivers(args.api_url, args.room_id, count, decoders,
                                        args.direct, args.start_layer, args.seconds,
-                                       args.timeout))
+                                       args.timeout, args.progress))
     print(json.dumps(result), flush=True)
 
 

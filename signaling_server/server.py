@@ -19,6 +19,7 @@ import errno
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
@@ -57,6 +58,7 @@ from surgery_teach.protocol import (
     Leave,
     Left,
     Outbox,
+    ParticipantInfo,
     PrivacyPause,
     RemoveParticipant,
     Seat,
@@ -69,6 +71,7 @@ from surgery_teach.protocol import (
 from surgery_teach.protocol.admission import Admission
 from surgery_teach.protocol.durable import DurableRooms
 from surgery_teach.protocol.limits import MessageRate, Verdict
+from surgery_teach.protocol.messages import MediaRoute
 from surgery_teach.protocol.passes import Bars
 
 __all__ = [
@@ -116,6 +119,11 @@ class RunningServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'wss' if self.secure else 'ws'}://{host}:{self.port}"
 
+    @property
+    def classes(self) -> Classes:
+        """The rooms this server moves onto the media server (class mode)."""
+        return self._signaling.classes if self._signaling is not None else Classes(None)
+
     async def close(self) -> None:
         """Stop listening, close every connection (1001 going away) and wait. Idempotent."""
         self._server.close()
@@ -139,6 +147,7 @@ async def start_server(config: ServerConfig | None = None) -> RunningServer:
     signaling = _Signaling(config, audit, state)
     signaling.restore()
     signaling.classes = await open_classes(config.media_server_dir, config.class_threshold)
+    signaling.classes.bind(signaling.members, signaling.send_routes)
     try:
         server = await serve(
             signaling.serve_connection,
@@ -262,8 +271,7 @@ class _Signaling(Handshake, AuditNotes):
                 for gone in {m.participant.id for _, m in outbox if isinstance(m, Left)}:
                     logger.info("leave participant=%s reason=rejoin-grace-over", gone)
                 self._deliver(outbox)
-                for room in list(self.classes.rooms):  # tokens of those gone withdrawn
-                    await self._route(room)
+                self.classes.sweep()  # tokens of those gone withdrawn, emptied rooms forgotten
                 if self._state is not None:
                     await self._state.save(self._rooms.state_entries,
                                            lambda: self._bars.entries(now=time.time()))
@@ -427,21 +435,23 @@ class _Signaling(Handshake, AuditNotes):
             if isinstance(reply, ErrorReply):
                 log_error(before, reply)
         await self._reply(connection, mine)
-        # only then: the media server's I/O holds the room's lock, and signals, chat and
-        # marks must not wait for it (those who left are also swept by the upkeep)
+        # the room's own task talks to the media server: nothing here waits for it
+        # (those who left are also swept by the upkeep)
         if self.classes.enabled and reroute and (after or before) is not None:
             room = (after or before).room  # type: ignore[union-attr]
             if before is None and after is not None:  # a rejoin: its route again
                 again = self.classes.route_of(room, after.participant.id)
                 if again is not None:
                     self._deliver([(connection, again)])
-            await self._route(room)
+            self.classes.schedule(room)
         return max(0, sent - len(frame)) if annotating else 0
 
-    async def _route(self, room: str) -> None:
-        """Move ``room`` onto the media server or back as who is in it requires, and tell
-        those whose route changed (:mod:`signaling_server.classes`)."""
-        routes = await self.classes.update(room, lambda: self._rooms.participants(room))
+    def members(self, room: str) -> Sequence[ParticipantInfo]:
+        """Who is in ``room`` now (for :mod:`signaling_server.classes`)."""
+        return self._rooms.participants(room)
+
+    def send_routes(self, room: str, routes: list[tuple[str, MediaRoute]]) -> None:
+        """Tell those of ``room`` whose media route changed (:mod:`signaling_server.classes`)."""
         self._deliver([(member, route) for pid, route in routes
                        if (member := self._rooms.member(room, pid)) is not None])
 

@@ -3,7 +3,9 @@
 :class:`MediaServerControl` is the signaling server's own line to Janus: a Janus session
 authorised by the API secret with one VideoRoom handle (to create and destroy rooms and
 change who is allowed in), plus the admin API (to add and remove tokens). A failure
-raises MediaServerError; the caller keeps the room peer to peer and says why.
+raises MediaServerError; the caller keeps the room peer to peer and says why. When the
+session ends (Janus stopped or restarted), :meth:`MediaServerControl.wait_lost` returns
+and the caller connects again (:mod:`signaling_server.classes`).
 """
 
 from __future__ import annotations
@@ -21,18 +23,25 @@ from signaling_server.media_server.rooms import (
     CreateRoom,
     DestroyRoom,
     DisallowTokens,
+    Kick,
+    RecreateRoom,
     RemoveToken,
 )
 from surgery_teach.errors import MediaServerError, MediaServerRefusedError
 from surgery_teach.janus import videoroom
 from surgery_teach.janus.messages import (
+    NO_SUCH_FEED,
     NO_SUCH_ROOM,
     VIDEOROOM,
     Credentials,
+    plugin_data,
 )
 from surgery_teach.janus.session import JanusSession, PluginHandle
 
 logger = logging.getLogger("signaling_server.media_server")
+
+ROOM_EXISTS = 427
+"""VideoRoom's answer to ``create`` for a room number in use."""
 
 
 class MediaServerControl:
@@ -88,6 +97,19 @@ class MediaServerControl:
             action = "add" if isinstance(command, AllowTokens) else "remove"
             await self._handle.request(videoroom.change_allowed(
                 command.room_id, command.secret, action, command.tokens))
+        elif isinstance(command, RecreateRoom):
+            spec = command.spec
+            try:
+                await self._handle.request(videoroom.create_room(spec, secrets_.room_admin_key))
+            except MediaServerRefusedError as exc:
+                if exc.code != ROOM_EXISTS:
+                    raise
+                # Janus kept the room (only our line to it broke): let everyone in again
+                await self._handle.request(videoroom.change_allowed(
+                    spec.room_id, spec.secret, "add", spec.allowed_tokens))
+            logger.info("media-server room %s made again", spec.room_id)
+        elif isinstance(command, Kick):
+            await self._kick(command)
         elif isinstance(command, DestroyRoom):
             try:
                 await self._handle.request(videoroom.destroy_room(command.room_id,
@@ -98,6 +120,43 @@ class MediaServerControl:
             logger.info("media-server room %s destroyed", command.room_id)
         else:  # pragma: no cover - the union is closed
             raise TypeError(f"unknown media-server command {command!r}")
+
+    async def _kick(self, command: Kick) -> None:
+        """Throw out every participant that joined as ``command.display``."""
+        try:
+            reply = await self._handle.request(videoroom.list_participants(command.room_id))
+        except MediaServerRefusedError as exc:
+            if exc.code == NO_SUCH_ROOM:
+                return
+            raise
+        for feed_id, display in videoroom.read_participants(plugin_data(reply)):
+            if display != command.display:
+                continue
+            try:
+                await self._handle.request(videoroom.kick(command.room_id, command.secret,
+                                                          feed_id))
+            except MediaServerRefusedError as exc:
+                if exc.code != NO_SUCH_FEED:  # gone by itself meanwhile
+                    raise
+            logger.info("media-server room %s: participant %s thrown out", command.room_id,
+                        command.display)
+
+    async def keep_only_tokens(self, kept: set[str]) -> int:
+        """Withdraw every token Janus holds but ``kept`` lacks (those of participants who
+        left while our line to Janus was down); how many went."""
+        reply = await self._admin.request("list_tokens")
+        data = reply.get("data")
+        items = data.get("tokens") if isinstance(data, dict) else None
+        stray = [item["token"] for item in items or ()
+                 if isinstance(item, dict) and isinstance(item.get("token"), str)
+                 and item["token"] not in kept]
+        for token in stray:
+            await self._admin.remove_token(token)
+        return len(stray)
+
+    async def wait_lost(self) -> str:
+        """Wait until the line to Janus ends (Janus stopped, restarted, or timed us out)."""
+        return await self._session.wait_ended()
 
     async def close(self) -> None:
         with contextlib.suppress(MediaServerError):

@@ -5,7 +5,10 @@ secret that changes it) and each participant's Janus token. Its methods return t
 commands that make Janus match (:class:`AddToken`, :class:`CreateRoom`...) in the order to
 carry them out; :mod:`signaling_server.media_server.room_control` carries them out. A
 participant's token is made when it is admitted, kept through a rejoin and withdrawn
-when it leaves or is removed; the Janus room goes when its last participant leaves.
+when it leaves or is removed (and its Janus session thrown out of the room, so what it
+already receives stops too); the Janus room goes when its last participant leaves. After
+a restart of Janus, :meth:`ClassRooms.restore` makes each room again with the same id
+and tokens, so the grants participants hold open it again.
 """
 
 from __future__ import annotations
@@ -66,12 +69,31 @@ class DisallowTokens:
 
 
 @dataclass(frozen=True)
+class RecreateRoom:
+    """Make a room again after Janus restarted (or its line to us broke): created as
+    new, or, if Janus still has it, every token of ``spec`` allowed in again."""
+
+    spec: RoomSpec
+
+
+@dataclass(frozen=True)
+class Kick:
+    """Throw out of the room whoever joined it as ``display`` (a participant id): its
+    publisher and, as rooms require private ids, its subscriptions stop at once."""
+
+    room_id: int
+    secret: str = field(repr=False)
+    display: str = ""
+
+
+@dataclass(frozen=True)
 class DestroyRoom:
     room_id: int
     secret: str = field(repr=False)
 
 
-Command = AddToken | RemoveToken | CreateRoom | AllowTokens | DisallowTokens | DestroyRoom
+Command = (AddToken | RemoveToken | CreateRoom | RecreateRoom | AllowTokens | DisallowTokens
+           | Kick | DestroyRoom)
 
 
 @dataclass
@@ -134,10 +156,7 @@ class ClassRooms:
         if entry is None:
             entry = _ClassRoom(self._unused_room_id(), self._new_secret())
             self._rooms[room] = entry
-            commands.append(CreateRoom(RoomSpec(
-                room_id=entry.room_id, description=f"surgery_teach room {room}"[:100],
-                secret=entry.secret, publishers=self._publishers, bitrate=self._bitrate,
-                allowed_tokens=(token,))))
+            commands.append(CreateRoom(self._spec(room, entry, (token,))))
         else:
             commands.append(AllowTokens(entry.room_id, entry.secret, (token,)))
         entry.tokens[participant] = token
@@ -153,7 +172,22 @@ class ClassRooms:
         if not entry.tokens:
             del self._rooms[room]
             return [DestroyRoom(entry.room_id, entry.secret), RemoveToken(token)]
-        return [DisallowTokens(entry.room_id, entry.secret, (token,)), RemoveToken(token)]
+        return [Kick(entry.room_id, entry.secret, participant),
+                DisallowTokens(entry.room_id, entry.secret, (token,)), RemoveToken(token)]
+
+    def restore(self, room: str) -> list[Command]:
+        """Janus came back (restarted, or our line to it did): make ``room``'s Janus room
+        again with the same id, secret and tokens, so everyone's grant still opens it."""
+        entry = self._rooms.get(room)
+        if entry is None:
+            return []
+        tokens = tuple(entry.tokens.values())
+        return [*(AddToken(token) for token in tokens),
+                RecreateRoom(self._spec(room, entry, tokens))]
+
+    def tokens(self) -> set[str]:
+        """Every token handed out and not withdrawn, in every room."""
+        return {token for entry in self._rooms.values() for token in entry.tokens.values()}
 
     def close(self, room: str) -> list[Command]:
         """``room`` leaves class mode (back to peer to peer) or ends: destroy its Janus
@@ -163,6 +197,11 @@ class ClassRooms:
             return []
         return [DestroyRoom(entry.room_id, entry.secret),
                 *(RemoveToken(token) for token in entry.tokens.values())]
+
+    def _spec(self, room: str, entry: _ClassRoom, tokens: tuple[str, ...]) -> RoomSpec:
+        return RoomSpec(room_id=entry.room_id, description=f"surgery_teach room {room}"[:100],
+                        secret=entry.secret, publishers=self._publishers,
+                        bitrate=self._bitrate, allowed_tokens=tokens)
 
     def _unused_room_id(self) -> int:
         used = {entry.room_id for entry in self._rooms.values()}

@@ -106,12 +106,15 @@ class JanusSession:
         self._reader: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._closed_reason = ""
+        self.ended = asyncio.Event()
+        """Set once the session is over (:meth:`wait_ended`)."""
 
     @classmethod
     async def connect(cls, url: str, credentials: Credentials, *,
                       timeout: float = REQUEST_TIMEOUT,
-                      keepalive_every: float = KEEPALIVE_EVERY) -> JanusSession:
-        """Open the WebSocket to ``url`` and create a Janus session on it."""
+                      keepalive_every: float | None = None) -> JanusSession:
+        """Open the WebSocket to ``url`` and create a Janus session on it, kept alive every
+        ``keepalive_every`` s (None: :data:`KEEPALIVE_EVERY`, read at each connect)."""
         try:
             socket = await asyncio.wait_for(
                 websockets.connect(url, subprotocols=[websockets.Subprotocol(API_SUBPROTOCOL)],
@@ -131,7 +134,8 @@ class JanusSession:
         except BaseException:
             await session.close()
             raise
-        session._keeper = asyncio.create_task(session._keepalive(keepalive_every),
+        session._keeper = asyncio.create_task(session._keepalive(keepalive_every
+                                                                 or KEEPALIVE_EVERY),
                                               name="janus-keepalive")
         logger.debug("janus session %s open at %s", session.id, url)
         return session
@@ -146,6 +150,8 @@ class JanusSession:
             plugin=plugin), timeout=timeout)
         handle = PluginHandle(self, reply_id("attach", reply), plugin)
         self._handles[handle.id] = handle
+        if self.ended.is_set():  # ended while the answer was on its way: say so
+            handle._deliver({"janus": "closed", "reason": self._closed_reason})
         return handle
 
     def forget(self, handle: PluginHandle) -> None:
@@ -192,14 +198,32 @@ class JanusSession:
         except websockets.ConnectionClosed as exc:
             reason = f"connection lost: {exc}"
         finally:
-            self._closed_reason = self._closed_reason or reason
-            failure = MediaServerUnavailableError(
-                f"the media server connection ended ({self._closed_reason})", self.url)
-            for waiter in self._waiting.values():
-                if not waiter.done():
-                    waiter.set_exception(failure)
-            for handle in self._handles.values():
-                handle._deliver({"janus": "closed", "reason": self._closed_reason})
+            self._end(reason)
+
+    def _end(self, reason: str) -> None:
+        """The session is over (the socket closed, or Janus timed the session out): fail
+        the requests waiting and tell every handle, once."""
+        if self.ended.is_set():
+            return
+        self._closed_reason = self._closed_reason or reason
+        failure = MediaServerUnavailableError(
+            f"the media server connection ended ({self._closed_reason})", self.url)
+        for waiter in self._waiting.values():
+            if not waiter.done():
+                waiter.set_exception(failure)
+        for handle in self._handles.values():
+            handle._deliver({"janus": "closed", "reason": self._closed_reason})
+        self.ended.set()
+
+    @property
+    def ended_reason(self) -> str:
+        """Why the session ended ("" while it goes on)."""
+        return self._closed_reason if self.ended.is_set() else ""
+
+    async def wait_ended(self) -> str:
+        """Wait until the session ends (Janus went away, or timed it out); the reason."""
+        await self.ended.wait()
+        return self._closed_reason
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("janus")
@@ -214,8 +238,8 @@ class JanusSession:
         handle = self._handles.get(message.get("sender", -1))
         if handle is not None:
             handle._deliver(message)
-        elif kind == "timeout":
-            self._closed_reason = "the media server timed the session out"
+        elif kind == "timeout":  # Janus forgot this session: nothing on it works now
+            self._end("the media server timed the session out")
 
     async def _keepalive(self, every: float) -> None:
         while True:
@@ -226,8 +250,9 @@ class JanusSession:
                     session_id=self.id))
             except MediaServerUnavailableError:
                 return
-            except MediaServerError as exc:
+            except MediaServerError as exc:  # Janus no longer knows the session (458)
                 logger.warning("media server keepalive refused: %s", exc)
+                self._end("the media server ended the session")
                 return
 
     async def close(self) -> None:

@@ -81,6 +81,21 @@ def kick(room_id: int, secret: str, feed_id: int) -> dict[str, Any]:
     return {"request": "kick", "room": room_id, "secret": secret, "id": feed_id}
 
 
+def list_participants(room_id: int) -> dict[str, Any]:
+    """``listparticipants``: who is in the room (publishing or not), with feed ids and
+    displays (the signaling server finds a removed participant's feed with it)."""
+    return {"request": "listparticipants", "room": room_id}
+
+
+def read_participants(data: Mapping[str, Any]) -> tuple[tuple[int, str], ...]:
+    """``(feed id, display)`` of each participant in a ``listparticipants`` answer."""
+    items = data.get("participants")
+    if not isinstance(items, list):
+        return ()
+    return tuple((item["id"], str(item.get("display", ""))) for item in items
+                 if isinstance(item, dict) and isinstance(item.get("id"), int))
+
+
 def join_as_publisher(room_id: int, display: str, token: str) -> dict[str, Any]:
     """Join as a participant (publishing or not): gives a feed id and a private id."""
     return {"request": "join", "ptype": "publisher", "room": room_id, "display": display,

@@ -13,8 +13,10 @@ room and this participant's token) and:
   :class:`~surgery_teach.media.receive.VideoReceiver`\\ s, voice as audio tracks, through
   the callbacks, as peer to peer.
 
-When Janus goes away, ``on_lost(reason)`` is called once; the caller falls back to peer
-to peer or starts again with a fresh grant. :meth:`ClassMedia.stop` leaves the room.
+When Janus goes away (the connection or session ends, Janus hangs up, the room is
+destroyed, or the signaling server throws this participant out), ``on_lost(reason)`` is
+called once; the caller starts again after a pause (:mod:`.class_route`).
+:meth:`ClassMedia.stop` leaves the room.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
@@ -164,11 +167,10 @@ class ClassMedia:
         handle = self.participant.handle
         while not self._stopped:
             event = await handle.events.get()
-            if event.get("janus") in ("closed", "hangup"):
-                if event.get("janus") == "closed":
-                    self._lost(str(event.get("reason", "the media server connection ended")))
-                    return
-                continue
+            gone = lost_reason(event)
+            if gone:
+                self._lost(gone)
+                return
             data = plugin_data(event)
             for key in ("unpublished", "leaving"):
                 if isinstance(data.get(key), int):
@@ -213,3 +215,21 @@ class ClassMedia:
             await self.publisher.close()
         with contextlib.suppress(MediaServerError):
             await self.participant.leave()
+
+
+def lost_reason(event: dict[str, Any]) -> str:
+    """Why this participant is no longer in its Janus room, from an event on its own
+    handle ("" if it still is): the connection or session ended, Janus hung up its peer
+    connection, the room was destroyed (Janus restarted, or the room was closed), or the
+    signaling server threw it out."""
+    kind = event.get("janus")
+    data = plugin_data(event)
+    if kind == "closed":
+        return str(event.get("reason") or "the media server connection ended")
+    if kind == "hangup":
+        return f"the media server hung up ({event.get('reason') or 'no reason given'})"
+    if data.get("videoroom") == "destroyed":
+        return "the media-server room was closed"
+    if data.get("leaving") == "ok" and data.get("reason") == "kicked":
+        return "thrown out of the media-server room"
+    return ""

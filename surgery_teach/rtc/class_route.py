@@ -5,10 +5,14 @@ On ``"mode":"class"`` the session starts :class:`~.class_media.ClassMedia` with 
 grant (publishing its sources' layers once, watching everyone else's) and keeps its
 peer-to-peer connections until pictures arrive through Janus (at most
 :data:`HANDOVER_SECONDS`), so the picture does not stop while the paths change. Meanwhile
-and afterwards no new peer-to-peer connection is made. On ``"mode":"peer"`` (or when
-Janus goes away) it leaves Janus and connects peer to peer again.
-:class:`~surgery_teach.rtc.session.LiveSession` mixes this in; the attributes it reads are
-the session's, declared below.
+and afterwards no new peer-to-peer connection is made. When Janus cannot be reached, or
+goes away (its connection ends, it times the session out, hangs up, or the room is
+destroyed because Janus restarted), the session tries again with the same grant after
+1, 2, 4... s (at most :data:`RETRY_MOST`): the rest of the room is in class mode too and
+ignores peer-to-peer offers, and the signaling server makes the room again on a Janus
+that restarted. Only ``"mode":"peer"`` (the room leaves class mode) brings it back to
+peer to peer. :class:`~surgery_teach.rtc.session.LiveSession` mixes this in; the
+attributes it reads are the session's, declared below.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ CLASS = "class"
 HANDOVER_SECONDS = 3.0
 """Longest the peer-to-peer connections stay up after class mode began, waiting for the
 first pictures through Janus (a surgeon who watches nobody waits this long)."""
+RETRY_FIRST = 1.0
+RETRY_MOST = 16.0
+"""Pauses before trying Janus again after it failed: doubling from the first, capped."""
 
 
 class ClassRoute:
@@ -68,8 +75,11 @@ class ClassRoute:
     route: str = PEER
     """``peer`` or ``class``: where this participant's media goes now."""
     class_media: ClassMedia | None = None
+    class_tries: int = 0
+    """Times Janus was tried for the current grant (1 when it worked at once)."""
     _grant: ClassGrant | None = None
     _class_receivers: list[VideoReceiver]
+    _class_keeper: asyncio.Task[None] | None = None
 
     @property
     def in_class(self) -> bool:
@@ -83,30 +93,65 @@ class ClassRoute:
             await self._back_to_peers(route.reason)
 
     async def _into_class(self, grant: ClassGrant) -> None:
-        if self.class_media is not None and self._grant == grant:
-            return
+        if self._grant == grant and self._class_keeper is not None:
+            return  # the same route again (a rejoin): the media goes on, or is retried
         await self._stop_class()
+        was_class, self.route, self._grant, self.class_tries = self.route, CLASS, grant, 0
+        if was_class != CLASS:
+            logger.info("media through the media server now")
+            self._emit("route", CLASS, "")
+        self._class_keeper = asyncio.ensure_future(self._keep_class(grant))
+
+    async def _keep_class(self, grant: ClassGrant) -> None:
+        """Reach Janus with ``grant`` and stay there: after each failure or loss, try
+        again with a growing pause, until the route changes."""
+        pause = RETRY_FIRST
+        while self._grant == grant:
+            lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            self.class_tries += 1
+            try:
+                media = await self._start_class(grant, lost)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure: the room's media is through Janus
+                why = str(exc) if isinstance(exc, MediaServerError) else repr(exc)
+                logger.warning("the media server cannot be used now (%s): trying again "
+                               "in %g s", why, pause)
+            else:
+                self.class_media = media
+                self._spawn(self._retire_peers(media))
+                pause = RETRY_FIRST
+                reason = await lost
+                if self.class_media is media:
+                    self.class_media = None
+                    await media.stop()
+                self._class_gone()
+                logger.warning("the media server went away (%s): trying again in %g s",
+                               reason, pause)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, RETRY_MOST)
+
+    async def _start_class(self, grant: ClassGrant, lost: asyncio.Future[str]) -> ClassMedia:
         self._class_receivers = []
-        try:
-            media = await ClassMedia.start(
-                grant, display=self._me.id, encoders=self.encoders,
-                microphone=self.microphone, relay=self._relay,
-                options=ClassOptions(
-                    ladders=tuple(self.config.ladders), tuned=not self.config.stock,
-                    start_layer=0 if self._me.role is Role.MENTOR else None,
-                    ice_servers=self.ice_servers),
-                on_video=self._class_video, on_video_ended=self._class_video_ended,
-                on_audio=self._class_audio, on_lost=self._class_lost)
-        except Exception as exc:  # any failure: the media must go on somehow
-            logger.warning("class mode failed, peer to peer instead: %s", exc)
-            await self._back_to_peers(f"the media server could not be used ({exc})"
-                                      if isinstance(exc, MediaServerError) else
-                                      "the media server could not be used")
-            return
-        self.class_media, self._grant, self.route = media, grant, CLASS
-        logger.info("media through the media server now")
-        self._emit("route", CLASS, "")
-        self._spawn(self._retire_peers(media))
+
+        def on_lost(reason: str) -> None:
+            if not lost.done():
+                lost.set_result(reason)
+
+        return await ClassMedia.start(
+            grant, display=self._me.id, encoders=self.encoders,
+            microphone=self.microphone, relay=self._relay,
+            options=ClassOptions(
+                ladders=tuple(self.config.ladders), tuned=not self.config.stock,
+                start_layer=0 if self._me.role is Role.MENTOR else None,
+                ice_servers=self.ice_servers),
+            on_video=self._class_video, on_video_ended=self._class_video_ended,
+            on_audio=self._class_audio, on_lost=on_lost)
+
+    def _class_gone(self) -> None:
+        """Forget what came through a Janus connection that ended."""
+        for receiver in list(self._class_receivers):
+            self._class_video_ended(receiver)
 
     async def _retire_peers(self, media: ClassMedia) -> None:
         """Close the peer-to-peer connections once pictures come through Janus."""
@@ -140,7 +185,12 @@ class ClassRoute:
                     await self._offer_to(other)
 
     async def _stop_class(self) -> None:
+        keeper, self._class_keeper = self._class_keeper, None
         media, self.class_media, self._grant = self.class_media, None, None
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await keeper
         if media is not None:
             await media.stop()
 
@@ -153,9 +203,10 @@ class ClassRoute:
         self._emit("video", receiver)
 
     def _class_video_ended(self, receiver: VideoReceiver) -> None:
+        if receiver not in self._class_receivers:
+            return  # told already (its Janus connection ended before its track did)
+        self._class_receivers.remove(receiver)
         self.freeze.forget_received(receiver)
-        if receiver in self._class_receivers:
-            self._class_receivers.remove(receiver)
         if receiver in self.receivers:
             self.receivers.remove(receiver)
         self._emit("video-ended", receiver)
@@ -166,7 +217,3 @@ class ClassRoute:
             return
         self.voices[participant_id] = track
         self._emit("audio", self._voice_relay.subscribe(track), info)
-
-    def _class_lost(self, reason: str) -> None:
-        logger.warning("the media server went away (%s): back to peer to peer", reason)
-        self._spawn(self._back_to_peers(f"the media server went away: {reason}"))

@@ -123,7 +123,7 @@ def test_a_class_room_through_janus_admits_by_token_and_switches_layers(
 
         # Once the viewer has left, its token no longer opens Janus.
         assert control.ask({"release": ["lab", "viewer"]})["commands"] == [
-            "DisallowTokens", "RemoveToken"]
+            "Kick", "DisallowTokens", "RemoveToken"]
         refused = LabProcess.start(lab, "refused", in_namespace(county.lan_ns, [
             *peers_command[:3], "refused", *peers_command[4:]]), tmp_path, env=env)
         assert refused.wait(seconds(60)) == 0, refused.tail(10)

@@ -13,7 +13,9 @@ from signaling_server.media_server.rooms import (
     CreateRoom,
     DestroyRoom,
     DisallowTokens,
+    Kick,
     MediaGrant,
+    RecreateRoom,
     RemoveToken,
     uses_media_server,
 )
@@ -62,12 +64,15 @@ def test_rooms_are_separate_with_separate_secrets() -> None:
     assert isinstance(commands[1], CreateRoom) and commands[1].spec.secret == "secret2"
 
 
-def test_leaving_withdraws_the_token_from_the_room_and_from_janus() -> None:
+def test_leaving_throws_the_participant_out_and_withdraws_its_token() -> None:
+    """Withdrawing the token stops new requests only; the kick (by the participant id
+    it joined Janus as) stops what its session already receives."""
     rooms = _rooms()
     rooms.admit("or-3", "surgeon")
     rooms.admit("or-3", "trainee-1")
     assert rooms.release("or-3", "trainee-1") == [
-        DisallowTokens(101, "secret1", ("tok2",)), RemoveToken("tok2")]
+        Kick(101, "secret1", "trainee-1"), DisallowTokens(101, "secret1", ("tok2",)),
+        RemoveToken("tok2")]
     assert rooms.grant("or-3", "trainee-1") is None
     assert rooms.grant("or-3", "surgeon") == MediaGrant(101, "tok1")
 
@@ -81,6 +86,23 @@ def test_the_last_one_out_destroys_the_janus_room() -> None:
     # Coming back makes a fresh room and token.
     grant, commands = rooms.admit("or-3", "surgeon")
     assert grant == MediaGrant(202, "tok2") and isinstance(commands[1], CreateRoom)
+
+
+def test_after_a_janus_restart_each_room_is_made_again_with_the_same_grants() -> None:
+    rooms = _rooms()
+    rooms.admit("or-3", "surgeon")
+    rooms.admit("or-3", "trainee-1")
+    rooms.admit("or-7", "surgeon")
+    commands = rooms.restore("or-3")
+    assert commands[:2] == [AddToken("tok1"), AddToken("tok2")]
+    assert isinstance(commands[2], RecreateRoom) and len(commands) == 3
+    spec = commands[2].spec
+    assert (spec.room_id, spec.secret, spec.allowed_tokens) == (101, "secret1",
+                                                                ("tok1", "tok2"))
+    assert (spec.bitrate, spec.publishers) == (2_500_000, 2)
+    assert rooms.restore("elsewhere") == []
+    assert rooms.tokens() == {"tok1", "tok2", "tok3"}
+    assert rooms.grant("or-3", "trainee-1") == MediaGrant(101, "tok2")  # unchanged
 
 
 def test_releasing_someone_unknown_does_nothing() -> None:
