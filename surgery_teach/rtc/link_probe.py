@@ -97,18 +97,22 @@ class LinkProbe:
         loop = asyncio.get_running_loop()
         start = loop.time()
         history: dict[int, RtpPacket] = getattr(self._sender, "_RTCRtpSender__rtp_history", {})
-        while (elapsed := loop.time() - start) < self.seconds:
-            owed = self.rate_bps * elapsed / 8 - self.sent_bytes
-            recent = newest_packets(history, RECENT_PACKETS)
-            for packet in itertools.cycle(recent) if recent else ():
-                if owed <= 0:
-                    break
-                await self._resend(packet.sequence_number)
-                size = len(packet.payload) + RTX_OVERHEAD
-                owed -= size
-                self.sent_bytes += size
-                self.sent_packets += 1
-            await asyncio.sleep(PROBE_TICK)
+        try:
+            while (elapsed := loop.time() - start) < self.seconds:
+                owed = self.rate_bps * elapsed / 8 - self.sent_bytes
+                recent = newest_packets(history, RECENT_PACKETS)
+                for packet in itertools.cycle(recent) if recent else ():
+                    if owed <= 0:
+                        break
+                    await self._resend(packet.sequence_number)
+                    size = len(packet.payload) + RTX_OVERHEAD
+                    owed -= size
+                    self.sent_bytes += size
+                    self.sent_packets += 1
+                await asyncio.sleep(PROBE_TICK)
+        except ConnectionError as exc:  # the connection closed under it: nothing to judge
+            logger.debug("link probe ended: %s", exc)
+            return
         self.finished = True
         try:
             self._on_done(self)
