@@ -5,7 +5,8 @@ about ``--mb`` MB by repeating its packets (a real, playable Matroska file), sta
 ``python -m library_server`` over TLS on 127.0.0.1 in its own process and publishes the
 case with ``surgery_teach.caselibrary.publish_case``; prints MB/s (whole publish, and the
 sending part alone, after the checksums) and the CPU of the server and the client
-(% of one core, psutil).
+(% of one core, psutil). ``--encrypted`` publishes the same case encrypted at rest (as
+cases are recorded by default), so the client decrypts it as it reads and sends.
 
 ``search``: fills an embedded (SQLite) index with ``--cases`` synthetic cases in 20
 hospitals and 10 courses, starts the server on it and times ``GET /api/v1/cases`` over
@@ -13,7 +14,7 @@ TLS for a student who may watch 3 collections and for a librarian who sees all: 
 list, free text, a chapter title, a role, a date range, a sort by title; prints p50, p95
 and max per query.
 
-    .venv/bin/python -m bench.library publish --mb 1024
+    .venv/bin/python -m bench.library publish --mb 1024 [--encrypted]
     .venv/bin/python -m bench.library search --cases 10000 --rounds 50
 """
 
@@ -40,7 +41,10 @@ sys.path.insert(0, str(ROOT))
 
 from library_server.index import open_sqlite_index  # noqa: E402
 from library_server.store import PUBLICATION_FILE  # noqa: E402
+from surgery_teach.casefile.keys import recording_key  # noqa: E402
+from surgery_teach.casefile.layout import new_case_folder  # noqa: E402
 from surgery_teach.casefile.manifest import Participant  # noqa: E402
+from surgery_teach.casefile.sealed_folder import create_case_file  # noqa: E402
 from surgery_teach.caselibrary.connection import LibraryConnection  # noqa: E402
 from surgery_teach.caselibrary.passes import LibraryRole, issue_library_token  # noqa: E402
 from surgery_teach.caselibrary.publish import Phase, PublishProgress, publish_case  # noqa: E402
@@ -81,11 +85,26 @@ def grow(video: Path, megabytes: float) -> None:
     os.replace(bigger, video)
 
 
+def seal_copy(case: Path, into: Path) -> Path:
+    """``case`` copied into a new folder encrypted with a hospital passphrase (the plain
+    copy is removed), as the recorder writes an encrypted case."""
+    key = recording_key(encrypt=True, passphrase="bench hospital passphrase")
+    sealed = new_case_folder(into, "bench case", key=key)
+    for path in sorted(case.iterdir()):
+        if path.is_file():
+            with open(path, "rb") as source, create_case_file(sealed / path.name) as target:
+                shutil.copyfileobj(source, target, 8 << 20)
+    shutil.rmtree(case)
+    return sealed
+
+
 def bench_publish(args: argparse.Namespace) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="bench-library-"))
     try:
         case = recorded_case(work)
         grow(case / "endoscope.mkv", args.mb)
+        if args.encrypted:
+            case = seal_copy(case, work / "sealed")
         size = sum(p.stat().st_size for p in case.iterdir() if p.is_file())
         cert = make_certificate(work)
         secret_file = work / "secret"
@@ -124,6 +143,7 @@ def bench_publish(args: argparse.Namespace) -> dict[str, object]:
             "server_cpu_percent": round(100 * server_cpu / wall, 1),
             "client_cpu_percent": round(100 * client_cpu / wall, 1),
             "tls": True,
+            "encrypted_case": bool(args.encrypted),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -232,6 +252,8 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     publish = commands.add_parser("publish")
     publish.add_argument("--mb", type=float, default=1024)
+    publish.add_argument("--encrypted", action="store_true",
+                         help="publish the case encrypted at rest (the recorder's default)")
     search = commands.add_parser("search")
     search.add_argument("--cases", type=int, default=10_000)
     search.add_argument("--rounds", type=int, default=50)

@@ -34,10 +34,12 @@ from surgery_teach.caselibrary.wire import (
     API_PREFIX,
     WIRE_VERSION,
     CaseSummary,
+    FileEntry,
     UploadState,
     case_list_to_json,
     case_summary_to_json,
     check_case_id,
+    check_clip_name,
     error_to_json,
     parse_publish_request,
     upload_status_to_json,
@@ -87,6 +89,9 @@ def make_app(library: Library) -> web.Application:
     app.router.add_get(f"{p}/cases", list_cases)
     app.router.add_get(f"{p}/cases/{{case}}", case_detail)
     app.router.add_get(f"{p}/cases/{{case}}/chapters", case_chapters)
+    app.router.add_put(f"{p}/cases/{{case}}/chapters", edit_chapters)
+    app.router.add_put(f"{p}/cases/{{case}}/clips/{{name}}", add_clip)
+    app.router.add_get(f"{p}/cases/{{case}}/clips/{{name}}", case_clip)
     app.router.add_get(f"{p}/cases/{{case}}/files/{{name}}", case_file)
     return app
 
@@ -323,6 +328,96 @@ async def case_chapters(request: web.Request) -> web.Response:
     body: dict[str, Any] = {"version": WIRE_VERSION, "chapters": [
         {"title": title, "time": time_} for title, time_ in summary.chapters]}
     return _json(json.dumps(body, ensure_ascii=False).encode())
+
+
+async def edit_chapters(request: web.Request) -> web.Response:
+    """``PUT .../chapters`` with a ``chapters.json`` body: a mentor who may watch the case
+    replaces its chapter list; students see it at once (search too). The recording's own
+    files are never changed."""
+    library = request.app[LIBRARY]
+    summary = await _watchable(request)
+    _mentor(request, "change a case's chapters")
+    try:
+        text = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise LibraryError("the chapters must be UTF-8 JSON", status=400,
+                           code="bad-chapters") from None
+    store = library.store
+    async with library.lock(summary.id, "chapters"):
+        publication = await asyncio.to_thread(store.save_chapters, summary.id, text)
+        updated = await asyncio.to_thread(summarize, store.case_folder(summary.id),
+                                          publication)
+        await asyncio.to_thread(library.index.add, updated)
+    library.audit.write(_record(request, AuditEvent.EDIT, "chapters", case=summary.id))
+    return _json(case_summary_to_json(updated))
+
+
+def _mentor(request: web.Request, what: str) -> None:
+    viewer = request[_PASS]
+    if viewer.role is not LibraryRole.MENTOR:
+        raise LibraryError(f"a {viewer.role.value} token may not {what}; ask a mentor",
+                           status=403, code="not-allowed")
+
+
+async def add_clip(request: web.Request) -> web.Response:
+    """``PUT .../clips/NAME`` with an exported MP4 and its ``X-Chunk-SHA256``: a mentor who
+    may watch the case adds the clip beside the recording; students see it in the case's
+    summary. A clip of the same name is replaced; the recording is never touched."""
+    library = request.app[LIBRARY]
+    summary = await _watchable(request)
+    _mentor(request, "add clips to a case")
+    name = check_clip_name(request.match_info["name"])
+    length = request.content_length
+    if length is None:
+        raise LibraryError("a clip needs its Content-Length", status=411, code="no-length")
+    if length > library.config.max_chunk_bytes:
+        raise LibraryError(f"a clip may hold at most {library.config.max_chunk_bytes} bytes",
+                           status=413, code="too-large")
+    expected = request.headers.get(CHUNK_HEADER, "").lower()
+    if len(expected) != 64:
+        raise LibraryError(f"send the clip's SHA-256 in {CHUNK_HEADER}", status=400,
+                           code="bad-request")
+    store = library.store
+    async with library.lock(summary.id, f"clip:{name}"):
+        partial, file = await asyncio.to_thread(store.begin_clip, summary.id, name, length)
+        digest, received = hashlib.sha256(), 0
+        try:
+            try:
+                async for piece in request.content.iter_chunked(_WRITE_BLOCK):
+                    digest.update(piece)
+                    received += len(piece)
+                    await asyncio.to_thread(store.write, summary.id, name, file, piece)
+            finally:
+                await asyncio.to_thread(file.close)
+        except (ConnectionError, ClientPayloadError) as exc:
+            partial.unlink(missing_ok=True)
+            raise LibraryError(f"the clip {name} was cut short after {received} bytes; it was "
+                               "not kept, send it again", status=400,
+                               code="incomplete-chunk") from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        publication = await asyncio.to_thread(
+            store.end_clip, summary.id, name, partial, FileEntry(name, length, expected),
+            received, digest.hexdigest())
+        updated = await asyncio.to_thread(summarize, store.case_folder(summary.id),
+                                          publication)
+        await asyncio.to_thread(library.index.add, updated)
+    library.audit.write(_record(request, AuditEvent.EDIT, "clip", case=summary.id))
+    return _json(case_summary_to_json(updated))
+
+
+async def case_clip(request: web.Request) -> web.StreamResponse:
+    """A clip added to the case, whole or by ranges."""
+    library = request.app[LIBRARY]
+    summary = await _watchable(request)
+    name = check_clip_name(request.match_info["name"])
+    if name not in {c.name for c in summary.clips}:
+        raise LibraryError(f"this case has no clip {name!r}", status=404, code="no-such-file")
+    library.audit.view(_record(request, AuditEvent.VIEW, "opened", case=summary.id))
+    return web.FileResponse(library.store.clip_path(summary.id, name), chunk_size=256 * 1024,
+                            headers={"Content-Type": "video/mp4",
+                                     "Cache-Control": "private, max-age=86400"})
 
 
 async def case_file(request: web.Request) -> web.StreamResponse:

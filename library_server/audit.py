@@ -1,7 +1,7 @@
 """The library's audit log: one JSON line per publish, view and refusal.
 
 Each line has the same keys in the same order (``null`` where unknown): ``time`` (UTC, ISO
-8601), ``event`` (``publish``, ``view``, ``denial``, ``auth-failure``), ``outcome``,
+8601), ``event`` (``publish``, ``view``, ``edit``, ``denial``, ``auth-failure``), ``outcome``,
 ``case``, ``user`` (the token's ``sub``), ``name``, ``role``, ``address``, ``status``.
 A ``view`` is written when someone opens a case (its manifest, events, chapters or media),
 at most once per person and case every :data:`VIEW_EVERY` seconds, so that the range
@@ -30,6 +30,7 @@ VIEW_EVERY: Final = 600.0
 class AuditEvent(StrEnum):
     PUBLISH = "publish"  # outcome: stored, already-stored, refused (with status)
     VIEW = "view"
+    EDIT = "edit"  # a mentor changed a stored case's chapters (outcome: chapters)
     DENIAL = "denial"  # a valid token asked for something it may not (403, 404)
     AUTH_FAILURE = "auth-failure"  # no valid token (401)
 

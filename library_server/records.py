@@ -51,4 +51,5 @@ def summarize(folder: Path, publication: Publication) -> CaseSummary:
         thumbnail=entry.thumbnail is not None,
         published_at=publication.published_at or dt.datetime.now(dt.UTC),
         publisher=publication.publisher,
+        clips=publication.clips,
     )

@@ -9,6 +9,11 @@ absent, never half there. The index is written after the rename, and :meth:`Case
 unindexed` lets the server catch up after a kill between the two. Stored cases are never
 changed or removed by a publish; a full disk refuses new bytes, nothing else.
 
+Edits after the case, by a mentor, change only what lies beside the recording:
+:meth:`CaseStore.save_chapters` replaces ``chapters.json``, :meth:`CaseStore.begin_clip`
+and :meth:`CaseStore.end_clip` add an exported clip under ``clips/``. The manifest, event
+log and media as recorded are never modified.
+
 Blocking methods: call them from a worker thread.
 """
 
@@ -28,8 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from surgery_teach.casebook.chapters import chapters_to_json, parse_chapters
 from surgery_teach.casefile.manifest import MANIFEST_FILE, parse_manifest
 from surgery_teach.caselibrary.wire import (
+    CHAPTERS_FILE,
     FileEntry,
     FileProgress,
     PublishRequest,
@@ -44,6 +51,7 @@ logger = logging.getLogger("library_server")
 
 PUBLICATION_FILE: Final = ".publication.json"
 """Who published the case, when, into which collections (never served)."""
+CLIPS_DIR: Final = "clips"
 _HASH_BLOCK: Final = 4 << 20
 
 
@@ -59,6 +67,7 @@ class Publication:
     publisher_user: str
     created: dt.datetime
     published_at: dt.datetime | None = None
+    clips: tuple[FileEntry, ...] = ()  # exported clips a mentor added afterwards
 
     def file(self, name: str) -> FileEntry:
         for entry in self.files:
@@ -181,6 +190,58 @@ class CaseStore:
             _write_atomically(self.case_folder(case) / PUBLICATION_FILE,
                               _publication_json(updated))
         return self.stored_status(case)
+
+    def save_chapters(self, case: str, text: str) -> Publication:
+        """Replace the stored ``case``'s chapter list with the ``chapters.json`` text
+        ``text`` (checked first: 400 ``bad-chapters``); its publication record, updated.
+        Only that file changes, atomically; the recording stays as it was published."""
+        try:
+            chapters = parse_chapters(text)
+        except RecordingError as exc:
+            raise LibraryError(f"the chapters are not valid: {exc}", status=400,
+                               code="bad-chapters") from None
+        data = chapters_to_json(chapters).encode("utf-8")
+        entry = FileEntry(CHAPTERS_FILE, len(data), hashlib.sha256(data).hexdigest())
+        folder = self.case_folder(case)
+        with self._lock:
+            known = self.publication(case)
+            self._check_room(len(data))
+            _write_atomically(folder / CHAPTERS_FILE, data)
+            files = (*(f for f in known.files if f.name != CHAPTERS_FILE), entry)
+            updated = Publication(**{**known.__dict__, "files": files})
+            _write_atomically(folder / PUBLICATION_FILE, _publication_json(updated))
+        return updated
+
+    def clip_path(self, case: str, name: str) -> Path:
+        return self.case_folder(case) / CLIPS_DIR / name
+
+    def begin_clip(self, case: str, name: str, size: int) -> tuple[Path, BinaryIO]:
+        """A hidden file to receive clip ``name`` of stored ``case`` (``size`` bytes), and
+        its path; 507 ``disk-full`` if it would not fit."""
+        self.publication(case)  # 404 if the case is not stored
+        self._check_room(size)
+        partial = self.clip_path(case, f".{name}.part")
+        partial.parent.mkdir(exist_ok=True)
+        return partial, open(partial, "wb")
+
+    def end_clip(self, case: str, name: str, partial: Path, entry: FileEntry,
+                 received: int, digest: str) -> Publication:
+        """Keep the clip received into ``partial`` if it is ``entry`` (size, SHA-256;
+        422 ``corrupt-file`` and nothing kept if not); the updated publication record."""
+        if received != entry.size or digest != entry.sha256:
+            partial.unlink(missing_ok=True)
+            raise LibraryError(f"the clip {name} arrived corrupt or cut short ({received} of "
+                               f"{entry.size} bytes, SHA-256 {digest[:16]}...); it was not "
+                               "kept, send it again", status=422, code="corrupt-file")
+        with self._lock:
+            known = self.publication(case)
+            os.replace(partial, self.clip_path(case, name))
+            _sync_folder(partial.parent)
+            clips = (*(c for c in known.clips if c.name != name), entry)
+            updated = Publication(**{**known.__dict__, "clips": clips})
+            _write_atomically(self.case_folder(case) / PUBLICATION_FILE,
+                              _publication_json(updated))
+        return updated
 
     def stored_status(self, case: str) -> UploadStatus:
         known = self.publication(case)
@@ -357,6 +418,7 @@ def _publication_json(p: Publication) -> bytes:
         "publisher_user": p.publisher_user,
         "created": p.created.isoformat(),
         "published_at": p.published_at.isoformat() if p.published_at else None,
+        "clips": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in p.clips],
     }
     return (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode()
 
@@ -373,6 +435,8 @@ def _parse_publication(body: dict[str, Any]) -> Publication:
         created=dt.datetime.fromisoformat(body["created"]),
         published_at=(dt.datetime.fromisoformat(body["published_at"])
                       if body.get("published_at") else None),
+        clips=tuple(FileEntry(str(f["name"]), int(f["size"]), str(f["sha256"]))
+                    for f in body.get("clips", [])),
     )
 
 

@@ -8,7 +8,9 @@ a token of their own for each participant (added through Janus's admin API), and
 someone who leaves or is removed is thrown out of the Janus room and its token withdrawn
 at once. A room stays on the media server once there (so nobody's picture flips back and
 forth as trainees come and go) until class mode is given up with the room back at or
-under the threshold, or the room empties.
+under the threshold (the Janus room then lives :data:`CLOSE_AFTER` seconds more, so
+the pictures go on through it while the peer-to-peer connections come up), or the room
+empties.
 
 Each room is moved by a task of its own (:meth:`Classes.schedule`; requests that come
 while it works are folded into one more pass), so joins, signals, chat and marks never
@@ -55,6 +57,10 @@ RETRY_SECONDS = 60.0
 RECONNECT_FIRST = 1.0
 RECONNECT_MOST = 30.0
 """Pauses between tries to reach a media server that went away: doubling, capped."""
+CLOSE_AFTER = 5.0
+"""A room that gives class mode up stays on Janus this long after its participants are
+told to go peer to peer, so their pictures go on through Janus until the new
+peer-to-peer connections carry them (make before break)."""
 CLASS_ROLES = (Role.SURGEON, Role.MENTOR)
 DOWN_REASON = ("the media server does not answer now; the room moves to it once it is "
                "back")
@@ -110,6 +116,7 @@ class Classes:
         self._members: Members = lambda room: ()
         self._deliver: Deliver = lambda room, routes: None
         self._watcher: asyncio.Task[None] | None = None
+        self._closing: dict[asyncio.Task[None], tuple[str, list[Command]]] = {}
         self._clock = clock
         self._connect = connect
         self._reconnect = (reconnect_first, reconnect_most)
@@ -288,9 +295,21 @@ class Classes:
 
     async def _back_to_peer(self, room: str, participants: Sequence[ParticipantInfo],
                             reason: str) -> list[tuple[str, MediaRoute]]:
-        await self._carry_out(self.rooms.close(room), room)
+        """Tell everyone to go peer to peer now; destroy the Janus room (and withdraw
+        the tokens) :data:`CLOSE_AFTER` seconds later, once their peer-to-peer
+        connections carry the pictures."""
+        commands = self.rooms.close(room)
+        if commands:
+            task = asyncio.get_running_loop().create_task(
+                self._close_later(room, commands), name=f"class-close-{room}")
+            self._closing[task] = (room, commands)
+            task.add_done_callback(lambda done: self._closing.pop(done, None))
         logger.info("room %s back to peer to peer: %s", room, reason)
         return [(p.id, MediaRoute("peer", reason=reason)) for p in participants]
+
+    async def _close_later(self, room: str, commands: list[Command]) -> None:
+        await asyncio.sleep(CLOSE_AFTER)
+        await self._carry_out(commands, room)
 
     async def _carry_out(self, commands: list[Command], room: str, *,
                          raise_error: bool = False) -> None:
@@ -364,13 +383,17 @@ class Classes:
     async def close(self) -> None:
         """Stop moving rooms and destroy every room on the media server (the signaling
         server stops)."""
-        tasks = [*self._runners.values(), *([self._watcher] if self._watcher else [])]
+        closing = list(self._closing.values())
+        tasks = [*self._runners.values(), *([self._watcher] if self._watcher else []),
+                 *self._closing]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._watcher = None
+        for room, commands in closing:  # rooms given up a moment ago: destroyed now
+            await self._carry_out(commands, room)
         for room in list(self.rooms):
             await self._carry_out(self.rooms.close(room), room)
         if self.control is not None:

@@ -47,7 +47,14 @@ class ProtocolError(SurgeryTeachError):
 
 
 class SignalingError(SurgeryTeachError):
-    """The signaling server is unreachable, refused us, or the link dropped."""
+    """The signaling server is unreachable, refused us, or the link dropped.
+
+    ``code``: the ``error`` code the server refused a ``join`` with (``room-full``,
+    ``bad-message``...), so a window can say it in the user's language; "" otherwise."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
 
 
 class NotAdmittedError(SignalingError):
@@ -56,9 +63,9 @@ class NotAdmittedError(SignalingError):
     way cannot help, so clients stop reconnecting. ``status`` is the HTTP status of a
     refused handshake (401, 403), ``None`` when a ``join`` was refused."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, code: str = "") -> None:
         self.status = status
-        super().__init__(message)
+        super().__init__(message, code=code)
 
 
 class MediaError(SurgeryTeachError):
@@ -253,3 +260,39 @@ class PlainExportError(CaseKeyError):
 class TrackingError(SurgeryTeachError):
     """A mark cannot be anchored to the tissue (too little detail under it, outside the
     picture) or the frames given to the tracker do not fit (another size or format)."""
+
+
+class ShareError(SurgeryTeachError):
+    """A file cannot be shared into the session (see :mod:`surgery_teach.sharing`):
+    nothing was sent. ``path`` is the file concerned ("" when there is none)."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class ShareTooLargeError(ShareError):
+    """The file is larger than a share may be; ``size`` and ``limit`` are in bytes."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        self.size, self.limit = size, limit
+        super().__init__(
+            f"{path} is {size / 1e6:.1f} MB, more than the {limit / 1e6:.0f} MB a shared "
+            "file may be. Export a single image or page (PNG, JPEG, one DICOM slice or a "
+            "shorter PDF) and share that. Nothing was sent.", path)
+
+
+class UnsupportedShareError(ShareError):
+    """The file is of a kind (or a DICOM compression) that cannot be shown."""
+
+
+class CorruptShareError(ShareError):
+    """The file claims a supported kind but cannot be read (truncated, damaged)."""
+
+
+class EncryptedShareError(ShareError):
+    """The document is protected by a password that was not given (or is wrong)."""
+
+
+class ShareTransferError(ShareError):
+    """A shared picture arrived malformed, too large or failed its integrity check."""

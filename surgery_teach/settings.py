@@ -68,6 +68,12 @@ class Settings:
     # Cases are encrypted at rest (key in the OS keyring, or a hospital passphrase); off
     # only for teaching material that shows no patient.
     encrypt_recordings: bool = True
+    # The hospital case library (docs/library.md): its address, this user's library token
+    # (a secret: left out of repr) and the CA of its certificate if it is the hospital's own.
+    # SURGERY_TEACH_LIBRARY_URL / _TOKEN / _CA, when set, are used instead.
+    library_url: str = ""
+    library_token: str = field(default="", repr=False)
+    library_ca_file: str = ""
 
     def recordings_path(self) -> Path:
         """The folder new case recordings go into."""

@@ -7,6 +7,7 @@ the STUN/TURN servers, when not those the signaling server gives.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +34,10 @@ from surgery_teach.protocol.passes import RoomPass
 from surgery_teach.protocol.tokens import read_claims_unverified
 from surgery_teach.settings import Settings
 from ui.common.plain import PlainLabel
+from ui.common.server_words import ice_problem_text, token_problem_text
 from ui.devices.setup import DeviceSetup
 from ui.devices.source_picker import SourcePicker
-from ui.i18n import LANGUAGES, language, role_name, tr
+from ui.i18n import LANGUAGES, language, role_name, tr, tr_n
 from ui.lobby_checks import (
     FormProblem,
     chosen_role,
@@ -45,6 +47,9 @@ from ui.lobby_checks import (
     sends_video,
     server_address,
 )
+
+SOON_SECONDS = 3600
+"""A token that runs out sooner than this says how many minutes it has left."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,7 @@ def read_ice_servers(lines: list[str]) -> tuple[IceServer, ...]:
             try:
                 servers.append(parse_ice_server(line))
             except ConfigError as exc:
-                raise SurgeryTeachError(tr(
-                    "Line {line} of the ICE servers (Advanced) cannot be used: {detail}",
-                    line=number, detail=str(exc))) from None
+                raise SurgeryTeachError(ice_problem_text(number, str(exc))) from None
     return tuple(servers)
 
 
@@ -229,10 +232,7 @@ class Lobby(QWidget):
             claims = read_claims_unverified(text)
         except ProtocolError as exc:
             self._fix_fields(False)
-            detail = exc.message.removeprefix("the room token is not valid: ")
-            self.token_problem = tr(
-                "This is not a valid room token: {detail}. Paste the whole token you were "
-                "given.", detail=detail)
+            self.token_problem = token_problem_text(exc.code)
             self._show_token_status(self.token_problem, "error")
             return
         self.claims = claims
@@ -246,6 +246,14 @@ class Lobby(QWidget):
                 "This token expired at {time}; ask the case organiser for a new one.",
                 time=when(claims.expires_at, now))
             self._show_token_status(self.token_problem, "error")
+        elif claims.expires_at - now < SOON_SECONDS:  # say how long is left
+            self._show_token_status(tr_n(
+                "For {name} as {role} in room {room}; valid for {n} more minute, until "
+                "{time}.",
+                "For {name} as {role} in room {room}; valid for {n} more minutes, until "
+                "{time}.", math.ceil((claims.expires_at - now) / 60), name=claims.name,
+                role=role_name(claims.role), room=claims.room,
+                time=when(claims.expires_at, now)), "muted")
         else:
             self._show_token_status(tr(
                 "For {name} as {role} in room {room}; valid until {time}.", name=claims.name,

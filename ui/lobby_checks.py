@@ -13,7 +13,7 @@ from surgery_teach.errors import ProtocolError, SurgeryTeachError
 from surgery_teach.local_server import LOCAL_PORT, local_url
 from surgery_teach.protocol.messages import Role
 from surgery_teach.wire.fields import MAX_NAME_CHARS, MAX_ROOM_CHARS, check_room
-from ui.i18n import tr
+from ui.i18n import tr, tr_n
 
 
 class FormProblem(SurgeryTeachError):
@@ -50,9 +50,11 @@ def display_name(text: str) -> str:
     if not name:
         raise FormProblem(tr("Enter your name so others know who is speaking."))
     if len(name) > MAX_NAME_CHARS:
-        raise FormProblem(tr(
-            "Your name is {count} characters long; the limit is {limit}. Shorten it, for "
-            "example without the hospital's name.", count=len(name), limit=MAX_NAME_CHARS))
+        raise FormProblem(tr_n(
+            "Your name is {n} character long; the limit is {limit}. Shorten it, for "
+            "example without the hospital's name.",
+            "Your name is {n} characters long; the limit is {limit}. Shorten it, for "
+            "example without the hospital's name.", len(name), limit=MAX_NAME_CHARS))
     if not name.isprintable():
         raise FormProblem(tr("Your name contains an invisible character; type it again."))
     return name
@@ -64,8 +66,9 @@ def room_name(text: str) -> str:
     if not room:
         raise FormProblem(tr("Enter the room name of the case."))
     if len(room) > MAX_ROOM_CHARS:
-        raise FormProblem(tr("The room name is {count} characters long; the limit is "
-                             "{limit}.", count=len(room), limit=MAX_ROOM_CHARS))
+        raise FormProblem(tr_n("The room name is {n} character long; the limit is {limit}.",
+                               "The room name is {n} characters long; the limit is {limit}.",
+                               len(room), limit=MAX_ROOM_CHARS))
     try:
         check_room(room)
     except ProtocolError:

@@ -4,7 +4,9 @@ Publishes one finished case folder to the hospital library with a progress line,
 resumes by itself after a dropped link; run it again after a failure to resume from what
 the library already holds. The token comes from ``--token``, ``--token-file`` or
 ``SURGERY_TEACH_LIBRARY_TOKEN`` (a mentor's library token: ``python -m library_server
-token --role mentor ...``).
+token --role mentor ...``). An encrypted case is decrypted as it is sent (over TLS); its
+hospital passphrase comes from ``--case-passphrase-file`` or
+``SURGERY_TEACH_CASE_PASSPHRASE``, or its key from this computer's keyring.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from surgery_teach.casefile.keys import PASSPHRASE_ENV
 from surgery_teach.caselibrary.connection import LibraryConnection, client_tls
 from surgery_teach.caselibrary.publish import Phase, PublishProgress, publish_case
-from surgery_teach.errors import ConfigError
+from surgery_teach.errors import CaseLockedError, ConfigError
 
 COMMAND = "publish-case"
 TOKEN_VARIABLE = "SURGERY_TEACH_LIBRARY_TOKEN"
@@ -44,6 +47,10 @@ def add_publish_case_parser(commands: Any) -> None:
     sub.add_argument("--give-up-after", type=float, default=300.0, metavar="SECONDS",
                      help="keep trying this long while the library cannot be reached "
                           "(default 300)")
+    sub.add_argument("--case-passphrase-file", type=Path, metavar="FILE",
+                     help="the hospital passphrase of an encrypted case, in FILE (or "
+                          f"${PASSPHRASE_ENV}); not needed when this computer's keyring "
+                          "holds the case's key")
     sub.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -62,6 +69,17 @@ def _token(args: argparse.Namespace) -> str:
                           f"{TOKEN_VARIABLE} (ask the library's administrator for a mentor "
                           "token)")
     return token
+
+
+def _passphrase(args: argparse.Namespace) -> str | None:
+    path = getattr(args, "case_passphrase_file", None)
+    if path is None:
+        return None
+    try:
+        return str(path.read_text(encoding="utf-8")).strip() or None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the passphrase file {path}: {exc}; give a readable "
+                          "text file") from exc
 
 
 class _ProgressLine:
@@ -103,13 +121,19 @@ def run_publish_case(args: argparse.Namespace) -> int:
     """Publish ``args.folder``; 0 when the library holds it. Errors raise (the CLI prints
     them as one line and exits 2)."""
     token = _token(args)
+    passphrase = _passphrase(args)
     tls = client_tls(args.ca_file or None)
     progress = None if args.quiet else _ProgressLine(sys.stderr)
     with LibraryConnection(args.library, token, tls=tls) as connection:
         try:
             result = publish_case(args.folder, connection, collections=args.collection,
                                   procedure=args.procedure, progress=progress,
-                                  give_up_after=args.give_up_after)
+                                  give_up_after=args.give_up_after, passphrase=passphrase)
+        except CaseLockedError as exc:
+            fix = (f"give its passphrase with --case-passphrase-file FILE (or "
+                   f"${PASSPHRASE_ENV})" if exc.passphrase else
+                   "publish it from the computer whose keyring holds its key")
+            raise ConfigError(f"{exc} To publish it, {fix}.") from exc
         finally:
             if progress is not None:
                 progress.end()

@@ -28,13 +28,14 @@ class RemoteMediaFile(io.RawIOBase):
 
     def __init__(self, connection: LibraryConnection, case: str, name: str, *,
                  block_bytes: int = BLOCK_BYTES, ahead_blocks: int = AHEAD_BLOCKS,
-                 cache_blocks: int = CACHE_BLOCKS) -> None:
+                 cache_blocks: int = CACHE_BLOCKS, clip: bool = False) -> None:
         super().__init__()
         self._block_bytes = block_bytes
         self._ahead = ahead_blocks
         self._cache = cache_blocks
         self._connection = connection
-        self._path = f"/cases/{case}/files/{name}"
+        # a case's own file, or (``clip``) a clip a mentor added to it afterwards
+        self._path = f"/cases/{case}/{'clips' if clip else 'files'}/{name}"
         self.name = name
         self._position = 0
         self._blocks: OrderedDict[int, bytes] = OrderedDict()

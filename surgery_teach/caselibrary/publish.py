@@ -6,6 +6,12 @@ with its own SHA-256 so a chunk damaged on the way is refused at once. When the 
 drops (or the server restarts) it asks again and carries on from the byte the server
 last kept, for up to ``give_up_after`` seconds of trying. A case already in the library
 is not sent again. Blocking: call from a worker thread; ``progress`` is called on it.
+
+An encrypted case folder (:mod:`surgery_teach.casefile.sealed_folder`) is decrypted as it
+is read and sent as plaintext over TLS: the library streams its cases to students, so it
+keeps them readable (its disk is the hospital's to protect). Sizes and checksums are of
+the plaintext. Without the case's key unlocked (:func:`unlock_case`) nothing is sent and
+:class:`~surgery_teach.errors.CaseLockedError` says what is missing.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from pathlib import Path
 from typing import Final
 
 from surgery_teach.casefile.events import EVENTS_FILE
+from surgery_teach.casefile.keys import unlocked
 from surgery_teach.casefile.manifest import MANIFEST_FILE, RecordingState, parse_manifest
+from surgery_teach.casefile.sealed_folder import folder_seal, open_case_file, read_case_file
 from surgery_teach.caselibrary.connection import LibraryConnection
 from surgery_teach.caselibrary.wire import (
     CHAPTERS_FILE,
@@ -34,7 +42,7 @@ from surgery_teach.caselibrary.wire import (
     parse_upload_status,
     publish_request_to_json,
 )
-from surgery_teach.errors import LibraryError, RecordingError
+from surgery_teach.errors import CaseKeyError, LibraryError, RecordingError
 
 CHUNK_BYTES: Final = 32 << 20
 CHUNK_HEADER: Final = "X-Chunk-SHA256"
@@ -74,15 +82,41 @@ class PublishResult:
 Progress = Callable[[PublishProgress], None]
 
 
+def unlock_case(folder: Path, passphrase: str | None = None) -> bool:
+    """Make sure this process can decrypt the case in ``folder``; whether it is encrypted.
+
+    With ``passphrase`` it is tried on the case
+    (:class:`~surgery_teach.errors.WrongPassphraseError` if it does not open it); without,
+    the keys already unlocked, ``SURGERY_TEACH_CASE_PASSPHRASE`` and the keyring are
+    looked in (:class:`~surgery_teach.errors.CaseLockedError` if none has the key). Either
+    error comes before anything is read or sent.
+    """
+    try:
+        seal = folder_seal(folder)
+    except RecordingError as exc:
+        raise LibraryError(f"cannot tell whether {folder} is encrypted: {exc}",
+                           code="not-a-case") from exc
+    if seal is None:
+        return False
+    key_id, kdf = seal
+    if passphrase and kdf is not None and unlocked().find(key_id, kdf) is None:
+        unlocked().unlock(passphrase, key_id, kdf, str(folder))
+    unlocked().require(key_id, kdf, str(folder))
+    return True
+
+
 def case_files(folder: Path) -> tuple[str, list[Path]]:
     """The manifest's text and the other files a publish sends; :class:`LibraryError`
-    with the fix if ``folder`` is not a case that can be published."""
+    with the fix if ``folder`` is not a case that can be published
+    (:class:`~surgery_teach.errors.CaseKeyError` if it is encrypted and locked)."""
     try:
-        text = (folder / MANIFEST_FILE).read_text(encoding="utf-8")
+        text = read_case_file(folder / MANIFEST_FILE).decode("utf-8")
         manifest = parse_manifest(text)
     except FileNotFoundError:
         raise LibraryError(f"{folder} holds no {MANIFEST_FILE}: choose a case folder made by "
                            "the recorder", code="not-a-case") from None
+    except CaseKeyError:
+        raise
     except (OSError, UnicodeDecodeError, RecordingError) as exc:
         raise LibraryError(f"cannot read the case in {folder}: {exc}", code="not-a-case") from exc
     media = [s.file for s in manifest.sources]
@@ -102,14 +136,15 @@ def case_files(folder: Path) -> tuple[str, list[Path]]:
 
 
 def measure(paths: Sequence[Path], progress: Progress | None = None) -> list[FileEntry]:
-    """Size and SHA-256 of each file (reads them once)."""
+    """Size and SHA-256 of each file's plaintext (reads them once; an encrypted file's
+    size on disk is a little larger, so ``total`` is an estimate until the end)."""
     total = sum(p.stat().st_size for p in paths)
     done = 0
     entries = []
     for path in paths:
         digest = hashlib.sha256()
         size = 0
-        with open(path, "rb") as file:
+        with open_case_file(path) as file:
             while block := file.read(_READ_BLOCK):
                 digest.update(block)
                 size += len(block)
@@ -124,14 +159,18 @@ def publish_case(
     folder: Path, connection: LibraryConnection, *, collections: Sequence[str] = (),
     procedure: str = "", progress: Progress | None = None, give_up_after: float = 300.0,
     chunk_bytes: int = CHUNK_BYTES, sleep: Callable[[float], None] = time.sleep,
+    passphrase: str | None = None,
 ) -> PublishResult:
     """Publish the case in ``folder``; its summary as the library lists it.
 
     Raises :class:`LibraryError` when the library refuses (no right to publish, a damaged
     manifest, a full disk: the message says which) or stays unreachable for
-    ``give_up_after`` seconds; running it again resumes.
+    ``give_up_after`` seconds; running it again resumes. An encrypted case needs its key
+    (``passphrase``, or one already unlocked): :class:`~surgery_teach.errors.CaseKeyError`
+    otherwise, before anything is sent.
     """
     started = time.monotonic()
+    unlock_case(folder, passphrase)
     manifest_text, paths = case_files(folder)
     entries = measure(paths, progress)
     body = publish_request_to_json(PublishRequest(
@@ -221,10 +260,16 @@ class _Run:
 
 
 def _read_chunk(path: Path, offset: int, length: int) -> tuple[bytes, str]:
-    with open(path, "rb") as file:
+    """``length`` plaintext bytes of ``path`` from ``offset`` (decrypted if sealed)."""
+    with open_case_file(path) as file:
         file.seek(offset)
         data = file.read(length)
-    if len(data) != length:
+        while data is not None and 0 < len(data) < length:
+            more = file.read(length - len(data))
+            if not more:
+                break
+            data += more
+    if data is None or len(data) != length:
         raise LibraryError(f"{path} changed while it was published (it is shorter now); "
                            "publish a finished case", code="changed")
     return data, hashlib.sha256(data).hexdigest()

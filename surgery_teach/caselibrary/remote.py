@@ -6,11 +6,14 @@ small local folder in a cache (its manifest, event log, chapters and thumbnail, 
 when it is opened). :meth:`RemoteLibrary.prepare` fetches those and makes the casebook read
 the media through range requests (:func:`~surgery_teach.casebook.media.stream_folder`), so
 the player opens a remote case like a local one, with marks, chapters, chat and speed,
-streaming as it plays. Blocking: call from a worker thread.
+streaming as it plays. :meth:`RemoteLibrary.keep` keeps a whole case on this computer
+(:mod:`.offline`): it then plays from its own files, and :meth:`RemoteLibrary.kept` lists
+it when the library cannot be reached. Blocking: call from a worker thread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import ssl
 import threading
@@ -19,18 +22,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from surgery_teach.casebook.chapters import Chapter, chapters_to_json
 from surgery_teach.casebook.library import LibraryEntry
-from surgery_teach.casebook.media import stream_folder
+from surgery_teach.casebook.media import stop_streaming, stream_folder
 from surgery_teach.casefile.events import EVENTS_FILE
+from surgery_teach.casefile.keys import CaseKey
 from surgery_teach.casefile.manifest import MANIFEST_FILE
+from surgery_teach.casefile.sealed_folder import write_case_file
 from surgery_teach.caselibrary.connection import LibraryConnection, client_tls
 from surgery_teach.caselibrary.media import RemoteMediaFile
+from surgery_teach.caselibrary.offline import KeepProgress, is_kept, keep_case, kept_cases
+from surgery_teach.caselibrary.passes import LibraryRole, read_library_claims_unverified
+from surgery_teach.caselibrary.publish import Progress, PublishResult, publish_case
 from surgery_teach.caselibrary.wire import (
     CHAPTERS_FILE,
     THUMBNAIL_FILE,
     CaseSummary,
+    check_clip_name,
     parse_case_list,
+    parse_case_summary,
 )
+from surgery_teach.errors import CaseKeyError, LibraryError
 
 _SMALL_FILES = (MANIFEST_FILE, EVENTS_FILE, CHAPTERS_FILE)
 
@@ -53,6 +65,15 @@ class RemoteLibrary:
         self._tls: ssl.SSLContext = client_tls(ca_file)
         self.cache = cache
         self._local = threading.local()
+
+    @property
+    def may_edit(self) -> bool:
+        """Whether the token says it is a mentor's (unverified: only to decide what to
+        offer; the library checks)."""
+        try:
+            return read_library_claims_unverified(self._token).role is LibraryRole.MENTOR
+        except LibraryError:
+            return False
 
     def _connection(self) -> LibraryConnection:
         """One connection per thread (http.client is not shared between threads)."""
@@ -78,7 +99,7 @@ class RemoteLibrary:
         if case.thumbnail and not thumbnail.exists():
             try:
                 self._fetch(case.id, THUMBNAIL_FILE)
-            except OSError:
+            except (OSError, CaseKeyError, LibraryError):
                 pass
         return LibraryEntry(
             folder=folder, title=case.title, date=case.date, started_at=case.started_at,
@@ -88,11 +109,21 @@ class RemoteLibrary:
 
     def prepare(self, case: CaseSummary) -> Path:
         """The case's local folder, ready for the player: small files fetched (again, so
-        chapter edits on the server show), media streamed from the library."""
+        chapter edits on the server show), media streamed from the library, or played
+        from the kept copy (then the library need not be reachable)."""
         stored = {f.name for f in case.files}
+        folder = self.folder(case.id)
+        kept = is_kept(folder, case)
         for name in _SMALL_FILES:
             if name == MANIFEST_FILE or name in stored:
-                self._fetch(case.id, name)
+                try:
+                    self._fetch(case.id, name)
+                except LibraryError:
+                    if not kept:
+                        raise
+        if kept:
+            stop_streaming(folder)
+            return folder
         media = stored - {*_SMALL_FILES, THUMBNAIL_FILE}
         tls, url, token = self._tls, self.url, self._token
 
@@ -100,18 +131,62 @@ class RemoteLibrary:
             connection = LibraryConnection(url, token, tls=tls)
             return RemoteMediaFile(connection, case.id, name)  # type: ignore[return-value]
 
-        folder = self.folder(case.id)
         stream_folder(folder, opener, media)
         return folder
+
+    def keep(self, case: CaseSummary, *, key: CaseKey | None,
+             progress: KeepProgress | None = None) -> Path:
+        """Keep ``case`` whole on this computer for offline viewing, encrypted with
+        ``key`` (see :func:`~surgery_teach.caselibrary.offline.keep_case`); its folder."""
+        folder = keep_case(self._connection(), case, self.folder(case.id), key=key,
+                           progress=progress)
+        stop_streaming(folder)
+        return folder
+
+    def kept(self) -> list[RemoteEntry]:
+        """The cases kept on this computer, as the library listed them when kept."""
+        return [RemoteEntry(entry, summary) for entry, summary in kept_cases(self.cache)]
+
+    def save_chapters(self, case: str, chapters: list[Chapter]) -> CaseSummary:
+        """Replace the library's chapter list of ``case`` (a mentor's token; 403 for a
+        student's): students see it at once, the recording itself is not changed. The
+        case's cached ``chapters.json`` is the edited list."""
+        _, _, answer = self._connection().request(
+            "PUT", f"/cases/{case}/chapters", body=chapters_to_json(chapters).encode("utf-8"),
+            headers={"Content-Type": "application/json"})
+        return parse_case_summary(answer)
+
+    def add_clip(self, case: str, clip: Path, *, name: str | None = None) -> CaseSummary:
+        """Add the exported MP4 ``clip`` to library case ``case`` (a mentor's token) as
+        ``name`` (default: its file name); students see it in the case's ``clips``."""
+        name = check_clip_name(name or clip.name)
+        data = clip.read_bytes()  # a clip is short: at most the library's largest chunk
+        _, _, answer = self._connection().request(
+            "PUT", f"/cases/{case}/clips/{name}", body=data,
+            headers={"Content-Type": "video/mp4",
+                     "X-Chunk-SHA256": hashlib.sha256(data).hexdigest()})
+        return parse_case_summary(answer)
+
+    def open_clip(self, case: str, name: str) -> RemoteMediaFile:
+        """Clip ``name`` of ``case`` as a seekable file (PyAV opens it), streamed."""
+        return RemoteMediaFile(LibraryConnection(self.url, self._token, tls=self._tls),
+                               case, check_clip_name(name), clip=True)
+
+    def publish(self, folder: Path, *, procedure: str = "", passphrase: str | None = None,
+                progress: Progress | None = None) -> PublishResult:
+        """Publish the local case in ``folder`` with this token (a mentor's), into the
+        token's collections; see :func:`~surgery_teach.caselibrary.publish.publish_case`
+        (an encrypted case is decrypted as it is sent)."""
+        with LibraryConnection(self.url, self._token, tls=self._tls) as connection:
+            return publish_case(folder, connection, procedure=procedure, progress=progress,
+                                passphrase=passphrase)
 
     def _fetch(self, case: str, name: str) -> Path:
         folder = self.folder(case)
         folder.mkdir(parents=True, exist_ok=True)
         _, _, body = self._connection().request("GET", f"/cases/{case}/files/{name}")
         path = folder / name
-        temporary = folder / f".{name}.tmp"
-        temporary.write_bytes(body)
-        os.replace(temporary, path)
+        write_case_file(path, body)  # encrypted in a kept, encrypted copy
         return path
 
 

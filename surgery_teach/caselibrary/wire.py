@@ -41,6 +41,7 @@ ALL_COLLECTIONS: Final = "*"
 _COLLECTION: Final = re.compile(r"(hospital|course):[^\W_][\w.-]{0,63}")
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _CASE_ID: Final = re.compile(r"[0-9a-f]{32}")
+_CLIP_NAME: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,95}\.mp4")
 
 T = TypeVar("T")
 
@@ -160,6 +161,19 @@ class CaseSummary:
     thumbnail: bool
     published_at: dt.datetime
     publisher: str
+    clips: tuple[FileEntry, ...] = ()
+    """Clips a mentor exported and added to the case after it was published (MP4s under
+    ``/cases/{id}/clips/{name}``); not part of the recording."""
+
+
+def check_clip_name(value: str) -> str:
+    """A clip's file name: letters, digits, ``.``, ``-``, ``_``, ending ``.mp4``; 400
+    ``bad-file`` otherwise (never a path)."""
+    if not isinstance(value, str) or not _CLIP_NAME.fullmatch(value):
+        raise LibraryError(f"a clip is named like clip-12m30s.mp4 (letters, digits, . - _; "
+                           f"at most 100 characters), not {show(value)}", status=400,
+                           code="bad-file")
+    return value
 
 
 # -- serialize ---------------------------------------------------------------------------------
@@ -204,6 +218,7 @@ def case_summary_to_dict(case: CaseSummary) -> dict[str, Any]:
         "thumbnail": case.thumbnail,
         "published_at": case.published_at.isoformat(),
         "publisher": case.publisher,
+        "clips": [_file_json(f) for f in case.clips],
     }
 
 
@@ -288,7 +303,7 @@ def case_summary_to_json(case: CaseSummary) -> bytes:
 
 def case_summary_from_dict(value: object, path: str = "case") -> CaseSummary:
     obj = _object(value, path)
-    _only(obj, _SUMMARY_FIELDS, path)
+    _only(obj, (*_SUMMARY_FIELDS, "clips"), path)  # clips: optional (added later)
     for name in _SUMMARY_FIELDS:
         if name not in obj:
             raise _bad(f"{path}.{name}", "is missing")
@@ -319,6 +334,8 @@ def case_summary_from_dict(value: object, path: str = "case") -> CaseSummary:
         thumbnail=_flag(obj["thumbnail"], f"{path}.thumbnail"),
         published_at=_time(obj["published_at"], f"{path}.published_at"),
         publisher=_typed(obj["publisher"], str, f"{path}.publisher"),
+        clips=tuple(_parse_file(f, f"{path}.clips[{i}]")
+                    for i, f in enumerate(_typed(obj.get("clips", []), list, f"{path}.clips"))),
     )
 
 

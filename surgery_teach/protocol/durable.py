@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol, cast
 
+from surgery_teach.annotations.ops import Poses, Unfreeze
 from surgery_teach.protocol import room_journal as journal
 from surgery_teach.protocol.messages import (
     Annotate,
@@ -200,6 +201,7 @@ class DurableRooms(Rooms[K]):
             self._passes.pop(conn, None)
         if seat.room in self._rooms:
             self._presence_of(seat.room).forget(seat.participant.id)
+            self._note_ops(seat.room, outbox, released=True)
             self._log(seat.room, journal.departure(seat.participant.id))
         else:  # the room closed: its state is forgotten, on disk too
             self._presence.pop(seat.room, None)
@@ -304,6 +306,9 @@ class DurableRooms(Rooms[K]):
             return [(c, m) for c, m in outbox if c == conn]
         mine = [m for c, m in outbox if c == conn and isinstance(m, Annotation)]
         for numbered in mine:  # an undo or redo may have changed several marks
+            if isinstance(numbered.op, Poses):
+                continue  # ten a second and stale in a moment: the board's snapshot keeps
+                # the last, and a restarted room's clients start over from a snapshot
             self._log(seat.room, journal.op(numbered, numbered.ref))
         return outbox
 
@@ -319,11 +324,15 @@ class DurableRooms(Rooms[K]):
                 if seat is not None:
                     self._log_member(seat.room, message.participant)
 
-    def _note_ops(self, room: str, outbox: Outbox[K]) -> None:
-        """Journal the ops a removal made (the removed participant's marks taken off)."""
+    def _note_ops(self, room: str, outbox: Outbox[K], *, released: bool = False) -> None:
+        """Journal the ops a removal made: the removed participant's marks taken off, or
+        with ``released`` the freezes of one who left released (:meth:`_remove` journals
+        those, each once, whatever made the participant leave)."""
         seen: set[int] = set()
         for _, message in outbox:
-            if isinstance(message, Annotation) and message.op.seq not in seen:
+            if not isinstance(message, Annotation) or message.op.seq in seen:
+                continue
+            if isinstance(message.op, Unfreeze) == released:
                 seen.add(message.op.seq)
                 self._log(room, journal.op(message, None))
 

@@ -465,8 +465,13 @@ class Rooms(Generic[K]):
         self._rooms[seat.room].privacy.drop(seat.participant.id)
         if not members:
             del self._rooms[seat.room]  # and its chat history and annotations with it
+        # a picture they froze plays again for those still here (before ``left``, so the
+        # others still know whose freeze it was)
+        released = self._rooms[seat.room].telestration.release_freezes_of(
+            seat.participant.id) if members else []
+        outbox: Outbox[K] = [(other, op) for op in released for other in members.values()]
         left = Left(seat.participant, reason)
-        outbox: Outbox[K] = [(other, left) for other in members.values()]
+        outbox += [(other, left) for other in members.values()]
         if stopped and members:
             state = recording.state()
             outbox += [(other, state) for other in members.values()]

@@ -46,8 +46,10 @@ from surgery_teach.annotations.ops import (
     with_seq,
 )
 from surgery_teach.annotations.permissions import may, may_draw
+from surgery_teach.annotations.poses import Anchor, Poses
 from surgery_teach.annotations.shapes import Pointer, Shape
 from surgery_teach.protocol.board_limits import BoardLimits, BoardTally
+from surgery_teach.protocol.pose_rules import PoseRules, anchor_refusal
 from surgery_teach.protocol.messages import (
     Annotate,
     Annotation,
@@ -83,6 +85,7 @@ class Telestration:
         self.limits = BoardLimits() if limits is None else limits
         self.board = Board(history_bytes=self.limits.history_bytes)
         self.tally = BoardTally()
+        self.poses = PoseRules()  # who tracks which source, and how often they send
         self._clock = clock
         # client op ids (``annotate.id``) already applied, so a resend is applied once
         self._applied: dict[str | int, Annotation] = {}
@@ -124,6 +127,12 @@ class Telestration:
             case Freeze():
                 problem = self.tally.problem(self.limits, held=op.source)
                 return None if problem is None else Refused(ErrorCode.BOARD_FULL, problem)
+            case Anchor():
+                why = anchor_refusal(op, self.board.get(op.id))
+                return None if why is None else Refused(why.code, why.text)
+            case Poses():
+                why = self.poses.refusal(sender, op, self._clock(), present)
+                return None if why is None else Refused(why.code, why.text)
         return None
 
     def take_marks_of(self, gone: str, by: ParticipantInfo) -> list[Annotation]:
@@ -139,6 +148,20 @@ class Telestration:
             self.tally.follow(self.board.apply(op))
             taken.append(Annotation(by.id, op))
         return taken
+
+    def release_freezes_of(self, gone: str) -> list[Annotation]:
+        """Play again every source that participant ``gone`` froze: they left the room
+        (or were removed, or their connection stayed away past the grace), and nobody
+        should keep looking at a picture held by someone no longer there
+        (docs/protocol.md 8.3). One numbered ``unfreeze`` op each, in ``gone``'s name."""
+        self.poses.forget(gone)  # another may track the sources they tracked
+        view = self.board.view()
+        released = []
+        for source in [s for s, author in view.held_by.items() if author == gone]:
+            op = Unfreeze(source, author=gone, seq=self.board.last_seq + 1)
+            self.tally.follow(self.board.apply(op))
+            released.append(Annotation(gone, op))
+        return released
 
     def _room_for(self, shape: Shape) -> Refused | None:
         """Whether the board has room for ``shape``; faded marks make room if need be."""
@@ -283,6 +306,8 @@ class Telestration:
                 return self.board.author_of(op.id)
             case Update():
                 return self.board.author_of(op.shape.id)
+            case Anchor():
+                return self.board.author_of(op.id)
         return None
 
 
@@ -315,6 +340,12 @@ def _why_not(role: Role, op: Op, *, granted: bool, shape_author: str | None) -> 
             return f"{who} may not freeze or unfreeze the picture; only the surgeon and mentors may"
         case Update() if shape_author is not None and shape_author != op.author:
             return f"{who} may change only their own marks; {op.shape.id!r} is someone else's"
+        case Anchor() if shape_author is None:
+            return (f"there is no mark {op.id!r} on the board to anchor (it may be gone "
+                    "already); draw it again with anchored set")
+        case Anchor() if may_draw(role, trainee_granted=granted):
+            return (f"{who} may anchor only their own marks; {op.id!r} is someone else's "
+                    "(the surgeon and mentors anchor anyone's)")
         case Remove() if may_draw(role, trainee_granted=granted):
             if shape_author is None:
                 return (

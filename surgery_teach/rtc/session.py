@@ -182,6 +182,12 @@ class LiveSession(PeerMedia, ClassRoute):
         return self._link.refusal
 
     @property
+    def not_admitted_error(self) -> SignalingError | None:
+        """:attr:`not_admitted` as the error the rejoin met (its ``code``, its HTTP
+        ``status``), for a window to say in the user's language; None if none."""
+        return self._link.refusal_error
+
+    @property
     def waiting(self) -> int:
         """Chat messages and drawing ops the server has not confirmed yet."""
         return len(self._outbox)

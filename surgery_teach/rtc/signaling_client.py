@@ -151,8 +151,8 @@ class SignalingClient:
             await connection.close()
             why = f"the server refused to join room {room!r}: {reply.message}"
             if reply.code in (ErrorCode.NOT_ALLOWED, ErrorCode.FORBIDDEN, ErrorCode.REMOVED):
-                raise NotAdmittedError(why)
-            raise SignalingError(why)
+                raise NotAdmittedError(why, code=reply.code)
+            raise SignalingError(why, code=reply.code)
         if not isinstance(reply, Welcome):
             await connection.close()
             raise SignalingError(f"the server answered the join with {type(reply).__name__}")

@@ -63,6 +63,7 @@ class SignalingLink:
         self.state = "live"
         self.rtt_ms: float | None = None
         self.refusal = ""  # why the server will not have us back, once it said so
+        self.refusal_error: NotAdmittedError | None = None  # the same, as the error it was
         self._join = join
         self._reconnect = reconnect
         self._removed = False
@@ -122,7 +123,7 @@ class SignalingLink:
             try:
                 client = await self._join()
             except NotAdmittedError as exc:  # an expired token, a removal: stop here
-                self.refusal = str(exc)
+                self.refusal, self.refusal_error = str(exc), exc
                 self._set(listener, "ended", str(exc))
                 return False
             except SignalingError as exc:

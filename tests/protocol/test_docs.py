@@ -32,6 +32,7 @@ from surgery_teach.protocol import (
 )
 from surgery_teach.protocol.limits import Limits
 from surgery_teach.rtc.layer_note import parse_note
+from surgery_teach.sharing.transfer import parse_text as parse_share_text
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
@@ -64,6 +65,10 @@ def test_every_json_example_is_a_valid_v1_object(example: str) -> None:
             parse_client(wrapped)
         else:  # the /healthz body
             assert set(obj) == {"status", "rooms", "participants", "version"}
+        return
+    if str(obj.get("kind", "")).startswith("share"):  # the shares channel (8.s)
+        control = parse_share_text(example)
+        assert control.text() == example  # and it is in canonical form
         return
     # signal and chat go both ways; the server's carry "from"
     is_client = obj["type"] in CLIENT_TYPES and "from" not in obj

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ui.i18n import CATALOG_DIR, catalog, set_language, tr
+from ui.i18n import CATALOG_DIR, PLURAL_FORMS, catalog, set_language, tr
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 
@@ -25,6 +25,21 @@ def tr_literals() -> set[str]:
                 assert isinstance(first, ast.Constant) and isinstance(first.value, str), (
                     f"{path.name}:{node.lineno}: tr() needs a literal string to be translatable")
                 found.add(first.value)
+    return found
+
+
+def tr_n_literals() -> dict[str, str]:
+    """The ``tr_n(one, other, n)`` calls in ``ui/``: their key (``other``) -> ``one``."""
+    found = {}
+    for path in UI.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "tr_n"):
+                one, other = node.args[:2]
+                assert all(isinstance(a, ast.Constant) and isinstance(a.value, str)
+                           for a in (one, other)), (
+                    f"{path.name}:{node.lineno}: tr_n() needs literal strings")
+                found[other.value] = one.value  # type: ignore[union-attr]
     return found
 
 
@@ -44,7 +59,16 @@ def test_every_string_is_translated_with_the_same_placeholders(language: str) ->
         assert data[source].strip(), f"{language}: empty translation of {source!r}"
     from surgery_teach.casebook.problems import TEMPLATES  # translated by problem_text()
 
-    stale = sorted(set(data) - literals - set(TEMPLATES))
+    plurals = tr_n_literals()
+    for other, one in plurals.items():
+        forms = data.get(other)
+        assert isinstance(forms, dict), f"{language}: no plural forms for {other!r}"
+        assert set(forms) == set(PLURAL_FORMS[language]), f"{language}: forms of {other!r}"
+        assert fields(one) <= fields(other), f"placeholders of {one!r}"  # "One of…": no {n}
+        for text in forms.values():
+            assert fields(text) == fields(other), f"{language}: placeholders of {other!r}"
+            assert text.strip(), f"{language}: empty plural form of {other!r}"
+    stale = sorted(set(data) - literals - set(TEMPLATES) - set(plurals))
     assert stale == [], f"{language} has translations nothing uses: {stale}"
 
 

@@ -4,8 +4,9 @@ The core's errors are English sentences for logs and the command line. Here they
 recognised by their class and by the library error they were raised from (``__cause__``:
 a refused connection, a timeout, an unknown host name, a TLS mismatch...), so the user
 reads "Cannot reach the server at ws://… — check the address or start the server" in
-their language instead of ``[Errno 111] Connect call failed``. What cannot be recognised
-keeps the core's sentence behind a translated lead-in.
+their language instead of ``[Errno 111] Connect call failed``. A join the server refused
+carries its error ``code``, said by :mod:`ui.common.server_words`. What cannot be
+recognised keeps the core's sentence behind a translated lead-in.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from surgery_teach.errors import (
     NotAdmittedError,
     SignalingError,
 )
+from ui.common.server_words import refusal_text
 from ui.i18n import tr
 
 
@@ -46,6 +48,8 @@ def _found(available: list[str]) -> str:
 
 
 def _not_admitted(exc: NotAdmittedError, room: str) -> str:
+    if exc.code:  # a join the server refused, by code
+        return refusal_text(exc.code, str(exc), room=room)
     if exc.status == 401:
         return tr("The server needs a valid room token, and yours is missing, expired or "
                   "not valid. Ask the case organiser for a new token.")
@@ -59,6 +63,8 @@ def _not_admitted(exc: NotAdmittedError, room: str) -> str:
 def _signaling(exc: SignalingError, server: str, room: str) -> str:
     cause = exc.__cause__
     text = str(exc)
+    if exc.code:  # the server refused the join, and said why by code
+        return refusal_text(exc.code, text, room=room)
     if isinstance(cause, websockets.InvalidStatus):
         if cause.response.status_code == 429:
             return tr("Too many connections from this computer to the server. Close other "
@@ -84,9 +90,4 @@ def _signaling(exc: SignalingError, server: str, room: str) -> str:
     if isinstance(cause, OSError | websockets.InvalidHandshake):
         return tr("Cannot reach the server at {url} — check the address or start the "
                   "server.", url=server)
-    if " is full (" in text:
-        return tr("Room {room} is full. Try again when someone leaves, or use another room.",
-                  room=room)
-    if "rooms, as many as it may" in text:
-        return tr("The server is full. Try again later, or ask its operator.")
     return tr("Could not join the case: {detail}", detail=text)

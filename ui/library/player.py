@@ -107,6 +107,15 @@ class PlayerWindow(QWidget):
         self.play_button.setObjectName("primary")
         self.forward_button = QPushButton("▮▶")
         self.forward_button.setToolTip(tr("One frame forward (.)"))
+        self.zoom_out_button = QPushButton("−")
+        self.zoom_out_button.setToolTip(tr("Zoom the timeline out (Ctrl+wheel down)"))
+        self.zoom_in_button = QPushButton("+")
+        self.zoom_in_button.setToolTip(tr("Zoom the timeline in around the playhead "
+                                          "(Ctrl+wheel up); the wheel then moves along"))
+        self.zoom_out_button.clicked.connect(self.bar.zoom_out)
+        self.zoom_in_button.clicked.connect(self.bar.zoom_in)
+        self.bar.zoom_changed.connect(self._zoom_changed)
+        self._zoom_changed(self.bar.zoom)
         self.time_label = PlainLabel("")
         self.time_label.setMinimumWidth(  # wide enough for an hour-long case: no jitter
             self.time_label.fontMetrics().horizontalAdvance("0:00:00.0 / 0:00:00") + 8)
@@ -138,12 +147,15 @@ class PlayerWindow(QWidget):
             controls.addWidget(widget)
         controls.addWidget(self.time_label)
         controls.addStretch(1)
+        controls.addWidget(self.zoom_out_button)
+        controls.addWidget(self.zoom_in_button)
         controls.addWidget(self.speed)  # "1×" and a source name need no caption
         controls.addWidget(self.sources)
         controls.addWidget(self.marks_box)
         controls.addWidget(self.export_button)
         for widget in (self.back_button, self.play_button, self.forward_button, self.speed,
-                       self.sources, self.marks_box, self.export_button):
+                       self.sources, self.marks_box, self.export_button, self.zoom_in_button,
+                       self.zoom_out_button):
             widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space and arrows are the player's
 
         self.chapters = ChapterPanel(self.folder, self.clock.position)
@@ -250,9 +262,14 @@ class PlayerWindow(QWidget):
     def seek(self, t: float) -> None:
         """Show the exact frame at case time ``t`` (playing on from there if playing)."""
         self.clock.seek(t)
+        self.bar.reveal_playhead()
         if self.worker is not None:
             self.worker.show(self.clock.position())
         self._moved()
+
+    def _zoom_changed(self, zoom: float) -> None:
+        self.zoom_out_button.setEnabled(zoom > 1.0)
+        self.zoom_in_button.setEnabled(self.bar.window.can_zoom_in)
 
     def jump_by(self, seconds: float) -> None:
         self.seek(self.clock.position() + seconds)

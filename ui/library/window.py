@@ -5,7 +5,10 @@ what is wrong with it if anything ("interrupted — plays up to 12:31"). Search 
 title, hospital or participant; sort by date (newest first), title or length.
 Double-click or Enter opens the case in the player. Cases in the hospital library
 (:mod:`surgery_teach.caselibrary.remote`) are listed beside the local ones and stream
-from it when opened, in the same player. The folder is read on a worker
+from it when opened, in the same player; “Publish to the hospital library…” sends the
+selected local case there (:mod:`ui.library.publishing`), “Keep for offline viewing”
+keeps a library case on this computer, listed even when the library cannot be reached
+(:mod:`ui.library.keeping`). The folder is read on a worker
 thread (:func:`scan_library`), thumbnails are made afterwards one by one, so a large
 library lists at once.
 """
@@ -47,15 +50,20 @@ from surgery_teach.casebook.library import (
     sort_library,
 )
 from surgery_teach.casefile.keys import unlocked
-from surgery_teach.casefile.sealed_folder import folder_seal
+from surgery_teach.casefile.manifest import MANIFEST_FILE
+from surgery_teach.casefile.sealed_folder import folder_seal, read_case_file
+from surgery_teach.caselibrary.offline import is_kept
 from surgery_teach.caselibrary.remote import RemoteLibrary, remote_from_environment
-from surgery_teach.caselibrary.wire import CaseSummary
+from surgery_teach.caselibrary.wire import CaseSummary, case_id
 from surgery_teach.errors import CaseLockedError, SurgeryTeachError, WrongPassphraseError
 from surgery_teach.settings import Settings, data_dir
 from ui.common.plain import PlainLabel, tip
 from ui.i18n import problem_text, role_name, tr
 from ui.library.controls import format_time
+from ui.library.keeping import CaseKeeping
+from ui.library.library_dialog import LibraryDialog, remote_from_settings
 from ui.library.player import PlayerWindow, open_player
+from ui.library.publishing import CasePublishing
 from ui.theme import ACCENT, MUTED, PANEL, TEXT, WARNING
 
 logger = logging.getLogger("ui.library.window")
@@ -152,9 +160,10 @@ class LibraryWindow(QWidget):
         self.folder = Path(folder)
         self.audio = audio
         # The hospital library's cases are listed beside the local ones (given, or from
-        # SURGERY_TEACH_LIBRARY_URL and _TOKEN) and stream when opened.
-        self.remote = remote or remote_from_environment(data_dir() / "library-cache")
+        # SURGERY_TEACH_LIBRARY_URL and _TOKEN, or the settings) and stream when opened.
+        self.remote = remote or _configured_remote()
         self.remote_cases: dict[Path, CaseSummary] = {}
+        self.published: set[Path] = set()  # local cases the hospital library holds too
         self.entries: list[LibraryEntry] = []
         self.players: list[PlayerWindow] = []
         self._scan: asyncio.Task[None] | None = None
@@ -173,6 +182,8 @@ class LibraryWindow(QWidget):
         self.choose_button.clicked.connect(self.choose_folder)
         self.refresh_button = QPushButton(tr("Refresh"))
         self.refresh_button.clicked.connect(self.refresh)
+        self.library_button = QPushButton(tr("Hospital library…"))
+        self.library_button.clicked.connect(self.choose_library)
         self.search = QLineEdit()
         self.search.setPlaceholderText(tr("Search title, hospital or people"))
         self.search.setClearButtonEnabled(True)
@@ -201,11 +212,31 @@ class LibraryWindow(QWidget):
         self.open_button = QPushButton(tr("Open"))
         self.open_button.setObjectName("primary")
         self.open_button.clicked.connect(self.open_selected)
+        self.publishing = CasePublishing(self, self.remote,
+                                         ask_passphrase=lambda title: self.ask_passphrase(title))
+        self.publishing.status.connect(self.status.setText)
+        self.publishing.published.connect(self._after_publish)
+        self.publish_button = QPushButton(tr("Publish to the hospital library…"))
+        self.publish_button.setToolTip(tip(tr(
+            "Send the selected case recorded on this computer to the hospital library, "
+            "where students with access can find and play it. An encrypted case is "
+            "decrypted for the library as it is sent.")))
+        self.publish_button.clicked.connect(self.publish_selected)
+        self.keeping = CaseKeeping(self, self.remote)
+        self.keeping.status.connect(self.status.setText)
+        self.keeping.kept.connect(lambda _folder: self.show_entries())
+        self.keep_button = QPushButton(tr("Keep for offline viewing"))
+        self.keep_button.setToolTip(tip(tr(
+            "Keep the selected case from the hospital library on this computer, encrypted, "
+            "to watch it without the link.")))
+        self.keep_button.clicked.connect(self.keep_selected)
+        self.list.currentItemChanged.connect(lambda *_: self._update_actions())
 
         heading = QHBoxLayout()
         heading.addWidget(title)
         heading.addStretch(1)
         heading.addWidget(self.refresh_button)
+        heading.addWidget(self.library_button)
         heading.addWidget(self.choose_button)
         finder = QHBoxLayout()
         finder.addWidget(self.search, 1)
@@ -215,6 +246,8 @@ class LibraryWindow(QWidget):
         finder.addWidget(self.sort)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.publish_button)
+        bottom.addWidget(self.keep_button)
         bottom.addWidget(self.open_button)
         layout = QVBoxLayout(self)
         layout.addLayout(heading)
@@ -252,9 +285,12 @@ class LibraryWindow(QWidget):
         if self.remote is not None:
             try:
                 remote = await asyncio.to_thread(self.remote.entries)
-            except SurgeryTeachError as exc:
-                remote, problem = [], tr("Hospital library: {problem}", problem=str(exc))
+            except SurgeryTeachError as exc:  # the cases kept here are still listed
+                remote = await asyncio.to_thread(self.remote.kept)
+                problem = tr("Hospital library: {problem}", problem=str(exc))
             self.remote_cases = {r.entry.folder: r.summary for r in remote}
+            in_library = {r.summary.id for r in remote}
+            self.published = await asyncio.to_thread(_published, entries, in_library)
             entries = entries + [r.entry for r in remote]
         self.entries = entries
         self.status.setText(problem)
@@ -292,6 +328,17 @@ class LibraryWindow(QWidget):
         self.folder_changed.emit(str(self.folder))
         return self.refresh()
 
+    def choose_library(self) -> None:
+        """Where the hospital library is and the user's token; lists it if saved."""
+        dialog = LibraryDialog(self)
+        if dialog.exec():
+            self.set_remote(_configured_remote())
+
+    def set_remote(self, remote: RemoteLibrary | None) -> asyncio.Task[None]:
+        self.remote = self.publishing.remote = self.keeping.remote = remote
+        self.remote_cases = {}
+        return self.refresh()
+
     def choose_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, tr("Choose the recordings folder"),
                                                   str(self.folder))
@@ -313,9 +360,7 @@ class LibraryWindow(QWidget):
             item.setToolTip(tip("\n".join([entry.title, entry_details(entry),
                                            entry_people(entry),
                                            *map(problem_text, entry.problems),
-                                           tr("In the hospital library")
-                                           if entry.folder in self.remote_cases
-                                           else str(entry.folder)])))
+                                           *self._where(entry)])))
             if entry.thumbnail is not None:
                 item.setData(Qt.ItemDataRole.DecorationRole, self._pixmap(entry.thumbnail))
             item.setSizeHint(QSize(400, ROW_HEIGHT))
@@ -327,6 +372,39 @@ class LibraryWindow(QWidget):
             self.empty.setText(self._empty_text())
             self.stack.setCurrentWidget(self.empty)
         self.open_button.setVisible(bool(shown))
+        self._update_actions()
+
+    def _where(self, entry: LibraryEntry) -> list[str]:
+        summary = self.remote_cases.get(entry.folder)
+        if summary is None:
+            return [str(entry.folder), *([tr("Published to the hospital library")]
+                                         if entry.folder in self.published else [])]
+        kept = is_kept(entry.folder, summary)
+        clips = ", ".join(c.name for c in summary.clips)
+        return [tr("In the hospital library"),
+                *([tr("Kept on this computer for offline viewing")] if kept else []),
+                *([tr("Clips added by mentors: {names}", names=clips)] if clips else [])]
+
+    def _update_actions(self) -> None:
+        """Publish for a case recorded here, Keep for one from the library."""
+        item = self.list.currentItem()
+        entry = item.data(ENTRY_ROLE) if item is not None else None
+        remote = isinstance(entry, LibraryEntry) and entry.folder in self.remote_cases
+        self.publish_button.setVisible(isinstance(entry, LibraryEntry) and not remote)
+        self.keep_button.setVisible(remote)
+        if remote:
+            assert isinstance(entry, LibraryEntry)
+            self.keep_button.setEnabled(not is_kept(entry.folder,
+                                                    self.remote_cases[entry.folder]))
+
+    def keep_selected(self) -> asyncio.Task[object] | None:
+        """Keep the selected library case on this computer for offline viewing."""
+        item = self.list.currentItem()
+        entry = item.data(ENTRY_ROLE) if item is not None else None
+        if not isinstance(entry, LibraryEntry):
+            return None
+        return self.keeping.keep(  # type: ignore[return-value]
+            entry, self.remote_cases.get(entry.folder))
 
     def _empty_text(self) -> str:
         if self.entries:
@@ -343,6 +421,21 @@ class LibraryWindow(QWidget):
         item = self.list.currentItem()
         if item is not None:
             self.open_entry(item.data(ENTRY_ROLE))
+
+    def publish_selected(self) -> asyncio.Task[object] | None:
+        """Publish the selected local case to the hospital library (asks first)."""
+        item = self.list.currentItem()
+        entry = item.data(ENTRY_ROLE) if item is not None else None
+        if not isinstance(entry, LibraryEntry):
+            return None
+        return self.publishing.publish(  # type: ignore[return-value]
+            entry, remote_case=entry.folder in self.remote_cases)
+
+    def _after_publish(self, _result: object) -> None:
+        """List the library's copy; the line saying it was published stays."""
+        said = self.status.text()
+        self.refresh().add_done_callback(
+            lambda _task: self.status.text() or self.status.setText(said))
 
     def open_entry(self, entry: LibraryEntry | None) -> asyncio.Task[PlayerWindow | None] | None:
         """Open ``entry`` in a player window (loading off the GUI thread)."""
@@ -400,11 +493,27 @@ class LibraryWindow(QWidget):
             self.status.setText(str(exc))
             return None
         self.status.setText("")
+        if summary is not None:  # chapter edits and a mentor's clips go back to the library
+            player.chapters.edited.connect(
+                lambda chapters, s=summary, p=player: self.publishing.share_chapters(
+                    s, chapters, p.chapters.problem))
+            player.export_button.clicked.connect(
+                lambda _checked=False, s=summary, p=player: self._share_clips(s, p))
         self.players.append(player)
         player.closed.connect(lambda p=player: self._player_closed(p))
         player.show()
         self.player_opened.emit(player)
         return player
+
+    def _share_clips(self, summary: CaseSummary, player: PlayerWindow) -> None:
+        """The export dialog the player just opened: its clips go to the library too."""
+        dialog = player.export_dialog
+        if dialog is None or dialog.property("library_case"):
+            return
+        dialog.setProperty("library_case", summary.id)
+        dialog.finished_export.connect(
+            lambda path, error: self.publishing.share_clip(summary, path, dialog.message)
+            if path is not None and not error else None)
 
     def _player_closed(self, player: PlayerWindow) -> None:
         if player in self.players:
@@ -420,6 +529,26 @@ def _scan(folder: Path) -> list[LibraryEntry]:
     if not folder.exists():
         return []  # nothing recorded yet: the empty state says where cases come from
     return scan_library(folder, thumbnails=False)
+
+
+def _configured_remote() -> RemoteLibrary | None:
+    cache = data_dir() / "library-cache"
+    return remote_from_environment(cache) or remote_from_settings(cache)
+
+
+def _published(entries: list[LibraryEntry], in_library: set[str]) -> set[Path]:
+    """The local cases whose manifest is one the library holds (its id is the manifest's
+    hash, encrypted cases read decrypted; a locked case is not looked into)."""
+    found = set()
+    for entry in entries:
+        if entry.locked is not None:
+            continue
+        try:
+            if case_id(read_case_file(entry.folder / MANIFEST_FILE)) in in_library:
+                found.add(entry.folder)
+        except (OSError, SurgeryTeachError):
+            continue
+    return found
 
 
 def _thumbnail(folder: Path) -> Path | None:

@@ -78,6 +78,8 @@ class RecordingControl(QObject):
         self.role = role
         self.title = title
         self.hospital = hospital
+        # the record dialog's choice for the next case; None: the setting
+        self.encrypt: bool | None = None
         self.media = media
         self._gui = gui
         # GUI thread
@@ -180,8 +182,8 @@ class RecordingControl(QObject):
         passphrase is asked once (``ask_passphrase``) and kept in memory for the session."""
         settings = Settings.load()
         try:
-            return True, recording_key(encrypt=settings.encrypt_recordings,
-                                       passphrase=self._passphrase)
+            encrypt = settings.encrypt_recordings if self.encrypt is None else self.encrypt
+            return True, recording_key(encrypt=encrypt, passphrase=self._passphrase)
         except KeyringUnavailableError:
             passphrase = self.ask_passphrase() if self.ask_passphrase is not None else None
             if passphrase is None:

@@ -1,15 +1,19 @@
-"""Asks what a recording is before it starts: the procedure's title and the hospital.
+"""Asks what a recording is before it starts: the procedure's title, the hospital, and
+whether the case is encrypted on this computer.
 
-Both go into the case's manifest, so a student finds the case in the library later. The
-title starts as the room's name, the hospital as the one last used (remembered in the
-settings). No patient identifiers are asked for, and the dialog says so, and that everyone
-in the room will see that the case is being recorded.
+Title and hospital go into the case's manifest, so a student finds the case in the
+library later. The title starts as the room's name, the hospital as the one last used;
+encryption is on unless the user turned it off for a case before (both remembered in the
+settings, ``hospital`` and ``encrypt_recordings``). No patient identifiers are asked for,
+and the dialog says so, and that everyone in the room will see that the case is being
+recorded. Turning encryption off says plainly what that means.
 """
 
 from __future__ import annotations
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -27,11 +31,12 @@ MAX_TEXT = 200  # the manifest's title and hospital are short lines
 
 
 class RecordDialog(QDialog):
-    """``chosen`` carries (title, hospital) when the user starts the recording."""
+    """``chosen`` carries (title, hospital, encrypt) when the user starts the recording."""
 
-    chosen = pyqtSignal(str, str)
+    chosen = pyqtSignal(str, str, bool)
 
-    def __init__(self, title: str, hospital: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, hospital: str, parent: QWidget | None = None, *,
+                 encrypt: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("Record this case"))
         self.title = QLineEdit(title)
@@ -56,6 +61,18 @@ class RecordDialog(QDialog):
         form = QFormLayout()
         form.addRow(tr("&Procedure"), self.title)
         form.addRow(tr("&Hospital"), self.hospital)
+        self.encrypt = QCheckBox(tr("&Encrypt the recording on this computer"))
+        self.encrypt.setChecked(encrypt)
+        self.encrypt.setToolTip(tr("The case's files are readable only with this computer's "
+                                   "key or the hospital passphrase."))
+        self.plain_warning = PlainLabel(tr(
+            "Without encryption anyone who gets this computer's disk can watch the case. "
+            "Turn it off only for teaching material that shows no patient."))
+        self.plain_warning.setWordWrap(True)
+        self.plain_warning.setStyleSheet(f"color: {WARNING};")
+        self.plain_warning.hide()
+        self.encrypt.toggled.connect(lambda on: self.plain_warning.setVisible(not on))
+        form.addRow("", self.encrypt)
         notice = PlainLabel(tr("Everyone in the room will see that you are recording. "
                            "Do not type patient names or numbers here."))
         notice.setWordWrap(True)
@@ -72,7 +89,9 @@ class RecordDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(notice)
         layout.addWidget(self.warning)
+        layout.addWidget(self.plain_warning)
         layout.addWidget(self.buttons)
+        self.plain_warning.setVisible(not encrypt)  # once it is in the dialog
         self.setMinimumWidth(460)
         self._check_identifiers()
 
@@ -97,5 +116,5 @@ class RecordDialog(QDialog):
         title = self.title.text().strip()
         if not title:
             return
-        self.chosen.emit(title, self.hospital.text().strip())
+        self.chosen.emit(title, self.hospital.text().strip(), self.encrypt.isChecked())
         super().accept()

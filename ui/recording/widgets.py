@@ -212,18 +212,21 @@ class RecordingWidgets(QObject):
         if self.record_dialog is not None and self.record_dialog.isVisible():
             self.record_dialog.raise_()
             return
-        hospital = control.hospital or Settings.load().hospital
-        self.record_dialog = RecordDialog(control.title, hospital, self.window)
+        settings = Settings.load()
+        hospital = control.hospital or settings.hospital
+        self.record_dialog = RecordDialog(control.title, hospital, self.window,
+                                          encrypt=settings.encrypt_recordings)
         self.record_dialog.chosen.connect(self._start_recording)
         self.record_dialog.open()
 
-    def _start_recording(self, title: str, hospital: str) -> None:
+    def _start_recording(self, title: str, hospital: str, encrypt: bool = True) -> None:
         if self.leaving:
             return
         self.control.title, self.control.hospital = title, hospital
+        self.control.encrypt = encrypt
         settings = Settings.load()
-        if settings.hospital != hospital:
-            settings.hospital = hospital
+        if (settings.hospital, settings.encrypt_recordings) != (hospital, encrypt):
+            settings.hospital, settings.encrypt_recordings = hospital, encrypt
             with contextlib.suppress(OSError):  # only a convenience for the next case
                 settings.save()
         self.control.toggle()

@@ -49,7 +49,9 @@ from surgery_teach.rtc.loop_thread import LoopThread
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 from surgery_teach.rtc.session_view import SessionView
 from surgery_teach.wire.fields import ErrorCode
+from ui.common.explain import explain_join_error
 from ui.common.media_thread import GuiCalls
+from ui.common.server_words import refusal_text
 from ui.i18n import tr
 from ui.recording.control import RecordingControl
 
@@ -266,7 +268,8 @@ class SessionController(QObject):
     def _on_refused(self, reply: ErrorReply) -> None:
         # A removal is told once, translated (_stop); Undo with nothing to undo does nothing.
         if reply.code not in (ErrorCode.REMOVED, ErrorCode.NOTHING_TO_UNDO):
-            self._emit("problem", reply.message)
+            self._emit("problem", refusal_text(reply.code, reply.message,
+                                               room=self.config.room))
 
     def _open_microphone(self) -> None:
         """Open the microphone and the speaker (what is missing is said) and watch them."""
@@ -304,6 +307,11 @@ class SessionController(QObject):
             return
         # The session rejoins by itself (same identity, unsent chat and marks kept); it
         # ends only when the server will not take us back (a token, a removal).
+        error = self._live.not_admitted_error if self._live is not None else None
+        if error is not None:  # said by its code or HTTP status, in the user's language
+            self._spawn(self._stop(explain_join_error(error, server=self.config.server,
+                                                      room=self.config.room)))
+            return
         refused = (self._live.not_admitted if self._live is not None else "") or reason
         self._spawn(self._stop(tr("The server no longer lets you into the room: {reason}",
                                   reason=refused)))

@@ -27,8 +27,7 @@ def what_ends(controller: SessionController) -> list[str]:
         board = session.board
         frozen = [source for source, author in board.held_by.items() if author == session.me.id]
         if frozen:
-            ended.append(tr("The picture you froze ({names}) stays frozen for everyone "
-                            "until the surgeon or a mentor returns to live.",
+            ended.append(tr("The picture you froze ({names}) plays live again for everyone.",
                             names=", ".join(frozen)))
     return ended
 

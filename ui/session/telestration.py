@@ -45,7 +45,7 @@ from ui.common.icons import give_icon
 from ui.common.marks import paint_marks
 from ui.common.plain import ElidedLabel
 from ui.common.video_view import VideoView
-from ui.i18n import tr
+from ui.i18n import tr, tr_n
 from ui.session.controller import SessionController
 from ui.session.inline_text import InlineText
 from ui.session.overlays import frozen_text, paint_frozen
@@ -221,8 +221,9 @@ class Telestration(QObject):
         toolbar, role = self.toolbar, self.controller.config.role
         waiting = len(self.pending)
         if waiting:
-            toolbar.status.setText(tr("{count} of your marks wait for the server (shown faint)",
-                                      count=waiting))
+            toolbar.status.setText(tr_n("One of your marks waits for the server (shown faint)",
+                                        "{n} of your marks wait for the server (shown faint)",
+                                        waiting))
         elif self.controller.can_draw:
             toolbar.status.setText("")
         elif role == Role.TRAINEE:

@@ -14,7 +14,7 @@ from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, Q
 from surgery_teach.media.health import Health, LinkReport
 from surgery_teach.media.layer_choice import Reason
 from surgery_teach.rtc.adaptation import ViewerState
-from ui.i18n import tr
+from ui.i18n import tr, tr_n
 from ui.theme import HEALTH_COLOURS
 
 
@@ -46,7 +46,7 @@ class ViewersPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel(tr("Your viewers"))
+        self.title = QLabel("")  # "3 viewers watch your video"
         self.title.setObjectName("muted")
         self.warning = QLabel(tr("Your upload limits the class: some viewers get a smaller "
                                  "picture. Use a media server to send each picture once."))
@@ -78,3 +78,6 @@ class ViewersPanel(QWidget):
             item.setForeground(QColor(HEALTH_COLOURS[Health.FAIR if limited else Health.GOOD]))
             self.list.addItem(item)
         self.list.setFixedHeight(min(6, max(1, len(viewers))) * 40 + 6)
+        count = len({viewer.participant for viewer in viewers})
+        self.title.setText(tr_n("{n} viewer watches your video",
+                                "{n} viewers watch your video", count))

@@ -10,6 +10,7 @@ from PyQt6.QtGui import QCloseEvent, QKeySequence, QPainter, QShortcut
 from PyQt6.QtWidgets import (
     QPushButton,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -20,6 +21,7 @@ from surgery_teach.protocol.messages import ParticipantInfo, PrivacyNotice, Role
 from ui.common.flow import flow_row
 from ui.common.icons import give_icon
 from ui.common.plain import ElidedLabel, PlainLabel
+from ui.common.server_words import route_reason_text
 from ui.devices.masks import paint_masks
 from ui.i18n import role_name, tr
 from ui.recording.widgets import RecordingWidgets
@@ -30,6 +32,7 @@ from ui.session.overlays import ShortcutSheet, shortcut_rows
 from ui.session.panels import LinkHealthPanel, ParticipantsPanel
 from ui.session.stage import Stage, StageSource
 from ui.session.telestration import DrawingToolbar, Telestration
+from ui.session.top_bar import TopBarOverflow
 from ui.session.voice import VoicePanel
 
 logger = logging.getLogger(__name__)
@@ -113,15 +116,23 @@ class SessionWindow(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is push-to-talk
         self.who.setMaximumWidth(520)  # longer names end in "…" (the whole is the tooltip)
         self.recording.indicator.setMaximumWidth(420)
-        # The top row wraps onto a second line when narrow (a long name, a translation,
-        # the REC line): it never makes the window wider than a laptop's screen.
+        # The top row stays on one line while it can (the least-used buttons go into the
+        # "⋯" menu, the name and REC line shrink), and wraps onto a second line when even
+        # that is too wide: it never makes the window wider than a laptop's screen.
+        self.more_button = QToolButton()
+        self.more_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.top_bar = flow_row([
             self.who, self.recording.indicator, self.mic_state, self.voice_panel,
             self.recording.record_button, self.privacy_button, self.recording.chapter_button,
             self.recording.chapter_field, self.mute_button,
             self.ptt_button, self.swap_button, self.class_button, self.fullscreen_button,
             self.panels_button,
-            self.help_button, self.leave_button])
+            self.help_button, self.more_button, self.leave_button])
+        self.overflow = TopBarOverflow(
+            self.top_bar, [self.help_button, self.panels_button, self.fullscreen_button,
+                           self.swap_button, self.ptt_button, self.class_button,
+                           self.recording.chapter_button],
+            [self.who, self.recording.indicator], self.more_button)
 
         self.stage = Stage()
         self.swap_button.clicked.connect(self.stage.swap_next)
@@ -295,7 +306,8 @@ class SessionWindow(QWidget):
         if mode == "class":
             self.chat.note(tr("The video now goes through the hospital's media server"))
         elif why:
-            self.chat.note(tr("The video goes directly between computers: {why}", why=why))
+            self.chat.note(tr("The video goes directly between computers: {why}",
+                              why=route_reason_text(why)))
 
     def _on_peer_problem(self, participant: ParticipantInfo, text: str) -> None:
         """No connection to someone (said in the link panel, and once in the chat)."""

@@ -181,6 +181,29 @@ def test_clicking_a_chapter_moves_the_playhead_there_and_chat_follows(run: Run,
         player.close()
 
 
+def test_the_zoom_buttons_zoom_the_timeline_around_the_playhead(run: Run,
+                                                                case_folder: Path) -> None:
+    player = open_window(run, case_folder, audio=False)
+    try:
+        bar = player.bar
+        dissection = player.timeline.chapters[1]
+        assert not player.zoom_out_button.isEnabled() and player.zoom_in_button.isEnabled()
+        player.seek(dissection.time)
+        player._tick()
+        at = bar.x_of(dissection.time)
+        player.zoom_in_button.click()
+        assert bar.zoom == 2.0 and player.zoom_out_button.isEnabled()
+        assert bar.x_of(bar.position) == pytest.approx(at)  # the playhead stayed put
+        assert bar.chapter_near(at) == dissection  # and its chapter with it
+        player.seek(0.0)  # a seek out of view brings the view along
+        player._tick()
+        assert bar.window.shows(0.0)
+        player.zoom_out_button.click()
+        assert bar.zoom == 1.0 and not player.zoom_out_button.isEnabled()
+    finally:
+        player.close()
+
+
 def open_timeline(folder: Path):  # type: ignore[no-untyped-def]
     from surgery_teach.casebook.timeline import build_timeline
 

@@ -83,6 +83,10 @@ def test_a_student_opens_a_library_case_in_the_player(
         assert player.playable.playable == ("Endoscope", "Room camera")
         assert not (player.playable.folder / "endoscope.mkv").exists()  # streamed
         assert [c.title for c in player.timeline.chapters] == ["Exposure", "Dissection"]
+        player.chapters.add_at("My own note", 1.0)  # a student's edit stays here
+        run(until(lambda: "only a mentor" in player.chapters.problem.text(), seconds(10),
+                  "the player to say the edit stays on this computer"))
+        assert "My own note" in [c.title for c in player.chapters.chapters]
         player.close()
         stop_streaming(player.playable.folder)
     finally:

@@ -33,10 +33,14 @@ def test_class_mode_refused_is_told_and_the_button_stays_off(qtbot, run) -> None
             for shown in (window, watching):
                 qtbot.addWidget(shown)
                 shown.show()
-            assert window.class_button.isVisible() and not watching.class_button.isVisible()
+            assert window.overflow.offers(window.class_button)  # in the row or its menu
+            assert not watching.overflow.offers(watching.class_button)
             window.class_button.click()
             await until(lambda: any("media server" in line for line in window.chat.log.lines()),
                         seconds(10), "the refusal in the window")
+            said = "This server has no media server for classes, so the video stays peer to " \
+                   "peer. Ask the server's operator to set one up."
+            assert any(said in line for line in window.chat.log.lines())  # not the server's
             assert not window.class_button.isChecked()
         finally:
             await trainee.leave()

@@ -16,6 +16,7 @@ from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import SessionConfig
 from tests.timing import seconds
 from tests.ui.conftest import until
+from tests.ui.session.test_top_bar import lines
 from ui.i18n import set_language
 from ui.session.controller import SessionController
 from ui.session.window import SessionWindow
@@ -42,6 +43,13 @@ def check_fits(window: SessionWindow, size: tuple[int, int]) -> None:
     window.resize(width, height)
     assert (window.width(), window.height()) == size  # the window could shrink to it
     window.layout().activate()  # lay out for the new size now, as the next paint would
+    window.overflow.fit()  # as the queued call after the resize does
+    row = window.top_bar.layout()
+    assert row is not None
+    row.setGeometry(window.top_bar.contentsRect())  # as the next layout request does
+    if width >= 1366:  # a laptop: the top row on one line, the rest in its "⋯" menu
+        assert lines(window.top_bar) == 1, [b.text() for b in window.overflow.overflowed]
+    assert window.overflow.offers(window.fullscreen_button)  # in the row or the menu
     for row in (window.top_bar, window.drawing_toolbar):  # wrapped lines get room
         for child in row.findChildren(QWidget):
             if child.isVisibleTo(row) and child.parent() is row:

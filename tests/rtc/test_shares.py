@@ -1,0 +1,155 @@
+"""Shared pictures between real aiortc peers: late joiners get the current share, a
+dropped link resumes from the chunks already held, stopping clears it everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from aiortc import RTCDataChannel, RTCPeerConnection
+
+from surgery_teach.rtc.shares import CHANNEL, SessionShares
+from surgery_teach.sharing import OutgoingShare, decode_picture, open_file, prepare_share
+from tests.timing import seconds
+
+pytestmark = pytest.mark.slow
+
+
+def _outgoing(tmp_path: Path) -> OutgoingShare:
+    noise = np.random.default_rng(3).integers(0, 255, (160, 160, 3), np.uint8)
+    path = tmp_path / "pathology.png"
+    assert cv2.imwrite(str(path), noise)
+    return prepare_share(open_file(path), title="biopsy, H&E x40")
+
+
+class Side:
+    """One participant's shares, with an event per arrival/departure of a picture."""
+
+    def __init__(self, name: str, **options: object) -> None:
+        self.name = name
+        self.changed = asyncio.Event()
+        self.chunks_seen = 0
+        self.enough = asyncio.Event()
+        self.stop_after: int | None = None
+
+        def on_progress(who: str, held: int, total: int) -> None:
+            self.chunks_seen += 1
+            if self.stop_after is not None and self.chunks_seen >= self.stop_after:
+                self.enough.set()
+
+        self.shares = SessionShares(lambda who: self.changed.set(), on_progress=on_progress,
+                                    **options)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def linked(sharer: Side, viewer: Side) -> AsyncIterator[tuple[RTCDataChannel,
+                                                                     RTCPeerConnection]]:
+    """A real peer connection from ``sharer`` (offerer) to ``viewer`` with a ``shares``
+    channel wired on both sides."""
+    offerer, answerer = RTCPeerConnection(), RTCPeerConnection()
+    channel = offerer.createDataChannel(CHANNEL)
+    sharer.shares.wire(channel, viewer.name)
+
+    @answerer.on("datachannel")
+    def _on_channel(incoming: RTCDataChannel) -> None:
+        if incoming.label == CHANNEL:
+            viewer.shares.wire(incoming, sharer.name)
+
+    await offerer.setLocalDescription(await offerer.createOffer())
+    await answerer.setRemoteDescription(offerer.localDescription)
+    await answerer.setLocalDescription(await answerer.createAnswer())
+    await offerer.setRemoteDescription(answerer.localDescription)
+    try:
+        yield channel, offerer
+    finally:
+        await offerer.close()
+        await answerer.close()
+
+
+async def _until(condition: object, timeout: float) -> None:
+    async def wait() -> None:
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(wait(), seconds(timeout))
+
+
+async def test_a_late_joiner_gets_the_current_share_whole(tmp_path: Path) -> None:
+    outgoing = _outgoing(tmp_path)
+    sharer, viewer = Side("surgeon", chunk_bytes=4096), Side("mentor")
+    sharer.shares.share(outgoing)  # shared before the viewer's link exists
+    async with linked(sharer, viewer):
+        await asyncio.wait_for(viewer.changed.wait(), seconds(20))
+        got = viewer.shares.viewing["surgeon"]
+        assert got.picture == outgoing.picture
+        assert got.description["title"] == "biopsy, H&E x40"
+        assert np.array_equal(decode_picture(got.picture), outgoing.preview())
+        await _until(lambda: sharer.shares.delivered.get("mentor") == outgoing.share_id, 10)
+        assert sharer.shares.sent_from == [("mentor", 0)]
+
+
+async def test_a_dropped_link_resumes_from_the_chunks_held(tmp_path: Path) -> None:
+    outgoing = _outgoing(tmp_path)
+    total_chunks = -(-len(outgoing.picture) // 1024)
+    assert total_chunks > 40
+    sharer, viewer = Side("surgeon", chunk_bytes=1024), Side("mentor")
+    viewer.stop_after = 10
+    sharer.shares.share(outgoing)
+    async with linked(sharer, viewer) as (_channel, offerer):
+        await asyncio.wait_for(viewer.enough.wait(), seconds(20))
+        await offerer.close()  # the link drops mid-transfer
+    receiver = viewer.shares._receivers["surgeon"]
+    held = receiver.next_chunk
+    assert 10 <= held < total_chunks and "surgeon" not in viewer.shares.viewing
+    viewer.stop_after = None
+    async with linked(sharer, viewer):  # the link comes back
+        await asyncio.wait_for(viewer.changed.wait(), seconds(20))
+    assert viewer.shares.viewing["surgeon"].picture == outgoing.picture
+    assert sharer.shares.sent_from == [("mentor", 0), ("mentor", held)]
+
+
+async def test_stopping_a_share_clears_it_for_the_viewer(tmp_path: Path) -> None:
+    sharer, viewer = Side("surgeon"), Side("mentor")
+    async with linked(sharer, viewer) as (channel, _):
+        await _until(lambda: channel.readyState == "open", 10)
+        sharer.shares.share(_outgoing(tmp_path))
+        await asyncio.wait_for(viewer.changed.wait(), seconds(20))
+        assert "surgeon" in viewer.shares.viewing
+        viewer.changed.clear()
+        sharer.shares.stop()
+        await asyncio.wait_for(viewer.changed.wait(), seconds(10))
+        assert "surgeon" not in viewer.shares.viewing
+
+
+async def test_a_large_picture_goes_whole_with_at_most_a_megabyte_queued(tmp_path: Path) -> None:
+    from surgery_teach.rtc.shares import HIGH_WATER
+    from surgery_teach.sharing.transfer import CHUNK_BYTES
+    noise = np.random.default_rng(5).integers(0, 255, (1100, 1100, 3), np.uint8)
+    path = tmp_path / "slide.png"
+    assert cv2.imwrite(str(path), noise)
+    outgoing = prepare_share(open_file(path))
+    assert len(outgoing.picture) > 3 * 1024 * 1024
+    sharer, viewer = Side("surgeon"), Side("mentor")
+    peak = 0
+    async with linked(sharer, viewer) as (channel, _):
+        await _until(lambda: channel.readyState == "open", 10)
+
+        async def watch() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, channel.bufferedAmount)
+                await asyncio.sleep(0)
+
+        watcher = asyncio.ensure_future(watch())
+        started = asyncio.get_running_loop().time()
+        sharer.shares.share(outgoing)
+        await asyncio.wait_for(viewer.changed.wait(), seconds(60))
+        elapsed = asyncio.get_running_loop().time() - started
+        watcher.cancel()
+    assert viewer.shares.viewing["surgeon"].picture == outgoing.picture
+    assert 0 < peak <= HIGH_WATER + CHUNK_BYTES, peak
+    print(f"{len(outgoing.picture) / 1e6:.1f} MB in {elapsed:.2f} s, peak queue {peak} B")
