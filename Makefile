@@ -13,7 +13,13 @@ STAMP := $(VENV)/.setup-done
 
 .PHONY: setup run library demo-headless test lint bench bench-load bench-voice clean package netlab
 
-setup: $(STAMP)
+# The translation catalogues (gettext .po, see ui/catalogs.py) compiled to .mo.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard ui/translations/*.po))
+
+setup: $(STAMP) $(CATALOGS)
+
+ui/translations/%.mo: ui/translations/%.po $(STAMP)
+	$(PY) -m ui.catalogs
 
 $(STAMP): requirements.txt requirements-dev.txt Makefile
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

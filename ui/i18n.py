@@ -1,61 +1,50 @@
-"""Every user-facing string goes through :func:`tr`.
+"""Every user-facing string goes through :func:`tr` (or :func:`tr_n` for counts).
 
-Catalogs are JSON files in ``ui/translations/`` (``zh_CN.json``, ``ru.json``) mapping the
-English text to the translation; ``{name}`` placeholders are filled after lookup. A test
-checks that every ``tr("...")`` literal in ``ui/`` has a translation in each catalog.
-
-Counts go through :func:`tr_n` ("1 viewer", "5 viewers"): its catalog entry is keyed by
-the English plural text and holds one text per plural form of the language, by the CLDR
-plural rules (Russian ``one`` 1, 21, 101…; ``few`` 2-4, 22-24…; ``many`` 5-20, 25-30…, 11-14;
-Chinese one ``other`` form): ``"{n} viewers": {"one": "{n} зритель", "few": "{n}
-зрителя", "many": "{n} зрителей"}``.
+The catalogues are gettext ``.po`` files in ``ui/translations/`` (``zh_CN.po``,
+``ru.po``), keyed by the English text, compiled to ``.mo`` (:mod:`ui.catalogs`);
+``{name}`` placeholders are filled after lookup. Counts go through :func:`tr_n`
+("1 viewer", "5 viewers"), whose entry has one text per plural form of the language, as
+its ``Plural-Forms`` rule says (Russian one 1, 21, 101…; few 2-4, 22-24…; many 5-20,
+25-30…, 11-14; Chinese one form). A test checks that every ``tr("...")`` and
+``tr_n(...)`` literal in ``ui/`` has a translation in each catalogue, and none is stale.
 """
 
 from __future__ import annotations
 
-import json
+import gettext
 import logging
 from functools import cache
-from pathlib import Path
 
 from surgery_teach.wire.role import Role
+from ui.catalogs import CATALOG_DIR, load
 
 logger = logging.getLogger(__name__)
 
-CATALOG_DIR = Path(__file__).resolve().parent / "translations"
+__all__ = ["CATALOG_DIR", "LANGUAGES", "catalog", "language", "plural_form", "problem_text",
+           "role_name", "set_language", "tr", "tr_n"]
+
 LANGUAGES = {"en": "English", "zh_CN": "简体中文", "ru": "Русский"}
 
 _language = "en"
 
 
 @cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``language`` (English: none)."""
+    if language == "en":
+        return gettext.NullTranslations()
+    return load(language)
+
+
 def catalog(language: str) -> dict[str, str]:
-    if language == "en":
-        return {}
-    path = CATALOG_DIR / f"{language}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        logger.warning("translation %s unavailable (%s); using English", language, exc)
-        return {}
-    return {str(k): str(v) for k, v in data.items() if not isinstance(v, dict)}
-
-
-@cache
-def plural_catalog(language: str) -> dict[str, dict[str, str]]:
-    """The plural entries of ``language``'s catalog: English plural text -> form -> text."""
-    if language == "en":
-        return {}
-    try:
-        data = json.loads((CATALOG_DIR / f"{language}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # catalog() has said why
-    return {str(k): {str(f): str(t) for f, t in v.items()}
-            for k, v in data.items() if isinstance(v, dict)}
+    """``language``'s singular entries: English text -> translation."""
+    entries = getattr(translations(language), "_catalog", {})
+    return {key: value for key, value in entries.items() if isinstance(key, str) and key}
 
 
 def plural_form(language: str, n: int) -> str:
-    """The CLDR plural category of the whole number ``n`` in ``language``."""
+    """The CLDR plural category of the whole number ``n`` in ``language`` (for tests and
+    for texts that are chosen, not looked up)."""
     n = abs(n)
     if language == "ru":
         if n % 10 == 1 and n % 100 != 11:
@@ -66,10 +55,6 @@ def plural_form(language: str, n: int) -> str:
     if language == "zh_CN":
         return "other"
     return "one" if n == 1 else "other"
-
-
-PLURAL_FORMS = {"en": ("one", "other"), "ru": ("one", "few", "many"), "zh_CN": ("other",)}
-"""The forms a plural entry of each language must give."""
 
 
 def set_language(language: str) -> str:
@@ -90,14 +75,14 @@ def problem_text(problem: str) -> str:
     if not isinstance(template, str):
         return str(problem)
     try:  # the templates are listed in surgery_teach.casebook.problems.TEMPLATES
-        return catalog(_language).get(template, template).format(**problem.values)  # type: ignore[attr-defined]
+        return translations(_language).gettext(template).format(**problem.values)  # type: ignore[attr-defined]
     except (KeyError, IndexError, ValueError):
         return str(problem)
 
 
 def tr(text: str, **values: object) -> str:
     """``text`` in the current language, with ``{placeholders}`` filled from ``values``."""
-    translated = catalog(_language).get(text, text)
+    translated = translations(_language).gettext(text)
     if values:
         try:
             return translated.format(**values)
@@ -109,11 +94,9 @@ def tr(text: str, **values: object) -> str:
 def tr_n(one: str, other: str, n: int, **values: object) -> str:
     """A text about ``n`` things in the current language, in the plural form that goes
     with ``n``: ``tr_n("{n} viewer", "{n} viewers", 5)``. ``{n}`` and ``values`` fill
-    the placeholders. The catalog entry is keyed by ``other``."""
-    form = plural_form(_language, n)
-    forms = plural_catalog(_language).get(other)
-    english = one if plural_form("en", n) == "one" else other
-    text = forms.get(form, english) if forms else english
+    the placeholders."""
+    text = translations(_language).ngettext(one, other, n)
+    english = one if n == 1 else other
     try:
         return text.format(n=n, **values)
     except (KeyError, IndexError, ValueError):

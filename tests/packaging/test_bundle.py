@@ -71,11 +71,14 @@ def test_help_lists_the_options(app: Path) -> None:
 
 @pytest.mark.parametrize("language", sorted(set(LANGUAGES) - {"en"}))
 def test_translations_are_bundled_where_i18n_finds_them(app: Path, language: str) -> None:
-    """The catalogs sit beside the frozen ``ui/i18n`` and the app loads them without a warning."""
-    source = ROOT / "ui" / "translations" / f"{language}.json"
-    bundled = app.parent / "_internal" / "ui" / "translations" / f"{language}.json"
+    """The compiled catalogs sit beside the frozen ``ui/i18n`` and the app loads them
+    without a warning."""
+    from ui.catalogs import compile_po
+
+    source = ROOT / "ui" / "translations" / f"{language}.po"
+    bundled = app.parent / "_internal" / "ui" / "translations" / f"{language}.mo"
     assert source.is_file(), f"no {language} catalog in the source tree to bundle"
-    assert bundled.read_bytes() == source.read_bytes()
+    assert bundled.read_bytes() == compile_po(source)
     result = run(app, "--self-test", "--language", language, "--log-level", "warning")
     assert result.returncode == 0, result.stderr
     assert "unavailable" not in result.stderr, result.stderr

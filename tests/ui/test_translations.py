@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
 import string
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
-from ui.i18n import CATALOG_DIR, PLURAL_FORMS, catalog, set_language, tr
+from ui.catalogs import CATALOG_DIR, compile_all, load
+from ui.i18n import catalog, plural_form, set_language, tr, tr_n
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 
@@ -47,9 +48,21 @@ def fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+PLURAL_FORMS = {"ru": 3, "zh_CN": 1}
+"""How many forms a plural entry of each language gives (its ``Plural-Forms`` rule)."""
+
+
+def read_catalogue(language: str):  # type: ignore[no-untyped-def]
+    with (CATALOG_DIR / f"{language}.po").open("rb") as source:
+        return read_po(source, abort_invalid=True)
+
+
 @pytest.mark.parametrize("language", ["zh_CN", "ru"])
 def test_every_string_is_translated_with_the_same_placeholders(language: str) -> None:
-    data = json.loads((CATALOG_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    po = read_catalogue(language)
+    assert po.num_plurals == PLURAL_FORMS[language]
+    data = {m.id: m.string for m in po if m.id and isinstance(m.id, str)}
+    plural_entries = {m.id[1]: m for m in po if isinstance(m.id, tuple)}
     literals = tr_literals()
     assert len(literals) > 30
     missing = sorted(literals - set(data))
@@ -61,15 +74,48 @@ def test_every_string_is_translated_with_the_same_placeholders(language: str) ->
 
     plurals = tr_n_literals()
     for other, one in plurals.items():
-        forms = data.get(other)
-        assert isinstance(forms, dict), f"{language}: no plural forms for {other!r}"
-        assert set(forms) == set(PLURAL_FORMS[language]), f"{language}: forms of {other!r}"
+        entry = plural_entries.get(other)
+        assert entry is not None, f"{language}: no plural forms for {other!r}"
+        assert entry.id[0] == one, f"{language}: {other!r} has another singular"
+        forms = entry.string
+        assert len(forms) == PLURAL_FORMS[language], f"{language}: forms of {other!r}"
         assert fields(one) <= fields(other), f"placeholders of {one!r}"  # "One of…": no {n}
-        for text in forms.values():
+        for text in forms:
             assert fields(text) == fields(other), f"{language}: placeholders of {other!r}"
             assert text.strip(), f"{language}: empty plural form of {other!r}"
-    stale = sorted(set(data) - literals - set(TEMPLATES) - set(plurals))
+    stale = sorted(set(data) - literals - set(TEMPLATES))
+    stale += sorted(set(plural_entries) - set(plurals))
     assert stale == [], f"{language} has translations nothing uses: {stale}"
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 4, 5, 11, 12, 14, 21, 22, 25, 101, 111, 112, 1001])
+def test_counts_take_the_plural_form_their_number_needs(n: int) -> None:
+    """The compiled catalogue's rule picks the form the CLDR rules give for ``n``."""
+    try:
+        set_language("ru")
+        texts = dict(zip(("one", "few", "many"), read_catalogue("ru")[
+            ("{n} viewer watches your video", "{n} viewers watch your video")].string,
+            strict=True))
+        assert tr_n("{n} viewer watches your video", "{n} viewers watch your video", n) \
+            == texts[plural_form("ru", n)].format(n=n)
+        set_language("en")
+        assert tr_n("{n} viewer watches your video", "{n} viewers watch your video", n) \
+            == ("{n} viewer watches your video" if n == 1
+                else "{n} viewers watch your video").format(n=n)
+    finally:
+        set_language("en")
+
+
+def test_compiled_catalogues_are_used_and_a_broken_one_falls_back_to_english(
+        tmp_path: Path) -> None:
+    for language in ("ru", "zh_CN"):
+        (tmp_path / f"{language}.po").write_bytes((CATALOG_DIR / f"{language}.po").read_bytes())
+    written = compile_all(tmp_path)
+    assert sorted(p.name for p in written) == ["ru.mo", "zh_CN.mo"]
+    assert load("ru", tmp_path).gettext("Leave") == catalog("ru")["Leave"] != "Leave"
+    (tmp_path / "ru.mo").unlink()
+    (tmp_path / "ru.po").write_bytes(b'msgid "Leave"\nmsgstr "\xff\xfe"\n')  # not UTF-8
+    assert load("ru", tmp_path).gettext("Leave") == "Leave"  # English, not a crash
 
 
 def test_translations_are_really_in_the_language() -> None:
