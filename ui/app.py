@@ -115,6 +115,8 @@ class DesktopApp:
                 request, problem = None, str(exc)
             else:
                 problem = ""
+            if request is not None and self.args.demo:
+                request = await self._second_demo_window(request)
             if self.args.library is not None:
                 self.show_library(Path(self.args.library) if self.args.library else None)
             elif request is not None:
@@ -138,6 +140,17 @@ class DesktopApp:
                                a.token, a.ca_file or self.settings.ca_file,
                                read_ice_servers(self.settings.ice_servers))
         return None
+
+    async def _second_demo_window(self, request: JoinRequest) -> JoinRequest:
+        """The demo's request, unless a demo already runs on this computer and no role was
+        asked for: then this window is the second person, a trainee watching (not a second
+        surgeon streaming fake video), which is how a newcomer sees others join."""
+        if self.args.role or self.args.server or self.args.name or self.args.source:
+            return request
+        if await find_local_server(self.local_port) is None:
+            return request
+        logger.info("a demo already runs on this computer: joining it as a trainee")
+        return JoinRequest(request.server, request.room, tr("Demo trainee"), Role.TRAINEE, ())
 
     async def server_url(self, requested: str) -> str:
         """``requested``, or for an empty one the server on this computer: the one this

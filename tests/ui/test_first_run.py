@@ -252,3 +252,29 @@ def test_an_empty_server_joins_the_demo_already_running_on_this_computer(qtbot, 
             await first._shutdown()
 
     run(scenario())
+
+
+def test_a_second_demo_window_joins_the_running_demo_as_a_trainee(qtbot, run) -> None:  # type: ignore[no-untyped-def]
+    """`make run` twice: the second window is the second person (a trainee watching), not
+    a second surgeon streaming synthetic video into the same room."""
+    port = free_port()
+    first = DesktopApp(args("--demo"), Settings())
+    second = DesktopApp(args("--demo"), Settings())
+    first.local_port = second.local_port = port
+
+    async def scenario() -> None:
+        try:
+            demo = first._direct_request()
+            assert demo is not None and demo.role == Role.SURGEON and demo.sources
+            assert await first._second_demo_window(demo) == demo  # nothing runs yet
+            await first.join(JoinRequest("", "demo", "Dr Li", Role.SURGEON, ()))
+            joining = await second._second_demo_window(demo)
+            assert (joining.room, joining.role, joining.sources) == ("demo", Role.TRAINEE, ())
+            asked = DesktopApp(args("--demo", "--role", "mentor"), Settings())
+            asked.local_port = port
+            wanted = asked._direct_request()
+            assert wanted is not None and await asked._second_demo_window(wanted) == wanted
+        finally:
+            await first._shutdown()
+
+    run(scenario())
