@@ -17,6 +17,15 @@ MIN_MEDIA_BYTES = 100_000
 """UDP bytes a viewer must have received on a path for it to count as its media path
 (failed ICE checks stay far below; 30 s of video at 2.5 Mbit/s is ~9 MB)."""
 NA = "n/a"
+SETTLE_S = 10.0
+"""Seconds from a viewer's first picture after which freezes count against the targets."""
+
+
+def late_freeze_s(freezes: list[list[float]], settle: float = SETTLE_S) -> float:
+    """The longest stretch of any freeze (``[start, length]``, seconds from the first
+    picture) that falls after ``settle`` seconds."""
+    return max((min(length, start + length - settle) for start, length in freezes
+                if start + length > settle), default=0.0)
 
 
 @dataclass
@@ -34,6 +43,9 @@ class ViewerRow:
     longest_freeze_ms: float | None = None
     """The longest pause between two decoded pictures (the client's
     ``tracks[].longest_freeze_s``)."""
+    late_freeze_ms: float | None = None
+    """The longest part of a pause after the first :data:`SETTLE_S` of pictures (the
+    targets allow a viewer that long to find its layer)."""
     layer: str | None = None
     """The client's ``tracks[].layer`` when it reports one; else the layer the publisher
     last chose for this viewer (its ``viewers[].layer``, by name); else the height of the
@@ -123,6 +135,8 @@ def viewer_row(site: str, role: str, name: str, stats: dict[str, Any] | None, *,
     row.latency_p50_ms, row.latency_p95_ms = latency.get("p50"), latency.get("p95")
     if row.frames and track.get("longest_freeze_s") is not None:
         row.longest_freeze_ms = round(1000 * float(track["longest_freeze_s"]), 1)
+    if row.frames and track.get("freezes") is not None:
+        row.late_freeze_ms = round(1000 * late_freeze_s(track["freezes"]), 1)
     height = (track.get("resolution") or [0, 0])[1]
     row.layer = (track.get("layer") or _publisher_layer(publisher, name)
                  or (f"{height}p" if height else None))
@@ -133,7 +147,8 @@ def viewer_row(site: str, role: str, name: str, stats: dict[str, Any] | None, *,
 
 
 COLUMNS = (("scenario", 24), ("viewer", 9), ("frames", 6), ("fps", 5), ("p50 ms", 7),
-           ("p95 ms", 7), ("freeze ms", 9), ("layer", 6), ("keyfr", 5), ("up Mbit/s", 9),
+           ("p95 ms", 7), ("freeze ms", 9), ("after 10s", 9), ("layer", 6), ("keyfr", 5),
+           ("up Mbit/s", 9),
            ("path", 8), ("check", 10))
 
 
@@ -157,7 +172,8 @@ def table(results: list[ScenarioResult]) -> str:
             path = viewer.path + ("*" if viewer.path_measured_by == "lab" else "")
             cells = (result.name, viewer.site, viewer.frames, viewer.fps,
                      viewer.latency_p50_ms, viewer.latency_p95_ms, viewer.longest_freeze_ms,
-                     viewer.layer, result.keyframes, result.uplink_mbit_s, path, result.check)
+                     viewer.late_freeze_ms, viewer.layer, result.keyframes,
+                     result.uplink_mbit_s, path, result.check)
             lines.append("  ".join(_cell(c).ljust(w) for c, (_, w)
                                    in zip(cells, COLUMNS, strict=True)).rstrip())
             if viewer.problem:
@@ -165,7 +181,8 @@ def table(results: list[ScenarioResult]) -> str:
         if result.silent_peer is not None:
             offers = result.silent_peer.get("signal-offer", 0)
             lines.append(f"{'':24}  silent peer ignored {offers} offer(s)")
-    lines.append("fps: frames decoded / the viewer's whole run; keyfr: keyframes of all the "
-                 "publisher's layers; up: county's uplink while the viewers ran")
+    lines.append("fps: frames decoded / the viewer's whole run; freeze: longest, and longest "
+                 "after the first 10 s of pictures; keyfr: keyframes of all the publisher's "
+                 "layers; up: county's uplink while the viewers ran")
     lines.append("* path told by the lab's router counters (the clients do not report it yet)")
     return "\n".join(lines)
