@@ -246,9 +246,9 @@ class LayerChoice:
         """The link was tried at the level the choice moves up to (padding at its rate,
         :mod:`~surgery_teach.rtc.link_probe`) and lost packets: stay where it is, and
         wait longer before trying that level again, as after a failed move."""
-        if self._link >= self._sending:
+        tried = max(self._link, self._ceiling)  # (what the move up aimed at)
+        if tried >= self._sending:
             return self.choice  # not moving up: nothing was being tried
-        tried = self._link
         hopeless = goodput_bps < self.settings.hopeless * self._bitrates[tried]
         self._failures[tried] = self._failures.get(tried, 0) + (3 if hopeless else 1)
         self._link = self._sending
@@ -258,6 +258,16 @@ class LayerChoice:
         self._stepped_down = True
         self._switched_at = now  # reports covering the padding are not judged
         self._reset_streaks()
+        return self.choice
+
+    def probe_deferred(self, now: float) -> Choice:
+        """Padding to try the level above was stopped by trouble that is not this
+        viewer's (other viewers losing packets: the shared upload): stay, count no
+        failure, and try again after clean time as before."""
+        if max(self._link, self._ceiling) < self._sending:
+            self._link = self._sending
+            self._switched_at = now
+            self._reset_streaks()
         return self.choice
 
     def bitrate_of(self, layer: int, divisor: int = 1) -> int:

@@ -65,7 +65,7 @@ class LinkReport:
     (aiortc's RR gives 0..255: divide by 256), ``jitter_s`` in seconds (RR jitter is in
     RTP clock units: divide by 90000), ``rtt_s`` from SR/RR timing (None if unknown),
     ``remb_bps`` the latest REMB (None until one came). Cumulative since the connection
-    started: ``nacks`` (sequence numbers the viewer asked to resend), ``packets_sent``
+    started: ``nacks`` (distinct sequence numbers the viewer asked to resend), ``packets_sent``
     and ``bytes_sent`` (media only, retransmissions not included: aiortc's outbound-rtp
     ``packetsSent``/``bytesSent``), ``retransmitted_bytes``, ``plis`` (PLI and FIR).
     """

@@ -43,8 +43,8 @@ from surgery_teach.rtc.link_probe import PROBE_HEADROOM, LinkProbe
 logger = logging.getLogger(__name__)
 
 # A move up that draws NACKs for this share of what was sent since (at least this many
-# packets) failed: the viewer's link cannot carry it (aiortc NACKs every packet still
-# missing at each new loss, so the share counts repeats too).
+# packets) failed: the viewer's link cannot carry it (each lost packet counts once,
+# however often it is asked for: :meth:`~.aiortc_tuning.SenderWatch.count_nacks`).
 PROBE_NACK_SHARE = 0.2
 PROBE_MIN_PACKETS = 30
 # Padding that tries a better level fails on NACKs for this share of the media packets
@@ -205,11 +205,15 @@ class Adaptation:
     def _apply(self, feed: ViewerFeed) -> None:
         choice = feed.choice.choice
         target: Level = (choice.layer, choice.divisor)
-        up = (choice.layer, -choice.divisor) < (choice.current_layer, -choice.current_divisor)
-        if feed.padding is not None and (not choice.pending_switch
+        up = _better(feed.choice, target, (choice.current_layer, choice.current_divisor))
+        if feed.padding is not None and (not feed.padding.running or not choice.pending_switch
                                          or feed.padding.level != target):
-            self._stop_padding(feed)  # the choice changed its mind
+            self._stop_padding(feed)  # the choice changed its mind (or the probe died)
+        if feed.tried is not None and feed.tried != target:
+            feed.tried = None  # what padding showed was for another level
         if choice.pending_switch and up and feed.tried != target:
+            if feed.track.switching and feed.track.pending_level != target:
+                feed.track.switch(feed.track.level)  # no move elsewhere while trying
             self._try_link(feed, choice)
         elif choice.pending_switch:
             feed.track.switch(target)
@@ -219,10 +223,13 @@ class Adaptation:
     # -- trying the link before moving up ---------------------------------------------------
 
     def _try_link(self, feed: ViewerFeed, choice: Choice) -> None:
-        """Send the better level's extra bitrate as padding before moving there."""
+        """Send the better level's extra bitrate as padding before moving there (one
+        viewer at a time: the upload is shared, and a failure must be this viewer's)."""
         target: Level = (choice.layer, choice.divisor)
         if feed.padding is not None:
             return  # already trying it
+        if any(f.padding is not None and f.padding.running for f in self.feeds.values()):
+            return  # another viewer's try first; the next report asks again
         watch = feed.watch
         extra = PROBE_HEADROOM * choice.bitrate - feed.choice.bitrate_of(
             choice.current_layer, choice.current_divisor)
@@ -266,26 +273,32 @@ class Adaptation:
         at, nacks, packets, sent_bytes, loss, rtt = base
         sent = watch.packets_sent - packets
         asked = watch.nacks - nacks
-        failed = _losing(asked, sent, loss)
+        own = _losing(asked, sent, loss)
+        if report is not None and not own:
+            own = (report.rtt_s is not None and rtt is not None
+                   and report.rtt_s > rtt + PADDING_RTT_RISE) \
+                or report.fraction_lost > loss + PADDING_NACK_SHARE
+        shared = False
         for key, (nacks_then, packets_then, loss_then) in (feed.padding_others or {}).items():
             other = self.feeds.get(key)
-            if not failed and other is not None and other.watch is not None:
+            if not own and not shared and other is not None and other.watch is not None:
                 # another viewer losing packets now: the shared upload is full
-                failed = _losing(other.watch.nacks - nacks_then,
+                shared = _losing(other.watch.nacks - nacks_then,
                                  other.watch.packets_sent - packets_then, loss_then)
-        if report is not None and not failed:
-            failed = (report.rtt_s is not None and rtt is not None
-                      and report.rtt_s > rtt + PADDING_RTT_RISE) \
-                or report.fraction_lost > loss + PADDING_NACK_SHARE
-        if not failed:
+        if not own and not shared:
             return False
         now = self._clock()
-        offered = (watch.bytes_sent - sent_bytes + probe.sent_bytes) * 8 / max(now - at, 0.1)
-        goodput = offered * (1 - min(0.9, asked / max(sent, 1)))
         self._stop_padding(feed)
-        logger.info("%s: the link did not carry %s (%d of %d packets asked for again)",
-                    feed.participant.id, feed.source.name(probe.level), asked, sent)
-        feed.choice.probe_failed(now, goodput)
+        if own:
+            offered = (watch.bytes_sent - sent_bytes + probe.sent_bytes) * 8 / max(now - at, 0.1)
+            goodput = offered * (1 - min(0.9, asked / max(sent, 1)))
+            logger.info("%s: the link did not carry %s (%d of %d packets asked for again)",
+                        feed.participant.id, feed.source.name(probe.level), asked, sent)
+            feed.choice.probe_failed(now, goodput)
+        else:  # the upload, not this viewer's link: try again later, no failure counted
+            logger.info("%s: the upload did not carry padding for %s; later",
+                        feed.participant.id, feed.source.name(probe.level))
+            feed.choice.probe_deferred(now)
         self._apply(feed)
         self._on_switched(feed)  # the viewer hears why it stays where it is
         return True
@@ -316,7 +329,8 @@ class Adaptation:
 
     def _switched(self, feed: ViewerFeed, level: Level) -> None:
         before = feed.choice.choice
-        moved_up = (level[0], -level[1]) < (before.current_layer, -before.current_divisor)
+        moved_up = _better(feed.choice, level, (before.current_layer, before.current_divisor))
+        self._stop_padding(feed)
         choice: Choice = feed.choice.switched(level[0], level[1], now=self._clock())
         watch = feed.watch
         feed.probe = (self._clock(), watch.nacks, watch.packets_sent, watch.bytes_sent) \
@@ -357,3 +371,9 @@ def _losing(asked: int, sent: int, loss_before: float) -> bool:
     than its link lost before (``loss_before``, 0..1) explains."""
     share = PADDING_NACK_SHARE + 2 * loss_before
     return sent >= PADDING_MIN_PACKETS and asked >= max(PADDING_MIN_NACKS, share * sent)
+
+
+def _better(choice: LayerChoice, level: Level, than: Level) -> bool:
+    """Whether ``level`` is above ``than`` on ``choice``'s ladder (15 -> 30 fps at the
+    bottom layer too)."""
+    return choice.levels.index(level) < choice.levels.index(than)

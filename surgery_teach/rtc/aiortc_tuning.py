@@ -196,7 +196,7 @@ def forward_keyframe_requests(sender: RTCRtpSender, request: Callable[[], None])
 # aiortc's receiver NACKs every packet still missing each time it notices a new loss, so
 # one lost packet is asked for again and again: resend it at most this often and this
 # many times (the resend itself may be lost; a later NACK then asks again).
-RESEND_GAP = 0.03  # seconds, or 1.5 round trips when that is longer
+RESEND_GAP = 0.035  # seconds, or 1.5 round trips when that is longer (under the re-ask's 40)
 RESEND_LIMIT = 5
 
 
@@ -214,6 +214,7 @@ class SenderWatch:
         self._on_report = on_report
         self._allow = allow_retransmit
         self._resent: dict[int, tuple[float, int]] = {}  # seq -> (last resend, how many)
+        self._nacked: dict[int, None] = {}  # recently NACKed sequence numbers, oldest first
         self.on_nacks: Callable[[], None] = lambda: None  # after each NACK is counted
         #: Sends a packet of the history again, bypassing the budget (padding probes).
         self.pad: Callable[[int], Any] | None = None
@@ -223,6 +224,19 @@ class SenderWatch:
         """Whether padding goes out as RTX (a plain duplicate would hide real loss)."""
         return self.pad is not None and getattr(
             self.sender, "_RTCRtpSender__rtx_payload_type", None) is not None
+
+    def count_nacks(self, lost: list[int]) -> None:
+        """Count the packets a NACK asks for that no NACK asked for before: aiortc's
+        receiver lists every packet still missing at each new loss, and a hole that blocks
+        pictures is asked for again every 40 ms, so entries would count one loss many
+        times, more the longer the round trip."""
+        for seq in lost:
+            if seq not in self._nacked:
+                self._nacked[seq] = None
+                self.nacks += 1
+        if len(self._nacked) > 4 * RTP_HISTORY_SIZE:
+            for old in list(self._nacked)[: 2 * RTP_HISTORY_SIZE]:
+                del self._nacked[old]
 
     @property
     def packets_sent(self) -> int:
@@ -275,7 +289,7 @@ def watch_sender(sender: RTCRtpSender, on_report: Callable[[LinkReport], None], 
 
     async def _handle(packet: Any) -> None:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            watch.nacks += len(packet.lost)
+            watch.count_nacks(packet.lost)
             watch.on_nacks()
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_FIR,
                                                                    RTCP_PSFB_PLI):

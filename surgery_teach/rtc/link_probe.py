@@ -39,7 +39,10 @@ PROBE_HEADROOM = 1.15
 (keyframes and repairs need room above the average)."""
 PROBE_TICK = 0.01
 RECENT_PACKETS = 4
-RTX_OVERHEAD = 14  # RTP header + the original sequence number
+# Bytes a padding packet takes on the wire beyond its payload: RTP header and the original
+# sequence number (14), header extensions, SRTP tag, UDP and IP (~50).
+RTX_OVERHEAD = 64
+CATCH_UP_TICKS = 2  # after a stalled loop, send at most this many ticks' worth at once
 
 
 def newest_packets(history: dict[int, RtpPacket], count: int) -> list[RtpPacket]:
@@ -100,6 +103,10 @@ class LinkProbe:
         try:
             while (elapsed := loop.time() - start) < self.seconds:
                 owed = self.rate_bps * elapsed / 8 - self.sent_bytes
+                if owed > self.rate_bps * CATCH_UP_TICKS * PROBE_TICK / 8:
+                    # a stalled loop: a burst would overflow a queue the rate fits
+                    owed = self.rate_bps * CATCH_UP_TICKS * PROBE_TICK / 8
+                    self.sent_bytes = self.rate_bps * elapsed / 8 - owed
                 recent = newest_packets(history, RECENT_PACKETS)
                 for packet in itertools.cycle(recent) if recent else ():
                     if owed <= 0:

@@ -32,6 +32,9 @@ HOLE_WAIT = 0.4
 # layer): while a hole blocks pictures, ask for what is missing again this often.
 ASK_AGAIN_GAP = 0.04
 ASK_AGAIN_MAX = 64  # sequence numbers in one NACK
+# A packet up to this far behind the first one waiting was released or given up on
+# already: dropped (farther behind, aiortc's buffer takes it as the stream starting over).
+LATE_WINDOW = 1000
 
 
 class MarkerJitterBuffer(JitterBuffer):
@@ -56,6 +59,7 @@ class MarkerJitterBuffer(JitterBuffer):
         self._blocked_since: float | None = None
         self._await_keyframe = False
         self.keyframe_jumps = 0  # holes left behind because a keyframe after them was in
+        self.late = 0  # packets that came after their picture was released or given up
         #: Hands a complete frame to the decoder directly (see the class doc); None: stock.
         self.deliver: Callable[[RtpPacket, JitterFrame], None] | None = None
         #: Sends a NACK for ``(ssrc, sequence numbers)`` once more (a resend was lost).
@@ -68,9 +72,15 @@ class MarkerJitterBuffer(JitterBuffer):
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         """Take ``packet``; ``(ask for a keyframe, the frame to decode or None)``."""
         self.ssrc = packet.ssrc
+        if self._origin is not None and 0 < uint16_add(self._origin,
+                                                       -packet.sequence_number) < LATE_WINDOW:
+            self.late += 1  # released or given up on already (a late resend, a duplicate)
+            return False, None
         lost, frame = super().add(packet)
         if frame is None and packet.marker and self._jump_to_keyframe(packet):
-            lost = True
+            # the pictures before it are gone, but the keyframe is here: the recording
+            # hears of the gap, the sender is asked for nothing
+            self.tap.lost()
             frame = self._remove_frame(packet.sequence_number)
         if frame is None and self._waiting_behind_hole(packet):
             now = time.monotonic()

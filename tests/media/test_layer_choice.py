@@ -270,3 +270,23 @@ def test_a_failed_padding_probe_when_not_moving_up_changes_nothing() -> None:
     before = viewer.choice
     assert viewer.probe_failed(1.0, goodput_bps=1e5) == before
     assert viewer.probe_wait(0) == 5.0
+
+
+def test_a_failed_probe_counts_against_the_level_tried_even_when_the_upload_set_it() -> None:
+    viewer = LayerChoice(HD, start=0)  # its own link carries the top
+    assert viewer.limit(2).pending_switch  # the upload pushes it down to 360p
+    viewer.switched(2, now=1.0)
+    choice = viewer.limit(1)  # the upload allows 720p again
+    assert choice.pending_switch and (choice.layer, choice.link_layer) == (1, 0)
+    viewer.probe_failed(6.5, goodput_bps=1.0e6)
+    assert viewer.probe_wait(1) == 10.0 and viewer.probe_wait(0) == 5.0  # 720p's failure
+
+
+def test_padding_stopped_by_the_shared_upload_counts_no_failure() -> None:
+    viewer, link = LayerChoice(HD, start=1), Counters()
+    for t in range(6):
+        choice = viewer.update(link.report(t, rate=1.5e6))
+    assert choice.pending_switch
+    stayed = viewer.probe_deferred(6.5)
+    assert (stayed.layer, stayed.pending_switch) == (1, False)
+    assert viewer.probe_wait(0) == 5.0  # no failure: the next try after 5 clean seconds

@@ -181,6 +181,8 @@ def test_a_complete_keyframe_behind_a_hole_is_shown_at_once_and_the_hole_forgott
     forgotten: list[int] = []
     buffer.deliver = lambda packet, frame: decoded.append(frame.timestamp)
     buffer.on_skipped = forgotten.append
+    recorded: list[tuple[int, bool]] = []
+    buffer.tap.subscribe(lambda f: recorded.append((f.timestamp, f.after_loss)))
     buffer.add(packet(10, 3000, marker=True, data=b"A"))
     # a better layer's keyframe lost most of its packets (11..13 never come) ...
     buffer.add(packet(14, 6000, marker=True, data=b"x"))
@@ -188,7 +190,8 @@ def test_a_complete_keyframe_behind_a_hole_is_shown_at_once_and_the_hole_forgott
     lost, _ = buffer.add(packet(15, 9000, marker=False, data=IDR[:9]))
     assert not lost and decoded == [3000]
     lost, _ = buffer.add(packet(16, 9000, marker=True, data=IDR[9:]))
-    assert lost  # pictures were given up on: the recorder hears of it
+    assert not lost  # the keyframe is here: no keyframe request to the shared encoder
+    assert recorded == [(3000, False), (9000, True)]  # the recorder hears of the gap
     assert decoded == [3000, 9000] and buffer.keyframe_jumps == 1
     assert forgotten == [14]  # nothing up to there is asked for again
     buffer.add(packet(17, 12000, marker=True, data=b"F"))
@@ -253,3 +256,22 @@ def test_padding_repeats_the_newest_packets_even_across_the_sequence_wrap() -> N
             for seq in range(1000, 1300)}  # older packets overwritten in the ring
     assert [p.sequence_number for p in newest_packets(full, 3)] == [1297, 1298, 1299]
     assert newest_packets({}, 4) == []
+
+
+def test_a_late_resend_of_a_picture_already_shown_is_dropped_and_asks_for_nothing(
+        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    now = [100.0]
+    monkeypatch.setattr(video_buffer.time, "monotonic", lambda: now[0])
+    buffer = MarkerJitterBuffer(capacity=512, is_video=True)
+    asked: list[list[int]] = []
+    buffer.ask_again = lambda ssrc, seqs: asked.append(seqs)
+    decoded: list[int] = []
+    buffer.deliver = lambda packet, frame: decoded.append(frame.timestamp)
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))
+    buffer.add(packet(12, 6000, marker=True, data=b"B"))  # 11 missing
+    buffer.add(packet(13, 9000, marker=True, data=b"C"))  # C waits behind the hole
+    now[0] += video_buffer.ASK_AGAIN_GAP * 2
+    buffer.add(packet(10, 3000, marker=True, data=b"A"))  # a duplicate of what was shown
+    assert asked == [] and buffer.late == 1 and decoded == [3000]
+    buffer.add(packet(14, 12000, marker=True, data=b"D"))
+    assert asked == [[11]]  # only what is really missing
