@@ -162,10 +162,16 @@ class UplinkEstimator:
         self._meters.pop(viewer, None)
         self._latest.pop(viewer, None)
 
-    def update(self, viewer: str, report: LinkReport) -> None:
+    def update(self, viewer: str, report: LinkReport, *, judge: bool = True) -> None:
+        """Take ``viewer``'s report. ``judge=False``: the interval it closes says nothing
+        of the upload (padding that tried a viewer's link filled it): counted, not
+        judged, and no earlier interval of this viewer's stands in for it."""
         interval = self._meters.setdefault(viewer, LinkMeter()).observe(report)
         self._now = max(self._now, report.now)
         if interval is None:
+            return
+        if not judge:
+            self._latest.pop(viewer, None)
             return
         self._latest[viewer] = interval
         now = self._now

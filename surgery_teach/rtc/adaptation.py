@@ -54,6 +54,11 @@ PADDING_NACK_SHARE = 0.15
 PADDING_MIN_PACKETS = 8
 PADDING_MIN_NACKS = 4
 PADDING_RTT_RISE = 0.06
+# For this long after padding stopped, other viewers' bad reports are blamed on it (the
+# shared upload), not on their links: a receiver report covers up to ~1.5 s.
+PADDING_SHADOW = 2.0
+UPLOAD_WAIT = 5.0
+UPLOAD_MAX_WAIT = 120.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,11 @@ class Adaptation:
         self.uplink_limited = False
         self.departed: dict[str, ViewerState] = {}  # feed key -> how it was last
         self._clock = clock
+        self._padding_ended = -1e9  # when the last padding stopped
+        # padding the shared upload did not carry: no one pads again before this, and
+        # each such try doubles the wait (5, 10, 20 ... s, at most 2 minutes)
+        self._upload_tries = 0
+        self._padding_after = -1e9
 
     def track_for(self, participant: ParticipantInfo, source_index: int,
                   established: Callable[[], bool]) -> LayeredTrack:
@@ -181,8 +191,13 @@ class Adaptation:
         feed.last = report
         if feed.padding is not None and self._padding_failed(feed, report):
             return
-        self.uplink.update(feed.key, report)
-        feed.choice.update(report, uplink_congested=self.uplink.congested)
+        # padding (now or within the interval this report covers) may have filled the
+        # shared upload: losses then say nothing of this viewer's link, nor of what the
+        # upload carries without it
+        padded = any(f.padding is not None for f in self.feeds.values()) \
+            or self._clock() - self._padding_ended < PADDING_SHADOW
+        self.uplink.update(feed.key, report, judge=not padded)
+        feed.choice.update(report, uplink_congested=self.uplink.congested or padded)
         self._allot(feed.source)
 
     def _allot(self, source: LayeredSource) -> None:
@@ -230,6 +245,14 @@ class Adaptation:
             return  # already trying it
         if any(f.padding is not None and f.padding.running for f in self.feeds.values()):
             return  # another viewer's try first; the next report asks again
+        if self._clock() < self._padding_after:
+            return  # the upload was full a moment ago: let it be
+        if feed.priority is not Priority.MENTOR and any(
+                f.priority is Priority.MENTOR and f.source is feed.source
+                and _better(f.choice, target, (f.choice.choice.current_layer,
+                                               f.choice.choice.current_divisor))
+                for f in self.feeds.values()):
+            return  # the mentor's picture first: no one moves above it meanwhile
         watch = feed.watch
         extra = PROBE_HEADROOM * choice.bitrate - feed.choice.bitrate_of(
             choice.current_layer, choice.current_divisor)
@@ -251,6 +274,7 @@ class Adaptation:
     def _stop_padding(self, feed: ViewerFeed) -> None:
         if feed.padding is not None:
             feed.padding.stop()
+            self._padding_ended = self._clock()
         feed.padding = feed.padding_base = feed.padding_others = None
 
     def _padding_done(self, feed: ViewerFeed, probe: LinkProbe) -> None:
@@ -259,7 +283,16 @@ class Adaptation:
         if self._padding_failed(feed, report=None):
             return
         feed.padding = feed.padding_base = feed.padding_others = None
+        self._padding_ended = self._clock()
+        if not probe.kept_rate:  # this computer was too busy to try the link: later
+            logger.info("%s: padding for %s fell behind (%.0f of %.0f kB not sent); later",
+                        feed.participant.id, feed.source.name(probe.level),
+                        probe.skipped_bytes / 1000, probe.sent_bytes / 1000)
+            feed.choice.probe_deferred(self._clock())
+            self._apply(feed)
+            return
         feed.tried = probe.level
+        self._upload_tries = max(0, self._upload_tries - 1)
         logger.info("%s: the link carried %s of padding", feed.participant.id,
                     f"{probe.rate_bps / 1e6:.2f} Mbit/s")
         self._apply(feed)
@@ -290,14 +323,18 @@ class Adaptation:
         now = self._clock()
         self._stop_padding(feed)
         if own:
-            offered = (watch.bytes_sent - sent_bytes + probe.sent_bytes) * 8 / max(now - at, 0.1)
+            padded = probe.sent_bytes - probe.skipped_bytes
+            offered = (watch.bytes_sent - sent_bytes + padded) * 8 / max(now - at, 0.1)
             goodput = offered * (1 - min(0.9, asked / max(sent, 1)))
             logger.info("%s: the link did not carry %s (%d of %d packets asked for again)",
                         feed.participant.id, feed.source.name(probe.level), asked, sent)
             feed.choice.probe_failed(now, goodput)
         else:  # the upload, not this viewer's link: try again later, no failure counted
-            logger.info("%s: the upload did not carry padding for %s; later",
-                        feed.participant.id, feed.source.name(probe.level))
+            self._upload_tries += 1
+            wait = min(UPLOAD_MAX_WAIT, UPLOAD_WAIT * 2 ** (self._upload_tries - 1))
+            self._padding_after = now + wait
+            logger.info("%s: the upload did not carry padding for %s; no padding for %.0f s",
+                        feed.participant.id, feed.source.name(probe.level), wait)
             feed.choice.probe_deferred(now)
         self._apply(feed)
         self._on_switched(feed)  # the viewer hears why it stays where it is

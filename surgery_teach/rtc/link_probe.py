@@ -6,7 +6,8 @@ viewer shows nothing until it is back on the old layer and a keyframe of that ha
 through a queue still full of the failed attempt (1.3–1.4 s measured on a 1.5 Mbit/s
 link). So the publisher first sends that viewer the *extra* bitrate the better layer
 needs as padding — resends of the packets it has just sent, which the viewer's jitter
-buffer discards as duplicates — for :data:`PROBE_SECONDS`, and moves it up only if its
+buffer discards as duplicates — for :data:`PROBE_SECONDS`, ramping up over the first
+:data:`RAMP_SECONDS`, and moves it up only if its
 pictures kept arriving meanwhile (no burst of NACKs, no jump in round trip or loss). A
 failed probe costs at most a few resent packets of the layer the viewer keeps; it is
 stopped at the first sign of trouble.
@@ -31,9 +32,13 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["PROBE_HEADROOM", "PROBE_SECONDS", "LinkProbe", "newest_packets"]
 
-PROBE_SECONDS = 1.5
-"""How long a link is tried at the better layer's rate (a 100 ms queue in front of a link
-that cannot carry it overflows within a few hundred ms)."""
+PROBE_SECONDS = 2.0
+"""How long a link is tried (a 100 ms queue in front of a link that cannot carry the rate
+overflows within a few hundred ms of reaching it)."""
+RAMP_SECONDS = 1.0
+"""The padding grows from nothing to its full rate over this long, so a link (or a shared
+upload) that cannot carry it overflows gently and the first NACKs stop it before the
+viewers lose more than a few packets."""
 PROBE_HEADROOM = 1.15
 """Padding brings what the viewer gets to this share of the better layer's bitrate
 (keyframes and repairs need room above the average)."""
@@ -43,6 +48,7 @@ RECENT_PACKETS = 4
 # sequence number (14), header extensions, SRTP tag, UDP and IP (~50).
 RTX_OVERHEAD = 64
 CATCH_UP_TICKS = 2  # after a stalled loop, send at most this many ticks' worth at once
+KEPT_SHARE = 0.8
 
 
 def newest_packets(history: dict[int, RtpPacket], count: int) -> list[RtpPacket]:
@@ -81,13 +87,28 @@ class LinkProbe:
         self.level = level
         self.rate_bps = rate_bps
         self.seconds = seconds
-        self.sent_bytes = 0
+        self.sent_bytes = 0.0  # what the rate asked for so far (sent, or skipped)
+        self.skipped_bytes = 0.0  # not sent: the loop was too busy to keep the rate
         self.sent_packets = 0
         self.finished = False
         self._sender = sender
         self._resend = resend
         self._on_done = on_done
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def due_bytes(self, elapsed: float) -> float:
+        """Padding bytes due ``elapsed`` seconds in: the rate ramps up over
+        :data:`RAMP_SECONDS`, then holds."""
+        ramp = min(RAMP_SECONDS, self.seconds)
+        if elapsed < ramp:
+            return self.rate_bps / 8 * elapsed * elapsed / (2 * ramp)
+        return self.rate_bps / 8 * (ramp / 2 + elapsed - ramp)
+
+    @property
+    def kept_rate(self) -> bool:
+        """Whether at least :data:`KEPT_SHARE` of the padding really went out (a busy
+        computer's loop falls behind: a link not really tried was not shown to carry it)."""
+        return self.skipped_bytes <= (1 - KEPT_SHARE) * max(self.sent_bytes, 1.0)
 
     @property
     def running(self) -> bool:
@@ -102,11 +123,13 @@ class LinkProbe:
         history: dict[int, RtpPacket] = getattr(self._sender, "_RTCRtpSender__rtp_history", {})
         try:
             while (elapsed := loop.time() - start) < self.seconds:
-                owed = self.rate_bps * elapsed / 8 - self.sent_bytes
+                owed = self.due_bytes(elapsed) - self.sent_bytes
                 if owed > self.rate_bps * CATCH_UP_TICKS * PROBE_TICK / 8:
                     # a stalled loop: a burst would overflow a queue the rate fits
-                    owed = self.rate_bps * CATCH_UP_TICKS * PROBE_TICK / 8
-                    self.sent_bytes = self.rate_bps * elapsed / 8 - owed
+                    skipped = owed - self.rate_bps * CATCH_UP_TICKS * PROBE_TICK / 8
+                    self.skipped_bytes += skipped
+                    self.sent_bytes += skipped
+                    owed -= skipped
                 recent = newest_packets(history, RECENT_PACKETS)
                 for packet in itertools.cycle(recent) if recent else ():
                     if owed <= 0:

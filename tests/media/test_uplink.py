@@ -218,3 +218,25 @@ def test_three_viewers_on_a_4_mbit_upload_settle_under_it_with_the_mentor_on_top
     assert min(estimates) == pytest.approx(cap, rel=0.02)  # measured, then probed upwards
     assert lossy_reports <= 9  # of 270 (6 here): the first probe and one estimate probe
     assert switches <= 6  # 5 here
+
+
+def test_intervals_while_padding_filled_the_upload_are_not_judged() -> None:
+    """Padding that tried one viewer's link made everyone lose packets: that is not what
+    the upload carries, so no capacity is learnt from it."""
+    from surgery_teach.media.link_meter import LinkReport
+
+    estimator = UplinkEstimator()
+
+    def report(at: float, sent: int, lost: float) -> LinkReport:
+        return LinkReport(now=at, fraction_lost=lost, jitter_s=0.002, rtt_s=0.2,
+                          remb_bps=None, nacks=int(sent * lost), packets_sent=sent,
+                          bytes_sent=sent * 1200, retransmitted_bytes=0, plis=0)
+
+    for viewer in ("mentor", "trainee"):
+        estimator.update(viewer, report(0.0, 0, 0.0))
+    for viewer in ("mentor", "trainee"):
+        estimator.update(viewer, report(1.0, 300, 0.3), judge=False)
+    assert not estimator.congested and estimator.capacity_bps is None
+    for viewer in ("mentor", "trainee"):
+        estimator.update(viewer, report(2.0, 600, 0.3))
+    assert estimator.congested  # judged again once the padding is over
