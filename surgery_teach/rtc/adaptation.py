@@ -47,10 +47,12 @@ logger = logging.getLogger(__name__)
 # however often it is asked for: :meth:`~.aiortc_tuning.SenderWatch.count_nacks`).
 PROBE_NACK_SHARE = 0.2
 PROBE_MIN_PACKETS = 30
-# Padding that tries a better level fails on NACKs for this share of the media packets
-# sent meanwhile over what the link lost before (at least PADDING_MIN_NACKS), or on a
-# round trip this much longer than before (the link's queue filling up).
-PADDING_NACK_SHARE = 0.15
+# Padding that tries a better level stops as soon as any viewer has lost
+# PADDING_MIN_NACKS packets more than twice what its link lost before explains (a queue
+# that overflows loses a few packets of everyone's within tens of milliseconds, and each
+# one lost is a picture held up), or on a receiver report with a round trip this much
+# longer than before or PADDING_LOSS_RISE more loss (the link's queue filling up).
+PADDING_LOSS_RISE = 0.15
 PADDING_MIN_PACKETS = 8
 PADDING_MIN_NACKS = 4
 PADDING_RTT_RISE = 0.06
@@ -310,7 +312,7 @@ class Adaptation:
         if report is not None and not own:
             own = (report.rtt_s is not None and rtt is not None
                    and report.rtt_s > rtt + PADDING_RTT_RISE) \
-                or report.fraction_lost > loss + PADDING_NACK_SHARE
+                or report.fraction_lost > loss + PADDING_LOSS_RISE
         shared = False
         for key, (nacks_then, packets_then, loss_then) in (feed.padding_others or {}).items():
             other = self.feeds.get(key)
@@ -404,10 +406,10 @@ class Adaptation:
 
 
 def _losing(asked: int, sent: int, loss_before: float) -> bool:
-    """Whether a viewer asked for more of what was sent to it since padding started
-    than its link lost before (``loss_before``, 0..1) explains."""
-    share = PADDING_NACK_SHARE + 2 * loss_before
-    return sent >= PADDING_MIN_PACKETS and asked >= max(PADDING_MIN_NACKS, share * sent)
+    """Whether a viewer asked for more of the ``sent`` packets since padding started
+    (``asked``, each counted once) than its link's loss before (``loss_before``, 0..1)
+    explains."""
+    return sent >= PADDING_MIN_PACKETS and asked >= 2 * loss_before * sent + PADDING_MIN_NACKS
 
 
 def _better(choice: LayerChoice, level: Level, than: Level) -> bool:
