@@ -47,6 +47,7 @@ from surgery_teach.recording import RecorderStatus
 from surgery_teach.recording.live import SessionRecording
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.session import LiveSession, SessionConfig
+from surgery_teach.rtc.tracking_link import AnchoredMarks, follow_anchored_marks
 
 logger = logging.getLogger("surgery_teach")
 
@@ -414,11 +415,13 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource],
     gaps: PictureGaps | None = None
     recorder = None
     unwatch: Callable[[], None] | None = None
+    tracking: AnchoredMarks | None = None
     exit_code = 0
     wall0, cpu0 = time.monotonic(), time.process_time()
     try:
         session = await LiveSession.start(config, encoders)
         session.on("peer-problem", _print_peer_problem)
+        tracking = follow_anchored_marks(session)  # our sources' marks stay on the tissue
         if getattr(args, "record", None):
             recorder = await start_recording(args, session, encoders)
         print(f"joined room {args.room!r} as {session.me.id} ({args.role}); "
@@ -434,6 +437,8 @@ async def run_session(args: argparse.Namespace, sources: list[VideoSource],
             print(f"error: {session.removed}", file=sys.stderr, flush=True)
             exit_code = 2
     finally:
+        if tracking is not None:
+            tracking.stop()
         if gaps is not None:
             gaps.stop()
         if unwatch is not None:

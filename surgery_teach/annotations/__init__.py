@@ -36,6 +36,7 @@ from surgery_teach.annotations.ops import (
     with_seq,
 )
 from surgery_teach.annotations.permissions import may, may_draw
+from surgery_teach.annotations.poses import Anchor, MarkPlace, Poses
 from surgery_teach.annotations.shapes import (
     MAX_PEN_POINTS,
     Arrow,
@@ -59,6 +60,7 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "POINTER_TIMEOUT",
     "Add",
+    "Anchor",
     "Arrow",
     "Board",
     "BoardView",
@@ -69,10 +71,12 @@ __all__ = [
     "Freeze",
     "FreezeChanged",
     "Line",
+    "MarkPlace",
     "Op",
     "Pen",
     "Point",
     "Pointer",
+    "Poses",
     "Rect",
     "Redo",
     "Remove",

@@ -14,8 +14,9 @@ clients compare with the server's, e.g. from ``pong``), or clock skew shifts the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final, NamedTuple, TypeAlias
 
@@ -33,6 +34,7 @@ from surgery_teach.annotations.ops import (
     Update,
     with_seq,
 )
+from surgery_teach.annotations.poses import Anchor, MarkPlace, Poses, place_at
 from surgery_teach.annotations.shapes import Pointer, Shape
 
 FADE_AFTER: Final = 4.0
@@ -41,6 +43,9 @@ FADE_SECONDS: Final = 1.0
 """Seconds a live mark takes to fade out completely."""
 POINTER_TIMEOUT: Final = 2.0
 """A pointer not updated for this long is hidden (its owner's client went quiet)."""
+POSES_KEPT: Final = 48
+"""Recent ``poses`` ops kept per source (about 5 s at 10 a second): a viewer whose video
+lags the poses still finds the pose of the frame on its screen."""
 
 
 class VisibleShape(NamedTuple):
@@ -117,6 +122,7 @@ class BoardView:
     held: Mapping[str, float] = field(default_factory=dict)
     last_seq: int = 0
     held_by: Mapping[str, str] = field(default_factory=dict)
+    poses: Mapping[str, tuple[Poses, ...]] = field(default_factory=dict)
 
     def shapes(self, source: str, now: float, fade_after: float = FADE_AFTER) -> list[VisibleShape]:
         """As :meth:`Board.shapes`: the marks of ``source`` to draw at ``now``."""
@@ -129,6 +135,19 @@ class BoardView:
     def frozen_by(self, source: str) -> str | None:
         """As :meth:`Board.frozen_by`."""
         return self.held_by.get(source)
+
+    def place(self, shape: Shape, frame: int | None = None,
+              frame_time: float | None = None) -> MarkPlace | None:
+        """As :meth:`Board.place`."""
+        if not shape.anchored:
+            return None
+        return place_at(self.poses.get(shape.source, ()), shape.id, frame, frame_time)
+
+    def places(self, source: str, frame: int | None = None,
+               frame_time: float | None = None) -> dict[str, MarkPlace]:
+        """As :meth:`Board.places`."""
+        return _places(self.marks.get(source, ()), self.poses.get(source, ()), frame,
+                       frame_time)
 
 
 class Board:
@@ -145,6 +164,7 @@ class Board:
         self._next_order = 0
         self._pointers: dict[str, Pointer] = {}
         self._frozen: dict[str, Freeze] = {}
+        self._poses: dict[str, deque[Poses]] = {}
         self._histories: dict[str, History] = {}
         self._last_seq = 0
         self._changes: list[Change] = []
@@ -174,6 +194,22 @@ class Board:
         """Who froze ``source`` (the ``freeze`` op's author), or None when it plays."""
         held = self._frozen.get(source)
         return None if held is None else held.author
+
+    def place(self, shape: Shape, frame: int | None = None,
+              frame_time: float | None = None) -> MarkPlace | None:
+        """Where anchored ``shape`` is in stamped frame ``frame`` of its source, captured at
+        ``frame_time`` (both from the picture's stamp; None: the newest pose known); None
+        when it is not anchored or has no pose yet (it is then drawn where it was drawn).
+        See :func:`~.poses.place_at`."""
+        if not shape.anchored:
+            return None
+        return place_at(self._poses.get(shape.source, ()), shape.id, frame, frame_time)
+
+    def places(self, source: str, frame: int | None = None,
+               frame_time: float | None = None) -> dict[str, MarkPlace]:
+        """Every anchored mark of ``source`` that has a pose: mark id -> its place in
+        ``frame`` (what :func:`~.render.render_marks` takes)."""
+        return _places(self._shapes.values(), self._poses.get(source, ()), frame, frame_time)
 
     def can_undo(self, author: str) -> bool:
         history = self._histories.get(author)
@@ -210,6 +246,8 @@ class Board:
             last_seq=self._last_seq,
             held_by=MappingProxyType({source: held.author
                                       for source, held in self._frozen.items()}),
+            poses=MappingProxyType({source: tuple(found)
+                                    for source, found in self._poses.items()}),
         )
 
     # -- applying -----------------------------------------------------------------------------
@@ -248,6 +286,15 @@ class Board:
             case Unfreeze():
                 if self._frozen.pop(op.source, None) is not None:
                     self._changes.append(FreezeChanged(op.source, None))
+            case Anchor():
+                self._anchor(op)
+            case Poses():  # where anchored marks are: no mark changes, none is undone
+                kept = self._poses.setdefault(op.source, deque(maxlen=POSES_KEPT))
+                if kept and op.frame < kept[-1].frame:
+                    self._poses[op.source] = kept = deque(
+                        sorted([*kept, op], key=lambda p: p.frame), maxlen=POSES_KEPT)
+                else:
+                    kept.append(op)
         return self._changes
 
     def note_seq(self, seq: int) -> None:
@@ -311,6 +358,15 @@ class Board:
                 history.record((Entry(shape.id, old, shape, self._order[shape.id]),))
         self._changes.append(ShapeChanged(shape))
 
+    def _anchor(self, op: Anchor) -> None:
+        old = self._shapes.get(op.id)
+        if old is None or old.anchored == op.anchored:
+            return
+        shape = replace(old, anchored=op.anchored)
+        self._shapes[op.id] = shape
+        self._history(op.author).record((Entry(op.id, old, shape, self._order[op.id]),))
+        self._changes.append(ShapeChanged(shape))
+
     def _take(self, shape_id: str) -> Entry | None:
         """Remove one mark or pointer; the history entry for a mark, None for a pointer."""
         pointer = self._pointers.pop(shape_id, None)
@@ -371,6 +427,7 @@ class Board:
         marks = sorted(self._shapes.values(), key=lambda s: self._order[s.id])
         ops: list[Op] = [Add(s, seq=seq) for s in [*marks, *self._pointers.values()]]
         ops += [with_seq(held, seq) for held in self._frozen.values()]
+        ops += [with_seq(kept[-1], seq) for kept in self._poses.values() if kept]
         return ops
 
     @classmethod
@@ -384,3 +441,14 @@ class Board:
             board.apply(with_seq(op, 0))
         board._last_seq = highest if last_seq is None else last_seq
         return board
+
+
+def _places(shapes: Iterable[Shape], batches: Sequence[Poses], frame: int | None,
+            frame_time: float | None) -> dict[str, MarkPlace]:
+    found = {}
+    for shape in shapes:
+        if shape.anchored:
+            place = place_at(batches, shape.id, frame, frame_time)
+            if place is not None:
+                found[shape.id] = place
+    return found

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Final, TypeAlias, TypeVar
 
 from surgery_teach.annotations import values
+from surgery_teach.annotations.poses import Anchor, Poses
 from surgery_teach.annotations.shapes import SHAPE_CLASSES, Shape
 from surgery_teach.annotations.values import bad
 from surgery_teach.wire.fields import show
@@ -152,10 +153,11 @@ class Unfreeze:
         values.seq(self.seq)
 
 
-Op: TypeAlias = Add | Update | Remove | Clear | Undo | Redo | Freeze | Unfreeze
-OP_CLASSES: Final = (Add, Update, Remove, Clear, Undo, Redo, Freeze, Unfreeze)
+Op: TypeAlias = (Add | Update | Remove | Clear | Undo | Redo | Freeze | Unfreeze | Anchor
+                 | Poses)
+OP_CLASSES: Final = (Add, Update, Remove, Clear, Undo, Redo, Freeze, Unfreeze, Anchor, Poses)
 
-OpT = TypeVar("OpT", Add, Update, Remove, Clear, Undo, Redo, Freeze, Unfreeze)
+OpT = TypeVar("OpT", Add, Update, Remove, Clear, Undo, Redo, Freeze, Unfreeze, Anchor, Poses)
 
 
 def with_seq(op: OpT, seq: int) -> OpT:

@@ -5,16 +5,20 @@ never draw. A pointer follows the same rights as drawing. Surgeons and mentors c
 everyone's marks (the surgeon's screen is the one the team operates by, so nobody present
 may be left unable to clear it); mentors remove anyone's mark, and the surgeon the marks of
 someone no longer in the room; surgeons and mentors freeze and unfreeze the picture.
+Anchoring a mark to the tissue is editing it: one's own, or anyone's for a surgeon or
+mentor. Poses of anchored marks come from whoever publishes the source (the server checks).
 """
 
 from __future__ import annotations
 
 from surgery_teach.annotations.ops import (
     Add,
+    Anchor,
     Clear,
     ClearScope,
     Freeze,
     Op,
+    Poses,
     Redo,
     Remove,
     Undo,
@@ -67,4 +71,13 @@ def may(
             return may_draw(role, trainee_granted=trainee_granted)
         case Freeze() | Unfreeze():
             return role in (Role.SURGEON, Role.MENTOR)
+        case Anchor():
+            # as editing the mark: one's own, or anyone's for those who lead the case
+            if shape_author is None:
+                return False
+            own = shape_author == op.author
+            return may_draw(role, trainee_granted=trainee_granted) and (
+                own or role in (Role.SURGEON, Role.MENTOR))
+        case Poses():
+            return True  # any role that publishes the source: the server checks who does
     return False

@@ -12,7 +12,7 @@ no ``FontFace``, every non-ASCII character is drawn as ``?``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import cv2
@@ -26,6 +26,8 @@ from surgery_teach.annotations.geometry import (
     text_height_px,
     to_px,
 )
+from surgery_teach.annotations.placing import LOST_OPACITY, dashed, outline
+from surgery_teach.annotations.poses import MarkPlace
 from surgery_teach.annotations.shapes import (
     Arrow,
     Ellipse,
@@ -54,11 +56,14 @@ def bgr_colour(colour: str) -> Bgr:
     return (int(colour[5:7], 16), int(colour[3:5], 16), int(colour[1:3], 16))
 
 
-def render_marks(bgr: np.ndarray, shapes_with_opacity: Iterable[tuple[Shape, float]]) -> None:
+def render_marks(bgr: np.ndarray, shapes_with_opacity: Iterable[tuple[Shape, float]],
+                 places: Mapping[str, MarkPlace] | None = None) -> None:
     """Draw each ``(shape, opacity)`` onto ``bgr`` (H x W x 3, uint8) in place, in order.
 
     Marks with opacity 0 or less are skipped; above 1 counts as 1. The frame must be a
     contiguous uint8 array (what a decoder or ``VideoFrame.to_ndarray`` gives).
+    ``places``: where anchored marks are in this frame (``board.places(source, frame)``);
+    an anchored mark found there is drawn on its tissue, dashed and faded when lost.
     """
     if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
         raise ValueError(
@@ -67,14 +72,61 @@ def render_marks(bgr: np.ndarray, shapes_with_opacity: Iterable[tuple[Shape, flo
     if not bgr.flags.c_contiguous:  # OpenCV would draw on a copy and lose the marks
         raise ValueError("render_marks needs a contiguous frame; pass np.ascontiguousarray(...)")
     for shape, opacity in shapes_with_opacity:
+        place = places.get(shape.id) if places and shape.anchored else None
+        if place is not None and place.lost:
+            opacity *= LOST_OPACITY
         if opacity <= 0.0:
             continue
         if opacity >= 1.0:
-            _draw(bgr, shape)
+            _draw_at(bgr, shape, place)
             continue
         layer = bgr.copy()
-        _draw(layer, shape)
+        _draw_at(layer, shape, place)
         cv2.addWeighted(layer, float(opacity), bgr, 1.0 - float(opacity), 0.0, dst=bgr)
+
+
+def _draw_at(img: np.ndarray, shape: Shape, place: MarkPlace | None) -> None:
+    if place is None:
+        _draw(img, shape)
+    else:
+        _draw_placed(img, shape, place)
+
+
+def _draw_placed(img: np.ndarray, shape: Shape, place: MarkPlace) -> None:
+    """An anchored mark on its tissue: its outline moved by ``place``; dashed if lost."""
+    height, width = img.shape[:2]
+    colour = bgr_colour(shape.colour)
+    stroke = stroke_px(shape.width, height)
+    drawn = outline(shape, place)
+    size = np.array([width, height], np.float64)
+
+    def polyline(points: object, closed: bool) -> None:
+        px = np.asarray(points, np.float64).reshape(-1, 2) * size
+        pieces = dashed(px.tolist(), closed, 3.0 * stroke + 4, 2.0 * stroke + 3) \
+            if place.lost else [px.tolist() + ([px[0].tolist()] if closed else [])]
+        for piece in pieces:
+            fixed = np.rint(np.asarray(piece) * _ONE).astype(np.int32).reshape(-1, 1, 2)
+            if len(fixed) == 1:
+                _dot(img, (int(fixed[0, 0, 0]), int(fixed[0, 0, 1])), max(stroke / 2, 1.0),
+                     colour)
+            else:
+                cv2.polylines(img, [fixed], False, colour, stroke, cv2.LINE_AA, _SHIFT)
+
+    for points, closed in drawn.lines:
+        polyline(points, closed)
+    if drawn.arrow is not None:
+        start, end = (to_px(p, width, height) for p in drawn.arrow)
+        if place.lost:
+            base, tip, left, right = arrow_head(start, end, stroke)
+            polyline([(start[0] / width, start[1] / height), (base[0] / width, base[1] / height)],
+                     False)
+            head = np.array([_fixed(tip), _fixed(left), _fixed(right)], dtype=np.int32)
+            cv2.polylines(img, [head], True, colour, max(1, stroke // 2), cv2.LINE_AA, _SHIFT)
+        else:
+            _arrow(img, start, end, colour, stroke)
+    if drawn.anchor is not None and isinstance(shape, Text):
+        cap = text_height_px(shape.width, height) * drawn.scale
+        _label(img, shape.text, to_px(drawn.anchor, width, height), cap, colour)
 
 
 def _fixed(point: PixelPoint) -> tuple[int, int]:

@@ -33,7 +33,8 @@ class ShapeBase:
     ``author`` is the participant id; ``width`` is the stroke width as a fraction of the
     picture height (0.001-0.05); ``source`` names the video track the mark is drawn on;
     ``frame_time`` is the capture time of the frame it was drawn on; ``created`` is when
-    this version of the mark was made (live marks fade from then); ``pinned`` marks stay.
+    this version of the mark was made (live marks fade from then); ``pinned`` marks stay;
+    ``anchored`` marks follow the tissue under them (:mod:`.poses`).
     """
 
     kind: ClassVar[str] = ""
@@ -46,6 +47,7 @@ class ShapeBase:
     frame_time: float = 0.0
     pinned: bool = False
     created: float = 0.0
+    anchored: bool = False
 
     def __post_init__(self) -> None:
         values.label(self.id, "id")
@@ -56,6 +58,7 @@ class ShapeBase:
         _set(self, "frame_time", values.timestamp(self.frame_time, "frame_time"))
         _set(self, "pinned", values.boolean(self.pinned, "pinned"))
         _set(self, "created", values.timestamp(self.created, "created"))
+        _set(self, "anchored", values.boolean(self.anchored, "anchored"))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -97,6 +97,7 @@ class ToolSession:
         width: float,
         source: str,
         pinned: bool = False,
+        anchored: bool = False,
         id_factory: Callable[[], str],
         max_rate: float = MAX_RATE,
     ) -> None:
@@ -106,6 +107,8 @@ class ToolSession:
         self.width = values.width(width)
         self.source = values.label(source, "source")
         self.pinned = bool(pinned) and self.tool is not Tool.POINTER
+        # anchored marks follow the tissue; a pointer follows its owner's hand
+        self.anchored = bool(anchored) and self.tool is not Tool.POINTER
         if not max_rate > 0:
             raise ValueError(
                 f"max_rate must be a positive number of updates a second (got {max_rate!r})"
@@ -197,6 +200,7 @@ class ToolSession:
             "frame_time": self._frame_time,
             "pinned": self.pinned,
             "created": t,
+            "anchored": self.anchored,
         }
         a, b = self._anchor, p or self._anchor
         match self.tool:

@@ -18,15 +18,18 @@ from typing import Any, Final
 
 from surgery_teach.annotations.ops import (
     Add,
+    Anchor,
     Clear,
     Freeze,
     Op,
+    Poses,
     Redo,
     Remove,
     Undo,
     Unfreeze,
     Update,
 )
+from surgery_teach.annotations.poses import MAX_PLACES, MarkPlace
 from surgery_teach.annotations.shapes import (
     MAX_PEN_POINTS,
     SHAPE_KINDS,
@@ -57,6 +60,7 @@ _COMMON: Final = (
     "frame_time",
     "pinned",
     "created",
+    "anchored",
 )
 _KIND_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "pen": ("points",),
@@ -136,6 +140,8 @@ def _shape_body(shape: Shape) -> dict[str, Any]:
         "pinned": shape.pinned,
         "created": shape.created,
     }
+    if shape.anchored:  # written only when set, so older readers see the marks they know
+        body["anchored"] = True
     match shape:
         case Pen():
             body["points"] = shape.points
@@ -190,7 +196,26 @@ def op_to_json(op: Op) -> dict[str, Any]:
                 "author": op.author,
                 "source": op.source,
             }
+        case Anchor():
+            return {**head, "op": "anchor", "seq": op.seq, "author": op.author, "id": op.id,
+                    "anchored": op.anchored}
+        case Poses():
+            return {
+                **head,
+                "op": "poses",
+                "seq": op.seq,
+                "author": op.author,
+                "source": op.source,
+                "frame": op.frame,
+                "frame_time": op.frame_time,
+                "marks": [_place_to_json(p) for p in op.places],
+            }
     raise TypeError(f"not an annotation op: {op!r}")
+
+
+def _place_to_json(place: MarkPlace) -> dict[str, Any]:
+    return {"id": place.id, "transform": list(place.transform), "lost": place.lost,
+            "confidence": place.confidence}
 
 
 # -- parse ------------------------------------------------------------------------------------
@@ -231,6 +256,7 @@ def _parse_shape(value: object, path: str, strict: bool) -> Shape:
         "frame_time": obj.number("frame_time"),
         "pinned": obj.boolean("pinned"),
         "created": obj.number("created"),
+        "anchored": obj.boolean("anchored", default=False),
     }
     match kind:
         case "pen":
@@ -263,6 +289,29 @@ def _read_add(obj: JsonObject, strict: bool) -> Op:
 def _read_update(obj: JsonObject, strict: bool) -> Op:
     shape = _parse_shape(obj.value("shape"), "shape", strict)
     return obj.build(Update, shape=shape, seq=_seq(obj))
+
+
+def _read_place(value: object, path: str, strict: bool) -> MarkPlace:
+    if not isinstance(value, dict):
+        raise bad(path, f"must be a mark pose, a JSON object like "
+                        f'{{"id":"p-1:3","transform":[1,0,0,0,1,0],"lost":false,'
+                        f'"confidence":0.9}} (got {json_kind(value)})')
+    obj = JsonObject(value, path, ("id", "transform", "lost", "confidence"), strict=strict,
+                     what="a mark pose")
+    transform = obj.array("transform")
+    return obj.build(MarkPlace, id=obj.text("id"), transform=tuple(transform),
+                     lost=obj.boolean("lost"), confidence=obj.number("confidence"))
+
+
+def _read_poses(obj: JsonObject, strict: bool) -> Op:
+    marks = obj.array("marks")
+    if len(marks) > MAX_PLACES:  # before reading them one by one
+        raise bad(obj.path("marks"), f"holds {len(marks)} mark poses; the limit is {MAX_PLACES}")
+    places = tuple(_read_place(item, f"{obj.path('marks')}[{index}]", strict)
+                   for index, item in enumerate(marks))
+    return obj.build(Poses, source=obj.text("source"), frame=obj.integer("frame"),
+                     frame_time=obj.number("frame_time"), places=places,
+                     author=obj.text("author"), seq=_seq(obj))
 
 
 _OPS: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject, bool], Op]]]] = {
@@ -300,6 +349,12 @@ _OPS: Final[dict[str, tuple[tuple[str, ...], Callable[[JsonObject, bool], Op]]]]
             Unfreeze, source=o.text("source"), author=o.text("author"), seq=_seq(o)
         ),
     ),
+    "anchor": (
+        ("author", "id", "anchored"),
+        lambda o, _: o.build(Anchor, id=o.text("id"), anchored=o.boolean("anchored"),
+                             author=o.text("author"), seq=_seq(o)),
+    ),
+    "poses": (("author", "source", "frame", "frame_time", "marks"), _read_poses),
 }
 
 

@@ -285,7 +285,7 @@ class ClipExport:
                 frame = frame.reformat(width=width, height=height)
             picture = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
         if replay is not None:
-            render_marks(picture, replay.shapes(t, self.label))
+            render_marks(picture, replay.shapes(t, self.label), replay.places(t, self.label))
         return picture
 
     def _check_space(self, width: int, height: int, fps: float, seconds: float) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from surgery_teach.annotations.board import Board, VisibleShape
 from surgery_teach.annotations.ops import Add, Freeze, Op, Unfreeze
+from surgery_teach.annotations.poses import MarkPlace
 from surgery_teach.annotations.wire import parse_op
 from surgery_teach.casebook.case import RecordedCase
 from surgery_teach.casebook.chapters import Chapter, read_chapter_edits, recorded_chapters
@@ -189,6 +190,16 @@ class Timeline:
                 self._replay = self.mark_replay()
             return self._replay.shapes(t, source)
 
+    def places_at(self, t: float, source: str,
+                  frame_time: float | None = None) -> dict[str, MarkPlace]:
+        """Where anchored marks on ``source`` are at case time ``t``
+        (:meth:`MarkReplay.places`); pass with :meth:`marks_at` to the painter.
+        Thread-safe."""
+        with self._lock:
+            if self._replay is None:
+                self._replay = self.mark_replay()
+            return self._replay.places(t, source, frame_time)
+
     def mark_replay(self) -> MarkReplay:
         """A replay of the marks for one thread; fastest when ``t`` moves forward."""
         return MarkReplay(self.start, self._ops, self._op_times)
@@ -201,6 +212,10 @@ class Timeline:
         timeline._lock = threading.Lock()
         timeline._replay = None
         return timeline
+
+
+POSES_AHEAD = 0.5
+"""Seconds of poses a replay reads ahead: a picture's poses follow it by up to this."""
 
 
 class MarkReplay:
@@ -216,6 +231,7 @@ class MarkReplay:
         self._board = Board()
         self._applied = 0  # ops applied to self._board
         self._checkpoints: list[tuple[int, Board]] = [(0, Board())]
+        self._ahead: MarkReplay | None = None  # the same ops, read ahead for poses
 
     def board_at(self, t: float) -> Board:
         """The board after every op logged at or before case time ``t``. Do not modify it."""
@@ -238,6 +254,17 @@ class MarkReplay:
     def shapes(self, t: float, source: str) -> list[VisibleShape]:
         """The visible marks of ``source`` at case time ``t`` (fades judged at that time)."""
         return self.board_at(t).shapes(source, self._start + t)
+
+    def places(self, t: float, source: str,
+               frame_time: float | None = None) -> dict[str, MarkPlace]:
+        """Where the anchored marks of ``source`` are in the picture shown at case time
+        ``t``, captured at ``frame_time`` (default: the case clock at ``t``), as the live
+        poses put them (:meth:`Board.places`). Poses logged up to :data:`POSES_AHEAD`
+        later count: live, the poses of a picture came in before the picture itself."""
+        at = self._start + t if frame_time is None else frame_time
+        if self._ahead is None:  # its own board, so neither replay has to go back
+            self._ahead = MarkReplay(self._start, self._ops, self._times)
+        return self._ahead.board_at(t + POSES_AHEAD).places(source, frame_time=at)
 
 
 def build_timeline(case: RecordedCase, *, duration: float | None = None) -> Timeline:

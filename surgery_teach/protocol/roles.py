@@ -126,6 +126,17 @@ def removal_refusal(remover: Role, target: Role | None = None) -> str | None:
     return None
 
 
+SHARERS: Final = frozenset({Role.SURGEON, Role.MENTOR})
+"""Roles that may share a picture into the room (trainees too while they may draw)."""
+
+
+def may_share(participant: ParticipantInfo) -> bool:
+    """Whether ``participant`` may share a picture now (docs/protocol.md section 8.s):
+    the surgeon and mentors, a trainee while allowed to draw; viewers ignore the rest."""
+    return participant.role in SHARERS or (participant.role is Role.TRAINEE
+                                            and participant.can_draw)
+
+
 def _describe(publishes: Publishes) -> str:
     parts = []
     if publishes.video:

@@ -49,7 +49,6 @@ from surgery_teach.annotations.permissions import may, may_draw
 from surgery_teach.annotations.poses import Anchor, Poses
 from surgery_teach.annotations.shapes import Pointer, Shape
 from surgery_teach.protocol.board_limits import BoardLimits, BoardTally
-from surgery_teach.protocol.pose_rules import PoseRules, anchor_refusal
 from surgery_teach.protocol.messages import (
     Annotate,
     Annotation,
@@ -57,6 +56,7 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Role,
 )
+from surgery_teach.protocol.pose_rules import PoseRules, anchor_refusal
 from surgery_teach.wire.fields import ErrorCode, show
 
 REMEMBERED_REFS = 5000

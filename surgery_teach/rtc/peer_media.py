@@ -41,6 +41,8 @@ from surgery_teach.rtc.peer import (
 )
 from surgery_teach.rtc.peer_watch import PeerWatch
 from surgery_teach.rtc.session_config import Peer, SessionConfig
+from surgery_teach.rtc.shares import CHANNEL as SHARES_CHANNEL
+from surgery_teach.rtc.shares import SessionShares
 from surgery_teach.rtc.stills import CHANNEL as STILLS_CHANNEL
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ class PeerMedia:
     microphone: MediaStreamTrack | None
     adaptation: Adaptation | None
     freeze: FreezeFrames
+    shares: SessionShares
     board: Board
     watch: PeerWatch
     participants: dict[str, ParticipantInfo]
@@ -130,6 +133,8 @@ class PeerMedia:
         def _on_datachannel(channel: RTCDataChannel) -> None:
             if channel.label == STILLS_CHANNEL:
                 self._wire_channel(peer, channel)
+            elif channel.label == SHARES_CHANNEL:  # (what a viewer held survives a drop)
+                self.shares.wire(channel, info.id)
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
@@ -189,6 +194,7 @@ class PeerMedia:
             mic = self._microphone_copy(peer) if direction != "recvonly" else None
             peer.pc.addTransceiver(mic or "audio", direction=direction)
         self._wire_channel(peer, peer.pc.createDataChannel(STILLS_CHANNEL))
+        self.shares.wire(peer.pc.createDataChannel(SHARES_CHANNEL), info.id)
         await peer.pc.setLocalDescription(await peer.pc.createOffer())
         await self.client.send(Signal(
             to=info.id, data=Offer(sdp=peer.pc.localDescription.sdp, tracks=tuple(infos))

@@ -65,6 +65,7 @@ from surgery_teach.protocol.messages import (
     Updated,
     Welcome,
 )
+from surgery_teach.protocol.roles import may_share
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.adaptation import Adaptation
 from surgery_teach.rtc.class_route import ClassRoute
@@ -75,9 +76,11 @@ from surgery_teach.rtc.peer import describe, is_loopback_url, offerer
 from surgery_teach.rtc.peer_media import PeerMedia
 from surgery_teach.rtc.peer_watch import PeerWatch
 from surgery_teach.rtc.session_config import Peer, SessionConfig, new_client_key
+from surgery_teach.rtc.shares import SessionShares
 from surgery_teach.rtc.signaling_client import SignalingClient
 from surgery_teach.rtc.signaling_link import SignalingLink
 from surgery_teach.rtc.stills import FrameHistory, Still
+from surgery_teach.sharing.outgoing import OutgoingShare
 from surgery_teach.wire.fields import ErrorCode
 
 __all__ = ["LiveSession", "Peer", "SessionConfig", "new_client_key"]
@@ -103,6 +106,11 @@ class LiveSession(PeerMedia, ClassRoute):
         self._me = client.welcome.you
         self.board = Board()  # the room's marks, as the server orders them
         self.freeze = FreezeFrames(encoders, lambda source: self._emit("still", source))
+        # shared pictures (section 8.s): ours, and each sharer's we hold whole
+        self.shares = SessionShares(
+            lambda who: self._emit("share", who),
+            on_progress=lambda who, held, total: self._emit("share-progress", who, held, total),
+            may_share=self._may_share)
         # per-viewer layers, unless comparing with stock aiortc or asked not to
         self.adaptation: Adaptation | None = None
         if config.layers and not config.stock and aiortc_tuning.tuning_supported():
@@ -227,6 +235,9 @@ class LiveSession(PeerMedia, ClassRoute):
         ``board`` changed, ``op`` (Op) for each op applied in order, ``accepted`` (ref)
         when the server took an op sent with a ref,
         ``still`` (source) when a frozen picture arrived or went,
+        ``share`` (participant id) when someone's shared picture arrived whole or went
+        (ours too: look in ``shares.mine``, others' in ``shares.viewing``),
+        ``share-progress`` (participant id, bytes held, bytes in all) as one arrives,
         ``refused`` (ErrorReply: the server turned a request down),
         ``joined`` (participant), ``left`` (participant, reason),
         ``recording`` (RoomRecording) when who records may have changed,
@@ -303,6 +314,7 @@ class LiveSession(PeerMedia, ClassRoute):
             self.privacy.pop(message.participant.id, None)
             self._emit("participants")
             self._emit("left", message.participant, message.reason)
+            self.shares.forget(message.participant.id)  # their picture goes with them
             await self._drop_peer(message.participant.id)
         elif isinstance(message, Relayed):
             await self._on_signal(message)
@@ -510,6 +522,23 @@ class LiveSession(PeerMedia, ClassRoute):
         """Announce a change of what this participant sends (e.g. starting a camera)."""
         await self.client.send(Publish(publishes=publishes))
 
+    # -- shared pictures ------------------------------------------------------------------
+
+    def share_picture(self, share: OutgoingShare) -> None:
+        """Share ``share`` with everyone, replacing what we shared (on the session's loop)."""
+        self.shares.share(share)
+        self._emit("share", self.me.id)
+
+    def stop_sharing(self) -> None:
+        """Stop sharing: everyone drops our picture (on the session's loop)."""
+        if self.shares.mine is not None:
+            self.shares.stop()
+            self._emit("share", self.me.id)
+
+    def _may_share(self, participant_id: str) -> bool:
+        info = self.participants.get(participant_id)
+        return info is not None and may_share(info)
+
     # -- freeze frame ---------------------------------------------------------------------
 
     async def _freezes_changed(self) -> None:
@@ -529,6 +558,7 @@ class LiveSession(PeerMedia, ClassRoute):
         for participant_id in list(self.peers):
             await self._drop_peer(participant_id)
         self.freeze.stop()
+        self.shares.close()
         if self.adaptation is not None:
             self.adaptation.stop()
         for task in list(self._tasks):

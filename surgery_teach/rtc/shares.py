@@ -51,12 +51,14 @@ class SessionShares:
 
     ``on_share(participant_id)`` is called when a participant's picture arrived or went
     away (look it up in ``viewing``); ``on_progress(participant_id, held, total)`` as
-    chunks arrive, for a progress bar.
+    chunks arrive, for a progress bar. ``may_share(participant_id)`` says whether that
+    participant may share now (their role); shares from others are ignored.
     """
 
     def __init__(self, on_share: Callable[[str], None], *,
                  on_progress: Callable[[str, int, int], None] | None = None,
-                 chunk_bytes: int = CHUNK_BYTES) -> None:
+                 chunk_bytes: int = CHUNK_BYTES,
+                 may_share: Callable[[str], bool] | None = None) -> None:
         self.mine: ShareSender | None = None
         self.viewing: dict[str, ReceivedShare] = {}
         self.delivered: dict[str, str] = {}  # viewer id -> id of our share it holds whole
@@ -67,6 +69,7 @@ class SessionShares:
         self._on_share = on_share
         self._on_progress = on_progress
         self._chunk_bytes = chunk_bytes
+        self._may_share = may_share
 
     # -- ours ---------------------------------------------------------------------------
 
@@ -155,6 +158,9 @@ class SessionShares:
             return
         control = parse_text(message)
         if isinstance(control, ShareHeader):
+            if self._may_share is not None and not self._may_share(who):
+                logger.warning("share from %s ignored: their role may not share", who)
+                return
             if who in self.viewing and self.viewing[who].share_id != control.share_id:
                 del self.viewing[who]
                 self._on_share(who)

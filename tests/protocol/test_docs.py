@@ -11,6 +11,7 @@ import pytest
 
 from surgery_teach.annotations import (
     Add,
+    Anchor,
     Arrow,
     Clear,
     ClearScope,
@@ -40,7 +41,8 @@ CLIENT_TYPES = {
     "join", "leave", "signal", "ping", "publish", "chat", "annotate", "grant-draw", "remove",
     "record", "chapter", "privacy", "class-mode",
 }
-OP_NAMES = {"add", "update", "remove", "clear", "undo", "redo", "freeze", "unfreeze"}
+OP_NAMES = {"add", "update", "remove", "clear", "undo", "redo", "freeze", "unfreeze", "anchor",
+            "poses"}
 SHAPE_KINDS = {"pen", "arrow", "line", "ellipse", "rect", "text", "pointer"}
 
 
@@ -120,6 +122,8 @@ def test_the_permissions_table_matches_the_rules() -> None:
             (Freeze("L", 1.0, author=me), None),
             (Unfreeze("L", author=me), None),
         ],
+        "`anchor` your own mark to the tissue": [(Anchor("a", True, author=me), me)],
+        "`anchor` someone else's mark": [(Anchor("a", True, author=me), other)],
     }
     table = DOC.read_text(encoding="utf-8").split("### 8.3 Who may do what")[1]
     for action, cases in rows.items():

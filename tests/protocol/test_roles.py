@@ -29,6 +29,7 @@ from surgery_teach.protocol.recording import chapter_refusal, record_refusal
 from surgery_teach.protocol.roles import (
     PUBLISHING_LIMITS,
     grant_refusal,
+    may_share,
     publishing_refusal,
     removal_refusal,
     signal_refusal,
@@ -235,3 +236,14 @@ def test_the_roles_table_has_a_column_per_role_and_sends_annotate_to_section_8_3
     assert table["`annotate`"] == ["section 8.3"] * len(Role)
     header = DOC.read_text(encoding="utf-8").split("| message | ")[1].splitlines()[0]
     assert [cell.strip(" `") for cell in header.strip("|").split("|")] == [r.value for r in Role]
+
+
+@pytest.mark.parametrize(("role", "can_draw", "shares"), [
+    (Role.SURGEON, True, True), (Role.MENTOR, True, True),
+    (Role.TRAINEE, False, False), (Role.TRAINEE, True, True),
+    (Role.STUDENT, False, False),
+])
+def test_who_may_share_a_picture(role: Role, can_draw: bool, shares: bool) -> None:
+    """Surgeon and mentors share; a trainee only while allowed to draw; students never."""
+    info = ParticipantInfo(id="p-1", name="Dr Ma", role=role, can_draw=can_draw)
+    assert may_share(info) is shares

@@ -5,14 +5,12 @@ motion is the ground truth)."""
 from __future__ import annotations
 
 import asyncio
-import statistics
 
 import numpy as np
 import pytest
 
 from surgery_teach.annotations import Add, Ellipse
 from surgery_teach.capture import SyntheticSource, luma_of, read_stamp
-from surgery_teach.capture.synthetic_motion import frame_time
 from surgery_teach.media.encoder import SharedEncoder
 from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import LiveSession, SessionConfig
@@ -23,7 +21,20 @@ from tests.timing import seconds
 pytestmark = pytest.mark.slow
 
 W, H, FPS = 1280, 720, 30
-AT = (0.42, 0.58)  # on textured tissue, clear of the instrument
+AT = (0.36, 0.45)  # on textured tissue that stays in view, clear of the grasper
+
+
+class TimedSource(SyntheticSource):
+    """The synthetic scope, noting the animation time of each frame it makes: under load
+    its pacer skips ticks, so frame ``n`` is not always at ``(n - 1) / fps``."""
+
+    def __init__(self) -> None:
+        super().__init__(W, H, FPS, label="Laparoscope", motion=True)
+        self.times: dict[int, float] = {}
+
+    def render(self, seq: int, t: float, captured_at: float):  # type: ignore[no-untyped-def]
+        self.times[seq] = t
+        return super().render(seq, t, captured_at)
 
 
 def on_screen(session: LiveSession) -> tuple[int, float] | None:
@@ -33,10 +44,12 @@ def on_screen(session: LiveSession) -> tuple[int, float] | None:
     return None if stamp is None else (stamp.seq, stamp.captured_at)
 
 
-def drawn_at(shape: Ellipse, session: LiveSession, frame: int) -> tuple[np.ndarray, bool] | None:
-    """Where ``session`` draws the centre of ``shape`` on ``frame`` (pixels), and if lost."""
+def drawn_at(shape: Ellipse, session: LiveSession, frame: tuple[int, float]
+             ) -> tuple[np.ndarray, bool] | None:
+    """Where ``session`` draws the centre of ``shape`` on ``frame`` (its stamped number and
+    capture time), in pixels, and whether it shows it lost."""
     mark = session.board.get(shape.id)
-    place = session.board.place(mark, frame) if mark is not None else None
+    place = session.board.place(mark, *frame) if mark is not None else None
     if place is None:
         return None
     x, y = place.apply(AT)
@@ -44,7 +57,7 @@ def drawn_at(shape: Ellipse, session: LiveSession, frame: int) -> tuple[np.ndarr
 
 
 async def test_an_anchored_mark_stays_on_its_tissue_for_every_viewer(server_url: str) -> None:
-    source = SyntheticSource(W, H, FPS, label="Laparoscope", motion=True)
+    source = TimedSource()
     source.start()
     encoder = SharedEncoder(source)
     motion = source.motion
@@ -71,37 +84,49 @@ async def test_an_anchored_mark_stays_on_its_tissue_for_every_viewer(server_url:
                         frame_time=drawn_time,
                         box=(AT[0] - 0.04, AT[1] - 0.05, AT[0] + 0.04, AT[1] + 0.05))
         await mentor.annotate(Add(shape))
-        await until(lambda: trainee.board.place(trainee.board.get(shape.id) or shape)
-                    is not None, seconds(10), "the first poses at the trainee")
-        scene = motion.scene_of(np.array([[AT[0] * W, AT[1] * H]]),
-                                frame_time(drawn_frame, FPS))
+        # a few batches in, the viewers can interpolate and carry the mark on
+        await until(lambda: len(trainee.board.view().poses.get("Laparoscope", ())) >= 3,
+                    seconds(10), "the first poses at the trainee")
+        scene = motion.scene_of(np.array([[AT[0] * W, AT[1] * H]]), source.times[drawn_frame])
 
-        errors, apart, lost = [], [], 0
+        def error(at: tuple[np.ndarray, bool], frame: int) -> float:
+            return float(np.linalg.norm(at[0] - motion.image_of(scene, source.times[frame])[0]))
+
+        shown_errors, apart, lost, frames = [], [], 0, []
         last = 0
-        while len(errors) + lost < 60:  # two seconds of the trainee's frames
-            await until(lambda: (on_screen(trainee) or (0, 0))[0] > last, seconds(5),
+        while len(frames) < 60:  # two seconds of the trainee's frames
+            await until(lambda last=last: (on_screen(trainee) or (0, 0))[0] > last, seconds(5),  # type: ignore[misc]
                         "the trainee's next frame")
-            frame = on_screen(trainee)[0]  # type: ignore[index]
-            last = frame
-            at_trainee = drawn_at(shape, trainee, frame)
-            at_student = drawn_at(shape, student, frame)
+            shown = on_screen(trainee)
+            assert shown is not None
+            last = shown[0]
+            frames.append(shown)
+            # what the trainee and the student draw on this frame, as it is on screen
+            at_trainee = drawn_at(shape, trainee, shown)
+            at_student = drawn_at(shape, student, shown)
             assert at_trainee is not None and at_student is not None
-            if at_trainee[1]:
-                lost += 1
-                continue
-            truth = motion.image_of(scene, frame_time(frame, FPS))[0]
-            errors.append(float(np.linalg.norm(at_trainee[0] - truth)))
-            apart.append(float(np.linalg.norm(at_trainee[0] - at_student[0])))
-        # it really moved: the tissue travelled far further than the error allowed
-        travelled = np.linalg.norm(motion.image_of(scene, frame_time(last, FPS))[0]
+            lost += at_trainee[1]
+            if not at_trainee[1]:
+                shown_errors.append(error(at_trainee, last))
+                apart.append(float(np.linalg.norm(at_trainee[0] - at_student[0])))
+        # a busy machine may doubt a moment (dashed, where last trusted); never most of it
+        assert lost <= 10, f"the mark was reported lost on open tissue on {lost} of 60 frames"
+        # the same frames once their own poses had arrived (what a replay shows)
+        settled = [error(at, frame) for frame, t in frames
+                   if (at := drawn_at(shape, trainee, (frame, t))) is not None and not at[1]]
+        travelled = np.linalg.norm(motion.image_of(scene, source.times[last])[0]
                                    - np.array([AT[0] * W, AT[1] * H]))
-        print(f"error px: median {statistics.median(errors):.2f} max {max(errors):.2f}; "
-              f"viewers apart max {max(apart):.2f}; lost {lost}; travelled {travelled:.0f}; "
-              f"tracked {tracking.sources[0].worker.frames_tracked} "
-              f"skipped {tracking.sources[0].worker.frames_skipped}")
-        assert lost <= 6, "the mark was reported lost on open tissue"
-        assert travelled > 40
-        assert max(errors) <= 8.0, errors
+        worker = tracking.sources[0].worker
+        print(f"on screen: median {np.median(shown_errors):.2f} p95 "
+              f"{np.percentile(shown_errors, 95):.2f} max {max(shown_errors):.2f} px; settled: "
+              f"median {np.median(settled):.2f} max {max(settled):.2f} px; viewers apart max "
+              f"{max(apart):.2f} px; lost {lost}/60; travelled {travelled:.0f} px; tracked "
+              f"{worker.frames_tracked} skipped {worker.frames_skipped} frames, "
+              f"{worker.busy_seconds:.2f} s busy")
+        assert travelled > 40  # the scope really moved: a fixed mark would be far off
+        # the issue's targets are a median of 8 px and a 95th percentile of 20 px
+        assert np.median(shown_errors) <= 4.0 and np.percentile(shown_errors, 95) <= 8.0
+        assert max(settled) <= 8.0, [round(e, 1) for e in settled]
         assert max(apart) <= 4.0, apart
     finally:
         tracking.stop()

@@ -153,3 +153,32 @@ async def test_a_large_picture_goes_whole_with_at_most_a_megabyte_queued(tmp_pat
     assert viewer.shares.viewing["surgeon"].picture == outgoing.picture
     assert 0 < peak <= HIGH_WATER + CHUNK_BYTES, peak
     print(f"{len(outgoing.picture) / 1e6:.1f} MB in {elapsed:.2f} s, peak queue {peak} B")
+
+
+async def test_a_viewer_ignores_shares_from_a_participant_whose_role_may_not_share(
+        tmp_path: Path) -> None:
+    """A trainee not allowed to draw may not share: the viewer asks for no chunk of it
+    (the rule is checked on the receiving side too, not only by the sharer's window)."""
+    allowed: set[str] = set()
+    sharer = Side("trainee")
+    viewer = Side("surgeon", may_share=lambda who: who in allowed)
+    async with linked(sharer, viewer) as (channel, _):
+        await _until(lambda: channel.readyState == "open"
+                     and "trainee" in viewer.shares._channels, 10)
+        headers = asyncio.Event()
+
+        @viewer.shares._channels["trainee"].on("message")
+        def _seen(message: str | bytes) -> None:  # after the viewer's own listener
+            if isinstance(message, str) and '"kind":"share"' in message:
+                headers.set()
+
+        sharer.shares.share(_outgoing(tmp_path))
+        await asyncio.wait_for(headers.wait(), seconds(10))
+        assert viewer.shares._receivers["trainee"].header is None
+        assert not viewer.shares.viewing and not viewer.changed.is_set()
+        allowed.add("trainee")  # a mentor lets the trainee draw: the next share arrives
+        again = _outgoing(tmp_path)
+        sharer.shares.share(again)
+        await asyncio.wait_for(viewer.changed.wait(), seconds(20))
+        assert viewer.shares.viewing["trainee"].picture == again.picture
+        assert sharer.shares.sent_from == [("surgeon", 0)]  # nothing sent for the first

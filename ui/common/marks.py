@@ -38,13 +38,18 @@ from surgery_teach.annotations.geometry import (
     stroke_px,
     text_height_px,
 )
+from surgery_teach.annotations.placing import LOST_OPACITY, outline
+from surgery_teach.annotations.poses import MarkPlace
 
 
 def paint_marks(painter: QPainter, target: QRectF, marks: list[VisibleShape],
-                authors: Mapping[str, str] | None = None, me: str = "") -> None:
+                authors: Mapping[str, str] | None = None, me: str = "",
+                places: Mapping[str, MarkPlace] | None = None) -> None:
     """Draw ``marks`` over the picture shown in ``target``. With ``authors`` (participant
     id → display name), pointers and other people's marks carry their author's name, so
-    a trainee knows whose mark it is; the viewer's own (``me``) carry none."""
+    a trainee knows whose mark it is; the viewer's own (``me``) carry none. ``places``:
+    where anchored marks are in the frame on screen (``board.places(source, frame,
+    frame_time)``); such a mark is drawn on its tissue, dashed and faded when lost."""
     if not marks:
         return
     painter.save()
@@ -55,13 +60,19 @@ def paint_marks(painter: QPainter, target: QRectF, marks: list[VisibleShape],
         return QPointF(target.left() + point[0] * w, target.top() + point[1] * h)
 
     for shape, opacity in marks:
+        place = places.get(shape.id) if places and shape.anchored else None
+        if place is not None and place.lost:
+            opacity *= LOST_OPACITY
         colour = QColor(shape.colour)
         colour.setAlphaF(max(0.0, min(1.0, opacity)))
         stroke = stroke_px(shape.width, round(h))
-        pen = QPen(colour, stroke, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                   Qt.PenJoinStyle.RoundJoin)
+        style = Qt.PenStyle.DashLine if place is not None and place.lost else Qt.PenStyle.SolidLine
+        pen = QPen(colour, stroke, style, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        if place is not None:
+            _placed(painter, at, shape, place, colour, stroke, h)
+            continue  # (no name tag: it would sit where the mark was drawn)
         if isinstance(shape, Pen):
             path = QPainterPath(at(shape.points[0]))
             for point in shape.points[1:]:
@@ -103,6 +114,35 @@ def paint_marks(painter: QPainter, target: QRectF, marks: list[VisibleShape],
             tag.setAlphaF(colour.alphaF())
             _tag(painter, target, shape, name, tag, max(10.0, h * 0.022), colour)
     painter.restore()
+
+
+def _placed(painter: QPainter, at: object, shape: object, place: MarkPlace, colour: QColor,
+            stroke: float, height: float) -> None:
+    """An anchored mark on its tissue: the outline the OpenCV renderer draws, moved by
+    ``place`` (:mod:`surgery_teach.annotations.placing`)."""
+    to = at  # fractions -> widget pixels
+    drawn = outline(shape, place)  # type: ignore[arg-type]
+    for points, closed in drawn.lines:
+        path = QPainterPath(to(points[0]))  # type: ignore[operator]
+        for point in points[1:]:
+            path.lineTo(to(point))  # type: ignore[operator]
+        if closed:
+            path.closeSubpath()
+        painter.drawPath(path)
+    if drawn.arrow is not None:
+        start, end = (to(p) for p in drawn.arrow)  # type: ignore[operator]
+        base, tip, left, right = arrow_head((start.x(), start.y()), (end.x(), end.y()), stroke)
+        painter.drawLine(start, QPointF(*base))
+        head = QPolygonF([QPointF(*tip), QPointF(*left), QPointF(*right)])
+        if place.lost:
+            painter.drawPolygon(head)
+        else:
+            painter.setBrush(QBrush(colour))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.drawPolygon(head)
+    if drawn.anchor is not None and isinstance(shape, Text):
+        _text(painter, to(drawn.anchor), shape.text, colour,  # type: ignore[operator]
+              text_height_px(shape.width, height) * drawn.scale)
 
 
 def _unit(x: float, y: float) -> tuple[float, float]:

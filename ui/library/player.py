@@ -368,8 +368,11 @@ class PlayerWindow(QWidget):
     def _paint_marks(self, painter: QPainter, rect: QRectF) -> None:
         if not self.marks_visible:
             return
-        marks = self.timeline.marks_at(self.clock.position(), self.source)
-        paint_marks(painter, rect, marks, self.timeline.authors)
+        t = self.clock.position()
+        marks = self.timeline.marks_at(t, self.source)
+        # anchored marks where the poses logged live put them on this picture
+        paint_marks(painter, rect, marks, self.timeline.authors,
+                    places=self.timeline.places_at(t, self.source))
 
     # -- closing ---------------------------------------------------------------------------
 

@@ -48,12 +48,15 @@ from surgery_teach.rtc.link import LinkMonitor
 from surgery_teach.rtc.loop_thread import LoopThread
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 from surgery_teach.rtc.session_view import SessionView
+from surgery_teach.rtc.tracking_link import AnchoredMarks, follow_anchored_marks
+from surgery_teach.sharing import OutgoingShare
 from surgery_teach.wire.fields import ErrorCode
 from ui.common.explain import explain_join_error
 from ui.common.media_thread import GuiCalls
 from ui.common.server_words import refusal_text
 from ui.i18n import tr
 from ui.recording.control import RecordingControl
+from ui.session.share_feed import ShareFeed
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +167,7 @@ class SessionController(QObject):
         # -- the media thread's own
         self._live: LiveSession | None = None
         self._view: SessionView | None = None  # the last snapshot handed over
+        self.tracking: AnchoredMarks | None = None  # our sources' anchored marks, followed
         self._state = "connecting"
         self._relay = MediaRelay()  # one for the microphone's life, across rejoins
         self._refs = itertools.count(1)
@@ -173,6 +177,8 @@ class SessionController(QObject):
         self._leaving = False
         self.recording = RecordingControl(self.encoders, recordings, config.role,
                                           title=config.room, media=self.media, gui=self._gui)
+        # shared pictures, decoded off the GUI thread (``shares.changed``, ``.progress``)
+        self.shares = ShareFeed(self._gui, lambda text: self.problem.emit(text))
 
     @classmethod
     def from_specs(cls, config: SessionConfig, specs: list[str], *, microphone: str = "",
@@ -239,6 +245,10 @@ class SessionController(QObject):
         if self.curtain.closed:  # still paused from before a restart of the session
             self._spawn(self._announce_privacy(True))
         self.recording.bind(session)
+        self.shares.bind(session)
+        if self.tracking is not None:
+            self.tracking.stop()
+        self.tracking = follow_anchored_marks(session)  # we publish: we track our marks
         self._view = SessionView.of(session)
         self._set_state("live")
         self._show("participants_changed")
@@ -351,6 +361,9 @@ class SessionController(QObject):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # the files and manifest finished before we go
         await _released("the recording", self.recording.close)
+        self.shares.close()
+        if self.tracking is not None:
+            self.tracking.stop()
         live = self._live
         if live is not None:
             await _released("the session", live.close)
@@ -532,6 +545,14 @@ class SessionController(QObject):
     def grant_draw(self, participant_id: str, allowed: bool) -> None:
         self._to_media(self._request,
                        lambda session: session.grant_draw(participant_id, allowed))
+
+    def share_picture(self, outgoing: OutgoingShare) -> None:
+        """Share a picture with the room (replacing ours); everyone sees it large."""
+        self._to_media(lambda: self._live is not None and self._live.share_picture(outgoing))
+
+    def stop_sharing(self) -> None:
+        """Stop sharing our picture: everyone goes back to what they watched."""
+        self._to_media(lambda: self._live is not None and self._live.stop_sharing())
 
     def send_chat(self, text: str) -> None:
         """Send a chat message; while reconnecting it waits and goes out once after."""

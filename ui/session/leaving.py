@@ -1,7 +1,7 @@
 """Asking before leaving: a stray click or Alt+F4 never ends a case.
 
 Leave, and closing the window, ask first when leaving would end something for others:
-our recording, the video we send, a picture we froze. The question names each of them;
+our recording, the video we send, a picture we froze or share. The question names each of them;
 "Stay" is the default and the answer to Esc and to closing the question itself.
 """
 
@@ -29,6 +29,9 @@ def what_ends(controller: SessionController) -> list[str]:
         if frozen:
             ended.append(tr("The picture you froze ({names}) plays live again for everyone.",
                             names=", ".join(frozen)))
+    mine = controller.shares.mine
+    if mine is not None and controller.state in ("live", "reconnecting"):
+        ended.append(tr("The picture you share goes away for everyone."))
     return ended
 
 

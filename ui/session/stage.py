@@ -30,6 +30,7 @@ class Stage(QWidget):
     """Shows one source large; ``main_changed`` fires with the new main source's key."""
 
     main_changed = pyqtSignal(str)
+    covered_changed = pyqtSignal(bool)  # a shared picture took the main place, or left it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +38,7 @@ class Stage(QWidget):
         self.main = VideoView()
         self._thumbs: list[VideoView] = []
         self._thumbs_shown = True
+        self.cover_widget: QWidget | None = None  # shown in the main place instead
         self._strip = QHBoxLayout()
         self._strip.setContentsMargins(0, 0, 0, 0)
         self._strip.addStretch(1)
@@ -54,6 +56,28 @@ class Stage(QWidget):
     @property
     def thumbnails(self) -> list[VideoView]:
         return list(self._thumbs)
+
+    @property
+    def covered(self) -> bool:
+        return self.cover_widget is not None and not self.cover_widget.isHidden()
+
+    def cover(self, widget: QWidget | None) -> None:
+        """Show ``widget`` (a shared picture) in the main place, every source as a
+        thumbnail (like a freeze); None shows the main video again. A click on a
+        thumbnail uncovers too, bringing that source large."""
+        was = self.covered
+        layout = self.layout()
+        if widget is not None and widget is not self.cover_widget and layout is not None:
+            if self.cover_widget is not None:
+                self.cover_widget.hide()
+            layout.insertWidget(0, widget, 1)  # type: ignore[attr-defined]
+            self.cover_widget = widget
+        if self.cover_widget is not None:
+            self.cover_widget.setVisible(widget is not None)
+        self.main.setVisible(widget is None)
+        self._rebuild()
+        if self.covered != was:
+            self.covered_changed.emit(self.covered)
 
     def main_key(self) -> str | None:
         return self.sources[0].key if self.sources else None
@@ -98,7 +122,7 @@ class Stage(QWidget):
             self.main.source_name = first.name
         else:
             self.main.follow(None, "")
-        others = self.sources[1:]
+        others = self.sources if self.covered else self.sources[1:]
         while len(self._thumbs) > len(others):
             thumb = self._thumbs.pop()
             thumb.stop()
@@ -121,5 +145,7 @@ class Stage(QWidget):
 
     def _thumb_clicked(self, thumb: VideoView) -> None:
         key = thumb.property("source_key")
+        if key and self.covered:
+            self.cover(None)
         if key:
             self.show_main(str(key))

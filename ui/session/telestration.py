@@ -44,6 +44,7 @@ from ui.common.flow import FlowLayout
 from ui.common.icons import give_icon
 from ui.common.marks import paint_marks
 from ui.common.plain import ElidedLabel
+from ui.common.shared_picture_view import SharedPictureView
 from ui.common.video_view import VideoView
 from ui.i18n import tr, tr_n
 from ui.session.controller import SessionController
@@ -117,6 +118,9 @@ class DrawingToolbar(QWidget):
         self.pinned = QCheckBox(tr("Pin"))
         self.pinned.setToolTip(
             tr("Pinned marks stay until cleared; others fade after a few seconds"))
+        self.anchored = QCheckBox(tr("Anchor to tissue"))
+        self.anchored.setToolTip(tr("Anchored marks follow the tissue as the camera moves; "
+                                    "dashed where the tissue was last seen when it is lost"))
         self.undo = QPushButton(tr("Undo"))
         self.undo.setToolTip(tr("Undo your last mark (Ctrl+Z)"))
         self.redo = QPushButton(tr("Redo"))
@@ -137,7 +141,8 @@ class DrawingToolbar(QWidget):
         self.status.setObjectName("muted")
         self.controls: list[QWidget] = [
             *self.tool_buttons.values(), self.colour, self.width_choice, self.pinned,
-            self.undo, self.redo, self.clear_mine, self.clear_all, self.clear_gone, self.freeze]
+            self.anchored, self.undo, self.redo, self.clear_mine, self.clear_all,
+            self.clear_gone, self.freeze]
         for widget in (*self.controls, self.status):
             layout.addWidget(widget)
 
@@ -207,12 +212,15 @@ class Telestration(QObject):
         can = self.controller.can_draw
         role = self.controller.config.role
         self.main.drawing = can
+        video = hasattr(self.main, "slot")  # not a shared picture: it has no frames
         if not can and self.text_editor is not None:
             self.text_editor.cancel()
         for widget in self.toolbar.controls:
             widget.setVisible(can)
         self.toolbar.clear_all.setVisible(can and role in FREEZERS)
-        self.toolbar.freeze.setVisible(can and role in FREEZERS)
+        self.toolbar.freeze.setVisible(can and role in FREEZERS and video)
+        if hasattr(self.toolbar, "anchored"):  # a shared picture has no tissue that moves
+            self.toolbar.anchored.setVisible(can and video)
         self._show_clear_gone()
         self._choose_colour()
         self._show_status()
@@ -277,12 +285,16 @@ class Telestration(QObject):
         marks = session.board.shapes(view.source_name, now, self.fade_after)
         names = {pid: p.name for pid, p in session.participants.items()}
         names[session.me.id] = session.me.name
-        paint_marks(painter, rect, marks, names, me=session.me.id)
+        shown = view.current_frame() if hasattr(view, "current_frame") else None
+        # anchored marks on their tissue in the frame on screen (by its stamped capture time)
+        places = session.board.places(view.source_name, frame_time=shown.captured_at) \
+            if shown is not None else session.board.places(view.source_name)
+        paint_marks(painter, rect, marks, names, me=session.me.id, places=places)
         waiting = [VisibleShape(s.shape, s.opacity * PENDING_OPACITY)
                    for s in self.pending.shapes(view.source_name, now, self.fade_after)]
         paint_marks(painter, rect, waiting, me=session.me.id)
         still = self._still_slots.get(view.source_name)
-        if still is not None and view.slot is still:
+        if still is not None and getattr(view, "slot", None) is still:
             author = session.board.held_by.get(view.source_name)
             paint_frozen(painter, rect, frozen_text(
                 names.get(author or ""), can_unfreeze=self.controller.config.role in FREEZERS))
@@ -339,14 +351,15 @@ class Telestration(QObject):
                            colour=self.toolbar.colour.currentData(),
                            width=self.toolbar.width_choice.currentData(),
                            source=self.main.source_name,
-                           pinned=self.toolbar.pinned.isChecked(), id_factory=self._new_id)
+                           pinned=self.toolbar.pinned.isChecked(),
+                           anchored=self.toolbar.anchored.isChecked(), id_factory=self._new_id)
 
     def _press(self, x: float, y: float) -> None:
         tool = self._tool_session()
         if tool is None:
             return
         self._session_tool = tool
-        frame = self.main.current_frame()
+        frame = self.main.current_frame() if hasattr(self.main, "current_frame") else None
         frame_time = frame.captured_at if frame is not None else time.time()
         ops = tool.press(x, y, frame_time, time.time())
         self._send_all(ops)
@@ -399,7 +412,7 @@ class Telestration(QObject):
         session = self.controller.session
         name = self.main.source_name
         still = self._still_slots.get(name)
-        if session is None or still is None or self.main.slot is not still:
+        if session is None or still is None or getattr(self.main, "slot", None) is not still:
             return False
         if self.controller.config.role in FREEZERS and self.controller.can_draw:
             self.controller.annotate(Unfreeze(name, author=session.me.id))
@@ -410,12 +423,30 @@ class Telestration(QObject):
                 self.stage.show_main(live)
         return True
 
+    def set_main(self, view: VideoView | SharedPictureView) -> None:
+        """Draw on ``view`` from now on: the main video, or a shared picture shown in its
+        place (marks with its ``source_name``, ``share:<id>``, in picture fractions)."""
+        if view is self.main:
+            return
+        if self.text_editor is not None:
+            self.text_editor.commit()
+        for signal, slot in (("pointer_pressed", self._press), ("pointer_moved", self._move),
+                             ("pointer_released", self._release)):
+            getattr(self.main, signal).disconnect(slot)
+            getattr(view, signal).connect(slot)
+        if view not in self._views:
+            view.overlays.append(lambda painter, rect, v=view: self._paint(painter, rect, v))
+            self._views.append(view)  # type: ignore[arg-type]
+        self.main.drawing = False
+        self.main = view  # type: ignore[assignment]
+        self.refresh_rights()
+
     # -- freeze frame ---------------------------------------------------------------------
 
     def _freeze_clicked(self) -> None:
         session = self.controller.session
         name = self.main.source_name
-        if session is None or not name:
+        if session is None or not name or not hasattr(self.main, "current_frame"):
             return
         if session.board.frozen(name) is not None:
             self.controller.annotate(Unfreeze(name, author=session.me.id))

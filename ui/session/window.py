@@ -18,6 +18,8 @@ from PyQt6.QtWidgets import (
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.privacy import guard_of
 from surgery_teach.protocol.messages import ParticipantInfo, PrivacyNotice, Role
+from surgery_teach.protocol.roles import may_share
+from surgery_teach.sharing import UidMap
 from ui.common.flow import flow_row
 from ui.common.icons import give_icon
 from ui.common.plain import ElidedLabel, PlainLabel
@@ -30,6 +32,8 @@ from ui.session.controller import SessionController
 from ui.session.leaving import LeaveQuestion, what_ends
 from ui.session.overlays import ShortcutSheet, shortcut_rows
 from ui.session.panels import LinkHealthPanel, ParticipantsPanel
+from ui.session.share_dialog import ShareDialog
+from ui.session.shared_pictures import ShareBar, SharedPictures
 from ui.session.stage import Stage, StageSource
 from ui.session.telestration import DrawingToolbar, Telestration
 from ui.session.top_bar import TopBarOverflow
@@ -93,6 +97,14 @@ class SessionWindow(QWidget):
                                         "server: for large classes and weak uplinks"))
         self.class_button.setVisible(controller.config.role in (Role.SURGEON, Role.MENTOR))
         self.class_button.clicked.connect(self._class_clicked)
+        # Share image… (surgeon, mentors; trainees while allowed to draw): a CT slice, a page
+        self.share_button = QPushButton(tr("Share image…"))
+        self.share_button.setToolTip(tr("Show everyone a picture, a PDF page or a DICOM "
+                                        "image from this computer, without patient details"))
+        self.share_button.setVisible(controller.config.role in (Role.SURGEON, Role.MENTOR))
+        self.share_button.clicked.connect(self.open_share_dialog)
+        self.share_dialog: ShareDialog | None = None
+        self._uids = UidMap()  # the same replaced UIDs for every share of this consultation
         self.help_button = QPushButton("?")
         self.help_button.setToolTip(tr("Keyboard shortcuts (F1)"))
         self.fullscreen_button.clicked.connect(self.toggle_full_screen)
@@ -125,13 +137,13 @@ class SessionWindow(QWidget):
             self.who, self.recording.indicator, self.mic_state, self.voice_panel,
             self.recording.record_button, self.privacy_button, self.recording.chapter_button,
             self.recording.chapter_field, self.mute_button,
-            self.ptt_button, self.swap_button, self.class_button, self.fullscreen_button,
-            self.panels_button,
+            self.ptt_button, self.swap_button, self.class_button, self.share_button,
+            self.fullscreen_button, self.panels_button,
             self.help_button, self.more_button, self.leave_button])
         self.overflow = TopBarOverflow(
             self.top_bar, [self.help_button, self.panels_button, self.fullscreen_button,
                            self.swap_button, self.ptt_button, self.class_button,
-                           self.recording.chapter_button],
+                           self.recording.chapter_button, self.share_button],
             [self.who, self.recording.indicator], self.more_button)
 
         self.stage = Stage()
@@ -159,6 +171,8 @@ class SessionWindow(QWidget):
         self.drawing_toolbar = DrawingToolbar()
         self.telestration = Telestration(controller, [self.stage.main], self.stage.main,
                                          self.drawing_toolbar, self.stage)
+        self.share_bar = ShareBar()
+        self.shared = SharedPictures(controller, self.stage, self.telestration, self.share_bar)
         self.grant_button = QPushButton(tr("Allow to draw"))  # "Stop drawing" once allowed
         self.grant_button.setCheckable(True)
         self.grant_button.setVisible(controller.config.role == Role.MENTOR)
@@ -171,6 +185,7 @@ class SessionWindow(QWidget):
         layout.addWidget(self.top_bar)
         layout.addWidget(self.drawing_toolbar)
         layout.addWidget(self.banner)
+        layout.addWidget(self.share_bar)
         layout.addWidget(self.recording.alarm)
         layout.addWidget(body, 1)
         self.shortcuts = ShortcutSheet(self)
@@ -267,6 +282,10 @@ class SessionWindow(QWidget):
         self.participants.show_participants(session.me, list(session.participants.values()),
                                             sending, self._speaking)
         self.links.problems.keep(session.participants)
+        sharer = may_share(session.me)
+        if self.share_button.isHidden() == sharer and self.share_button not in (
+                self.overflow.overflowed):
+            self.share_button.setVisible(sharer)
         if hasattr(self, "grant_button"):
             self._selection_changed()
 
@@ -404,8 +423,33 @@ class SessionWindow(QWidget):
             self.shortcuts.hide()
         elif self.telestration.return_to_live():
             pass
+        elif self.shared.back_to_video():
+            pass
         elif self.video_only or self.isFullScreen():
             self.set_video_only(False)
+
+    def open_share_dialog(self) -> None:
+        """Share image…: choose, check and mask a picture; on Share, the room sees it."""
+        session = self.controller.session
+        if session is not None and not may_share(session.me):
+            self.chat.note(tr("Ask a mentor to let you draw, then you can share a picture"))
+            return
+        if self.class_button.isChecked():  # no peer-to-peer channel to send it on
+            self.chat.note(tr("Pictures cannot be shared in class mode yet: leave class mode "
+                              "to share one"))
+            return
+        if self.share_dialog is not None and self.share_dialog.isVisible():
+            self.share_dialog.raise_()
+            return
+        dialog = ShareDialog(self, uids=self._uids)
+        self.share_dialog = dialog
+
+        def done(result: int) -> None:
+            if result == ShareDialog.DialogCode.Accepted and dialog.outgoing is not None:
+                self.controller.share_picture(dialog.outgoing)
+
+        dialog.finished.connect(done)
+        dialog.open()
 
     def toggle_shortcuts(self) -> None:
         """F1 or ?: the keys of this window, over it; any key closes the list."""

@@ -1,0 +1,119 @@
+"""Anchored marks on the wire and on the board: one parse and serialize, the pose of a frame."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from surgery_teach.annotations import Add, Arrow, Board, Undo
+from surgery_teach.annotations.poses import MAX_AHEAD, Anchor, MarkPlace, Poses, place_at
+from surgery_teach.annotations.wire import op_text, op_to_json, parse_op, shape_to_json
+from surgery_teach.errors import ProtocolError
+
+POSES = (
+    '{"v":1,"op":"poses","seq":0,"author":"p-1","source":"lap","frame":12,'
+    '"frame_time":1700000000.5,"marks":[{"id":"p-2:1","transform":[1.0,0.0,0.25,0.0,1.0,'
+    '-0.125],"lost":false,"confidence":0.75}]}'
+)
+
+
+def arrow(**fields: object) -> Arrow:
+    return Arrow(id="p-2:1", author="p-2", source="lap", colour="#ffd400", width=0.004,
+                 start=(0.25, 0.5), end=(0.5, 0.5), pinned=True, **fields)  # type: ignore[arg-type]
+
+
+def shifted(frame: int, dx: float, *, lost: bool = False, mark: str = "p-2:1") -> Poses:
+    place = MarkPlace(mark, (1.0, 0.0, dx, 0.0, 1.0, 0.0), lost=lost, confidence=0.8)
+    return Poses("lap", frame, frame / 30, (place,), author="p-1")
+
+
+def test_poses_parse_from_a_literal_and_write_back_the_same_text() -> None:
+    op = parse_op(POSES)
+    assert isinstance(op, Poses)
+    assert op.frame == 12 and op.places[0].apply((0.5, 0.5)) == (0.75, 0.375)
+    assert op_text(op) == POSES
+    assert parse_op(json.dumps(op_to_json(op))) == op
+
+
+def test_anchor_parses_from_a_literal() -> None:
+    op = parse_op('{"op":"anchor","author":"p-1","id":"p-1:3","anchored":true}')
+    assert op == Anchor("p-1:3", True, author="p-1")
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (('"transform":[1.0,0.0,0.25,0.0,1.0,-0.125]', '"transform":[1,0,0,0,1]'),
+     "marks[0].transform"),
+    (('"transform":[1.0,0.0,0.25,0.0,1.0,-0.125]', '"transform":[0,0,0,0,0,0]'),
+     "marks[0].transform"),
+    (('"transform":[1.0,0.0,0.25,0.0,1.0,-0.125]', '"transform":[1,0,40,0,1,0]'),
+     "marks[0].transform[2]"),
+    (('"confidence":0.75', '"confidence":1.5'), "marks[0].confidence"),
+    (('"frame":12', '"frame":-1'), "frame"),
+    (('"lost":false', '"lost":false,"colour":"#fff"'), "marks[0].colour"),
+])
+def test_malformed_poses_are_refused_naming_the_field(change: tuple[str, str],
+                                                      field: str) -> None:
+    with pytest.raises(ProtocolError, match=re.escape(f"field '{field}'")) as caught:
+        parse_op(POSES.replace(*change))
+    assert caught.value.code == "bad-annotation"
+
+
+def test_a_shape_says_anchored_only_when_it_is() -> None:
+    assert "anchored" not in shape_to_json(arrow())
+    body = shape_to_json(arrow(anchored=True))
+    assert body["anchored"] is True
+    op = parse_op({"op": "add", "shape": body})
+    assert isinstance(op, Add) and op.shape.anchored
+
+
+def test_the_pose_of_a_frame_between_two_batches_is_interpolated() -> None:
+    batches = [shifted(10, 0.0), shifted(13, 0.3)]
+    place = place_at(batches, "p-2:1", 12)
+    assert place is not None and place.transform[2] == pytest.approx(0.2)
+    assert place_at(batches, "p-2:1", 5).transform[2] == 0.0  # type: ignore[union-attr]
+    # past the newest: carried on at its last speed, for at most MAX_AHEAD frames
+    assert place_at(batches, "p-2:1", 16).transform[2] == pytest.approx(0.6)  # type: ignore[union-attr]
+    assert place_at(batches, "p-2:1", 90).transform[2] == pytest.approx(  # type: ignore[union-attr]
+        0.3 + 0.1 * MAX_AHEAD)
+    assert place_at(batches, "p-2:1").transform[2] == 0.3  # type: ignore[union-attr]
+    assert place_at(batches, "p-9:9", 12) is None
+
+
+def test_next_to_a_lost_pose_the_mark_is_lost_at_its_last_trusted_place() -> None:
+    batches = [shifted(10, 0.1), shifted(13, 0.1, lost=True)]
+    place = place_at(batches, "p-2:1", 12)
+    assert place is not None and place.lost and place.transform[2] == 0.1
+
+
+def test_the_board_places_anchored_marks_only_and_keeps_poses_in_its_snapshot() -> None:
+    board = Board()
+    board.apply(Add(arrow(anchored=True), seq=1))
+    board.apply(Add(Arrow(id="p-2:2", author="p-2", source="lap", colour="#ffd400",
+                          width=0.004, start=(0.1, 0.1), end=(0.2, 0.2)), seq=2))
+    both = MarkPlace("p-2:1", (1.0, 0.0, 0.1, 0.0, 1.0, 0.0))
+    other = MarkPlace("p-2:2", (1.0, 0.0, 0.1, 0.0, 1.0, 0.0))
+    board.apply(Poses("lap", 5, 0.2, (both, other), author="p-1", seq=3))
+    assert set(board.places("lap")) == {"p-2:1"}  # the fixed mark stays on the screen
+    assert set(board.view().places("lap", 5)) == {"p-2:1"}
+    again = Board.from_snapshot(board.snapshot())
+    assert again.places("lap") == board.places("lap")
+
+
+def test_anchoring_is_undone_like_an_edit() -> None:
+    board = Board()
+    board.apply(Add(arrow(), seq=1))
+    board.apply(Anchor("p-2:1", True, author="p-2", seq=2))
+    assert board.get("p-2:1").anchored  # type: ignore[union-attr]
+    board.apply(Undo("p-2", seq=3))
+    assert not board.get("p-2:1").anchored  # type: ignore[union-attr]
+
+
+def test_late_poses_are_kept_in_frame_order() -> None:
+    board = Board()
+    board.apply(Add(arrow(anchored=True), seq=1))
+    board.apply(shifted(20, 0.2))
+    board.apply(shifted(10, 0.1))
+    assert board.view().poses["lap"][0].frame == 10
+    assert board.place(board.get("p-2:1")).transform[2] == 0.2  # type: ignore[arg-type,union-attr]
