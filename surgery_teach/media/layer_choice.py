@@ -325,6 +325,8 @@ class LayerChoice:
     def _reason(self, target: int) -> Reason:
         if target > self._link:
             return Reason.UPLINK
+        if target < self._sending:
+            return Reason.CHECKING  # moving up: the link is being tried, nothing better yet
         if target == 0:
             return Reason.BEST
         if self.levels[target][1] > 1:
