@@ -57,10 +57,11 @@ RETRY_SECONDS = 60.0
 RECONNECT_FIRST = 1.0
 RECONNECT_MOST = 30.0
 """Pauses between tries to reach a media server that went away: doubling, capped."""
-CLOSE_AFTER = 5.0
+CLOSE_AFTER = 8.0
 """A room that gives class mode up stays on Janus this long after its participants are
 told to go peer to peer, so their pictures go on through Janus until the new
-peer-to-peer connections carry them (make before break)."""
+peer-to-peer connections carry them (make before break; clients wait at most 5 s,
+``BACK_HANDOVER_SECONDS`` in surgery_teach.rtc.class_route)."""
 CLASS_ROLES = (Role.SURGEON, Role.MENTOR)
 DOWN_REASON = ("the media server does not answer now; the room moves to it once it is "
                "back")

@@ -371,8 +371,8 @@ class SessionRecording:
 
     def _on_video_ended(self, receiver: VideoReceiver) -> None:
         for _, packets in self._received.values():
-            if receiver.encoded is not None and packets.tap is receiver.encoded:
-                packets.detach()
+            if receiver.encoded is not None and packets.holds(receiver.encoded):
+                packets.release(receiver.encoded)
 
     def _on_link(self, session: LiveSession, state: str) -> None:
         """The session rejoined the server by itself: the room must hear again that we

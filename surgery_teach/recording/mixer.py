@@ -17,6 +17,7 @@ import asyncio
 import fractions
 import logging
 import time
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -40,6 +41,7 @@ class _Input:
         self.resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
         self.task: asyncio.Task[None] | None = None
         self.frames = 0
+        self.on_first: Callable[[], None] | None = None
 
     async def pull(self) -> None:
         while True:
@@ -52,6 +54,8 @@ class _Input:
             self.frames += 1
             for chunk in self.resampler.resample(frame):
                 self.buffer.put(chunk.to_ndarray().reshape(-1, 1))
+            if self.frames == 1 and self.on_first is not None:
+                self.on_first()
 
 
 class AudioMix(MediaStreamTrack):
@@ -68,6 +72,7 @@ class AudioMix(MediaStreamTrack):
         self._target = round(target_latency * RATE)
         self._limit = round(max_latency * RATE)
         self._inputs: dict[str, _Input] = {}
+        self._incoming: dict[str, _Input] = {}  # a voice's new track, until it sounds
         self._has_input = asyncio.Event()
         self._started: float | None = None
         self._sent = 0  # samples handed out
@@ -77,18 +82,37 @@ class AudioMix(MediaStreamTrack):
         return list(self._inputs)
 
     def add(self, key: str, track: MediaStreamTrack) -> None:
-        """Mix ``track`` in under ``key`` (replacing what ``key`` had)."""
-        self.remove(key)
+        """Mix ``track`` in under ``key``, replacing what ``key`` had: at once if that
+        gave nothing yet, else once ``track`` brings its first sound (the same voice on
+        a new path, e.g. the room moved onto the media server: no gap while it starts)."""
         voice = _Input(track, target=self._target, limit=self._limit)
+        current = self._inputs.get(key)
+        self._drop(self._incoming.pop(key, None))
+        if current is not None and current.frames > 0:
+            self._incoming[key] = voice
+            voice.on_first = lambda: self._take_over(key, voice)
+        else:
+            self.remove(key)
+            self._inputs[key] = voice
+            self._has_input.set()
         voice.task = asyncio.get_running_loop().create_task(self._pull(key, voice))
+
+    def _take_over(self, key: str, voice: _Input) -> None:
+        if self._incoming.get(key) is not voice:
+            return
+        del self._incoming[key]
+        self._drop(self._inputs.pop(key, None))
         self._inputs[key] = voice
-        self._has_input.set()
 
     def remove(self, key: str) -> None:
         """Stop mixing ``key`` (its track is stopped)."""
-        voice = self._inputs.pop(key, None)
+        self._drop(self._incoming.pop(key, None))
+        self._drop(self._inputs.pop(key, None))
+
+    @staticmethod
+    def _drop(voice: _Input | None) -> None:
         if voice is not None:
-            if voice.task is not None:
+            if voice.task is not None and voice.task is not asyncio.current_task():
                 voice.task.cancel()
             voice.track.stop()
 
@@ -128,7 +152,7 @@ class AudioMix(MediaStreamTrack):
         return frame
 
     def stop(self) -> None:
-        for key in list(self._inputs):
+        for key in [*self._inputs, *self._incoming]:
             self.remove(key)
         self._has_input.set()  # wake a waiting recv(), which then ends
         super().stop()

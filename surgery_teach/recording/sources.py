@@ -12,12 +12,16 @@ thread, without blocking and without re-encoding. Two kinds:
   holds exactly the pictures that arrived. RTP timestamps become times on this
   computer's clock: the first picture is placed when it arrived, later ones by their RTP
   timestamp (so network jitter does not shake the timeline). A received source can
-  move to a new track of the same video (after a reconnect) and its file goes on.
+  move to a new track of the same video (after a reconnect, or when the room moves onto
+  the media server or back) and its file goes on: the old track is recorded until the
+  new one brings its first keyframe, so a handover loses no picture the old path still
+  delivers.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -28,6 +32,9 @@ from surgery_teach.recording.tap import tap_encoder
 
 logger = logging.getLogger("surgery_teach.recording")
 
+RECENT_PICTURES = 30
+"""Pictures remembered (by reference) so that a new track of the same encoder, which
+lags the old one by a few pictures, does not write them twice."""
 RESYNC_SECONDS = 1.0
 """A received picture whose RTP time strays this far from its arrival starts a new
 mapping (the sender restarted its clock, or the link stalled)."""
@@ -110,11 +117,15 @@ class ReceivedPackets:
         self._fps = fps
         self._tap: FrameTap | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._next: FrameTap | None = None  # a new track, until its first keyframe
+        self._unsubscribe_next: Callable[[], None] | None = None
         self._sink: Callable[[EncodedFrame], None] | None = None
         self._origin: tuple[float, int] | None = None  # (local time, unwrapped RTP ts)
         self._last_ts: int | None = None
         self._unwrapped = 0
         self._last_pts = -1
+        self._recent: deque[bytes] = deque(maxlen=RECENT_PICTURES)
+        self._catching_up = False  # a new track may repeat pictures the old one gave
         self._skipping = True
         self.frames = 0
 
@@ -132,8 +143,19 @@ class ReceivedPackets:
         return size if size and size[0] > 0 and size[1] > 0 else None
 
     def attach(self, tap: FrameTap) -> None:
-        """Take pictures from ``tap`` (a new track of this video) from now on."""
+        """Take pictures from ``tap`` (a new track of this video) from now on; while the
+        current track still delivers, from its first keyframe on."""
+        if self._tap is not None and self._sink is not None and not self._skipping:
+            self._drop_next()
+            self._next = tap
+            self._unsubscribe_next = tap.subscribe(self._on_next_frame)
+            tap.request_keyframe()
+            return
         self.detach()
+        self._drop_next()
+        self._use(tap)
+
+    def _use(self, tap: FrameTap) -> None:
         self._tap = tap
         self._origin = None  # a new track has its own random RTP clock
         self._last_ts = None
@@ -141,12 +163,48 @@ class ReceivedPackets:
         if self._sink is not None:
             self._listen()
 
+    def _on_next_frame(self, frame: ReceivedFrameLike) -> None:
+        if not frame.keyframe or self._next is None:
+            return
+        tap = self._next
+        self._drop_next()
+        self.detach()
+        self._tap = tap
+        self._origin = None
+        self._last_ts = None
+        self._skipping = True
+        self._unsubscribe = tap.subscribe(self._on_frame)
+        self._catching_up = True
+        self._on_frame(frame)
+
+    def _drop_next(self) -> None:
+        if self._unsubscribe_next is not None:
+            self._unsubscribe_next()
+            self._unsubscribe_next = None
+        self._next = None
+
     def detach(self) -> None:
         """The track ended: wait for the next :meth:`attach` (the file stays open)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         self._tap = None
+
+    def release(self, tap: FrameTap) -> None:
+        """``tap``'s track ended: stop taking pictures from it. A new track waiting for
+        its first keyframe is the one recorded from then on."""
+        if tap is self._next:
+            self._drop_next()
+        elif tap is self._tap:
+            self.detach()
+            if self._next is not None:
+                waiting = self._next
+                self._drop_next()
+                self._use(waiting)
+
+    def holds(self, tap: FrameTap) -> bool:
+        """Whether pictures come, or are about to come, from ``tap``."""
+        return tap is self._tap or tap is self._next
 
     def subscribe(self, sink: Callable[[EncodedFrame], None]) -> Subscription:
         self._sink = sink
@@ -157,6 +215,7 @@ class ReceivedPackets:
     def stop(self) -> None:
         """End the recorder's subscription."""
         self._sink = None
+        self._drop_next()
         self.detach()
 
     def request_keyframe(self) -> None:
@@ -181,8 +240,13 @@ class ReceivedPackets:
             return
         self._skipping = False
         captured_at = self._place(frame.timestamp, frame.arrived)
+        if self._catching_up:
+            if frame.data in self._recent:
+                return  # the old track gave this picture already (the new one lags)
+            self._catching_up = False
         pts = max(round(captured_at * VIDEO_CLOCK), self._last_pts + 1)
         self._last_pts = pts
+        self._recent.append(frame.data)
         packet = av.Packet(frame.data)
         packet.pts = packet.dts = pts
         packet.time_base = TIME_BASE

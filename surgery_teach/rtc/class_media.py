@@ -15,7 +15,10 @@ room and this participant's token) and:
 
 When Janus goes away (the connection or session ends, Janus hangs up, the room is
 destroyed, or the signaling server throws this participant out), ``on_lost(reason)`` is
-called once; the caller starts again after a pause (:mod:`.class_route`).
+called once; the caller starts again after a pause (:mod:`.class_route`). When Janus
+ends only one subscription (hangs up or detaches its handle) while the session goes on,
+that publisher is watched again on a new handle after 1, 2, 4... s, as long as it
+still publishes.
 :meth:`ClassMedia.stop` leaves the room.
 """
 
@@ -48,6 +51,10 @@ REPORT_EVERY = 1.0
 """Seconds between layer decisions (aiortc's receivers report about this often)."""
 SUBSCRIBE_TRIES = 5
 """A publisher announced but not yet connected is refused (428); try again this often."""
+RESUBSCRIBE_FIRST = 1.0
+RESUBSCRIBE_MOST = 16.0
+"""Pauses before watching a publisher again after Janus ended that subscription alone
+(hung up or detached it): doubling from the first, capped (as the publisher side)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,9 @@ class ClassMedia:
         self._on_audio, self._on_lost = on_audio, on_lost
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
+        self._publishers: dict[int, videoroom.Publisher] = {}
+        self.resubscribed = 0
+        """Subscriptions made again after Janus ended them alone."""
 
     @classmethod
     async def start(cls, grant: ClassGrant, *, display: str,
@@ -146,6 +156,7 @@ class ClassMedia:
     async def _watch(self, publisher: videoroom.Publisher) -> None:
         if publisher.feed_id == self.participant.feed_id or publisher.feed_id in self.feeds:
             return
+        self._publishers[publisher.feed_id] = publisher
         feed = read_feed(publisher)
         if not feed.sources and (feed.voice_mid is None or not self.options.audio):
             return
@@ -155,7 +166,8 @@ class ClassMedia:
                     self.participant, feed, on_video=self._on_video,
                     on_video_ended=self._on_video_ended, on_audio=self._on_audio,
                     start_layer=self.options.start_layer, audio=self.options.audio,
-                    tuned=self.options.tuned, ice_servers=self.options.ice_servers)
+                    tuned=self.options.tuned, ice_servers=self.options.ice_servers,
+                    on_lost=self._subscription_lost)
                 return
             except MediaServerRefusedError as exc:
                 if exc.code != NO_SUCH_FEED or attempt == SUBSCRIBE_TRIES - 1:
@@ -182,9 +194,42 @@ class ClassMedia:
                     logger.warning("cannot watch publisher %s: %s", publisher.feed_id, exc)
 
     async def _forget(self, feed_id: int) -> None:
+        self._publishers.pop(feed_id, None)
         feed = self.feeds.pop(feed_id, None)
         if feed is not None:
             await feed.close()
+
+    def _subscription_lost(self, feed: FeedSubscription, reason: str) -> None:
+        if not self._stopped and self.feeds.get(feed.feed.feed_id) is feed:
+            self._spawn(self._watch_again(feed))
+
+    async def _watch_again(self, lost: FeedSubscription) -> None:
+        """Janus ended one subscription alone: drop it, and watch its publisher again on
+        a new handle with a growing pause, while it still publishes."""
+        feed_id = lost.feed.feed_id
+        if self.feeds.get(feed_id) is lost:
+            del self.feeds[feed_id]
+        await lost.close()
+        pause = RESUBSCRIBE_FIRST
+        while not self._stopped:
+            await asyncio.sleep(pause)
+            publisher = self._publishers.get(feed_id)
+            if self._stopped or publisher is None or feed_id in self.feeds:
+                return  # it left meanwhile, or the room's news brought it back
+            try:
+                await self._watch(publisher)
+            except MediaServerRefusedError as exc:
+                if exc.code == NO_SUCH_FEED:
+                    return  # it no longer publishes
+                logger.warning("watching publisher %s again refused: %s", feed_id, exc)
+            except Exception as exc:  # any failure: try again later
+                logger.warning("watching publisher %s again failed: %r", feed_id, exc)
+            else:
+                if feed_id in self.feeds:
+                    self.resubscribed += 1
+                    logger.info("watching publisher %s again", feed_id)
+                return
+            pause = min(2 * pause, RESUBSCRIBE_MOST)
 
     async def _adapt(self) -> None:
         while not self._stopped:

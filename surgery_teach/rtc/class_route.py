@@ -11,7 +11,10 @@ destroyed because Janus restarted), the session tries again with the same grant 
 1, 2, 4... s (at most :data:`RETRY_MOST`): the rest of the room is in class mode too and
 ignores peer-to-peer offers, and the signaling server makes the room again on a Janus
 that restarted. Only ``"mode":"peer"`` (the room leaves class mode) brings it back to
-peer to peer. :class:`~surgery_teach.rtc.session.LiveSession` mixes this in; the
+peer to peer, again keeping the media through Janus until the peer-to-peer connections
+are up and pictures arrive on them (at most :data:`BACK_HANDOVER_SECONDS`, as long as the
+server keeps the Janus room).
+:class:`~surgery_teach.rtc.session.LiveSession` mixes this in; the
 attributes it reads are the session's, declared below.
 """
 
@@ -46,6 +49,12 @@ CLASS = "class"
 HANDOVER_SECONDS = 3.0
 """Longest the peer-to-peer connections stay up after class mode began, waiting for the
 first pictures through Janus (a surgeon who watches nobody waits this long)."""
+BACK_HANDOVER_SECONDS = 5.0
+"""Longest the media through Janus goes on after the room went back to peer to peer,
+waiting for the peer-to-peer connections (the server closes the Janus room then)."""
+PEER_FIRST_PICTURE = 1.0
+"""After the peer-to-peer connections are up, the media through Janus goes on this long
+more, for a viewer's first keyframe (a shared encoder makes at most one a second)."""
 RETRY_FIRST = 1.0
 RETRY_MOST = 16.0
 """Pauses before trying Janus again after it failed: doubling from the first, capped."""
@@ -132,8 +141,8 @@ class ClassRoute:
             pause = min(2 * pause, RETRY_MOST)
 
     async def _start_class(self, grant: ClassGrant, lost: asyncio.Future[str]) -> ClassMedia:
-        self._class_receivers = []
-
+        # _class_receivers is not emptied here: a class media still retiring (the room
+        # went peer to peer a moment ago) ends its own receivers as it stops.
         def on_lost(reason: str) -> None:
             if not lost.done():
                 lost.set_result(reason)
@@ -169,14 +178,16 @@ class ClassRoute:
 
     async def _back_to_peers(self, reason: str) -> None:
         was_class = self.class_media is not None or self.route == CLASS
-        await self._stop_class()
-        self.route = PEER
+        self.route = PEER  # peer-to-peer offers are answered from now on
+        media = await self._release_class()
         if not was_class:
             if reason:
                 self._emit("route", PEER, reason)
             return
         logger.info("media peer to peer again: %s", reason or "the server said so")
         self._emit("route", PEER, reason)
+        if media is not None:  # its pictures go on until the peers' arrive
+            self._spawn(self._retire_class(media))
         if self.link != "live":
             return
         for other in list(self.participants.values()):
@@ -184,13 +195,56 @@ class ClassRoute:
                 with contextlib.suppress(SignalingError):
                     await self._offer_to(other)
 
-    async def _stop_class(self) -> None:
+    async def _retire_class(self, media: ClassMedia) -> None:
+        """Leave Janus once the media flows peer to peer, at most
+        :data:`BACK_HANDOVER_SECONDS` later (the server closes the Janus room soon
+        after). Someone who publishes (a surgeon, a mentor who speaks) cannot see when
+        the others' pictures and voice arrive peer to peer, so it stays that long."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BACK_HANDOVER_SECONDS
+        connected_at: float | None = None
+        try:
+            if media.publisher is not None:
+                await asyncio.sleep(BACK_HANDOVER_SECONDS)
+                return
+            while loop.time() < deadline:
+                if not self._peers_connected():
+                    connected_at = None
+                elif connected_at is None:
+                    connected_at = loop.time()
+                if (connected_at is not None and self._peer_pictures(media)
+                        and loop.time() - connected_at >= PEER_FIRST_PICTURE):
+                    break
+                await asyncio.sleep(0.05)
+        finally:  # also when the session closes meanwhile
+            await media.stop()
+
+    def _peers_connected(self) -> bool:
+        """Every peer-to-peer connection made since the room left class mode is up."""
+        peers = list(self.peers.values())
+        return bool(peers) and all(p.pc.connectionState == "connected" for p in peers)
+
+    def _peer_pictures(self, media: ClassMedia) -> bool:
+        """What this participant watched through Janus now arrives peer to peer."""
+        class_videos = {id(w.receiver) for feed in media.feeds.values()
+                        for w in feed.sources.values() if w.receiver is not None}
+        if not class_videos:
+            return True  # watched no pictures (only voices): the connections being up do
+        peer = [r for r in self.receivers if id(r) not in class_videos]
+        return bool(peer) and all(r.stats.frames > 0 for r in peer)
+
+    async def _release_class(self) -> ClassMedia | None:
+        """Stop keeping Janus (no more tries); the media it carries now, still running."""
         keeper, self._class_keeper = self._class_keeper, None
         media, self.class_media, self._grant = self.class_media, None, None
         if keeper is not None:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await keeper
+        return media
+
+    async def _stop_class(self) -> None:
+        media = await self._release_class()
         if media is not None:
             await media.stop()
 

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -42,6 +43,19 @@ CLASS_CHOICE = ChoiceSettings(divisors=(1,))
 
 OnVideo = Callable[[VideoReceiver], None]
 OnAudio = Callable[[MediaStreamTrack, str], None]
+
+
+def subscription_lost(event: dict[str, Any]) -> str:
+    """Why a subscriber handle no longer receives, from an event on that handle ("" if it
+    still does): Janus hung up its peer connection or detached the handle. The session
+    ending ("closed") is not a subscription's own loss: the whole participant starts
+    again (:func:`~surgery_teach.rtc.class_media.lost_reason`)."""
+    kind = event.get("janus")
+    if kind == "hangup":
+        return f"the media server hung up ({event.get('reason') or 'no reason given'})"
+    if kind == "detached":
+        return "the media server detached the subscription"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -81,14 +95,21 @@ class FeedSubscription:
         self.sources = sources
         self.voice: MediaStreamTrack | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.lost = ""
+        """Why Janus ended this subscription on its own ("" while it receives)."""
+        self.closing = False
 
     @classmethod
     async def open(cls, participant: ClassParticipant, feed: Feed, *,
                    on_video: OnVideo, on_video_ended: OnVideo, on_audio: OnAudio,
                    start_layer: int | None = None, audio: bool = True, tuned: bool = True,
-                   ice_servers: Sequence[IceServer] = ()) -> FeedSubscription:
+                   ice_servers: Sequence[IceServer] = (),
+                   on_lost: Callable[[FeedSubscription, str], None] = lambda feed, why: None,
+                   ) -> FeedSubscription:
         """Subscribe to ``feed``'s sources (each at ``start_layer``, default: the one
-        below the top, as peer to peer) and voice; answer Janus's offer."""
+        below the top, as peer to peer) and voice; answer Janus's offer.
+        ``on_lost(subscription, reason)`` is called once if Janus later hangs up or
+        detaches this subscription alone (the participant's session going on)."""
         choices: dict[str, tuple[PublishedSource, LayerChoice]] = {}
         streams = []
         for source in feed.sources:
@@ -123,7 +144,26 @@ class FeedSubscription:
             raise
         logger.info("watching publisher %s: %d source(s)%s", feed.feed_id, len(watched),
                     " and its voice" if audio and feed.voice_mid else "")
+        self._spawn(self._follow(on_lost))
         return self
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _follow(self, on_lost: Callable[[FeedSubscription, str], None]) -> None:
+        """Read this handle's own events: a hangup or detach ends the subscription."""
+        while True:
+            event = await self.subscription.handle.events.get()
+            if event.get("janus") == "closed":
+                return  # the whole session ended: the participant notices and starts again
+            why = subscription_lost(event)
+            if why and not self.closing:
+                self.lost = why
+                logger.warning("watching publisher %s stopped: %s", self.feed.feed_id, why)
+                on_lost(self, why)
+                return
 
     def _on_track(self, track: MediaStreamTrack, on_video: OnVideo, on_video_ended: OnVideo,
                   on_audio: OnAudio, tuned: bool) -> None:
@@ -148,9 +188,7 @@ class FeedSubscription:
                                  participant=self.feed.display,
                                  stamped=watched.source.stamped, encoded=tap)
         watched.receiver = receiver
-        task = asyncio.ensure_future(self._receive(receiver, on_video, on_video_ended))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(self._receive(receiver, on_video, on_video_ended))
 
     @staticmethod
     async def _receive(receiver: VideoReceiver, on_video: OnVideo,
@@ -201,10 +239,13 @@ class FeedSubscription:
                 for w in self.sources.values()]
 
     async def close(self) -> None:
+        self.closing = True  # the detach this causes is not a loss
         try:
             await self.subscription.close()
         except MediaServerError:
-            pass  # the session is gone already: so is the handle
+            pass  # the session or the handle is gone already
         await self.pc.close()
+        current = asyncio.current_task()
         for task in list(self.tasks):
-            task.cancel()
+            if task is not current:
+                task.cancel()

@@ -7,6 +7,7 @@ P-frames), handed over the way the receive path's tap does; the mix is fed real 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -124,6 +125,70 @@ def test_a_new_track_of_the_same_video_goes_on_in_time(
     assert got[1].packet.pts > got[0].packet.pts
 
 
+def test_a_handover_records_the_old_track_until_the_new_one_has_a_keyframe(
+    encoded_frames: list[EncodedFrame],
+) -> None:
+    """Peer to peer -> media server (or back): both tracks run for a moment; the file
+    takes the old one's pictures until the new one can be decoded, then only the new."""
+    p = [bytes(f.packet) for f in encoded_frames]  # keyframes: p[0], p[15], p[30]
+    old, new = FakeTap(), FakeTap()
+    packets = ReceivedPackets()
+    got: list[EncodedFrame] = []
+    packets.subscribe(got.append)
+    packets.attach(old)
+    old.send(Frame(p[0], 0, True, 100.0))
+    packets.attach(new)
+    assert new.keyframe_requests == 1  # the new path is asked for a picture to start on
+    new.send(Frame(p[14], 777, False, 100.02))  # cannot be decoded on its own: not taken
+    old.send(Frame(p[1], 3000, False, 100.033))  # the old path still carries
+    assert packets.holds(old) and packets.holds(new)
+    new.send(Frame(p[15], 3777, True, 100.05))
+    old.send(Frame(p[2], 6000, False, 100.066))  # no longer taken
+    new.send(Frame(p[16], 6777, False, 100.083))
+    assert [(f.keyframe, round(f.captured_at, 3)) for f in got] == [
+        (True, 100.0), (False, 100.033), (True, 100.05), (False, 100.083)]
+    assert [bytes(f.packet) for f in got] == [p[0], p[1], p[15], p[16]]
+    packets.release(old)  # the old track's end changes nothing now
+    assert packets.holds(new) and not packets.holds(old)
+
+    # Both paths carry the same encoder's pictures, the new one a few behind: what the
+    # old path gave already is not written again when the new one repeats it.
+    newer = FakeTap()
+    packets.attach(newer)
+    new.send(Frame(p[17], 9777, False, 100.1))
+    new.send(Frame(p[18], 12777, False, 100.133))
+    newer.send(Frame(p[15], 55, True, 100.14))  # lags: a keyframe written already,
+    for n in (16, 17, 18):  # and what followed it
+        newer.send(Frame(p[n], 55 + 3000 * (n - 15), False, 100.15 + 0.01 * n))
+    newer.send(Frame(p[19], 12055, False, 100.35))
+    assert [bytes(f.packet) for f in got[4:]] == [p[17], p[18], p[19]]
+    assert [round(f.captured_at, 3) for f in got[4:]] == [100.117, 100.15, 100.273]
+    assert all(b.packet.pts > a.packet.pts for a, b in itertools.pairwise(got))
+    assert packets.holds(newer) and not packets.holds(new)
+
+
+def test_a_new_track_that_ends_before_its_first_keyframe_leaves_the_old_one(
+    encoded_frames: list[EncodedFrame],
+) -> None:
+    p = [bytes(f.packet) for f in encoded_frames]
+    old, new = FakeTap(), FakeTap()
+    packets = ReceivedPackets()
+    got: list[EncodedFrame] = []
+    packets.subscribe(got.append)
+    packets.attach(old)
+    old.send(Frame(p[0], 0, True, 100.0))
+    packets.attach(new)
+    packets.release(new)  # e.g. the media server went away at once
+    assert new.sinks == []
+    old.send(Frame(p[1], 3000, False, 100.033))
+    assert len(got) == 2
+    packets.attach(new)
+    packets.release(old)  # the old path ends first: the new one is waited for
+    new.send(Frame(p[16], 9000, False, 100.1))
+    new.send(Frame(p[30], 12000, True, 100.2))
+    assert len(got) == 3 and got[-1].keyframe and got[-1].captured_at == 100.2
+
+
 def test_the_tap_marks_frames_after_a_loss_and_survives_a_failing_sink() -> None:
     tap = ReceivedFrameTap()
     seen: list[bool] = []
@@ -168,3 +233,44 @@ async def test_the_mix_carries_every_voice_and_goes_on_when_one_leaves() -> None
     finally:
         mix.stop()
     assert 0.8 < took < seconds(3)  # paced by the clock, not as fast as possible
+
+
+class LateTrack(ToneTrack):
+    """A voice's new path: no sound until :attr:`open` is set (its connection comes up)."""
+
+    def __init__(self, frequency: float) -> None:
+        super().__init__(frequency, amplitude=0.2)
+        self.open = asyncio.Event()
+
+    async def recv(self):  # type: ignore[no-untyped-def]
+        await self.open.wait()
+        return await super().recv()
+
+
+async def test_a_voice_on_a_new_path_replaces_the_old_one_only_once_it_sounds() -> None:
+    """The room moves onto the media server: the surgeon's voice comes on a new track
+    that takes a moment to start; the recording keeps the old one until then."""
+    mix = AudioMix()
+    old = ToneTrack(440.0, amplitude=0.2)
+    mix.add("surgeon", old)
+
+    async def tone(frames: int) -> np.ndarray:
+        got = [(await mix.recv()).to_ndarray().reshape(-1) for _ in range(frames)]
+        return np.concatenate(got[5:]).astype(np.float64) / 32768
+
+    try:
+        async with asyncio.timeout(seconds(10)):
+            await tone(10)
+            new = LateTrack(880.0)  # the same voice, as the new path will carry it
+            mix.add("surgeon", new)
+            meanwhile = await tone(25)
+            assert tone_power(meanwhile, RATE, 440.0) > 0.8  # no gap while it starts
+            assert old.readyState == "live"
+            new.open.set()
+            after = await tone(25)
+            assert tone_power(after, RATE, 880.0) > 0.8
+            assert tone_power(after, RATE, 440.0) < 0.05
+            assert old.readyState == "ended" and mix.voices == ["surgeon"]
+    finally:
+        mix.stop()
+    assert new.readyState == "ended"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from signaling_server import RunningServer, ServerConfig, start_server
+from signaling_server import RunningServer, ServerConfig, classes, start_server
 from signaling_server.media_server.config import JanusSettings, MediaServerSecrets
 from signaling_server.media_server.config_dir import MediaServerAccess, write_config_dir
 from signaling_server.media_server.process import start_janus, wait_until_ready
@@ -138,6 +138,36 @@ async def test_class_mode_asked_for_moves_a_small_room_and_giving_it_up_moves_it
         back = await next_route(mentor)
         assert back.mode == "peer" and back.reason and not back.token
         assert (await next_route(surgeon)).mode == "peer"
+
+
+async def test_a_room_given_up_stays_on_janus_a_moment_for_the_handover(
+        class_server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Back to peer to peer: the pictures go on through Janus while the peer-to-peer
+    connections come up, so the Janus room (and the tokens) go only a little later."""
+    monkeypatch.setattr(classes, "CLOSE_AFTER", seconds(1))
+    async with AsyncExitStack() as stack:
+        surgeon = Client(await stack.enter_async_context(connect(class_server.url)))
+        await surgeon.join("handover", "Dr Wang", Role.SURGEON)
+        await surgeon.send(ClassMode(True))
+        grant = await next_route(surgeon)
+        assert grant.mode == "class"
+        await surgeon.send(ClassMode(False))
+        told = asyncio.get_running_loop().time()
+        assert (await next_route(surgeon)).mode == "peer"
+        still = await ClassParticipant.join(grant.url, grant.token, grant.room, "Dr Wang")
+        await still.leave()  # the grant still opens the room just after
+        deadline = told + seconds(10)
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                late = await ClassParticipant.join(grant.url, grant.token, grant.room,
+                                                   "Dr Wang")
+            except MediaServerRefusedError:
+                break
+            await late.leave()
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the Janus room of a room given up was never closed")
+        assert asyncio.get_running_loop().time() - told >= 1.0
 
 
 async def test_without_a_running_media_server_rooms_stay_peer_to_peer_and_say_why(
