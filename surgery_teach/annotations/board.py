@@ -290,7 +290,12 @@ class Board:
                 self._anchor(op)
             case Poses():  # where anchored marks are: no mark changes, none is undone
                 kept = self._poses.setdefault(op.source, deque(maxlen=POSES_KEPT))
-                if kept and op.frame < kept[-1].frame:
+                if kept and (op.author != kept[-1].author or (
+                        op.frame < kept[-1].frame and op.frame_time > kept[-1].frame_time)):
+                    # another publisher, or its frames counted from 1 again (a restarted
+                    # program, a replaced camera): the old poses say nothing of these
+                    self._poses[op.source] = kept = deque([op], maxlen=POSES_KEPT)
+                elif kept and op.frame < kept[-1].frame:
                     self._poses[op.source] = kept = deque(
                         sorted([*kept, op], key=lambda p: p.frame), maxlen=POSES_KEPT)
                 else:

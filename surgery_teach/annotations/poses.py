@@ -21,6 +21,7 @@ from typing import Final
 
 from surgery_teach.annotations import values
 from surgery_teach.annotations.values import Point, bad
+from surgery_teach.errors import ProtocolError
 from surgery_teach.wire.fields import MAX_SAFE_INTEGER, show
 
 MAX_PLACES: Final = 64
@@ -192,8 +193,8 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
         if len(known) < 2:
             return known[-1][2]
         (k0, _, p0), (k1, _, p1) = known[-2], known[-1]
-        if p1.lost or p0.lost or k1 == k0:
-            return p1
+        if p1.lost or p0.lost or k1 - k0 < (MIN_GAP_S if by_time else 1):
+            return p1  # (two poses a hair apart say nothing of the speed)
         return _blend(mark_id, p0, p1, (min(at, k1 + ahead) - k0) / (k1 - k0))
     (k0, _, p0), (k1, _, p1) = known[later - 1], known[later]
     if p0.lost or p1.lost or k0 == k1:
@@ -201,7 +202,20 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
     return _blend(mark_id, p0, p1, (at - k0) / (k1 - k0))
 
 
+MAX_BLEND = 1.0 + MAX_AHEAD
+"""The farthest a mark is carried on past its newest pose, in intervals of the two before."""
+MIN_GAP_S = 1 / 60
+"""Two poses closer in time than this are not used to carry a mark on."""
+
+
 def _blend(mark_id: str, p0: MarkPlace, p1: MarkPlace, w: float) -> MarkPlace:
+    """``p0`` moved ``w`` of the way to ``p1`` (beyond it when ``w`` > 1). Never raises:
+    poses a peer sent close together (or turned half way round) would otherwise blend
+    into a transform out of bounds or without area, at paint time; then ``p1``, lost."""
+    w = min(max(w, 0.0), MAX_BLEND) if math.isfinite(w) else 1.0
     mixed = tuple(a + (b - a) * w for a, b in zip(p0.transform, p1.transform, strict=True))
-    return MarkPlace(mark_id, mixed,  # type: ignore[arg-type]
-                     confidence=min(p0.confidence, p1.confidence))
+    try:
+        return MarkPlace(mark_id, mixed,  # type: ignore[arg-type]
+                         confidence=min(p0.confidence, p1.confidence))
+    except ProtocolError:
+        return MarkPlace(mark_id, p1.transform, lost=True, confidence=0.0)

@@ -123,6 +123,9 @@ class FreezeFrames:
             except MediaError as exc:
                 logger.warning("still from %s ignored: %s", who, exc)
                 return
+            except Exception:  # an error here would close the whole connection (SCTP)
+                logger.exception("still from %s ignored", who)
+                return
             if still is not None and board().frozen(still.source) == still.frame_time:
                 self.stills[still.source] = still
                 self._on_still(still.source)

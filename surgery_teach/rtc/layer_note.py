@@ -45,7 +45,7 @@ def parse_note(text: str) -> LayerNote | None:
     :class:`MediaError` for a malformed note."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise MediaError(f"malformed message on the stills channel: {exc}") from exc
     if not isinstance(data, dict) or data.get("kind") != KIND:
         return None

@@ -93,6 +93,9 @@ class PeerMedia:
             except MediaError as exc:
                 logger.warning("message from %s ignored: %s", describe(peer.info), exc)
                 return
+            except Exception:  # an error here would close the whole connection (SCTP)
+                logger.exception("message from %s ignored", describe(peer.info))
+                return
             if note is not None:
                 self.layer_notes[(peer.info.id, note.source)] = note
                 self._emit("layer", peer.info, note)

@@ -124,6 +124,8 @@ class SessionShares:
                 header = receiver.header
                 if header is not None and receiver.complete is None:
                     _send_text(channel, Resume(header.share_id, receiver.next_chunk).text())
+            except Exception:  # an error here would close the whole connection (SCTP)
+                logger.exception("share message from %s ignored", who)
 
         if channel.readyState == "open":
             _on_open()

@@ -67,7 +67,7 @@ def decode_jpeg(data: bytes) -> av.VideoFrame:
 def _kind(text: str) -> object:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "still"  # let parse_header say what is wrong
     return data.get("kind") if isinstance(data, dict) else "still"
 
@@ -77,7 +77,7 @@ def parse_header(text: str) -> tuple[str, float, int]:
     try:
         data = json.loads(text)
         source, frame_time, size = data["source"], float(data["frame_time"]), int(data["bytes"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise MediaError(f"malformed still header: {exc}") from exc
     if (data.get("kind") != "still" or not isinstance(source, str)
             or not 0 < size <= MAX_STILL_BYTES):

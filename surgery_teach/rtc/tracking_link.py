@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from surgery_teach.annotations.board import BoardView
 from surgery_teach.annotations.placing import outline
-from surgery_teach.annotations.poses import MarkPlace, Poses
+from surgery_teach.annotations.poses import MAX_PLACES, MarkPlace, Poses
 from surgery_teach.annotations.shapes import Pointer, Shape
 from surgery_teach.capture.base import VideoSource
 from surgery_teach.capture.stamp import luma_of
@@ -52,12 +53,32 @@ def mark_points(shape: Shape, width: int, height: int) -> tuple[tuple[float, flo
     return tuple((x * width, y * height) for x, y in points)
 
 
-def requests_for(view: BoardView, source: str, size: tuple[int, int]) -> dict[str, MarkRequest]:
-    """Every anchored mark of ``source`` on the board, as the tracker wants it."""
+def requests_for(view: BoardView, source: str, size: tuple[int, int], *,
+                 now: float | None = None,
+                 cache: dict[str, tuple[Shape, MarkRequest]] | None = None,
+                 ) -> dict[str, MarkRequest]:
+    """The anchored marks of ``source`` still shown at ``now`` (default: the time now), as
+    the tracker wants them: at most :data:`MAX_PLACES` (pinned ones, then the newest), so a
+    ``poses`` op can carry them all. ``cache`` keeps each mark's request while the mark is
+    unchanged (a long stroke's outline costs milliseconds, and marks change ten times a
+    second with the poses)."""
     width, height = size
-    return {shape.id: MarkRequest(mark_points(shape, width, height), shape.frame_time)
-            for shape in view.marks.get(source, ())
-            if shape.anchored and not isinstance(shape, Pointer)}
+    shown = [v.shape for v in view.shapes(source, time.time() if now is None else now)
+             if v.shape.anchored and not isinstance(v.shape, Pointer)]
+    shown.sort(key=lambda s: (not s.pinned, -s.created))
+    wanted: dict[str, MarkRequest] = {}
+    for shape in shown[:MAX_PLACES]:
+        hit = cache.get(shape.id) if cache is not None else None
+        if hit is not None and (hit[0] is shape or hit[0] == shape):
+            wanted[shape.id] = hit[1]
+            continue
+        wanted[shape.id] = MarkRequest(mark_points(shape, width, height), shape.frame_time)
+        if cache is not None:
+            cache[shape.id] = (shape, wanted[shape.id])
+    if cache is not None:
+        for gone in set(cache) - set(wanted):
+            del cache[gone]
+    return wanted
 
 
 def place_of(mark_id: str, pose: MarkPose, size: tuple[int, int]) -> MarkPlace:
@@ -108,10 +129,12 @@ class SourceTracking:
         self._send = send
         self._author = author
         self.worker = LiveTracking(self.name, slot_frames(source), self._on_poses, settings)
+        self._requests: dict[str, tuple[Shape, MarkRequest]] = {}
 
     def marks_changed(self, view: BoardView) -> None:
         """The board changed: follow its anchored marks on this source (any thread)."""
-        self.worker.set_marks(requests_for(view, self.name, self.source.size))
+        self.worker.set_marks(requests_for(view, self.name, self.source.size,
+                                           cache=self._requests))
 
     def _on_poses(self, frame: int, frame_time: float, poses: dict[str, MarkPose]) -> None:
         places = places_of(poses, self.source.size)

@@ -25,7 +25,7 @@ import numpy as np
 
 from surgery_teach.errors import ShareError, ShareTooLargeError
 from surgery_teach.privacy.masks import Mask, apply_masks
-from surgery_teach.sharing.picture import SharedPicture
+from surgery_teach.sharing.picture import MAX_SIDE, SharedPicture
 
 #: The most a shared picture may weigh as sent (encoded).
 MAX_SHARE_BYTES: Final = 16 * 1024 * 1024
@@ -117,13 +117,43 @@ def _encode(pixels: np.ndarray) -> tuple[bytes, str, np.ndarray]:
     raise ShareTooLargeError("the picture", pixels.nbytes, MAX_SHARE_BYTES)
 
 
-def decode_picture(data: bytes) -> np.ndarray:
-    """A received picture's BGR pixels; :class:`ShareError` if it is not a PNG or JPEG."""
+def picture_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's header or a JPEG's frame header, without decoding;
+    None if neither says."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    at = 2
+    while data.startswith(b"\xff\xd8") and at + 9 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2:at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a frame header
+            return int.from_bytes(data[at + 7:at + 9], "big"), \
+                int.from_bytes(data[at + 5:at + 7], "big")
+        if length < 2:
+            return None
+        at += 2 + length
+    return None
+
+
+def decode_picture(data: bytes, expected: tuple[int, int] | None = None) -> np.ndarray:
+    """A received picture's BGR pixels; :class:`ShareError` if it is not a PNG or JPEG,
+    or its header gives another size than ``expected`` (the share's description) or one
+    larger than :data:`MAX_SIDE` a side: a small file can unpack into gigabytes."""
     if not (data.startswith(b"\x89PNG\r\n\x1a\n") or data.startswith(b"\xff\xd8\xff")):
         raise ShareError("the shared picture is neither PNG nor JPEG: ask the sharer to "
                          "share it again.")
+    size = picture_size(data)
+    if size is None or not (0 < size[0] <= MAX_SIDE and 0 < size[1] <= MAX_SIDE) or (
+            expected is not None and size != expected):
+        raise ShareError("the shared picture's size does not match what was announced: "
+                         "ask the sharer to share it again.")
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if pixels is None:
+    if pixels is None or (pixels.shape[1], pixels.shape[0]) != size:
         raise ShareError("the shared picture cannot be decoded: ask the sharer to share it "
                          "again.")
     return pixels

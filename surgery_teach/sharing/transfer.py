@@ -111,7 +111,7 @@ def parse_text(text: str) -> Control:
         raise ShareTransferError(f"share message of more than {MAX_TEXT_BYTES} bytes")
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # (deeply nested arrays: RecursionError)
         raise ShareTransferError(f"share message is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ShareTransferError("share message is not a JSON object")

@@ -161,8 +161,11 @@ class LiveTracking:
         rest_until = 0.0
         try:
             while not self._stop.is_set():
+                asked = time.monotonic()
                 frame = self._next_frame(last_frame, 0.5)
                 if frame is None:
+                    if time.monotonic() - asked < 0.25:  # at once: the source has ended
+                        self._stop.wait(0.5)  # (not a busy loop on a full core)
                     if self._stop.is_set():
                         return
                     continue

@@ -117,3 +117,40 @@ def test_late_poses_are_kept_in_frame_order() -> None:
     board.apply(shifted(10, 0.1))
     assert board.view().poses["lap"][0].frame == 10
     assert board.place(board.get("p-2:1")).transform[2] == 0.2  # type: ignore[arg-type,union-attr]
+
+
+def test_poses_a_peer_sends_too_close_or_turned_half_round_never_break_painting() -> None:
+    """A modified client sends two poses 1 ms apart, or a pose turned by 180 degrees:
+    placing a mark between or beyond them must never raise (it runs while painting)."""
+    from surgery_teach.annotations.poses import MarkPlace, _blend
+
+    still = MarkPlace("m:1", (1.0, 0.0, 0.05, 0.0, 1.0, 0.0))
+    moved = MarkPlace("m:1", (1.0, 0.0, 0.06, 0.0, 1.0, 0.0))
+    far = _blend("m:1", still, moved, 300.0)  # extrapolated 300 intervals on: clamped
+    assert not far.lost and far.transform[2] < 0.2
+    turned = MarkPlace("m:1", (-1.0, 0.0, 1.0, 0.0, -1.0, 1.0))
+    flat = _blend("m:1", still, turned, 0.5)  # half way: no area at all
+    assert flat.lost and flat.transform == turned.transform
+    assert _blend("m:1", still, moved, float("nan")).transform == moved.transform
+
+
+def test_two_poses_a_millisecond_apart_carry_nothing_on_and_raise_nothing() -> None:
+    first = Poses("lap", 10, 1.000, (MarkPlace("p-2:1", (1.0, 0.0, 0.05, 0.0, 1.0, 0.0)),),
+                  author="p-1")
+    second = Poses("lap", 11, 1.001, (MarkPlace("p-2:1", (1.0, 0.0, 0.06, 0.0, 1.0, 0.0)),),
+                   author="p-1")
+    place = place_at([first, second], "p-2:1", frame_time=1.2)
+    assert place is not None and place.transform[2] == 0.06  # the newest, not flung away
+
+
+def test_poses_after_the_publisher_restarts_its_frame_count_replace_the_old_ones() -> None:
+    """A restarted surgeon's program (or a replaced camera) counts frames from 1 again,
+    later in time: its poses must not be sorted in front of the old ones and dropped."""
+    board = Board()
+    board.apply(Add(arrow(anchored=True), seq=1))
+    for n, frame in enumerate(range(1000, 1000 + 3 * 48, 3)):
+        board.apply(Poses("lap", frame, frame / 30, (MarkPlace(
+            "p-2:1", (1.0, 0.0, 0.1, 0.0, 1.0, 0.0)),), author="p-1", seq=2 + n))
+    board.apply(Poses("lap", 3, 2000.0, (MarkPlace("p-2:1", (1.0, 0.0, 0.3, 0.0, 1.0, 0.0)),),
+                      author="p-1", seq=100))
+    assert board.places("lap")["p-2:1"].transform[2] == 0.3

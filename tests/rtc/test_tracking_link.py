@@ -56,3 +56,24 @@ def test_an_arrow_is_followed_by_its_two_ends() -> None:
     arrow = Arrow(id="m:2", author="m", source="lap", colour="#ffd400", width=0.004,
                   start=(0.25, 0.5), end=(0.5, 0.25))
     assert mark_points(arrow, W, H) == ((0.25 * W, 0.5 * H), (0.5 * W, 0.25 * H))
+
+
+def test_faded_marks_are_not_followed_and_no_more_than_a_poses_op_carries() -> None:
+    """65 anchored live marks that faded long ago must not make 65 tracker requests (a
+    poses op holds 64: none would go out); pinned ones come first, then the newest."""
+    from surgery_teach.annotations.poses import MAX_PLACES
+
+    board = Board()
+    for k in range(MAX_PLACES + 6):
+        board.apply(Add(Arrow(id=f"m:{k}", source="lap", author="m", colour="#ffd400",
+                              width=0.004, start=(0.1, 0.1), end=(0.2, 0.2), anchored=True,
+                              pinned=k < 3, created=1000.0 + k / 100)))  # type: ignore[call-arg]
+    long_after = 1000.0 + 3600
+    assert set(requests_for(board.view(), "lap", (W, H), now=long_after)) == {
+        "m:0", "m:1", "m:2"}  # the live ones faded; the pinned stay
+    cache: dict = {}  # type: ignore[type-arg]
+    wanted = requests_for(board.view(), "lap", (W, H), now=1001.0, cache=cache)
+    assert len(wanted) == MAX_PLACES and {"m:0", "m:1", "m:2", f"m:{MAX_PLACES + 5}"} <= set(
+        wanted)
+    again = requests_for(board.view(), "lap", (W, H), now=1001.0, cache=cache)
+    assert all(again[k] is wanted[k] for k in wanted)  # unchanged marks are not redone

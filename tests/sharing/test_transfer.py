@@ -136,3 +136,13 @@ def test_a_new_share_replaces_the_one_held_and_stop_forgets_it() -> None:
     assert receiver.on_chunk(list(first.chunks())[1]) is None  # the old share's: dropped
     assert not receiver.on_stop(Stop(ID))
     assert receiver.on_stop(Stop(other_id)) and receiver.header is None
+
+
+def test_deeply_nested_json_is_a_malformed_message_not_a_crash() -> None:
+    """json.loads raises RecursionError (no ValueError) on deep nesting that fits the
+    size limit; escaping the channel's handler it would close the whole connection."""
+    from surgery_teach.errors import ShareTransferError
+    from surgery_teach.sharing.transfer import parse_text
+
+    with pytest.raises(ShareTransferError):
+        parse_text("[" * 4000 + "]" * 4000)

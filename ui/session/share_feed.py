@@ -23,6 +23,7 @@ from surgery_teach.errors import ShareError
 from surgery_teach.rtc.session import LiveSession
 from surgery_teach.sharing import OutgoingShare, decode_picture
 from ui.common.media_thread import GuiCalls
+from ui.i18n import tr
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +102,18 @@ class ShareFeed(QObject):
 
     async def _decode(self, who: str, share_id: str, data: bytes,
                       description: Mapping[str, Any], mine: bool) -> None:
+        width, height = description.get("width"), description.get("height")
+        expected = (width, height) if isinstance(width, int) and isinstance(height, int) \
+            else None
         try:
-            pixels = await asyncio.to_thread(decode_picture, data)
+            pixels = await asyncio.to_thread(decode_picture, data, expected)
         except ShareError as exc:
             self._gui.post(self._on_problem, str(exc))
+            return
+        except Exception:  # (out of memory, a codec's own error): said, not a traceback
+            logger.exception("a shared picture from %s could not be shown", who)
+            self._gui.post(self._on_problem, tr("The shared picture could not be shown: ask "
+                                                "the sharer to share it again."))
             return
         if self._latest.get(who) == share_id:  # not stopped or replaced meanwhile
             self._gui.post(self._arrived, ShownShare(who, share_id, description, pixels, mine))
