@@ -161,6 +161,10 @@ class AnchoredMarks:
             tracking.worker.start()
 
     def stop(self) -> None:
+        """Stop every worker: all are told first, then each is waited for (they end
+        within one frame wait, together rather than one after another)."""
+        for tracking in self.sources:
+            tracking.worker.stop(timeout=0)
         for tracking in self.sources:
             tracking.worker.stop()
 
