@@ -35,6 +35,7 @@ from surgery_teach.sharing.draft import ShareDraft
 from surgery_teach.sharing.outgoing import MAX_TITLE_CHARS
 from surgery_teach.sharing.windowing import FILE, FULL
 from ui.common.plain import ElidedLabel, PlainLabel
+from ui.common.share_words import share_problem
 from ui.common.shared_picture_view import SharedPictureView
 from ui.i18n import tr
 
@@ -220,7 +221,8 @@ class ShareDialog(QDialog):
         self.accept()
 
     def _failed(self, exc: ShareError) -> None:
-        self.error.setText(str(exc))
+        self.error.setText(share_problem(exc))
+        self.error.setToolTip(str(exc))  # the core's detail, for whoever helps
         self._update_controls()
 
     def _update_controls(self) -> None:

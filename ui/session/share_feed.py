@@ -23,6 +23,7 @@ from surgery_teach.errors import ShareError
 from surgery_teach.rtc.session import LiveSession
 from surgery_teach.sharing import OutgoingShare, decode_picture
 from ui.common.media_thread import GuiCalls
+from ui.common.share_words import share_problem
 from ui.i18n import tr
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ class ShareFeed(QObject):
         try:
             pixels = await asyncio.to_thread(decode_picture, data, expected)
         except ShareError as exc:
-            self._gui.post(self._on_problem, str(exc))
+            logger.warning("a shared picture from %s was refused: %s", who, exc)
+            self._gui.post(self._on_problem, share_problem(exc))
             return
         except Exception:  # (out of memory, a codec's own error): said, not a traceback
             logger.exception("a shared picture from %s could not be shown", who)
