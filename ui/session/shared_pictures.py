@@ -10,6 +10,8 @@ then "Show shared picture") for everyone, and "Stop sharing" for the sharer.
 
 from __future__ import annotations
 
+import html
+
 from PyQt6.QtCore import QObject
 from PyQt6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
@@ -125,7 +127,6 @@ class SharedPictures(QObject):
 
     def _show_bar(self) -> None:
         bar, shown = self.bar, self.shown
-        arriving = next(iter(self._arriving.items()), None)
         parts = []
         if shown is not None and shown.mine:
             parts.append(tr("You share a picture: {title}", title=shown.title)
@@ -134,6 +135,11 @@ class SharedPictures(QObject):
             name = self._name(shown.who)
             parts.append(tr("{name} shares a picture: {title}", name=name, title=shown.title)
                          if shown.title else tr("{name} shares a picture", name=name))
+        session = self.controller.session
+        for gone in [who for who in self._arriving
+                     if session is None or who not in session.participants]:
+            del self._arriving[gone]  # the sharer left mid-transfer: nothing is coming
+        arriving = next(iter(self._arriving.items()), None)
         if arriving is not None:
             who, (held, total) = arriving
             parts.append(tr("Receiving a picture from {name}…", name=self._name(who)))
@@ -142,7 +148,7 @@ class SharedPictures(QObject):
         bar.progress.setVisible(arriving is not None)
         text = " · ".join(parts)
         bar.text.setText(text)
-        bar.text.setToolTip(text)
+        bar.text.setToolTip(html.escape(text))  # a peer's title is text, never markup
         bar.back_button.setVisible(shown is not None)
         bar.back_button.setText(tr("Back to video") if self.stage.covered
                                 else tr("Show shared picture"))
