@@ -61,6 +61,11 @@ class PoseRules:
             return PoseRefusal(ErrorCode.FORBIDDEN, (
                 f"poses of source {op.source!r} come from {owner!r}, who publishes it; "
                 "only one participant tracks a source"))
+        if owner is None and sum(1 for who in self._senders.values()
+                                 if who == sender.id) >= sender.publishes.video:
+            return PoseRefusal(ErrorCode.FORBIDDEN, (
+                f"you publish {sender.publishes.video} video(s) and send poses for as many "
+                f"sources already; {op.source!r} is not one of yours"))
         bucket = self._buckets.get(op.source)
         if bucket is None:
             bucket = self._buckets[op.source] = _Bucket(float(self.burst), now)
@@ -75,10 +80,15 @@ class PoseRules:
         self._senders[op.source] = sender.id
         return None
 
+    def sources_of(self, participant: str) -> list[str]:
+        """The sources whose poses ``participant`` sends."""
+        return [s for s, who in self._senders.items() if who == participant]
+
     def forget(self, participant: str) -> None:
         """``participant`` left: the sources they tracked may be tracked by another."""
-        for source in [s for s, who in self._senders.items() if who == participant]:
+        for source in self.sources_of(participant):
             del self._senders[source]
+            self._buckets.pop(source, None)
 
 
 def anchor_refusal(op: Anchor, shape: object) -> PoseRefusal | None:

@@ -102,3 +102,16 @@ def test_poses_are_bounded_in_size() -> None:
     places = tuple(MarkPlace(f"m:{n}") for n in range(MAX_PLACES + 1))
     with pytest.raises(ProtocolError, match=f"limit is {MAX_PLACES}"):
         Poses(LAP, 1, 1.0, places, author="s")
+
+
+def test_a_publisher_sends_poses_for_no_more_sources_than_it_publishes() -> None:
+    """Each new source name would grow the room's poses and snapshot: one video, one
+    source's poses (a mentor with a camera cannot fill the room with made-up sources)."""
+    theatre = Theatre()
+    anchored_mark(theatre)
+    publishing(theatre, "mentor")
+    theatre.send("mentor", poses(theatre, "mentor"))
+    place = MarkPlace("m:1", (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
+    other = Poses("made-up source", 1, 1000.0, (place,), author=theatre.ids["mentor"])
+    reply = refused(theatre.send("mentor", other), "mentor")
+    assert "made-up source" in reply.message
