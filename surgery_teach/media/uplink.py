@@ -46,6 +46,9 @@ PROBE_STEP = 1.15
 PROBE_BLAME = 30.0
 FORGIVE_AFTER = 60.0
 HEADROOM = 0.85
+CLEAN_MEMORY = 10.0
+"""Seconds a total the upload carried cleanly stays a floor under its estimate (longer
+congestion means the upload itself got slower)."""
 UPLINK_WARNING = (
     "Your upload limits the class: some viewers get a smaller picture. "
     "Use a media server to send each picture once."
@@ -141,6 +144,7 @@ class UplinkEstimator:
         self._clean_since: float | None = None
         self._failures = 0
         self._forgiven_at = 0.0
+        self._clean_carried: list[tuple[float, float]] = []  # (when, total delivered) clean
 
     @property
     def capacity_bps(self) -> float | None:
@@ -180,6 +184,9 @@ class UplinkEstimator:
         if len(fresh) >= 2 and all(iv.status is Status.BAD for iv in fresh):
             self._on_congestion(now, sum(iv.delivered_bps for iv in fresh))
         elif fresh and all(iv.status is Status.CLEAN for iv in fresh):
+            self._clean_carried = [(t, bps) for t, bps in self._clean_carried
+                                   if t >= now - CLEAN_MEMORY] + [
+                (now, sum(iv.delivered_bps for iv in fresh))]
             if self._clean_since is None:
                 self._clean_since = max(iv.start for iv in fresh)
             if self._capacity is not None and now - self._clean_since >= self.probe_wait:
@@ -197,6 +204,12 @@ class UplinkEstimator:
         if self._probed_at is not None and now - self._probed_at <= PROBE_BLAME:
             self._failures += 1
             self._probed_at = None
+        # what the upload carried cleanly a moment ago it can carry: a burst (a keyframe,
+        # padding) that overflowed its queue says little of its rate, and delivered counts
+        # only what got through while packets were lost
+        carried = max((bps for t, bps in self._clean_carried if t >= now - CLEAN_MEMORY),
+                      default=0.0)
+        delivered = max(delivered, carried)
         self._capacity = delivered if self._capacity is None else min(self._capacity, delivered)
 
     def _forgive(self, now: float) -> None:

@@ -240,3 +240,37 @@ def test_intervals_while_padding_filled_the_upload_are_not_judged() -> None:
     for viewer in ("mentor", "trainee"):
         estimator.update(viewer, report(2.0, 600, 0.3))
     assert estimator.congested  # judged again once the padding is over
+
+
+def test_a_short_overflow_does_not_cut_the_estimate_below_what_was_carried_cleanly() -> None:
+    """Three viewers at 3 Mbit/s in all, clean; then a burst overflows the queue (everyone
+    loses, 2 Mbit/s delivered): the upload still carries 3 Mbit/s, so the mentor is not cut.
+    Congestion that lasts past CLEAN_MEMORY is the upload itself: then it is cut."""
+    from surgery_teach.media.link_meter import LinkReport
+    from surgery_teach.media.uplink import CLEAN_MEMORY
+
+    estimator = UplinkEstimator()
+    sent = {"mentor": 0, "a": 0, "b": 0}
+    nacks = dict.fromkeys(sent, 0)
+
+    def step(at: float, per_viewer_bps: float, lost: float) -> None:
+        for viewer in sent:
+            packets = int(per_viewer_bps / 8 / 1200)
+            sent[viewer] += packets
+            nacks[viewer] += int(packets * lost)
+            estimator.update(viewer, LinkReport(
+                now=at, fraction_lost=lost, jitter_s=0.002, rtt_s=0.2 if lost else 0.01,
+                remb_bps=None, nacks=nacks[viewer], packets_sent=sent[viewer],
+                bytes_sent=sent[viewer] * 1200, retransmitted_bytes=0, plis=0))
+
+    for t in range(6):
+        step(float(t), 1e6, 0.0)
+    step(6.0, 1e6, 0.35)
+    step(7.0, 1e6, 0.35)
+    assert estimator.congested
+    assert estimator.capacity_bps is not None and estimator.capacity_bps >= 2.9e6
+    t = 8.0
+    while t < 8.0 + CLEAN_MEMORY + 6:  # the upload got slower and stays congested
+        step(t, 1e6, 0.35)
+        t += 1.0
+    assert estimator.capacity_bps < 2.5e6
