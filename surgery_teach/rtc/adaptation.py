@@ -57,8 +57,9 @@ PADDING_MIN_PACKETS = 8
 PADDING_MIN_NACKS = 4
 PADDING_RTT_RISE = 0.06
 # For this long after padding stopped, other viewers' bad reports are blamed on it (the
-# shared upload), not on their links: a receiver report covers up to ~1.5 s.
-PADDING_SHADOW = 2.0
+# shared upload), not on their links: a receiver report covers up to ~1.5 s, and pictures
+# lost in the overflow cost a keyframe or two more.
+PADDING_SHADOW = 4.0
 UPLOAD_WAIT = 5.0
 UPLOAD_MAX_WAIT = 120.0
 
