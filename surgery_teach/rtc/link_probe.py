@@ -32,10 +32,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["PROBE_HEADROOM", "PROBE_SECONDS", "LinkProbe", "newest_packets"]
 
-PROBE_SECONDS = 2.0
+PROBE_SECONDS = 1.5
 """How long a link is tried (a 100 ms queue in front of a link that cannot carry the rate
 overflows within a few hundred ms of reaching it)."""
-RAMP_SECONDS = 1.0
+RAMP_SECONDS = 0.75
 """The padding grows from nothing to its full rate over this long, so a link (or a shared
 upload) that cannot carry it overflows gently and the first NACKs stop it before the
 viewers lose more than a few packets."""

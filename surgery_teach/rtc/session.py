@@ -85,6 +85,8 @@ from surgery_teach.wire.fields import ErrorCode
 
 __all__ = ["LiveSession", "Peer", "SessionConfig", "new_client_key"]
 
+SHARE_STOP_GRACE = 0.05  # s for the "stop sharing" messages to leave before the links close
+
 logger = logging.getLogger(__name__)
 
 # Peer connections in these states carry (or are about to carry) media: a rejoin keeps them.
@@ -552,6 +554,11 @@ class LiveSession(PeerMedia, ClassRoute):
             return
         self._closing = True
         self.watch.stop()
+        if self.shares.mine is not None:
+            # the viewers drop our picture now, not only when the room says we left
+            # (a connection that just drops is kept for a while in case it comes back)
+            self.shares.stop()
+            await asyncio.sleep(SHARE_STOP_GRACE)
         await self._stop_class()
         with contextlib.suppress(SignalingError):
             await self._link.close()
