@@ -394,7 +394,8 @@ async def test_a_frame_trickled_a_byte_at_a_time_is_closed_as_idle() -> None:
         assert closing[:1] == b"\x88"  # a close frame...
         assert int.from_bytes(closing[2:4], "big") == 1001  # ...going away
         assert b"idle" in closing
-        assert idle <= loop.time() - started < idle + seconds(2)  # long before the frame ends
+        # (the server counts idle time from the last frame it took, a moment before `started`)
+        assert idle - 0.05 <= loop.time() - started < idle + seconds(2)  # before the frame ends
         await honest.still_work()
 
 
