@@ -26,6 +26,7 @@ from surgery_teach.protocol import (
     Updated,
 )
 from surgery_teach.protocol.durable import DurableRooms
+from tests.recording.helpers import until
 from tests.signaling_server.test_rejoin import (
     KEY_M,
     KEY_T,
@@ -35,6 +36,7 @@ from tests.signaling_server.test_rejoin import (
     join_with_key,
     pong_next,
 )
+from tests.timing import seconds
 
 
 async def test_a_restarted_server_gives_back_the_room_its_chat_marks_and_rights(
@@ -92,7 +94,9 @@ async def test_a_restarted_server_gives_back_the_room_its_chat_marks_and_rights(
             assert (await mentor.expect(Left)).reason == "leave"
             await mentor.send(Leave())
             await pong_next(mentor)
-        assert list((tmp_path / "state" / "rooms").iterdir()) == []  # a closed room is gone
+        # a closed room is gone (its file is removed by the state's writer thread, in turn)
+        await until(lambda: list((tmp_path / "state" / "rooms").iterdir()) == [], seconds(5),
+                    "the closed room's journal removed")
     finally:
         await server.close()
 
