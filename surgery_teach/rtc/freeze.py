@@ -63,11 +63,9 @@ class FreezeFrames:
             frame_time = board.frozen(label)
             if frame_time is None or label in self.stills:
                 continue
-            frame = history.nearest(frame_time)
-            if frame is None:
+            jpeg = await _still_jpeg(history, frame_time)
+            if jpeg is None:
                 continue
-            jpeg = await asyncio.get_running_loop().run_in_executor(
-                None, encode_jpeg, frame.image)
             still = Still(label, frame_time, jpeg)
             self.stills[label] = still
             self._on_still(label)
@@ -96,11 +94,9 @@ class FreezeFrames:
             frame_time = board.frozen(label)
             if frame_time is None or label in self.stills:
                 continue
-            frame = history.nearest(frame_time)
-            if frame is None:
+            jpeg = await _still_jpeg(history, frame_time)
+            if jpeg is None:
                 continue
-            jpeg = await asyncio.get_running_loop().run_in_executor(
-                None, encode_jpeg, frame.image)
             if board.frozen(label) == frame_time and label not in self.stills:
                 self.stills[label] = Still(label, frame_time, jpeg)
                 self._on_still(label)
@@ -132,6 +128,15 @@ class FreezeFrames:
 
         if channel.readyState == "open":
             _on_open()
+
+
+async def _still_jpeg(history: FrameHistory, frame_time: float) -> bytes | None:
+    """The frozen frame nearest ``frame_time`` in ``history`` as a still's JPEG (encoded
+    off the loop), or None if the history has no such frame."""
+    frame = history.nearest(frame_time)
+    if frame is None:
+        return None
+    return await asyncio.get_running_loop().run_in_executor(None, encode_jpeg, frame.image)
 
 
 def _send(channel: RTCDataChannel | None, still: Still) -> None:
