@@ -33,6 +33,20 @@ TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 MAX_QUEUED_FRAMES = 6
 
 
+VBV_SECONDS = 1 / 8
+VBV_FLOOR_KBIT = 300
+VBV_MAX_SECONDS = 1 / 2
+
+
+def vbv_buffer_kbit(kbit: int) -> int:
+    """x264's VBV buffer for a layer of ``kbit`` kbit/s: an eighth of a second of it, but
+    never under 300 kbit (nor over half a second). It caps a keyframe: a 720p keyframe at
+    2.5 Mbit/s is ~40 kB instead of the ~150 kB a half-second buffer let through, which
+    overflowed a 4 Mbit/s upload's 100 ms queue and cost the mentor keyframe after
+    keyframe; the floor keeps a small layer's keyframe (180p at 150 kbit/s) readable."""
+    return int(min(kbit * VBV_MAX_SECONDS, max(kbit * VBV_SECONDS, VBV_FLOOR_KBIT)))
+
+
 def default_bitrate(width: int, height: int) -> int:
     """A sensible H.264 bitrate for a surgical picture of this size (bit/s)."""
     pixels = width * height
@@ -239,11 +253,12 @@ class SharedEncoder:
             "preset": self.settings.preset,
             "tune": "zerolatency",
             "profile": "baseline",
-            # SPS/PPS before every IDR so a viewer can start at any keyframe; a VBV of
-            # half a second keeps the bitrate honest on constrained links.
+            # SPS/PPS before every IDR so a viewer can start at any keyframe; the VBV
+            # keeps the bitrate honest on constrained links and a keyframe small enough
+            # for a shaped upload's queue (:func:`vbv_buffer_kbit`).
             "x264-params": (
                 f"scenecut=0:keyint=infinite:repeat-headers=1:"
-                f"vbv-maxrate={kbit}:vbv-bufsize={kbit // 2}"
+                f"vbv-maxrate={kbit}:vbv-bufsize={vbv_buffer_kbit(kbit)}"
             ),
         }
         self.stats.sizes = (width, height)

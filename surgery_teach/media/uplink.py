@@ -21,6 +21,9 @@ Rules, and why:
   the estimate grows by :data:`PROBE_STEP` (15 %); probes keep going while the link stays
   clean, so a limit that no longer holds fades away. :data:`FORGIVE_AFTER` (60 s) without
   congestion forgets one failed probe.
+* **Padding the upload did not carry** (:meth:`overflowed`) caps the estimate at what it
+  carried cleanly just before, as the layers' share: the viewer whose link was tried
+  stays where it is, and no one tries the same overflow every few seconds.
 * **Allotting** (:func:`allot`): layers must fit :data:`HEADROOM` (85 %) of the estimate,
   leaving room for audio, repairs and keyframe bursts. The least important viewer on
   the most expensive layer goes down one layer at a time (the mentor and viewers the
@@ -194,6 +197,27 @@ class UplinkEstimator:
                 self._probed_at = self._clean_since = now
         else:
             self._clean_since = None
+
+    def overflowed(self, offered_bps: float, layers_bps: float = 0.0) -> None:
+        """A burst offered ``offered_bps`` in all (padding that tried a viewer's link) and
+        the upload did not carry it: the estimate goes below that, to what the upload
+        carried cleanly a moment ago (or the layers it carried, ``layers_bps`` by their
+        nominal bitrates) as the layers' share, so the layers that fit stay and no viewer
+        is moved up into the same overflow. Without a clean total to go by, nothing is
+        learned."""
+        now = self._now
+        carried = max((bps for t, bps in self._clean_carried if t >= now - CLEAN_MEMORY),
+                      default=0.0)
+        if carried <= 0:
+            return
+        self._clean_since = None
+        if self._probed_at is not None and now - self._probed_at <= PROBE_BLAME:
+            self._failures += 1
+            self._probed_at = None
+        self._forgiven_at = now
+        estimate = min(offered_bps, max(carried, layers_bps) / HEADROOM)
+        if self._capacity is None or estimate < self._capacity:
+            self._capacity = estimate
 
     def _on_congestion(self, now: float, delivered: float) -> None:
         self._congested_at = now

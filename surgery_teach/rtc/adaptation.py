@@ -98,8 +98,9 @@ class ViewerFeed:
     # known when it started: (time, NACKs, packets and bytes sent, loss, round trip)
     padding: LinkProbe | None = None
     padding_base: tuple[float, int, int, int, float, float | None] | None = None
-    # every viewer's (NACKs, packets sent) when it started: the upload is shared
-    padding_others: dict[str, tuple[int, int, float]] | None = None
+    # every viewer's (NACKs, packets and bytes sent, loss) when it started: the upload
+    # is shared
+    padding_others: dict[str, tuple[int, int, int, float]] | None = None
     tried: Level | None = None  # a better level the padding showed the link carries
 
     @property
@@ -268,7 +269,7 @@ class Adaptation:
                              0.0 if last is None else last.fraction_lost,
                              None if last is None else last.rtt_s)
         feed.padding_others = {
-            f.key: (f.watch.nacks, f.watch.packets_sent,
+            f.key: (f.watch.nacks, f.watch.packets_sent, f.watch.bytes_sent,
                     0.0 if f.last is None else f.last.fraction_lost)
             for f in self.feeds.values() if f is not feed and f.watch is not None}
         feed.padding = LinkProbe(watch.sender, watch.pad, level=target, rate_bps=extra,
@@ -315,7 +316,8 @@ class Adaptation:
                    and report.rtt_s > rtt + PADDING_RTT_RISE) \
                 or report.fraction_lost > loss + PADDING_LOSS_RISE
         shared = False
-        for key, (nacks_then, packets_then, loss_then) in (feed.padding_others or {}).items():
+        others = feed.padding_others or {}
+        for key, (nacks_then, packets_then, _, loss_then) in others.items():
             other = self.feeds.get(key)
             if not own and not shared and other is not None and other.watch is not None:
                 # another viewer losing packets now: the shared upload is full
@@ -333,12 +335,24 @@ class Adaptation:
                         feed.participant.id, feed.source.name(probe.level), asked, sent)
             feed.choice.probe_failed(now, goodput)
         else:  # the upload, not this viewer's link: try again later, no failure counted
+            padded = probe.sent_bytes - probe.skipped_bytes + watch.bytes_sent - sent_bytes
+            padded += sum(other.watch.bytes_sent - others[key][2]
+                          for key, other in self.feeds.items()
+                          if key in others and other.watch is not None)
+            layers = sum(f.choice.bitrate_of(f.choice.choice.current_layer,
+                                             f.choice.choice.current_divisor)
+                         for f in self.feeds.values())
+            self.uplink.overflowed(padded * 8 / max(now - at, 0.1), layers)
             self._upload_tries += 1
             wait = min(UPLOAD_MAX_WAIT, UPLOAD_WAIT * 2 ** (self._upload_tries - 1))
             self._padding_after = now + wait
-            logger.info("%s: the upload did not carry padding for %s; no padding for %.0f s",
-                        feed.participant.id, feed.source.name(probe.level), wait)
+            capacity = self.uplink.capacity_bps
+            logger.info("%s: the upload did not carry padding for %s; no padding for %.0f s"
+                        " (upload estimate %s)", feed.participant.id,
+                        feed.source.name(probe.level), wait,
+                        "unknown" if capacity is None else f"{capacity / 1e6:.2f} Mbit/s")
             feed.choice.probe_deferred(now)
+            self._allot(feed.source)  # (its ceiling now holds the viewer where it is)
         self._apply(feed)
         self._on_switched(feed)  # the viewer hears why it stays where it is
         return True

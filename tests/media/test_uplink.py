@@ -274,3 +274,29 @@ def test_a_short_overflow_does_not_cut_the_estimate_below_what_was_carried_clean
         step(t, 1e6, 0.35)
         t += 1.0
     assert estimator.capacity_bps < 2.5e6
+
+
+def test_padding_the_upload_did_not_carry_caps_the_estimate_at_what_it_carried() -> None:
+    """Three viewers carried 3.4 Mbit/s cleanly; padding for one of them offered 5.6 Mbit/s
+    in all and the upload did not carry it. The estimate keeps the layers that fit (3.4
+    Mbit/s within the headroom) and holds a trainee off 720p, which would overflow the
+    same way; before any clean total there is nothing to learn."""
+    from surgery_teach.media.link_meter import LinkReport
+    from surgery_teach.media.uplink import HEADROOM
+
+    estimator = UplinkEstimator()
+    estimator.overflowed(5.6e6, 3.4e6)
+    assert estimator.capacity_bps is None  # nothing carried cleanly yet
+    rates = {"mentor": 2.5e6, "a": 0.45e6, "b": 0.45e6}
+    counters = {viewer: Counters() for viewer in rates}
+    for t in range(5):
+        for viewer, rate in rates.items():
+            estimator.update(viewer, counters[viewer].report(float(t), rate=rate))
+    assert estimator.capacity_bps is None  # clean: no limit seen
+    estimator.overflowed(5.6e6, 3.4e6)
+    capacity = estimator.capacity_bps
+    assert capacity is not None and 3.4e6 / HEADROOM * 0.97 <= capacity <= 5.6e6, capacity
+    viewers = [Viewer("mentor", 0, Priority.MENTOR), Viewer("a", 0), Viewer("b", 0)]
+    assert allot(viewers, SD, capacity).layers == {"mentor": 0, "a": 1, "b": 1}
+    estimator.overflowed(3.0e6, 3.4e6)  # an offer below that is the upper bound
+    assert estimator.capacity_bps == 3.0e6
