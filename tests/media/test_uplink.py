@@ -281,7 +281,6 @@ def test_padding_the_upload_did_not_carry_caps_the_estimate_at_what_it_carried()
     in all and the upload did not carry it. The estimate keeps the layers that fit (3.4
     Mbit/s within the headroom) and holds a trainee off 720p, which would overflow the
     same way; before any clean total there is nothing to learn."""
-    from surgery_teach.media.link_meter import LinkReport
     from surgery_teach.media.uplink import HEADROOM
 
     estimator = UplinkEstimator()
