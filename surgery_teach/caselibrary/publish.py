@@ -29,6 +29,7 @@ from surgery_teach.casefile.events import EVENTS_FILE
 from surgery_teach.casefile.keys import unlocked
 from surgery_teach.casefile.manifest import MANIFEST_FILE, RecordingState, parse_manifest
 from surgery_teach.casefile.sealed_folder import folder_seal, open_case_file, read_case_file
+from surgery_teach.casefile.sealing import SealedReader
 from surgery_teach.caselibrary.connection import LibraryConnection
 from surgery_teach.caselibrary.wire import (
     CHAPTERS_FILE,
@@ -151,6 +152,7 @@ def measure(paths: Sequence[Path], progress: Progress | None = None) -> list[Fil
                 done += len(block)
                 if progress:
                     progress(PublishProgress(Phase.CHECKING, done, total, path.name))
+            _refuse_damaged(file, path)
         entries.append(FileEntry(path.name, size, digest.hexdigest()))
     return entries
 
@@ -269,10 +271,25 @@ def _read_chunk(path: Path, offset: int, length: int) -> tuple[bytes, str]:
             if not more:
                 break
             data += more
+        _refuse_damaged(file, path)
     if data is None or len(data) != length:
         raise LibraryError(f"{path} changed while it was published (it is shorter now); "
                            "publish a finished case", code="changed")
     return data, hashlib.sha256(data).hexdigest()
+
+
+def _refuse_damaged(file: object, path: Path) -> None:
+    """An encrypted file reads a damaged chunk as zeros (so the player skips it): the
+    library must not keep those zeros as if they were the recording."""
+    if not isinstance(file, SealedReader) or not file.check.damaged:
+        return
+    damaged = file.check.damaged
+    at_mb = damaged[0] * file.header.chunk_size // (1 << 20)
+    raise LibraryError(
+        f"{path.name} of the case in {path.parent} is damaged on this computer's disk "
+        f"({len(damaged)} part(s) failed their integrity check, the first at {at_mb} MB); "
+        "it is not published, so the library holds no damaged copy. Restore the case "
+        "folder from a backup and publish it again", code="damaged-file")
 
 
 class _Chunks:

@@ -145,6 +145,29 @@ def test_a_locked_case_is_refused_before_anything_is_sent(
     assert _hashes(sealed_case) == on_disk
 
 
+def test_a_case_damaged_on_disk_is_refused_naming_the_file_and_the_fix(
+    library: LibraryThread, certificate: Certificate, sealed_case: Path, ring: KeyRing,
+) -> None:
+    """A chunk of the encrypted endoscope video changed on disk reads as zeros (the player
+    skips it); publishing must not send those zeros as the recording."""
+    from surgery_teach.casefile.sealing import HEADER_SIZE
+    from surgery_teach.errors import LibraryError
+
+    video = sealed_case / "endoscope.mkv"
+    with open(video, "r+b") as file:
+        file.seek(HEADER_SIZE + 5000)
+        byte = file.read(1)
+        file.seek(HEADER_SIZE + 5000)
+        file.write(bytes([byte[0] ^ 0xFF]))
+    with library.connect(MENTOR, ca=certificate) as connection:
+        with pytest.raises(LibraryError) as refused:
+            publish_case(sealed_case, connection, passphrase=PASSPHRASE)
+    assert refused.value.code == "damaged-file"
+    assert "endoscope.mkv" in str(refused.value) and "backup" in str(refused.value)
+    data = library.config.data_dir
+    assert list((data / "uploads").iterdir()) == [] and list((data / "cases").iterdir()) == []
+
+
 def _publish_command(case: Path, library: LibraryThread, certificate: Certificate,
                      *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != PASSPHRASE_ENV}

@@ -84,8 +84,9 @@ class CasePublishing(QObject):
             return None
         if not self._unlock(entry):
             return None
-        if entry.locked is not None:  # listed by its folder's name until unlocked
-            entry = replace(entry, title=_title(entry))
+        # a locked case is listed by its folder's name until unlocked, a damaged one may
+        # be too: the case's own title from its manifest
+        entry = replace(entry, title=_title(entry))
         procedure = self.confirm(entry.title, self.remote.url)
         if procedure is None:
             return None
@@ -158,6 +159,11 @@ class CasePublishing(QObject):
             return tr("The hospital library's disk is full; every stored case is kept. Ask "
                       "its administrator to add space, then publish {title} again (it "
                       "resumes).", title=title)
+        if code == "damaged-file":
+            return tr("{title} was not published: part of its recording is damaged on this "
+                      "computer's disk, and the library must not keep a damaged copy. "
+                      "Restore the case folder from a backup, then publish it again.",
+                      title=title)
         if code in ("unreachable", "untrusted"):
             return tr("Cannot reach the hospital library to publish {title} ({reason}); "
                       "publish again later, it resumes.", title=title, reason=str(exc))

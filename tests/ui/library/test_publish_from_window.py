@@ -192,3 +192,40 @@ def test_a_student_token_is_told_in_russian_to_ask_for_a_mentor_token(
     finally:
         set_language("en")
         window.close()
+
+
+def test_a_case_damaged_on_disk_is_not_published_and_the_mentor_is_told_in_chinese(
+    run: Run, tmp_path: Path, ring: KeyRing
+) -> None:
+    from surgery_teach.casefile.sealing import HEADER_SIZE
+
+    recordings = tmp_path / "recordings"
+    folder = new_case_folder(recordings, TITLE,
+                             key=recording_key(encrypt=True, passphrase=PASSPHRASE))
+    with ThreadPoolExecutor(1) as pool:  # asyncio.run must not unset the test's Qt loop
+        pool.submit(asyncio.run, _record(folder, audio=False)).result()
+    with open(folder / "endoscope.mkv", "r+b") as file:  # a sector changed on disk
+        file.seek(HEADER_SIZE + 3000)
+        byte = file.read(1)
+        file.seek(HEADER_SIZE + 3000)
+        file.write(bytes([byte[0] ^ 0x55]))
+    certificate = make_certificate(tmp_path)
+    server = LibraryThread(LibraryConfig(
+        data_dir=tmp_path / "library", secret=SECRET, port=0, min_free_bytes=0,
+        cert_file=certificate.cert, key_file=certificate.key))
+    remote = RemoteLibrary(server.url, token(LibraryRole.MENTOR, ["hospital:zepu"]),
+                           cache=tmp_path / "cache", ca_file=certificate.cert)
+    set_language("zh_CN")
+    window = LibraryWindow(recordings, audio=False, remote=remote)
+    window.publishing.confirm = lambda title, library: "Cholecystectomy"
+    try:
+        run(window.refresh())
+        task = window.publish_selected()
+        assert task is not None and run(task) is None
+        text = window.status.text()
+        assert TITLE in text and "损坏" in text and "备份" in text, text
+        assert not any((tmp_path / "library" / "cases").iterdir())
+    finally:
+        set_language("en")
+        window.close()
+        server.stop()
