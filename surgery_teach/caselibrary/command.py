@@ -138,7 +138,10 @@ def run_publish_case(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.end()
     case = result.case
-    if result.already_stored:
+    if result.chapters_updated:
+        print(f'"{case.title}" is already in the library as case {case.id}; its chapters '
+              "there are now the ones edited here")
+    elif result.already_stored:
         print(f'"{case.title}" is already in the library as case {case.id}; nothing was sent')
     else:
         rate = result.sent / result.seconds / 1e6 if result.seconds else 0.0

@@ -25,6 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+from surgery_teach.casebook.chapters import chapters_to_json, read_chapter_edits
 from surgery_teach.casefile.events import EVENTS_FILE
 from surgery_teach.casefile.keys import unlocked
 from surgery_teach.casefile.manifest import MANIFEST_FILE, RecordingState, parse_manifest
@@ -78,6 +79,7 @@ class PublishResult:
     already_stored: bool
     seconds: float
     resumed: int  # times the link dropped and the publish carried on
+    chapters_updated: bool = False  # already stored, and its chapters now are this copy's
 
 
 Progress = Callable[[PublishProgress], None]
@@ -189,10 +191,12 @@ def publish_case(
                     headers={"Content-Type": "application/json"})[2])
                 if status.state is UploadState.STORED:
                     summary = _summary(connection, status.case)
-                    return PublishResult(summary, run.sent, already_stored=run.sent == 0
-                                         and run.resumed == 0,
+                    updated = _carry_chapters(folder, connection, summary)
+                    return PublishResult(updated or summary, run.sent,
+                                         already_stored=run.sent == 0 and run.resumed == 0,
                                          seconds=time.monotonic() - started,
-                                         resumed=run.resumed)
+                                         resumed=run.resumed,
+                                         chapters_updated=updated is not None)
                 run.send_missing(status)
                 run.report(Phase.FINISHING, run.total)
                 _, _, answer = connection.request("POST", f"/uploads/{status.case}/finish")
@@ -315,6 +319,26 @@ class _Chunks:
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _carry_chapters(folder: Path, connection: LibraryConnection,
+                    stored: CaseSummary) -> CaseSummary | None:
+    """A case published before whose chapters were edited here since: the library's copy
+    gets this copy's chapter list (the recording itself is never replaced); its summary
+    then, or None when the chapters were the same (or never edited here)."""
+    try:
+        edits = read_chapter_edits(folder)
+    except RecordingError:
+        return None  # a damaged chapters.json was measured and sent as it is
+    if edits is None:
+        return None
+    if [(c.title, round(c.time, 3)) for c in edits] == [
+            (title, round(time_, 3)) for title, time_ in stored.chapters]:
+        return None
+    _, _, answer = connection.request(
+        "PUT", f"/cases/{stored.id}/chapters", body=chapters_to_json(edits).encode("utf-8"),
+        headers={"Content-Type": "application/json"})
+    return parse_case_summary(answer)
 
 
 def _summary(connection: LibraryConnection, case: str) -> CaseSummary:

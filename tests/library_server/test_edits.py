@@ -86,6 +86,36 @@ def test_a_mentors_chapter_edit_reaches_students_and_the_recording_stays(
     assert [c["title"] for c in json.loads(body)["chapters"]] == [c.title for c in edited]
 
 
+def test_chapters_edited_on_the_publishers_computer_reach_the_library_on_republish(
+    library: LibraryThread, certificate: Certificate, case: Path, tmp_path: Path
+) -> None:
+    """Published, then the mentor edits the chapters in the local copy and publishes
+    again: the library's copy gets the new chapters (found by them), the recording it
+    stores stays as published, and a third publish changes nothing."""
+    from surgery_teach.casebook.chapters import save_chapters
+
+    with library.connect(MENTOR, ca=certificate) as connection:
+        first = publish_case(case, connection)
+    stored = library.config.data_dir / "cases" / first.case.id
+    as_published = _hashes(stored)
+    edited = [Chapter("c-1", "Hemostasis of the liver bed", 1.2)]
+    save_chapters(case, edited)
+    with library.connect(MENTOR, ca=certificate) as connection:
+        again = publish_case(case, connection)
+        assert again.chapters_updated and again.case.id == first.case.id
+        assert [t for t, _ in again.case.chapters] == ["Hemostasis of the liver bed"]
+        third = publish_case(case, connection)
+        assert third.already_stored and not third.chapters_updated and third.sent == 0
+    assert _hashes(stored) == as_published
+    student = RemoteLibrary(library.url, STUDENT, cache=tmp_path / "student",
+                            ca_file=certificate.cert)
+    [found] = student.entries("liver bed")
+    assert found.summary.id == first.case.id
+    edits = [line for line in audit_lines(library.config.audit_path)
+             if line["event"] == "edit"]
+    assert [(e["case"], e["user"]) for e in edits] == [(first.case.id, "u-wang")]
+
+
 def test_edited_chapters_survive_a_restart_of_the_server(
     tmp_path: Path, certificate: Certificate, case: Path
 ) -> None:

@@ -140,7 +140,10 @@ class CasePublishing(QObject):
         except SurgeryTeachError as exc:
             self.status.emit(self._refusal(title, exc))
             return None
-        if result.already_stored:
+        if result.chapters_updated:
+            self.status.emit(tr("{title} was already in the hospital library; its chapters "
+                                "there are now the ones edited here.", title=title))
+        elif result.already_stored:
             self.status.emit(tr("{title} was already in the hospital library; nothing was "
                                 "sent.", title=title))
         else:
