@@ -285,7 +285,10 @@ class ClipExport:
                 frame = frame.reformat(width=width, height=height)
             picture = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
         if replay is not None:
-            render_marks(picture, replay.shapes(t, self.label), replay.places(t, self.label))
+            # anchored marks through the pose of this very picture when it names its frame
+            frame_time = shown.frame_time if shown is not None else None
+            render_marks(picture, replay.shapes(t, self.label),
+                         replay.places(t, self.label, frame_time))
         return picture
 
     def _check_space(self, width: int, height: int, fps: float, seconds: float) -> None:

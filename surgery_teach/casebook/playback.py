@@ -27,6 +27,7 @@ from surgery_teach.casebook.case import RecordedCase
 from surgery_teach.casebook.media import media_exists, open_media
 from surgery_teach.casebook.timeline import case_start
 from surgery_teach.errors import RecordingError
+from surgery_teach.media.frame_sei import read_frame_sei
 
 logger = logging.getLogger("surgery_teach.recording")
 
@@ -43,6 +44,13 @@ class PlaybackFrame:
     time: float
     media_time: float
     frame: av.VideoFrame
+
+    @property
+    def frame_time(self) -> float | None:
+        """The capture time of this picture as its SEI names it (the surgeon's clock, as
+        live poses of anchored marks are tagged), or None in a recording without it."""
+        named = read_frame_sei(self.frame)
+        return None if named is None else named[1]
 
     def to_rgb(self) -> np.ndarray:
         return self.frame.to_ndarray(format="rgb24")

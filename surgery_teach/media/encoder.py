@@ -21,6 +21,7 @@ from av.video.reformatter import VideoReformatter
 
 from surgery_teach.capture.base import CapturedFrame, VideoSource
 from surgery_teach.errors import ConfigError, MediaError
+from surgery_teach.media.frame_sei import with_frame_sei
 from surgery_teach.media.keyframes import KeyframePolicy
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,14 @@ class EncodedFrame:
     keyframe: bool
     seq: int
     captured_at: float
+
+
+def _named(packet: av.Packet, seq: int, captured_at: float) -> av.Packet:
+    """``packet`` with the SEI naming its captured frame (:mod:`.frame_sei`)."""
+    named = av.Packet(with_frame_sei(bytes(packet), seq, captured_at))
+    named.pts, named.dts, named.time_base = packet.pts, packet.dts, packet.time_base
+    named.is_keyframe = packet.is_keyframe
+    return named
 
 
 class PtsClock:
@@ -307,6 +316,7 @@ class SharedEncoder:
                 self._policy.encoded(now, keyframe=keyframe)
             self.stats.frames += 1
             self.stats.keyframes += keyframe
+            packet = _named(packet, frame.seq, frame.captured_at)
             self.stats.bytes += packet.size
             out.append(EncodedFrame(packet, keyframe, frame.seq, frame.captured_at))
         return out

@@ -29,6 +29,7 @@ from surgery_teach.capture.base import FrameSlot
 from surgery_teach.casebook.chapters import Chapter
 from surgery_teach.casebook.playable import PlayableCase, open_case
 from surgery_teach.casebook.timeline import Timeline, build_timeline
+from surgery_teach.media.frame_sei import read_frame_sei
 from ui.common.marks import paint_marks
 from ui.common.plain import PlainLabel
 from ui.common.video_view import VideoView
@@ -370,9 +371,13 @@ class PlayerWindow(QWidget):
             return
         t = self.clock.position()
         marks = self.timeline.marks_at(t, self.source)
-        # anchored marks where the poses logged live put them on this picture
+        # anchored marks where the poses logged live put them on this picture (found by
+        # the capture time its SEI names, as live; else by the case clock)
+        shown = self.view.current_frame()
+        named = read_frame_sei(shown.image) if shown is not None else None
         paint_marks(painter, rect, marks, self.timeline.authors,
-                    places=self.timeline.places_at(t, self.source))
+                    places=self.timeline.places_at(t, self.source,
+                                                   named[1] if named is not None else None))
 
     # -- closing ---------------------------------------------------------------------------
 
