@@ -57,19 +57,24 @@ def test_an_arrow_anchored_in_the_window_follows_the_tissue_at_the_trainee(qtbot
             shape = trainee.session.board.shapes("Laparoscope", 0)[0].shape  # type: ignore[union-attr]
             assert shape.anchored
 
-            # the arrow is drawn where the poses of the frame on screen put it, and moves
-            moved_away = 0.0
-            for _ in range(10):
+            # the arrow is drawn where the poses of the frame on screen put it, and moves;
+            # a busy machine's tracker may doubt a moment (the mark is then dashed, where
+            # it was last trusted): those frames are not measured, a few sure ones are
+            moved_away, measured = 0.0, 0
+            for _ in range(40):
+                if measured >= 8:
+                    break
                 painted = trainee_view.frames_painted
                 await until(lambda p=painted: trainee_view.frames_painted > p + 3, seconds(5),
                             "the trainee's video going on")
                 mask = blue(rendered_video(trainee_view))
                 shown = trainee_view.current_frame()
-                assert shown is not None and mask.sum() > 50
+                assert shown is not None
                 where = trainee.session.board.places(  # type: ignore[union-attr]
                     "Laparoscope", frame_time=shown.captured_at)[shape.id]
                 if where.lost:
                     continue
+                assert mask.sum() > 50
                 h, w = mask.shape
                 ys, xs = np.nonzero(mask)
                 centre = np.array([xs.mean() / w, ys.mean() / h])
@@ -78,6 +83,8 @@ def test_an_arrow_anchored_in_the_window_follows_the_tissue_at_the_trainee(qtbot
                 assert np.linalg.norm(centre - expected) < 0.03, (centre, expected)
                 moved_away = max(moved_away, float(np.linalg.norm(
                     expected - (np.array(START) + np.array(END)) / 2)))
+                measured += 1
+            assert measured >= 3, "the mark was lost on open tissue on most frames"
             assert moved_away > 0.03  # the scope moved the tissue, and the arrow with it
         finally:
             for c in (trainee, mentor, surgeon):
