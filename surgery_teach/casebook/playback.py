@@ -23,11 +23,11 @@ from typing import Final
 import av
 import numpy as np
 
+from surgery_teach.capture.frame_sei import read_frame_sei
 from surgery_teach.casebook.case import RecordedCase
 from surgery_teach.casebook.media import media_exists, open_media
 from surgery_teach.casebook.timeline import case_start
 from surgery_teach.errors import RecordingError
-from surgery_teach.media.frame_sei import read_frame_sei
 
 logger = logging.getLogger("surgery_teach.recording")
 

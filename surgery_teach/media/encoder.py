@@ -20,8 +20,8 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.video.reformatter import VideoReformatter
 
 from surgery_teach.capture.base import CapturedFrame, VideoSource
+from surgery_teach.capture.frame_sei import with_frame_sei
 from surgery_teach.errors import ConfigError, MediaError
-from surgery_teach.media.frame_sei import with_frame_sei
 from surgery_teach.media.keyframes import KeyframePolicy
 
 logger = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from surgery_teach.capture.base import CapturedFrame, FrameSlot
+from surgery_teach.capture.frame_sei import read_frame_sei
 from surgery_teach.capture.stamp import luma_of, read_stamp
-from surgery_teach.media.frame_sei import read_frame_sei
 from surgery_teach.media.frame_tap import ReceivedFrameTap
 from surgery_teach.media.stats import ReceiveStats
 

@@ -9,8 +9,8 @@ import av
 import numpy as np
 
 from surgery_teach.capture import SyntheticSource
+from surgery_teach.capture.frame_sei import read_frame_sei, sei_nal, with_frame_sei
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
-from surgery_teach.media.frame_sei import read_frame_sei, sei_nal, with_frame_sei
 
 
 def _encoder() -> av.VideoCodecContext:
