@@ -412,10 +412,11 @@ async def case_clip(request: web.Request) -> web.StreamResponse:
     library = request.app[LIBRARY]
     summary = await _watchable(request)
     name = check_clip_name(request.match_info["name"])
-    if name not in {c.name for c in summary.clips}:
+    path = library.store.clip_path(summary.id, name)
+    if name not in {c.name for c in summary.clips} or not path.is_file():
         raise LibraryError(f"this case has no clip {name!r}", status=404, code="no-such-file")
-    library.audit.view(_record(request, AuditEvent.VIEW, "opened", case=summary.id))
-    return web.FileResponse(library.store.clip_path(summary.id, name), chunk_size=256 * 1024,
+    library.audit.view(_record(request, AuditEvent.VIEW, "clip", case=summary.id))
+    return web.FileResponse(path, chunk_size=256 * 1024,
                             headers={"Content-Type": "video/mp4",
                                      "Cache-Control": "private, max-age=86400"})
 

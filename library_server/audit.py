@@ -3,8 +3,9 @@
 Each line has the same keys in the same order (``null`` where unknown): ``time`` (UTC, ISO
 8601), ``event`` (``publish``, ``view``, ``edit``, ``denial``, ``auth-failure``), ``outcome``,
 ``case``, ``user`` (the token's ``sub``), ``name``, ``role``, ``address``, ``status``.
-A ``view`` is written when someone opens a case (its manifest, events, chapters or media),
-at most once per person and case every :data:`VIEW_EVERY` seconds, so that the range
+A ``view`` is written when someone opens a case (its manifest, events, chapters or media:
+outcome ``opened``) or plays a clip a mentor added to it (``clip``), at most once per
+person, case and outcome every :data:`VIEW_EVERY` seconds, so that the range
 requests of one viewing do not flood it. Lines never carry tokens or case contents.
 Each line is flushed at once, so the file is complete up to a kill.
 """
@@ -62,7 +63,7 @@ class AuditLog:
             self._file: TextIO | None = open(path, "a", encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot open the audit log {path}: {exc.strerror or exc}") from exc
-        self._viewed: dict[tuple[str, str], float] = {}
+        self._viewed: dict[tuple[str, str, str], float] = {}
 
     def write(self, record: AuditRecord) -> None:
         if self._file is None:
@@ -74,8 +75,9 @@ class AuditLog:
             logger.warning("cannot write the audit log: %s", exc)
 
     def view(self, record: AuditRecord) -> None:
-        """Write a ``view`` unless this person viewed this case within :data:`VIEW_EVERY`."""
-        key = (record.user or "", record.case or "")
+        """Write a ``view`` unless this person viewed this case within :data:`VIEW_EVERY`
+        (the recording, ``opened``, and its clips, ``clip``, count apart)."""
+        key = (record.user or "", record.case or "", record.outcome)
         now = time.monotonic()
         if now - self._viewed.get(key, -VIEW_EVERY - 1) < VIEW_EVERY:
             return

@@ -291,7 +291,18 @@ class CorruptShareError(ShareError):
 
 
 class EncryptedShareError(ShareError):
-    """The document is protected by a password that was not given (or is wrong)."""
+    """The document is protected by a password that was not given (or is wrong).
+
+    ``password_given``: a password was tried and does not open it. ``password_helps``:
+    False when the protection is not a password this program can use (a certificate, an
+    unknown security handler), so asking for one would be pointless. The password itself
+    is never kept here: an error is logged and shown."""
+
+    def __init__(self, message: str, path: str = "", *, password_given: bool = False,
+                 password_helps: bool = True) -> None:
+        self.password_given = password_given
+        self.password_helps = password_helps
+        super().__init__(message, path)
 
 
 class ShareTransferError(ShareError):

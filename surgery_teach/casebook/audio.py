@@ -13,6 +13,7 @@ import fractions
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import av
@@ -95,6 +96,24 @@ class RecordedAudio:
             self._container.close()
             raise RecordingError(f"{entry.file} holds no audio", str(case.folder))
         self._stream = self._container.streams.audio[0]
+
+    @classmethod
+    def of_file(cls, path: Path, *, origin: float = 0.0) -> RecordedAudio:
+        """The audio of a media file that is not a case's, e.g. an exported clip (its
+        case time is its media time plus ``origin``); :class:`RecordingError` if it has
+        none or cannot be opened."""
+        audio = cls.__new__(cls)
+        audio.path, audio.origin = path, origin
+        try:
+            audio._container = open_media(path)
+        except (av.FFmpegError, OSError) as exc:
+            raise RecordingError(f"{path.name} cannot be opened ({exc})",
+                                 str(path.parent)) from exc
+        if not audio._container.streams.audio:
+            audio._container.close()
+            raise RecordingError(f"{path.name} holds no audio", str(path.parent))
+        audio._stream = audio._container.streams.audio[0]
+        return audio
 
     def chunks(self, t: float, speed: float = 1.0, *, block: int = 1024) -> Iterator[AudioChunk]:
         """Audio from case time ``t`` on at ``speed`` (0.25 to 2), in blocks of ``block``

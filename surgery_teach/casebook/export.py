@@ -2,10 +2,11 @@
 
 H.264 (``yuv420p``, libx264) with AAC audio when the case has audio, ``+faststart`` so it
 plays while downloading. The clip shows what viewers saw live: a freeze-frame holds its
-frame, and the marks are burned in where and when they were shown, drawn by
-:func:`surgery_teach.annotations.render.render_marks` (the live look). The file is written
-under a temporary name beside ``out_path`` and renamed at the end, so a cancelled or
-failed export leaves nothing behind.
+frame, a picture shared in the session shows as a still for its stretch
+(:mod:`.shared_stills`), and the marks are burned in where and when they were shown,
+drawn by :func:`surgery_teach.annotations.render.render_marks` (the live look). The file
+is written under a temporary name beside ``out_path`` and renamed at the end, so a
+cancelled or failed export leaves nothing behind.
 
 A clip of an encrypted case is a plain MP4 only by choice: :func:`export_warning` gives
 the warning to show, and :func:`export_clip` refuses
@@ -36,6 +37,7 @@ from surgery_teach.casebook.audio import SAMPLE_RATE, AudioChunk, RecordedAudio
 from surgery_teach.casebook.case import RecordedCase
 from surgery_teach.casebook.export_log import note_export
 from surgery_teach.casebook.playback import PlaybackFrame, SourcePlayer
+from surgery_teach.casebook.shared_stills import SharedStills
 from surgery_teach.casebook.timeline import MarkReplay, Timeline, build_timeline
 from surgery_teach.casefile.sealed_folder import folder_seal
 from surgery_teach.errors import ExportDiskFullError, PlainExportError, RecordingError
@@ -234,23 +236,27 @@ class ClipExport:
         replay = self.timeline.mark_replay() if self.marks else None
         held: dict[float, PlaybackFrame | None] = {}
         freeze_player: SourcePlayer | None = None
+        stills = SharedStills(self.case.folder, width, height)
         try:
             for index in range(count):
                 if self._cancel.is_set():
                     return False
                 t = self.start + index / fps
-                interval = self.timeline.frozen_at(t, self.label)
-                if interval is None:
-                    shown = player.seek(t)
-                else:
-                    if interval.frame_time not in held:
-                        if freeze_player is None:
-                            freeze_player = SourcePlayer(
-                                self.case, self.label, start=self.timeline.start
-                            )
-                        held[interval.frame_time] = freeze_player.seek(interval.frame_time)
-                    shown = held[interval.frame_time]
-                picture = self._picture(shown, t, replay, width, height)
+                picture = self._shared(stills, t, replay)  # it covered the video
+                if picture is None:
+                    interval = self.timeline.frozen_at(t, self.label)
+                    if interval is None:
+                        shown = player.seek(t)
+                    else:
+                        if interval.frame_time not in held:
+                            if freeze_player is None:
+                                freeze_player = SourcePlayer(
+                                    self.case, self.label, start=self.timeline.start
+                                )
+                            held[interval.frame_time] = freeze_player.seek(
+                                interval.frame_time)
+                        shown = held[interval.frame_time]
+                    picture = self._picture(shown, t, replay, width, height)
                 frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
                 frame.pts, frame.time_base = index, 1 / rate
                 for packet in video.encode(frame):
@@ -272,6 +278,14 @@ class ClipExport:
             for packet in sound.encode(None):
                 container.mux(packet)
         return True
+
+    def _shared(self, stills: SharedStills, t: float,
+                replay: MarkReplay | None) -> np.ndarray | None:
+        """The shared picture with its marks if one covered the video at ``t``."""
+        stretch = self.timeline.shared_at(t)
+        if stretch is None:
+            return None
+        return stills.frame(stretch, replay.shapes(t, stretch.source) if replay else ())
 
     def _picture(
         self, shown: PlaybackFrame | None, t: float, replay: MarkReplay | None,

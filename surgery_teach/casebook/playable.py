@@ -41,6 +41,7 @@ from surgery_teach.casebook.problems import (
     VIDEO_MISSING,
     Problem,
 )
+from surgery_teach.casebook.shared_pictures import shared_stretches
 from surgery_teach.casebook.timeline import case_start
 from surgery_teach.casefile.container import CLOCK_ORIGIN_TAG
 from surgery_teach.casefile.events import (
@@ -200,6 +201,7 @@ def _integrity(case: RecordedCase) -> list[str]:
     names = [MANIFEST_FILE, EVENTS_FILE, *(s.file for s in manifest.sources)]
     if manifest.audio is not None:
         names.append(manifest.audio.file)
+    names.extend(dict.fromkeys(s.file for s in shared_stretches(case.events, 0.0)))
     problems: list[str] = []
     for name in names:
         path = case.folder / name

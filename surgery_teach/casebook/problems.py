@@ -35,11 +35,24 @@ CHUNKS_TAMPERED: Final = (
 )
 LOCKED: Final = "encrypted: enter the hospital passphrase (or use the computer it was recorded on)"
 FILE_CUT: Final = "{file} was cut short after the recording ended (its encrypted end is missing)"
+SHARED_PICTURE_MISSING: Final = (
+    "{file}: a picture shared during the case is not in its folder (a copy made without "
+    "it?); the video plays in its place"
+)
+SHARED_PICTURE_CHANGED: Final = (
+    "{file}: a picture shared during the case was changed or damaged since it was "
+    "recorded; the video plays in its place"
+)
+SHARED_PICTURE_UNREADABLE: Final = (
+    "{file}: a picture shared during the case cannot be read ({reason}); the video plays "
+    "in its place"
+)
 
 TEMPLATES: Final = (
     INTERRUPTED, STOPPED_EARLY, BEING_RECORDED, EVENTS_TRUNCATED, EVENTS_DAMAGED,
     MANIFEST_REBUILT, VIDEO_ENDS_EARLY, NO_PICTURE, VIDEO_MISSING, VIDEO_DAMAGED, NO_SOUND,
     AUDIO_MISSING, AUDIO_EMPTY, AUDIO_DAMAGED, CHUNKS_TAMPERED, FILE_CUT, LOCKED,
+    SHARED_PICTURE_MISSING, SHARED_PICTURE_CHANGED, SHARED_PICTURE_UNREADABLE,
 )
 
 

@@ -2,10 +2,12 @@
 
 :func:`build_timeline` reads a :class:`RecordedCase`'s event log into what a player
 shows beside the video: chapters (with edits made afterwards, :mod:`.chapters`), chat,
-who joined and left, freeze-frame intervals, ticks where marks were drawn, and the marks
-themselves. :meth:`Timeline.marks_at` replays the logged annotation ops through the same
+who joined and left, freeze-frame intervals, the stretches a picture was shared
+(:mod:`.shared_pictures`), ticks where marks were drawn, and the marks themselves.
+:meth:`Timeline.marks_at` replays the logged annotation ops through the same
 :class:`~surgery_teach.annotations.Board` the live session used, so fading, pins, undo and
-clear come out exactly as they were shown. Pure: no decoding, no Qt.
+clear come out exactly as they were shown (on a shared picture too: its marks' source
+names it). Pure: no decoding, no Qt.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from surgery_teach.annotations.poses import MarkPlace
 from surgery_teach.annotations.wire import parse_op
 from surgery_teach.casebook.case import RecordedCase
 from surgery_teach.casebook.chapters import Chapter, read_chapter_edits, recorded_chapters
+from surgery_teach.casebook.shared_pictures import SharedStretch, shared_stretches, shown_at
 from surgery_teach.casefile.events import EventKind
 from surgery_teach.errors import ProtocolError, RecordingError
 
@@ -134,6 +137,7 @@ class Timeline:
         chapter_problem: str | None = None,
         authors: Mapping[str, str] | None = None,
         privacy: Sequence[PrivacyPause] = (),
+        shares: Sequence[SharedStretch] = (),
     ) -> None:
         self.start = start
         self.duration = duration
@@ -143,6 +147,7 @@ class Timeline:
         self.freezes: tuple[FreezeInterval, ...] = tuple(freezes)
         self.mark_ticks: tuple[MarkTick, ...] = tuple(mark_ticks)
         self.privacy: tuple[PrivacyPause, ...] = tuple(privacy)  # pauses, in time order
+        self.shares: tuple[SharedStretch, ...] = tuple(shares)  # shared pictures, by start
         self.chapter_problem = chapter_problem  # chapters.json unreadable: why
         self.authors: dict[str, str] = dict(authors or {})  # participant id -> display name
         self._ops: tuple[tuple[float, Op | BoardState], ...] = tuple(ops)
@@ -177,6 +182,11 @@ class Timeline:
             if interval.source == source and interval.covers(t):
                 return interval
         return None
+
+    def shared_at(self, t: float) -> SharedStretch | None:
+        """The shared picture shown at ``t`` instead of the video, if any: show it with
+        the marks of its :attr:`~.shared_pictures.SharedStretch.source`."""
+        return shown_at(self.shares, t)
 
     def chat_until(self, t: float) -> tuple[ChatLine, ...]:
         """Chat lines sent at or before ``t`` (what the chat panel shows then)."""
@@ -365,6 +375,7 @@ def build_timeline(case: RecordedCase, *, duration: float | None = None) -> Time
         chapter_problem=problem,
         authors=authors,
         privacy=pauses,
+        shares=shared_stretches(case.events, start),
     )
 
 

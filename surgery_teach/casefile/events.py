@@ -56,6 +56,10 @@ class EventKind(StrEnum):
     LEAVE = "leave"
     PRIVACY_PAUSE = "privacy-pause"  # the video was paused for privacy: by (name), who (id)
     PRIVACY_RESUME = "privacy-resume"  # and resumed: by, who
+    # A picture was shared into the session (its bytes kept in the case folder as
+    # ``file``): share (id), file, sha256, participant, name, role, description.
+    SHARE_START = "share-start"
+    SHARE_STOP = "share-stop"  # and no longer: share, participant, name
 
 
 # Kinds after which the log is synced at once rather than with the next batch.

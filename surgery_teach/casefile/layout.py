@@ -2,6 +2,7 @@
 
 Inside: ``manifest.json``, ``events.jsonl``, one video file per source named after its
 label (``endoscope.mkv``, ``room-camera.mkv``) and ``audio.mka`` when audio is recorded;
+``shared-<id>.png`` (or ``.jpg``) for each picture shared in the session, as it was sent;
 ``sealed.json`` when the case is encrypted (:mod:`.sealed_folder`).
 """
 

@@ -8,7 +8,9 @@ the media through range requests (:func:`~surgery_teach.casebook.media.stream_fo
 the player opens a remote case like a local one, with marks, chapters, chat and speed,
 streaming as it plays. :meth:`RemoteLibrary.keep` keeps a whole case on this computer
 (:mod:`.offline`): it then plays from its own files, and :meth:`RemoteLibrary.kept` lists
-it when the library cannot be reached. Blocking: call from a worker thread.
+it when the library cannot be reached. :meth:`RemoteLibrary.fetch_clip` fetches a clip a
+mentor added to a case into the cache, checked, to play (:mod:`.clips`). Blocking: call
+from a worker thread.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from surgery_teach.casefile.events import EVENTS_FILE
 from surgery_teach.casefile.keys import CaseKey
 from surgery_teach.casefile.manifest import MANIFEST_FILE
 from surgery_teach.casefile.sealed_folder import write_case_file
+from surgery_teach.caselibrary.clips import ClipProgress, clip_path, fetch_clip
 from surgery_teach.caselibrary.connection import LibraryConnection, client_tls
 from surgery_teach.caselibrary.media import RemoteMediaFile
 from surgery_teach.caselibrary.offline import KeepProgress, is_kept, keep_case, kept_cases
@@ -166,6 +169,34 @@ class RemoteLibrary:
             headers={"Content-Type": "video/mp4",
                      "X-Chunk-SHA256": hashlib.sha256(data).hexdigest()})
         return parse_case_summary(answer)
+
+    def fetch_clip(self, case: CaseSummary, name: str, *,
+                   progress: ClipProgress | None = None) -> Path:
+        """Clip ``name`` of ``case``, kept on this computer to play (see
+        :func:`~surgery_teach.caselibrary.clips.fetch_clip`): fetched and checked the first
+        time, then from the cache, also without the library. If what arrives is not what
+        ``case`` lists, the library is asked once what it lists now (a mentor may have
+        replaced or removed the clip since): a replaced clip is fetched as it is now, a
+        removed one is :class:`LibraryError` 404 ``no-such-file``."""
+        listed = {c.name: c for c in case.clips}
+        clip = listed.get(check_clip_name(name))
+        if clip is None:
+            raise LibraryError(f"{case.title} has no clip {name!r}", status=404,
+                               code="no-such-file")
+        path = clip_path(self.cache, case.id, clip.name)
+        try:
+            return fetch_clip(self._connection(), case.id, clip, path, progress=progress)
+        except LibraryError as exc:
+            if exc.code not in ("corrupt-file", "short-read") and exc.status != 416:
+                raise
+            now = parse_case_summary(self._connection().request("GET", f"/cases/{case.id}")[2])
+            current = next((c for c in now.clips if c.name == clip.name), None)
+            if current is None:
+                raise LibraryError(f"{case.title} no longer has the clip {name!r}",
+                                   status=404, code="no-such-file") from exc
+            if current == clip:
+                raise
+            return fetch_clip(self._connection(), case.id, current, path, progress=progress)
 
     def open_clip(self, case: str, name: str) -> RemoteMediaFile:
         """Clip ``name`` of ``case`` as a seekable file (PyAV opens it), streamed."""

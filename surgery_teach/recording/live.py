@@ -7,8 +7,9 @@
   no re-encode). A received video that comes back on a new track (a reconnect) goes on
   in the same file; one that appears later gets its own file from then on;
 - **sound**: every voice it hears and its own microphone, mixed (:class:`~.mixer.AudioMix`);
-- **events**: chat, marks, freeze and unfreeze, privacy pauses, who joined and left, and
-  the room's chapters (which every recorder in the room gets from the server, so all
+- **events**: chat, marks, freeze and unfreeze, privacy pauses, who joined and left,
+  shared pictures (each kept as it was sent: :mod:`.shared_pictures`), and the room's
+  chapters (which every recorder in the room gets from the server, so all
   recordings of a case have the same chapters); the manifest names every participant by
   role and name.
 
@@ -53,6 +54,7 @@ from surgery_teach.recording.recorder import (
     RecorderState,
     RecorderStatus,
 )
+from surgery_teach.recording.shared_pictures import SharedPictureLog
 from surgery_teach.recording.sources import ReceivedPackets
 
 if TYPE_CHECKING:
@@ -133,6 +135,7 @@ class SessionRecording:
         self.options = options
         self._on_status = on_status
         self.recorder: Recorder | None = None
+        self.pictures: SharedPictureLog | None = None
         self.mix = AudioMix()
         self.session: LiveSession | None = None
         self._received: dict[tuple[str, str], tuple[str, ReceivedPackets]] = {}
@@ -187,6 +190,7 @@ class SessionRecording:
                 await session.record(False)
             raise
         self.recorder = recorder
+        self.pictures = SharedPictureLog(recorder)
         self._take_over(session, first=True)
         pending, self._pending = self._pending, []
         for handler, args in pending:  # e.g. a chapter started as the room heard of us
@@ -267,6 +271,7 @@ class SessionRecording:
             "video-ended": self._on_video_ended,
             "audio": lambda _track, who: self._hear(session, who.id),
             "link": lambda state: self._on_link(session, state),
+            "share": lambda who: self._on_share(session, who),
         }
         for event, handler in handlers.items():
             listener = live(handler)
@@ -289,6 +294,8 @@ class SessionRecording:
             self._on_video(receiver)
         for participant_id in (session.me.id, *session.voices):
             self._hear(session, participant_id)
+        assert self.pictures is not None
+        self.pictures.take_over(session)
 
     def _name(self, person: ParticipantInfo) -> None:
         assert self.recorder is not None
@@ -306,6 +313,10 @@ class SessionRecording:
     def _on_board(self, board: Board) -> None:
         assert self.recorder is not None
         self.recorder.log_board(board.snapshot(), board.last_seq)
+
+    def _on_share(self, session: LiveSession, who: str) -> None:
+        assert self.pictures is not None
+        self.pictures.update(session, who)
 
     def _present(self, person: ParticipantInfo) -> None:
         """Log who is already in the room, so replay can name the authors of marks."""

@@ -7,21 +7,20 @@ records what it receives the same way (:class:`~.sources.ReceivedPackets`: the p
 as they arrived, undecoded); sources may be added while recording (:meth:`add_source`),
 and one whose size is not known yet joins the manifest with its first keyframe.
 
-**One file per source.** Each source gets its own single-stream file rather than one file
-with several streams, because a multi-stream muxer interleaves: it holds one source's
-packets back while it waits for the others, so a stalled or unplugged camera would keep
-seconds of the *other* sources in memory, where a crash loses them. Separate files also
-keep a source's size change or a late first frame from touching the others, and every
-player opens a single-stream file. They share one timeline through the capture clock:
-each file's ``clock_origin`` (in the manifest, in the ``source-start`` event and as a tag
-in the file) is the capture time of its media time 0.
+**One file per source.** Each source gets its own single-stream file rather than one file with
+several streams, because a multi-stream muxer interleaves: it holds one source's packets back
+while it waits for the others, so a stalled or unplugged camera would keep seconds of the *other*
+sources in memory, where a crash loses them. Separate files also keep a source's size change or a
+late first frame from touching the others, and every player opens a single-stream file. They share
+one timeline through the capture clock: each file's ``clock_origin`` (in the manifest, in the
+``source-start`` event and as a tag in the file) is the capture time of its media time 0.
 
-**Failures never raise into the live session.** After :meth:`Recorder.start` succeeded,
-a full disk or any write error stops the recording, closes what was written so it plays,
-and is reported through :attr:`Recorder.status` and the ``on_status`` callback
-(:class:`DiskFullError` names the folder and the fix). The encoders and their viewers
-keep running. The recorder stops *before* the disk is full (``min_free_bytes``), while
-the files and manifest can still be finished cleanly; a real ``ENOSPC`` is handled too.
+**Failures never raise into the live session.** After :meth:`Recorder.start` succeeded, a full
+disk or any write error stops the recording, closes what was written so it plays, and is reported
+through :attr:`Recorder.status` and the ``on_status`` callback (:class:`DiskFullError` names the
+folder and the fix). The encoders and their viewers keep running. The recorder stops *before* the
+disk is full (``min_free_bytes``), while the files and manifest can still be finished cleanly; a
+real ``ENOSPC`` is handled too.
 """
 
 from __future__ import annotations
@@ -59,6 +58,7 @@ from surgery_teach.casefile.manifest import (
     SourceEntry,
     write_manifest,
 )
+from surgery_teach.casefile.sealed_folder import write_case_file
 from surgery_teach.errors import DiskFullError, RecordingError
 from surgery_teach.media.encoder import EncodedFrame, SharedEncoder
 from surgery_teach.recording.sources import (
@@ -130,6 +130,7 @@ class Recorder:
         self._taken: set[str] = set()  # file names in use
         self._guard: DiskSpaceGuard | None = None
         self._manifest_writes: set[asyncio.Task[None]] = set()
+        self._file_writes: set[asyncio.Future[None]] = set()  # keep_file's, awaited at stop
         self._manifest_lock = asyncio.Lock()
         self._audio_track = audio
         self._on_status = on_status
@@ -164,14 +165,10 @@ class Recorder:
         if self._audio is not None:
             files.append(self._audio[0])  # type: ignore[arg-type]
         return RecorderStatus(
-            state=self._state,
-            folder=self.folder,
-            error=self._error,
+            state=self._state, folder=self.folder, error=self._error,
             frames={r.label: r.writer.frames for r in self._recordings},
-            dropped={
-                r.label: r.thread.counts.dropped + r.writer.dropped_before_keyframe
-                for r in self._recordings
-            },
+            dropped={r.label: r.thread.counts.dropped + r.writer.dropped_before_keyframe
+                     for r in self._recordings},
             bytes_written=sum(f.bytes_written for f in files),
         )
 
@@ -456,6 +453,27 @@ class Recorder:
         not an op). Replay swaps in this state, so undone marks vanish as they did live."""
         return self.log(EventKind.BOARD, t=t, ops=[op_to_json(op) for op in ops], seq=seq)
 
+    def keep_file(self, name: str, data: bytes) -> asyncio.Future[None] | None:
+        """Keep ``data`` as the case's file ``name`` (a shared picture), atomically on a
+        worker thread, sealed in an encrypted case; the write (stop waits for it, a failure
+        stops the recording), or None when not recording. :class:`RecordingError` for a
+        name that is not a new plain file name. Loop thread."""
+        if Path(name).name != name or name.startswith((".", "manifest.", "events.")) \
+                or name in self._taken:
+            raise RecordingError(f"{name!r} is not a new file name for the case folder")
+        if self._state is not RecorderState.RECORDING:
+            return None
+        self._taken.add(name)
+        write = asyncio.ensure_future(asyncio.to_thread(write_case_file, self.folder / name, data))
+        self._file_writes.add(write)
+        write.add_done_callback(self._file_written)
+        return write
+
+    def _file_written(self, write: asyncio.Future[None]) -> None:
+        self._file_writes.discard(write)
+        if not write.cancelled() and write.exception() is not None:
+            self._failed(write.exception())  # type: ignore[arg-type]
+
     async def flush_events(self, timeout: float | None = None) -> bool:
         """Wait until every event logged so far is on disk (``fsync``-ed)."""
         if self._events is None:
@@ -505,6 +523,8 @@ class Recorder:
         for thread in threads:
             thread.finish()
         await asyncio.to_thread(join_all, threads, _JOIN_TIMEOUT)
+        if self._file_writes:  # a shared picture being kept: the case is not done without it
+            await asyncio.gather(*self._file_writes, return_exceptions=True)
 
         ended = time.time()
         error = self._error

@@ -76,7 +76,7 @@ from surgery_teach.rtc.peer import describe, is_loopback_url, offerer
 from surgery_teach.rtc.peer_media import PeerMedia
 from surgery_teach.rtc.peer_watch import PeerWatch
 from surgery_teach.rtc.session_config import Peer, SessionConfig, new_client_key
-from surgery_teach.rtc.shares import SessionShares
+from surgery_teach.rtc.shares import NO_RIGHT, SessionShares
 from surgery_teach.rtc.signaling_client import SignalingClient
 from surgery_teach.rtc.signaling_link import SignalingLink
 from surgery_teach.rtc.stills import FrameHistory, Still
@@ -240,6 +240,7 @@ class LiveSession(PeerMedia, ClassRoute):
         ``share`` (participant id) when someone's shared picture arrived whole or went
         (ours too: look in ``shares.mine``, others' in ``shares.viewing``),
         ``share-progress`` (participant id, bytes held, bytes in all) as one arrives,
+        ``share-stopped`` ("no-right") when ours stopped, or did not start, for want of the right,
         ``refused`` (ErrorReply: the server turned a request down),
         ``joined`` (participant), ``left`` (participant, reason),
         ``recording`` (RoomRecording) when who records may have changed,
@@ -404,6 +405,7 @@ class LiveSession(PeerMedia, ClassRoute):
                 if not same_id or participant_id not in self.participants:
                     await self._drop_peer(participant_id)  # gone while we were away
         self._emit("participants")
+        self._shares_follow_rights()  # a right may have gone while the link was down
         for participant in welcome.participants:
             if rejoin and self._still_connected(participant, known.get(participant.id),
                                                 me_before):
@@ -426,6 +428,7 @@ class LiveSession(PeerMedia, ClassRoute):
             changed = participant.publishes != self._me.publishes
             self._me = participant
             self._emit("participants")
+            self._shares_follow_rights()
             if changed:  # a grant of drawing rights, say, needs no new connections
                 for other in list(self.participants.values()):
                     await self._connect(other)
@@ -433,6 +436,7 @@ class LiveSession(PeerMedia, ClassRoute):
         before = self.participants.get(participant.id)
         self.participants[participant.id] = participant
         self._emit("participants")
+        self._shares_follow_rights()
         if before is None or before.publishes != participant.publishes:
             self.watch.news(participant)
             await self._connect(participant)
@@ -527,7 +531,11 @@ class LiveSession(PeerMedia, ClassRoute):
     # -- shared pictures ------------------------------------------------------------------
 
     def share_picture(self, share: OutgoingShare) -> None:
-        """Share ``share`` with everyone, replacing what we shared (on the session's loop)."""
+        """Share ``share`` with everyone, replacing what we shared (on the session's loop);
+        nothing without the right to share (``share-stopped`` says so)."""
+        if not may_share(self._me):
+            self._emit("share-stopped", NO_RIGHT)
+            return
         self.shares.share(share)
         self._emit("share", self.me.id)
 
@@ -540,6 +548,13 @@ class LiveSession(PeerMedia, ClassRoute):
     def _may_share(self, participant_id: str) -> bool:
         info = self.participants.get(participant_id)
         return info is not None and may_share(info)
+
+    def _shares_follow_rights(self) -> None:
+        """A share lasts only while its sharer may share (a mentor stopped a trainee's
+        drawing: section 8.s); ours stops for everyone, others' we drop ourselves."""
+        if self.shares.follow_rights(may_share(self._me)):
+            self._emit("share", self.me.id)
+            self._emit("share-stopped", NO_RIGHT)
 
     # -- freeze frame ---------------------------------------------------------------------
 

@@ -41,8 +41,10 @@ logger = logging.getLogger(__name__)
 #: Bytes queued on a channel before the sender waits for it to drain.
 HIGH_WATER: Final = 1024 * 1024
 LOW_WATER: Final = 256 * 1024
+#: Why a share stopped: its sharer may no longer share (a trainee's drawing was stopped).
+NO_RIGHT: Final = "no-right"
 
-__all__ = ["CHANNEL", "SessionShares"]
+__all__ = ["CHANNEL", "NO_RIGHT", "SessionShares"]
 
 
 class SessionShares:
@@ -51,7 +53,8 @@ class SessionShares:
 
     ``on_share(participant_id)`` is called when a participant's picture arrived or went
     away (look it up in ``viewing``); ``on_progress(participant_id, held, total)`` as
-    chunks arrive, for a progress bar. ``may_share(participant_id)`` says whether that
+    chunks arrive, for a progress bar, and ``(participant_id, 0, 0)`` when a picture
+    that was arriving will not come. ``may_share(participant_id)`` says whether that
     participant may share now (their role); shares from others are ignored.
     """
 
@@ -134,8 +137,39 @@ class SessionShares:
         """Participant ``who`` left the room: drop what we hold of theirs."""
         self._cancel(who)
         self._channels.pop(who, None)
-        self._receivers.pop(who, None)
+        receiver = self._receivers.pop(who, None)
         self.delivered.pop(who, None)
+        if receiver is not None and receiver.header is not None and receiver.complete is None:
+            self._nothing_coming(who)
+        if self.viewing.pop(who, None) is not None:
+            self._on_share(who)
+
+    def follow_rights(self, may_share_mine: bool) -> bool:
+        """Keep shares to those who may share now: stop ours unless ``may_share_mine``,
+        drop others' whose ``may_share`` went (whatever their side still sends), as if
+        they had left. Whether ours stopped."""
+        stopped = self.mine is not None and not may_share_mine
+        if stopped:
+            self.stop()
+        for who in self.sharers():
+            if self._may_share is not None and not self._may_share(who):
+                self.drop(who)
+        return stopped
+
+    def sharers(self) -> list[str]:
+        """Who we hold or receive a picture from now."""
+        return [who for who, receiver in self._receivers.items()
+                if receiver.header is not None or who in self.viewing]
+
+    def drop(self, who: str) -> None:
+        """Stop showing ``who``'s picture (they may no longer share): what we hold of it
+        goes, chunks still on their way are ignored. Their link stays."""
+        receiver = self._receivers.get(who)
+        if receiver is not None and receiver.header is not None:
+            arriving = receiver.complete is None
+            receiver.on_stop(Stop(receiver.header.share_id))
+            if arriving:
+                self._nothing_coming(who)
         if self.viewing.pop(who, None) is not None:
             self._on_share(who)
 
@@ -168,7 +202,9 @@ class SessionShares:
                 self._on_share(who)
             _send_text(channel, receiver.on_header(control).text())
         elif isinstance(control, Stop):
-            receiver.on_stop(control)
+            arriving = receiver.header is not None and receiver.complete is None
+            if receiver.on_stop(control) and arriving:
+                self._nothing_coming(who)
             if who in self.viewing and self.viewing[who].share_id == control.share_id:
                 del self.viewing[who]
                 self._on_share(who)
@@ -212,6 +248,10 @@ class SessionShares:
                     return
             channel.send(chunk)
             await asyncio.sleep(0)  # let the channel's transport run between chunks
+
+    def _nothing_coming(self, who: str) -> None:
+        if self._on_progress is not None:
+            self._on_progress(who, 0, 0)
 
     def _cancel(self, who: str) -> None:
         task = self._tasks.pop(who, None)

@@ -16,7 +16,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import av
@@ -54,6 +54,11 @@ class OutgoingShare:
     def preview(self) -> np.ndarray:
         """The BGR pixels exactly as a viewer will decode them."""
         return decode_picture(self.picture)
+
+    def titled(self, title: str) -> OutgoingShare:
+        """The same picture bytes under another title (the sharer typed it after looking
+        at the preview): what was previewed is what goes, not a new encoding of it."""
+        return replace(self, description={**self.description, "title": clean_title(title)})
 
 
 def prepare_share(picture: SharedPicture, *, title: str = "",

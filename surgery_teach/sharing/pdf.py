@@ -45,8 +45,8 @@ def open_pdf(path: Path, data: bytes, *, page: int = 0,
     """Page ``page`` (0-based) of the PDF in ``data`` rendered on white.
 
     Raises :class:`EncryptedShareError` for a password-protected PDF opened without its
-    password (or with a wrong one), :class:`CorruptShareError` for a damaged one and
-    :class:`UnsupportedShareError` for a page that does not exist.
+    password (or with a wrong one: ``password_given``), :class:`CorruptShareError` for a
+    damaged one and :class:`UnsupportedShareError` for a page that does not exist.
     """
     document = _open(path, data, password)
     try:
@@ -89,13 +89,19 @@ def _open(path: Path, data: bytes, password: str | None) -> pdfium.PdfDocument:
         return pdfium.PdfDocument(data, password=password)
     except pdfium.PdfiumError as exc:
         code = getattr(exc, "err_code", None)
-        if code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+        if code == pdfium_c.FPDF_ERR_PASSWORD:
             given = "the password given does not open it" if password else \
                 "it needs a password to open"
             raise EncryptedShareError(
                 f"{path.name} is a password-protected PDF and {given}. Enter the "
                 "document's password, or ask the sender for an unprotected copy.",
-                str(path)) from exc
+                str(path), password_given=bool(password)) from exc
+        if code == pdfium_c.FPDF_ERR_SECURITY:  # a certificate or an unknown handler
+            raise EncryptedShareError(
+                f"{path.name} is protected in a way this program cannot open (a "
+                "certificate, or an unknown kind of encryption): ask the sender for an "
+                "unprotected copy.", str(path), password_given=bool(password),
+                password_helps=False) from exc
         raise CorruptShareError(
             f"{path.name} starts like a PDF but cannot be read (PDFium: {exc}). It may be "
             "damaged or cut short: copy it again, or print it to a new PDF.",

@@ -182,3 +182,53 @@ async def test_a_viewer_ignores_shares_from_a_participant_whose_role_may_not_sha
         await asyncio.wait_for(viewer.changed.wait(), seconds(20))
         assert viewer.shares.viewing["trainee"].picture == again.picture
         assert sharer.shares.sent_from == [("surgeon", 0)]  # nothing sent for the first
+
+
+async def test_a_sharer_who_loses_the_right_is_dropped_whatever_they_still_send(
+        tmp_path: Path) -> None:
+    """When a mentor stops a trainee's drawing, a viewer drops the trainee's picture
+    (held whole or arriving) at once, even if the trainee's side keeps sending: chunks
+    still on the way are ignored and the progress bar is told nothing is coming."""
+    allowed = {"trainee"}
+    sharer = Side("trainee", chunk_bytes=1024)
+    viewer = Side("surgeon", may_share=lambda who: who in allowed)
+    progress: list[tuple[str, int, int]] = []
+    viewer.shares._on_progress = lambda *held: progress.append(held)  # type: ignore[assignment]
+    async with linked(sharer, viewer) as (channel, _):
+        await _until(lambda: channel.readyState == "open", 10)
+        outgoing = _outgoing(tmp_path)
+        sharer.shares.share(outgoing)
+        await asyncio.wait_for(viewer.changed.wait(), seconds(20))
+        assert viewer.shares.sharers() == ["trainee"]
+        viewer.changed.clear()
+        allowed.clear()  # the right went: the session drops what it holds of theirs
+        assert viewer.shares.follow_rights(True) is False  # (the viewer shares nothing)
+        assert viewer.changed.is_set() and "trainee" not in viewer.shares.viewing
+        assert viewer.shares.sharers() == []
+
+        # Mid-transfer: a picture announced while allowed, the right gone half-way
+        # (the room's word arrives between two chunk messages, as it does in a session).
+        allowed.add("trainee")
+        progress.clear()
+        viewer.changed.clear()
+        loop = asyncio.get_running_loop()
+
+        def on_progress(*held: object) -> None:
+            progress.append(held)  # type: ignore[arg-type]
+            if len(progress) == 5:
+                allowed.clear()
+                loop.call_soon(viewer.shares.follow_rights, True)
+
+        viewer.shares._on_progress = on_progress  # type: ignore[assignment]
+        again = _outgoing(tmp_path)
+        sharer.shares.share(again)
+        await _until(lambda: ("trainee", 0, 0) in progress, 10)  # nothing more is coming
+        seen = len(progress)
+        assert seen < len(again.picture) // 1024
+        await _until(lambda: not sharer.shares._tasks or all(
+            t.done() for t in sharer.shares._tasks.values()), 20)  # the sharer sent it all
+        assert progress[-1] == ("trainee", 0, 0) and len(progress) == seen
+        assert "trainee" not in viewer.shares.viewing and viewer.shares.sharers() == []
+        assert not viewer.changed.is_set()
+        # the trainee's own side stops its share (the session then says why)
+        assert sharer.shares.follow_rights(False) and sharer.shares.mine is None

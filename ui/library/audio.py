@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,11 +33,14 @@ class AudioOutput:
     """Plays ``case``'s audio following ``clock``; :meth:`open` first, :meth:`close` last."""
 
     def __init__(self, case: RecordedCase, clock: PlaybackClock, *,
-                 start: float | None = None, device: int | str | None = None) -> None:
+                 start: float | None = None, device: int | str | None = None,
+                 recorded: Callable[[], RecordedAudio] | None = None) -> None:
         self.case = case
         self.clock = clock
         self.start = start
         self.device = device
+        # what is played: the case's audio, or another file's (an exported clip's)
+        self._recorded = recorded or (lambda: RecordedAudio(self.case, start=self.start))
         self.problem = ""
         self.samples_played = 0
         self._audio: RecordedAudio | None = None
@@ -53,7 +57,7 @@ class AudioOutput:
         """Open the audio and the speaker; ``False`` with :attr:`problem` set if either
         is missing (the player then plays without sound)."""
         try:
-            self._audio = RecordedAudio(self.case, start=self.start)
+            self._audio = self._recorded()
             self._stream = self._open_stream()
         except (SurgeryTeachError, OSError) as exc:
             # "no speaker found" says it; the device error's advice is about live sessions

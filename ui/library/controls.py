@@ -39,6 +39,7 @@ from ui.theme import ACCENT, MUTED
 MARK_COLOUR = "#ffd60a"
 CHAPTER_COLOUR = "#58a6ff"
 PRIVACY_COLOUR = "#8b949e"  # a privacy pause: grey, hatched, over the track
+SHARED_COLOUR = "#3fb950"  # a picture was shared: a green band under the track
 TICK_HIT_PX = 6  # how near the pointer must be to a chapter tick for its title
 ACTIVITY_BIN_PX = 4
 WHEEL_NOTCH = 120  # angleDelta of one notch of an ordinary mouse wheel
@@ -87,6 +88,7 @@ class TimelineBar(QWidget):
         self.chapters: tuple[Chapter, ...] = ()
         self.mark_times: tuple[float, ...] = ()
         self.privacy: tuple[tuple[float, float | None], ...] = ()  # paused spans
+        self.shared: tuple[tuple[float, float | None], ...] = ()  # a picture shown
         self.window = TimeWindow(0.0)
         self.dragging = False
         self._moved_away = False  # the wheel moved the view: do not pull it back yet
@@ -100,13 +102,16 @@ class TimelineBar(QWidget):
 
     def set_case(self, duration: float, chapters: Sequence[Chapter],
                  mark_times: Sequence[float],
-                 privacy: Sequence[tuple[float, float | None]] = ()) -> None:
-        """``privacy``: spans (start, end or None: to the end) paused for privacy."""
+                 privacy: Sequence[tuple[float, float | None]] = (),
+                 shared: Sequence[tuple[float, float | None]] = ()) -> None:
+        """``privacy``: spans (start, end or None: to the end) paused for privacy;
+        ``shared``: spans a shared picture was shown instead of the video."""
         self.duration = max(0.0, duration)
         self.window = TimeWindow(self.duration)
         self.chapters = tuple(chapters)
         self.mark_times = tuple(sorted(mark_times))
         self.privacy = tuple(privacy)
+        self.shared = tuple(shared)
         self.update()
 
     def paused_at(self, t: float) -> bool:
@@ -196,6 +201,7 @@ class TimelineBar(QWidget):
         # what lies outside the zoomed window is not drawn (a tick's head may overhang)
         painter.setClipRect(QRectF(track.left() - 7, 0, track.width() + 14, self.height()))
         self._paint_privacy(painter, track)
+        self._paint_shared(painter, track)
         self._paint_activity(painter, track)
         self._paint_chapters(painter, track)
         if self.window.zoomed_in:
@@ -241,6 +247,12 @@ class TimelineBar(QWidget):
             painter.fillRect(span, QBrush(QColor(PRIVACY_COLOUR), Qt.BrushStyle.BDiagPattern))
             painter.fillRect(QRectF(span.left(), span.top(), span.width(), 2),
                              QColor(PRIVACY_COLOUR))
+
+    def _paint_shared(self, painter: QPainter, track: QRectF) -> None:
+        for start, end in self.shared:
+            left, right = self.x_of(start), self.x_of(self.duration if end is None else end)
+            painter.fillRect(QRectF(left, track.bottom() + 1, max(2.0, right - left), 3),
+                             QColor(SHARED_COLOUR))
 
     def _paint_chapters(self, painter: QPainter, track: QRectF) -> None:
         painter.setPen(Qt.PenStyle.NoPen)

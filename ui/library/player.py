@@ -21,15 +21,16 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from surgery_teach.capture.base import FrameSlot
+from surgery_teach.capture.frame_sei import read_frame_sei
 from surgery_teach.casebook.chapters import Chapter
 from surgery_teach.casebook.playable import PlayableCase, open_case
 from surgery_teach.casebook.timeline import Timeline, build_timeline
-from surgery_teach.media.frame_sei import read_frame_sei
 from ui.common.marks import paint_marks
 from ui.common.plain import PlainLabel
 from ui.common.video_view import VideoView
@@ -38,6 +39,7 @@ from ui.library.audio import AudioOutput
 from ui.library.clock import SPEEDS, PlaybackClock
 from ui.library.controls import TimelineBar, format_time
 from ui.library.export_dialog import ExportDialog
+from ui.library.shared_picture import RecordedPictures
 from ui.library.side import ChapterPanel, RecordedChat
 from ui.library.video import VideoWorker
 
@@ -95,10 +97,18 @@ class PlayerWindow(QWidget):
 
         self.view = VideoView()
         self.view.overlays.append(self._paint_marks)
+        # a picture shared during the case shows in the video's place for its stretch
+        self.pictures = RecordedPictures(self.folder, timeline, self.clock.position,
+                                         on_problem=self._show_problem)
+        self.pictures.changed.connect(self._tick)
+        self.stage = QStackedWidget()
+        self.stage.addWidget(self.view)
+        self.stage.addWidget(self.pictures.view)
         self.bar = TimelineBar()
         self.bar.set_case(playable.duration, timeline.chapters,
                           [m.time for m in timeline.mark_ticks],
-                          [(p.start, p.end) for p in timeline.privacy])
+                          [(p.start, p.end) for p in timeline.privacy],
+                          [(s.start, s.end) for s in timeline.shares])
         self.bar.seek_requested.connect(self.seek)
 
         self.back_button = QPushButton("◀▮")
@@ -173,7 +183,7 @@ class PlayerWindow(QWidget):
         picture = QWidget()
         picture_layout = QVBoxLayout(picture)
         picture_layout.setContentsMargins(0, 0, 0, 0)
-        picture_layout.addWidget(self.view, 1)
+        picture_layout.addWidget(self.stage, 1)
         picture_layout.addWidget(self.bar)
         picture_layout.addLayout(controls)
         side = QSplitter(Qt.Orientation.Vertical)
@@ -293,6 +303,7 @@ class PlayerWindow(QWidget):
         self.marks_visible = visible
         if self.marks_box.isChecked() != visible:
             self.marks_box.setChecked(visible)
+        self.pictures.set_marks_visible(visible)
         self.view.update()
 
     def show_source(self, label: str) -> None:
@@ -333,11 +344,13 @@ class PlayerWindow(QWidget):
 
     def _chapters_edited(self, chapters: list[Chapter]) -> None:
         self.timeline = self.timeline.with_chapters(chapters)
+        self.pictures.timeline = self.timeline
         if self.worker is not None:
             self.worker.timeline = self.timeline
         self.bar.set_case(self.playable.duration, self.timeline.chapters,
                           [m.time for m in self.timeline.mark_ticks],
-                          [(p.start, p.end) for p in self.timeline.privacy])
+                          [(p.start, p.end) for p in self.timeline.privacy],
+                          [(s.start, s.end) for s in self.timeline.shares])
 
     def _moved(self) -> None:
         """After a play, pause, seek or speed change: sound and picture start over."""
@@ -357,6 +370,9 @@ class PlayerWindow(QWidget):
         self.play_button.setText(tr("Pause") if self.clock.playing else tr("Play"))
         self.chapters.show_current(t)
         self.chat.show_time(t)
+        shown = self.pictures.view if self.pictures.show_at(t) else self.view
+        if self.stage.currentWidget() is not shown:
+            self.stage.setCurrentWidget(shown)
         frozen = self.timeline.frozen_at(t, self.source) is not None
         label = tr("{source} — frozen", source=self.source) if frozen else self.source
         if self.view.label != label:
@@ -383,6 +399,7 @@ class PlayerWindow(QWidget):
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
         self._timer.stop()
+        self.pictures.close()
         if self.export_dialog is not None:
             self.export_dialog.stop()  # a running export is cancelled, leaving no file
         if self.worker is not None:

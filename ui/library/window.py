@@ -8,9 +8,10 @@ Double-click or Enter opens the case in the player. Cases in the hospital librar
 from it when opened, in the same player; “Publish to the hospital library…” sends the
 selected local case there (:mod:`ui.library.publishing`), “Keep for offline viewing”
 keeps a library case on this computer, listed even when the library cannot be reached
-(:mod:`ui.library.keeping`). The folder is read on a worker
-thread (:func:`scan_library`), thumbnails are made afterwards one by one, so a large
-library lists at once.
+(:mod:`ui.library.keeping`); the clips mentors added to the selected library case are
+listed beside the cases and play in the app (:mod:`ui.library.clips`). The folder is read
+on a worker thread (:func:`scan_library`), thumbnails are made afterwards one by one, so a
+large library lists at once.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ from surgery_teach.caselibrary.wire import CaseSummary, case_id
 from surgery_teach.errors import CaseLockedError, SurgeryTeachError, WrongPassphraseError
 from surgery_teach.settings import Settings, data_dir
 from ui.common.plain import PlainLabel, tip
-from ui.i18n import problem_text, role_name, tr
+from ui.i18n import problem_text, role_name, tr, tr_n
+from ui.library.clips import CaseClips
 from ui.library.controls import format_time
 from ui.library.keeping import CaseKeeping
 from ui.library.library_dialog import LibraryDialog, remote_from_settings
@@ -69,6 +71,7 @@ from ui.theme import ACCENT, MUTED, PANEL, TEXT, WARNING
 logger = logging.getLogger("ui.library.window")
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
+CLIPS_ROLE = Qt.ItemDataRole.UserRole + 1  # "2 clips from mentors" of a library case
 THUMB = QSize(192, 108)
 ROW_HEIGHT = 124
 
@@ -127,7 +130,8 @@ class EntryDelegate(QStyledItemDelegate):
         y = rect.top() + 6
         base = QFont(option.font)
         lines = [(entry.title, TEXT, 17, True), (entry_details(entry), TEXT, 14, False),
-                 (entry_people(entry), MUTED, 13, False)]
+                 (entry_people(entry), MUTED, 13, False),
+                 (str(index.data(CLIPS_ROLE) or ""), ACCENT, 13, True)]
         lines += [(problem_text(p), WARNING, 13, True) for p in entry.problems[:2]]
         for text, colour, size, bold in lines:
             if not text:
@@ -198,6 +202,9 @@ class LibraryWindow(QWidget):
         self.list.setItemDelegate(EntryDelegate(self.list))
         self.list.setUniformItemSizes(True)
         self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        # rows follow the list's width (the clips panel beside it comes and goes)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemActivated.connect(lambda item: self.open_entry(item.data(ENTRY_ROLE)))
         self.empty = PlainLabel("")
         self.empty.setWordWrap(True)
@@ -230,6 +237,7 @@ class LibraryWindow(QWidget):
             "Keep the selected case from the hospital library on this computer, encrypted, "
             "to watch it without the link.")))
         self.keep_button.clicked.connect(self.keep_selected)
+        self.clips = CaseClips(self.remote, audio=audio)
         self.list.currentItemChanged.connect(lambda *_: self._update_actions())
 
         heading = QHBoxLayout()
@@ -253,7 +261,10 @@ class LibraryWindow(QWidget):
         layout.addLayout(heading)
         layout.addWidget(self.folder_label)
         layout.addLayout(finder)
-        layout.addWidget(self.stack, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.stack, 1)
+        body.addWidget(self.clips)
+        layout.addLayout(body, 1)
         layout.addLayout(bottom)
         self._show_folder()
 
@@ -335,7 +346,7 @@ class LibraryWindow(QWidget):
             self.set_remote(_configured_remote())
 
     def set_remote(self, remote: RemoteLibrary | None) -> asyncio.Task[None]:
-        self.remote = self.publishing.remote = self.keeping.remote = remote
+        self.remote = self.publishing.remote = self.keeping.remote = self.clips.remote = remote
         self.remote_cases = {}
         return self.refresh()
 
@@ -363,6 +374,10 @@ class LibraryWindow(QWidget):
                                            *self._where(entry)])))
             if entry.thumbnail is not None:
                 item.setData(Qt.ItemDataRole.DecorationRole, self._pixmap(entry.thumbnail))
+            summary = self.remote_cases.get(entry.folder)
+            if summary is not None and summary.clips:
+                item.setData(CLIPS_ROLE, tr_n("▶ {n} clip from a mentor",
+                                              "▶ {n} clips from mentors", len(summary.clips)))
             item.setSizeHint(QSize(400, ROW_HEIGHT))
             self.list.addItem(item)
         if shown:
@@ -392,6 +407,8 @@ class LibraryWindow(QWidget):
         remote = isinstance(entry, LibraryEntry) and entry.folder in self.remote_cases
         self.publish_button.setVisible(isinstance(entry, LibraryEntry) and not remote)
         self.keep_button.setVisible(remote)
+        self.clips.show_case(self.remote_cases.get(entry.folder)
+                             if isinstance(entry, LibraryEntry) else None)
         if remote:
             assert isinstance(entry, LibraryEntry)
             self.keep_button.setEnabled(not is_kept(entry.folder,

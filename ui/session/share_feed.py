@@ -23,7 +23,7 @@ from surgery_teach.errors import ShareError
 from surgery_teach.rtc.session import LiveSession
 from surgery_teach.sharing import OutgoingShare, decode_picture
 from ui.common.media_thread import GuiCalls
-from ui.common.share_words import share_problem
+from ui.common.share_words import share_problem, stopped_text
 from ui.i18n import tr
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class ShareFeed(QObject):
         session.on("share", lambda who: self._share_changed(session, who))
         session.on("share-progress", lambda who, held, total: self._gui.post(
             self.progress.emit, who, held, total))
+        session.on("share-stopped", lambda reason: self._gui.post(
+            self._on_problem, stopped_text(reason)))
 
     def _share_changed(self, session: LiveSession, who: str) -> None:
         mine = who == session.me.id

@@ -286,6 +286,10 @@ class SessionWindow(QWidget):
         if self.share_button.isHidden() == sharer and self.share_button not in (
                 self.overflow.overflowed):
             self.share_button.setVisible(sharer)
+        if not sharer and self.share_dialog is not None and self.share_dialog.isVisible():
+            self.share_dialog.reject()  # a mentor stopped our drawing while we prepared one
+            self.chat.note(tr("A mentor stopped your drawing: the picture you were preparing "
+                              "was not shared."))
         if hasattr(self, "grant_button"):
             self._selection_changed()
 

@@ -21,6 +21,10 @@ from ui.i18n import set_language
 PROBLEMS = [
     ShareTooLargeError("/home/li/scans/ct.dcm", 52_900_000, 50_000_000),
     EncryptedShareError("referral.pdf is protected", "/tmp/referral.pdf"),
+    EncryptedShareError("referral.pdf: wrong password", "/tmp/referral.pdf",
+                        password_given=True),
+    EncryptedShareError("referral.pdf: a certificate", "/tmp/referral.pdf",
+                        password_helps=False),
     CorruptShareError("ct.dcm is truncated", "/tmp/ct.dcm"),
     UnsupportedShareError("report.docx is a Word document", "/tmp/report.docx"),
     ShareTransferError("share chunk 3 failed its check"),
@@ -35,7 +39,7 @@ def russian() -> Iterator[None]:
     set_language("en")
 
 
-@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: type(p).__name__)
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: f"{type(p).__name__}-{p}")
 def test_every_share_problem_is_russian_with_the_file_named(russian: None,
                                                               problem: ShareError) -> None:
     text = share_problem(problem)
@@ -46,3 +50,20 @@ def test_every_share_problem_is_russian_with_the_file_named(russian: None,
         assert problem.path.rsplit("/", 1)[-1] in text
     if isinstance(problem, ShareTooLargeError):
         assert "52.9" in text and "50" in text
+
+
+def test_a_password_problem_says_which_one_in_every_language() -> None:
+    """Needed, wrong and unusable passwords are three different sentences, translated
+    (English too: the dialog's field is what to act on, not the core's wording)."""
+    needed, wrong, unusable = PROBLEMS[1:4]
+    try:
+        for language in ("en", "ru", "zh_CN"):
+            set_language(language)
+            texts = {share_problem(p) for p in (needed, wrong, unusable)}
+            assert len(texts) == 3 and all("referral.pdf" in t for t in texts)
+        set_language("en")
+        assert share_problem(wrong).startswith("This password does not open referral.pdf")
+        assert "press Open" in share_problem(needed)
+        assert "unprotected copy" in share_problem(unusable)
+    finally:
+        set_language("en")

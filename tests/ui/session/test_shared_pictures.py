@@ -8,6 +8,7 @@ everyone to the video."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -18,12 +19,15 @@ from PyQt6.QtGui import QImage
 
 from signaling_server.server import ServerConfig, start_server
 from surgery_teach.protocol.messages import Role
+from surgery_teach.rtc.shares import NO_RIGHT
 from surgery_teach.sharing import open_file, prepare_share
 from tests.sharing.files import PATIENT, PRIVATE_VALUE, TISSUE, ct_dataset, phantom, write_dicom
 from tests.timing import seconds
 from tests.ui.conftest import until
 from tests.ui.session.test_telestration import BLUE, blue, controller
+from ui.common.share_words import stopped_text
 from ui.common.shared_picture_view import SharedPictureView
+from ui.i18n import set_language
 from ui.session.controller import SessionController
 from ui.session.leaving import what_ends
 from ui.session.window import SessionWindow
@@ -268,3 +272,93 @@ def test_a_trainee_shares_once_allowed_and_the_picture_goes_when_they_leave(
             await server.close()
 
     run(scenario())
+
+
+def test_stopping_a_trainees_drawing_takes_their_picture_down_for_everyone(
+        qtbot, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A mentor stops the drawing of a trainee who shares: the picture goes for everyone
+    as when a sharer leaves, the trainee is told why in their language (Russian here)
+    and the share dialog they had open closes. Viewers keep the rule themselves: an
+    older client that keeps sharing after losing the right is dropped all the same."""
+    noise = np.random.default_rng(11).integers(0, 255, (300, 400, 3), np.uint8)
+    png = tmp_path / "ecg.png"
+    assert cv2.imwrite(str(png), noise)
+
+    async def scenario() -> None:
+        server = await start_server(ServerConfig(port=0))
+        surgeon = controller(server.url, "Dr Wang", Role.SURGEON,
+                             ["Laparoscope=synthetic:640x360@15"])
+        # the mentor sends video too: only a publisher connects to a trainee
+        mentor = controller(server.url, "Dr Li", Role.MENTOR, ["Mentor cam=synthetic:320x180@10"])
+        trainee = controller(server.url, "Trainee Ma", Role.TRAINEE)
+        try:
+            surgeon_window = await _window(qtbot, surgeon)
+            mentor_window = await _window(qtbot, mentor)
+            trainee_window = await _window(qtbot, trainee)
+            await until(lambda: trainee_window.stage.main.frames_painted > 3, seconds(30),
+                        "video at the trainee")
+            assert trainee.session is not None
+            me = trainee.session.me.id
+
+            async def allowed_and_shared(title: str) -> None:
+                mentor.grant_draw(me, True)
+                await until(lambda: trainee_window.overflow.offers(
+                    trainee_window.share_button), seconds(10), "Share image… offered")
+                trainee.share_picture(prepare_share(open_file(png), title=title))
+                for c in (surgeon, mentor):
+                    await until(lambda c=c: c.shares.current is not None
+                                and c.shares.current.title == title, seconds(30),
+                                f"the trainee's picture at {c.config.name}")
+
+            await allowed_and_shared("ECG, lead II")
+            assert surgeon_window.stage.covered and mentor_window.stage.covered
+            trainee_window.open_share_dialog()  # preparing another one meanwhile
+            dialog = trainee_window.share_dialog
+            assert dialog is not None and dialog.isVisible()
+
+            mentor.grant_draw(me, False)
+            for c, w in ((surgeon, surgeon_window), (mentor, mentor_window),
+                         (trainee, trainee_window)):
+                await until(lambda c=c: c.shares.current is None, seconds(10),
+                            f"the picture gone at {c.config.name}")
+                assert not w.stage.covered and w.telestration.main is w.stage.main
+                assert not w.share_bar.isVisibleTo(w)
+            assert trainee._live is not None and trainee._live.shares.mine is None
+            assert not dialog.isVisible()
+            assert not trainee_window.overflow.offers(trainee_window.share_button)
+            said = stopped_text(NO_RIGHT)
+            await until(lambda: any(said in line for line in trainee_window.chat.log.lines()),
+                        seconds(5), "the trainee told why")
+            assert re.search(r"[А-Яа-я]{4}", said) and not re.search(r"[A-Za-z]{3}", said)
+            assert any("не было показано" in line for line in trainee_window.chat.log.lines())
+
+            # Sharing without the right (a click that raced the mentor) sends nothing.
+            notes = len(trainee_window.chat.log.lines())
+            trainee.share_picture(prepare_share(open_file(png), title="too late"))
+            await until(lambda: len(trainee_window.chat.log.lines()) > notes, seconds(5),
+                        "the refusal said")
+            assert said in trainee_window.chat.log.lines()[-1]
+            assert trainee._live is not None and trainee._live.shares.mine is None
+
+            # An older client that goes on sharing after losing the right: the viewers
+            # drop its picture themselves.
+            await allowed_and_shared("ECG, lead V5")
+            live = trainee._live
+            assert live is not None
+            live._shares_follow_rights = lambda: None  # type: ignore[method-assign]
+            mentor.grant_draw(me, False)
+            for c in (surgeon, mentor):
+                await until(lambda c=c: c.shares.current is None, seconds(10),
+                            f"the picture dropped by {c.config.name}")
+            assert live.shares.mine is not None  # it still "shares"
+            assert not surgeon_window.stage.covered
+        finally:
+            for c in (trainee, mentor, surgeon):
+                await c.leave()
+            await server.close()
+
+    set_language("ru")
+    try:
+        run(scenario())
+    finally:
+        set_language("en")
