@@ -83,6 +83,19 @@ class _Mark:
     neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # others, when lost
 
 
+SEARCH_ROUNDS = 4
+"""Searches over which a lost mark tries every zoom and roll of the settings; each tries
+its last size and turn, and a quarter of the others in turn (tissue mostly comes back as
+it went; a search costs about a tenth of a frame's time per variation tried)."""
+
+
+def _variations(settings: TrackerSettings, round_: int) -> tuple[tuple[float, float], ...]:
+    """The (scale, radians) a lost mark's ``round_``-th search tries."""
+    others = [(scale, math.radians(turn)) for scale in settings.search_scales
+              for turn in settings.search_turns if (scale, turn) != (1.0, 0.0)]
+    return ((1.0, 0.0), *others[round_ % SEARCH_ROUNDS::SEARCH_ROUNDS])
+
+
 class Tracker:
     """Anchored marks on one video source, updated frame by frame.
 
@@ -180,9 +193,12 @@ class Tracker:
                 moved = compose(neighbour.transform, invert(then))
                 candidates.append(compose(moved, mark.transform))
                 break
-        if mark.frames_since % settings.search_every == 1 or settings.search_every == 1:
-            variations = tuple((scale, math.radians(turn)) for scale in settings.search_scales
-                               for turn in settings.search_turns)
+        searching = mark.frames_since % settings.search_every == 1 or settings.search_every == 1
+        if not searching and (self._frame + mark.turn) % settings.measure_every:
+            mark.confidence = 0.0  # a lost mark is tried where it was at the cadence a
+            return  # followed one is measured at, and searched for every few frames
+        if searching:
+            variations = _variations(settings, mark.frames_since // settings.search_every)
             found, score = search(mark.reference, self._overview_of(picture), mark.transform,
                                   settings.search_factor, variations)
             if found is not None and score >= settings.search_score:
