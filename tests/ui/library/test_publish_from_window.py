@@ -63,21 +63,33 @@ def _hashes(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
 
 
-def test_a_mentor_publishes_an_encrypted_case_from_the_library_window(
-    run: Run, tmp_path: Path, ring: KeyRing
-) -> None:
-    recordings = tmp_path / "recordings"
+def _encrypted_recording(recordings: Path) -> Path:
+    """A case really recorded encrypted with the hospital passphrase, in ``recordings``."""
     folder = new_case_folder(recordings, TITLE,
                              key=recording_key(encrypt=True, passphrase=PASSPHRASE))
     with ThreadPoolExecutor(1) as pool:  # asyncio.run must not unset the test's Qt loop
         pool.submit(asyncio.run, _record(folder, audio=False)).result()
-    ring.forget()  # this computer has to be given the passphrase
+    return folder
+
+
+def _library(tmp_path: Path) -> tuple[LibraryThread, RemoteLibrary]:
+    """A library server over TLS and a mentor's connection to it."""
     certificate = make_certificate(tmp_path)
     server = LibraryThread(LibraryConfig(
         data_dir=tmp_path / "library", secret=SECRET, port=0, min_free_bytes=0,
         cert_file=certificate.cert, key_file=certificate.key))
     remote = RemoteLibrary(server.url, token(LibraryRole.MENTOR, ["hospital:zepu"]),
                            cache=tmp_path / "cache", ca_file=certificate.cert)
+    return server, remote
+
+
+def test_a_mentor_publishes_an_encrypted_case_from_the_library_window(
+    run: Run, tmp_path: Path, ring: KeyRing
+) -> None:
+    recordings = tmp_path / "recordings"
+    folder = _encrypted_recording(recordings)
+    ring.forget()  # this computer has to be given the passphrase
+    server, remote = _library(tmp_path)
     window = LibraryWindow(recordings, audio=False, remote=remote)
     confirmed: list[tuple[str, str]] = []
 
@@ -200,21 +212,13 @@ def test_a_case_damaged_on_disk_is_not_published_and_the_mentor_is_told_in_chine
     from surgery_teach.casefile.sealing import HEADER_SIZE
 
     recordings = tmp_path / "recordings"
-    folder = new_case_folder(recordings, TITLE,
-                             key=recording_key(encrypt=True, passphrase=PASSPHRASE))
-    with ThreadPoolExecutor(1) as pool:  # asyncio.run must not unset the test's Qt loop
-        pool.submit(asyncio.run, _record(folder, audio=False)).result()
+    folder = _encrypted_recording(recordings)
     with open(folder / "endoscope.mkv", "r+b") as file:  # a sector changed on disk
         file.seek(HEADER_SIZE + 3000)
         byte = file.read(1)
         file.seek(HEADER_SIZE + 3000)
         file.write(bytes([byte[0] ^ 0x55]))
-    certificate = make_certificate(tmp_path)
-    server = LibraryThread(LibraryConfig(
-        data_dir=tmp_path / "library", secret=SECRET, port=0, min_free_bytes=0,
-        cert_file=certificate.cert, key_file=certificate.key))
-    remote = RemoteLibrary(server.url, token(LibraryRole.MENTOR, ["hospital:zepu"]),
-                           cache=tmp_path / "cache", ca_file=certificate.cert)
+    server, remote = _library(tmp_path)
     set_language("zh_CN")
     window = LibraryWindow(recordings, audio=False, remote=remote)
     window.publishing.confirm = lambda title, library: "Cholecystectomy"
