@@ -54,7 +54,7 @@ _MAX_JSON_BYTES: Final = 4 << 20
 _CONTENT_TYPES: Final = {
     ".mkv": "video/x-matroska", ".mp4": "video/mp4", ".mka": "audio/x-matroska",
     ".m4a": "audio/mp4", ".json": "application/json", ".jsonl": "application/jsonl",
-    ".jpg": "image/jpeg",
+    ".jpg": "image/jpeg", ".png": "image/png",
 }
 _PASS: Final = web.RequestKey("library_pass", LibraryPass)
 

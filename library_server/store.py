@@ -3,7 +3,8 @@ publishes on their way in.
 
 A publish writes into its upload folder, one file per case file, appended at the offset
 the server last confirmed, so that a dropped link (or a restarted server) resumes where
-the bytes on disk end. ``finish`` checks every file's size and SHA-256, makes the
+the bytes on disk end. ``finish`` checks every file's size and SHA-256 (and that each
+shared picture, ``shared-<id>.png`` or ``.jpg``, is one the event log names), makes the
 thumbnail, then renames the whole folder into ``cases/``: a case folder is complete or
 absent, never half there. The index is written after the rename, and :meth:`CaseStore.
 unindexed` lets the server catch up after a kill between the two. Stored cases are never
@@ -33,10 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from surgery_teach.casebook.case import tolerant_events
 from surgery_teach.casebook.chapters import chapters_to_json, parse_chapters
+from surgery_teach.casebook.shared_pictures import logged_pictures
+from surgery_teach.casefile.events import EVENTS_FILE
+from surgery_teach.casefile.layout import is_shared_picture_file
 from surgery_teach.casefile.manifest import MANIFEST_FILE, parse_manifest
 from surgery_teach.caselibrary.wire import (
     CHAPTERS_FILE,
+    THUMBNAIL_FILE,
     FileEntry,
     FileProgress,
     PublishRequest,
@@ -175,10 +181,15 @@ class CaseStore:
     def _republish(self, case: str, request: PublishRequest,
                    collections: tuple[str, ...]) -> UploadStatus:
         known = self.publication(case)
-        media_now = {f for f in request.files if f.name not in ("chapters.json", "thumbnail.jpg")}
-        media_then = {f for f in known.files if f.name not in ("chapters.json", "thumbnail.jpg")}
-        if media_now != media_then:
-            changed = sorted({f.name for f in media_now ^ media_then})
+        media_now = {f for f in request.files if _recorded(f.name)}
+        media_then = {f for f in known.files if _recorded(f.name)}
+        # A shared picture both hold must be the same; one that only one of them holds (a
+        # case stored before the library kept pictures) changes nothing.
+        pictures_then = {f.name: f for f in known.files if is_shared_picture_file(f.name)}
+        changed = sorted({f.name for f in media_now ^ media_then} | {
+            f.name for f in request.files
+            if f.name in pictures_then and pictures_then[f.name] != f})
+        if changed:
             raise LibraryError(
                 f"this case is already in the library with other contents for "
                 f"{', '.join(changed)}; a published recording is never replaced",
@@ -338,6 +349,14 @@ class CaseStore:
                     f"{entry.name} arrived corrupt: its SHA-256 is {digest[:16]}..., the "
                     f"publisher declared {entry.sha256[:16]}...; it was dropped, publish "
                     "again to send it anew", status=422, code="corrupt-file")
+        named = logged_pictures(tolerant_events(folder / EVENTS_FILE)[0])
+        unnamed = [f.name for f in publication.files
+                   if is_shared_picture_file(f.name) and f.name not in named]
+        if unnamed:
+            raise LibraryError(
+                f"{', '.join(unnamed)}: the case's {EVENTS_FILE} names no such shared "
+                "picture, and a case holds only the pictures shared during it; it was not "
+                "published", status=422, code="bad-file")
         return folder
 
     def store(self, case: str, publication: Publication) -> Path:
@@ -462,6 +481,12 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _recorded(name: str) -> bool:
+    """Whether the file ``name`` is the recording itself (media, events), which a
+    publish never replaces (chapters and thumbnail are beside it; pictures apart)."""
+    return name not in (CHAPTERS_FILE, THUMBNAIL_FILE) and not is_shared_picture_file(name)
 
 
 def names_served(publication: Publication, folder: Path) -> Iterable[str]:

@@ -10,8 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from surgery_teach.casefile.events import EVENTS_FILE, Event, EventKind, read_events
+from surgery_teach.casefile.events import (
+    EVENTS_FILE,
+    Event,
+    EventKind,
+    parse_event,
+    read_events,
+)
 from surgery_teach.casefile.manifest import Manifest, RecordingState, read_manifest
+from surgery_teach.casefile.sealed_folder import read_case_file
+from surgery_teach.errors import CaseKeyError, RecordingError
 
 
 @dataclass(frozen=True)
@@ -59,3 +67,30 @@ def open_recording(folder: Path) -> RecordedCase:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def tolerant_events(path: Path) -> tuple[list[Event], bool, int]:
+    """The events of the log at ``path`` as far as they can be read: (events, last line
+    cut off, damaged lines skipped); never raises (no log, or a locked one: none)."""
+    if not path.exists():
+        return [], False, 0
+    try:
+        contents = read_events(path)
+        return contents.events, contents.truncated, 0
+    except RecordingError:
+        pass
+    try:
+        raw = read_case_file(path)
+    except (OSError, CaseKeyError):
+        return [], False, 0
+    lines = raw.split(b"\n")
+    truncated = lines.pop() != b""
+    events, skipped = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            events.append(parse_event(line.decode("utf-8")))
+        except (RecordingError, UnicodeDecodeError):
+            skipped += 1
+    return events, truncated, skipped

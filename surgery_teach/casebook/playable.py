@@ -20,7 +20,7 @@ from typing import Final
 
 import av
 
-from surgery_teach.casebook.case import RecordedCase, open_recording
+from surgery_teach.casebook.case import RecordedCase, open_recording, tolerant_events
 from surgery_teach.casebook.media import media_exists, open_media
 from surgery_teach.casebook.playback import media_end
 from surgery_teach.casebook.problems import (
@@ -48,8 +48,6 @@ from surgery_teach.casefile.events import (
     EVENTS_FILE,
     Event,
     EventKind,
-    parse_event,
-    read_events,
 )
 from surgery_teach.casefile.manifest import (
     MANIFEST_FILE,
@@ -59,7 +57,7 @@ from surgery_teach.casefile.manifest import (
     SourceEntry,
     read_manifest,
 )
-from surgery_teach.casefile.sealed_folder import is_sealed_file, read_case_file
+from surgery_teach.casefile.sealed_folder import is_sealed_file
 from surgery_teach.casefile.sealing import SealedReader
 from surgery_teach.errors import CaseKeyError, RecordingError
 
@@ -226,7 +224,7 @@ def _integrity(case: RecordedCase) -> list[str]:
 
 def _salvage(folder: Path, error: RecordingError, problems: list[str]) -> RecordedCase:
     """A case rebuilt from what is in ``folder`` when :func:`open_recording` failed."""
-    events, truncated, skipped = _tolerant_events(folder / EVENTS_FILE)
+    events, truncated, skipped = tolerant_events(folder / EVENTS_FILE)
     if skipped:
         problems.append(Problem(EVENTS_DAMAGED, count=skipped))
     try:
@@ -261,32 +259,6 @@ def _read_manifest_only(folder: Path) -> Manifest | None:
     if not (folder / MANIFEST_FILE).exists():
         return None
     return read_manifest(folder)
-
-
-def _tolerant_events(path: Path) -> tuple[list[Event], bool, int]:
-    """(events, last line cut off, damaged lines skipped); never raises."""
-    if not path.exists():
-        return [], False, 0
-    try:
-        contents = read_events(path)
-        return contents.events, contents.truncated, 0
-    except RecordingError:
-        pass
-    try:
-        raw = read_case_file(path)
-    except (OSError, CaseKeyError):
-        return [], False, 0
-    lines = raw.split(b"\n")
-    truncated = lines.pop() != b""
-    events, skipped = [], 0
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            events.append(parse_event(line.decode("utf-8")))
-        except (RecordingError, UnicodeDecodeError):
-            skipped += 1
-    return events, truncated, skipped
 
 
 def _manifest_from_media(folder: Path, events: list[Event]) -> Manifest | None:

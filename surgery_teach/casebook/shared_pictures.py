@@ -34,6 +34,7 @@ from surgery_teach.casebook.problems import (
     Problem,
 )
 from surgery_teach.casefile.events import Event, EventKind
+from surgery_teach.casefile.layout import is_shared_picture_file
 from surgery_teach.casefile.sealed_folder import read_case_file
 from surgery_teach.errors import CaseKeyError, RecordingError
 
@@ -42,7 +43,6 @@ logger = logging.getLogger("surgery_teach.recording")
 MAX_SIDE: Final = 8192  # as a share may have (docs/protocol.md section 8.s)
 _ID: Final = re.compile(r"[0-9a-f]{32}")
 _SHA: Final = re.compile(r"[0-9a-f]{64}")
-_FILE: Final = re.compile(r"shared-[0-9a-f]{32}\.(png|jpg)")
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,13 @@ def shown_at(stretches: Sequence[SharedStretch], t: float) -> SharedStretch | No
     return current
 
 
+def logged_pictures(events: Iterable[Event]) -> dict[str, str]:
+    """The pictures ``events`` (an event log) say were shared: each file's name and the
+    SHA-256 its picture had when recorded, in the order they were first shown. What a
+    copy of the case (the hospital library's) must hold for its stretches to show."""
+    return {s.file: s.sha256 for s in shared_stretches(events, 0.0)}
+
+
 def read_shared_picture(folder: Path, stretch: SharedStretch) -> np.ndarray:
     """The picture of ``stretch`` (BGR, uint8), exactly as it was shared.
 
@@ -146,7 +153,7 @@ def _stretch(data: Mapping[str, Any], t: float) -> SharedStretch | None:
     share_id, file, sha = data.get("share"), data.get("file"), data.get("sha256")
     description = data.get("description")
     if not (isinstance(share_id, str) and _ID.fullmatch(share_id)
-            and isinstance(file, str) and _FILE.fullmatch(file)
+            and isinstance(file, str) and is_shared_picture_file(file)
             and file.startswith(f"shared-{share_id}.")
             and isinstance(sha, str) and _SHA.fullmatch(sha)
             and isinstance(description, dict)):

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Collection
 from pathlib import Path
+from typing import Final
 
 from surgery_teach.casefile.keys import CaseKey
 from surgery_teach.casefile.sealed_folder import seal_folder
@@ -21,6 +22,8 @@ from surgery_teach.errors import RecordingError
 _MAX_SLUG = 48
 # Characters no file system likes, plus whitespace and punctuation runs.
 _NOT_WORD = re.compile(r"[\W_]+")
+SHARED_PICTURE_FILE: Final = re.compile(r"shared-[0-9a-f]{32}\.(png|jpg)")
+"""The name of a picture shared in the session, kept as it was sent (``shared-<id>.png``)."""
 
 
 def slug(text: str, fallback: str = "case") -> str:
@@ -76,3 +79,8 @@ def media_file_name(label: str, suffix: str, taken: Collection[str]) -> str:
         name = f"{stem}-{n}.{suffix}"
         n += 1
     return name
+
+
+def is_shared_picture_file(name: str) -> bool:
+    """Whether ``name`` is a shared picture's file name (:data:`SHARED_PICTURE_FILE`)."""
+    return SHARED_PICTURE_FILE.fullmatch(name) is not None

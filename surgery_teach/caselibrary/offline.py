@@ -1,6 +1,7 @@
 """Keeping a case from the hospital library on this computer, to watch without the link.
 
-:func:`keep_case` downloads every file of a library case into its cache folder
+:func:`keep_case` downloads every file of a library case (its media, event log, the
+pictures shared during it, chapters and thumbnail) into its cache folder
 (``<cache>/<case id>/``), checks each against the SHA-256 the library lists, and marks the
 folder kept (``kept.json``: the case's summary as the library listed it). The copy is
 encrypted at rest with ``key`` (this computer's recording key: the keyring's, or the

@@ -5,7 +5,9 @@ asks the library what it already holds of this case, and sends the rest in chunk
 with its own SHA-256 so a chunk damaged on the way is refused at once. When the link
 drops (or the server restarts) it asks again and carries on from the byte the server
 last kept, for up to ``give_up_after`` seconds of trying. A case already in the library
-is not sent again. Blocking: call from a worker thread; ``progress`` is called on it.
+is not sent again. The pictures shared during the case go with it (each
+``shared-<id>.png`` or ``.jpg`` its event log names), so that students see them in their
+stretches. Blocking: call from a worker thread; ``progress`` is called on it.
 
 An encrypted case folder (:mod:`surgery_teach.casefile.sealed_folder`) is decrypted as it
 is read and sent as plaintext over TLS: the library streams its cases to students, so it
@@ -25,7 +27,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
+from surgery_teach.casebook.case import tolerant_events
 from surgery_teach.casebook.chapters import chapters_to_json, read_chapter_edits
+from surgery_teach.casebook.shared_pictures import logged_pictures
 from surgery_teach.casefile.events import EVENTS_FILE
 from surgery_teach.casefile.keys import unlocked
 from surgery_teach.casefile.manifest import MANIFEST_FILE, RecordingState, parse_manifest
@@ -34,6 +38,7 @@ from surgery_teach.casefile.sealing import SealedReader
 from surgery_teach.caselibrary.connection import LibraryConnection
 from surgery_teach.caselibrary.wire import (
     CHAPTERS_FILE,
+    MAX_SHARED_PICTURES,
     THUMBNAIL_FILE,
     CaseSummary,
     FileEntry,
@@ -109,9 +114,11 @@ def unlock_case(folder: Path, passphrase: str | None = None) -> bool:
 
 
 def case_files(folder: Path) -> tuple[str, list[Path]]:
-    """The manifest's text and the other files a publish sends; :class:`LibraryError`
-    with the fix if ``folder`` is not a case that can be published
-    (:class:`~surgery_teach.errors.CaseKeyError` if it is encrypted and locked)."""
+    """The manifest's text and the other files a publish sends (the event log, media,
+    each picture shared during the case that its event log names and the folder holds,
+    chapter edits, thumbnail); :class:`LibraryError` with the fix if ``folder`` is not a
+    case that can be published (:class:`~surgery_teach.errors.CaseKeyError` if it is
+    encrypted and locked)."""
     try:
         text = read_case_file(folder / MANIFEST_FILE).decode("utf-8")
         manifest = parse_manifest(text)
@@ -125,11 +132,17 @@ def case_files(folder: Path) -> tuple[str, list[Path]]:
     media = [s.file for s in manifest.sources]
     if manifest.audio is not None:
         media.append(manifest.audio.file)
-    paths = [folder / name for name in (EVENTS_FILE, *media, CHAPTERS_FILE, THUMBNAIL_FILE)]
+    pictures = list(logged_pictures(tolerant_events(folder / EVENTS_FILE)[0]))
+    paths = [folder / name for name in (EVENTS_FILE, *media, *pictures, CHAPTERS_FILE,
+                                        THUMBNAIL_FILE)]
     paths = [p for p in paths if p.is_file()]
     if not any(p.name in media for p in paths):
         raise LibraryError(f"{folder}: none of the media files its manifest names is there; "
                            "nothing would play", code="no-media")
+    if len(pictures) > MAX_SHARED_PICTURES:
+        raise LibraryError(f"{folder}: {len(pictures)} pictures were shared during this "
+                           f"case; the library takes at most {MAX_SHARED_PICTURES}",
+                           code="too-many-pictures")
     if manifest.state is RecordingState.RECORDING:
         newest = max(p.stat().st_mtime for p in [folder / MANIFEST_FILE, *paths])
         if time.time() - newest < STILL_RECORDING_WITHIN:

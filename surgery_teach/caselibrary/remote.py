@@ -2,11 +2,12 @@
 
 :class:`RemoteLibrary` lists the cases a token may watch as the same
 :class:`~surgery_teach.casebook.library.LibraryEntry` the local library uses, each with a
-small local folder in a cache (its manifest, event log, chapters and thumbnail, fetched
-when it is opened). :meth:`RemoteLibrary.prepare` fetches those and makes the casebook read
-the media through range requests (:func:`~surgery_teach.casebook.media.stream_folder`), so
-the player opens a remote case like a local one, with marks, chapters, chat and speed,
-streaming as it plays. :meth:`RemoteLibrary.keep` keeps a whole case on this computer
+small local folder in a cache (its manifest, event log, chapters, thumbnail and the
+pictures shared during it, fetched when it is opened). :meth:`RemoteLibrary.prepare`
+fetches those and makes the casebook read the media through range requests
+(:func:`~surgery_teach.casebook.media.stream_folder`), so the player opens a remote case
+like a local one, with marks, chapters, shared pictures, chat and speed, streaming as it
+plays. :meth:`RemoteLibrary.keep` keeps a whole case on this computer
 (:mod:`.offline`): it then plays from its own files, and :meth:`RemoteLibrary.kept` lists
 it when the library cannot be reached. :meth:`RemoteLibrary.fetch_clip` fetches a clip a
 mentor added to a case into the cache, checked, to play (:mod:`.clips`). Blocking: call
@@ -29,6 +30,7 @@ from surgery_teach.casebook.library import LibraryEntry
 from surgery_teach.casebook.media import stop_streaming, stream_folder
 from surgery_teach.casefile.events import EVENTS_FILE
 from surgery_teach.casefile.keys import CaseKey
+from surgery_teach.casefile.layout import is_shared_picture_file
 from surgery_teach.casefile.manifest import MANIFEST_FILE
 from surgery_teach.casefile.sealed_folder import write_case_file
 from surgery_teach.caselibrary.clips import ClipProgress, clip_path, fetch_clip
@@ -36,6 +38,7 @@ from surgery_teach.caselibrary.connection import LibraryConnection, client_tls
 from surgery_teach.caselibrary.media import RemoteMediaFile
 from surgery_teach.caselibrary.offline import KeepProgress, is_kept, keep_case, kept_cases
 from surgery_teach.caselibrary.passes import LibraryRole, read_library_claims_unverified
+from surgery_teach.caselibrary.pictures import fetch_shared_pictures
 from surgery_teach.caselibrary.publish import Progress, PublishResult, publish_case
 from surgery_teach.caselibrary.wire import (
     CHAPTERS_FILE,
@@ -112,7 +115,8 @@ class RemoteLibrary:
 
     def prepare(self, case: CaseSummary) -> Path:
         """The case's local folder, ready for the player: small files fetched (again, so
-        chapter edits on the server show), media streamed from the library, or played
+        chapter edits on the server show), the pictures shared during it fetched whole
+        and checked (once: :mod:`.pictures`), media streamed from the library, or played
         from the kept copy (then the library need not be reachable)."""
         stored = {f.name for f in case.files}
         folder = self.folder(case.id)
@@ -127,7 +131,9 @@ class RemoteLibrary:
         if kept:
             stop_streaming(folder)
             return folder
-        media = stored - {*_SMALL_FILES, THUMBNAIL_FILE}
+        fetch_shared_pictures(self._connection(), case, folder)
+        media = {name for name in stored - {*_SMALL_FILES, THUMBNAIL_FILE}
+                 if not is_shared_picture_file(name)}
         tls, url, token = self._tls, self.url, self._token
 
         def opener(name: str) -> IO[bytes]:

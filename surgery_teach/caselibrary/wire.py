@@ -23,6 +23,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Final, TypeVar
 
 from surgery_teach.casefile.events import EVENTS_FILE
+from surgery_teach.casefile.layout import is_shared_picture_file
 from surgery_teach.casefile.manifest import MANIFEST_FILE, Participant
 from surgery_teach.errors import LibraryError
 from surgery_teach.wire.role import Role
@@ -31,7 +32,9 @@ WIRE_VERSION: Final = 1
 API_PREFIX: Final = "/api/v1"
 CHAPTERS_FILE: Final = "chapters.json"  # chapter edits (surgery_teach.casebook.chapters)
 THUMBNAIL_FILE: Final = "thumbnail.jpg"
-MAX_FILES: Final = 64
+MAX_FILES: Final = 64  # besides the shared pictures
+MAX_SHARED_PICTURES: Final = 1000
+"""Pictures shared during one case that a publish may carry (each at most 16 MiB)."""
 MAX_FILE_BYTES: Final = 1 << 42  # 4 TiB: far above a day of 1080p
 MAX_COLLECTIONS: Final = 32
 EVERYONE: Final = "everyone"
@@ -84,18 +87,20 @@ def check_collection(value: object, *, in_token: bool = False) -> str:
 
 def check_file_name(value: object, manifest_files: Sequence[str] = ()) -> str:
     """A plain file name a published case may hold: its media (``manifest_files``), the
-    event log, chapter edits or thumbnail. Never a path, never the manifest itself."""
+    event log, chapter edits, thumbnail or a picture shared during it
+    (``shared-<32 hex>.png`` or ``.jpg``). Never a path, never the manifest itself."""
     name = _typed(value, str, "files[].name")
     plain = (
         PurePosixPath(name).name == name and PureWindowsPath(name).name == name
         and name not in (".", "..") and not name.startswith(".")
     )
     allowed = {EVENTS_FILE, CHAPTERS_FILE, THUMBNAIL_FILE, *manifest_files}
-    if not plain or name not in allowed:
+    if not plain or not (name in allowed or is_shared_picture_file(name)):
         raise LibraryError(
             f"file {show(name)} is not part of a case; a case holds {MANIFEST_FILE} (sent "
-            f"inline), {EVENTS_FILE}, {CHAPTERS_FILE}, {THUMBNAIL_FILE} and the media files "
-            "its manifest names", status=400, code="bad-file",
+            f"inline), {EVENTS_FILE}, {CHAPTERS_FILE}, {THUMBNAIL_FILE}, the media files "
+            "its manifest names and the pictures shared during it (shared-<id>.png or "
+            ".jpg)", status=400, code="bad-file",
         )
     return name
 
@@ -246,8 +251,11 @@ def parse_publish_request(text: bytes | str) -> PublishRequest:
     obj = _body(text, ("version", "manifest", "files", "collections", "procedure"), "publish")
     files = tuple(_parse_file(item, f"files[{i}]")
                   for i, item in enumerate(_typed(obj.get("files"), list, "files")))
-    if len(files) > MAX_FILES:
-        raise _bad("files", f"must list at most {MAX_FILES}")
+    pictures = sum(is_shared_picture_file(f.name) for f in files)
+    if len(files) - pictures > MAX_FILES:
+        raise _bad("files", f"must list at most {MAX_FILES} besides the shared pictures")
+    if pictures > MAX_SHARED_PICTURES:
+        raise _bad("files", f"must list at most {MAX_SHARED_PICTURES} shared pictures")
     if len({f.name for f in files}) != len(files):
         raise _bad("files", "names a file twice")
     collections = tuple(check_collection(c) for c in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -100,3 +101,26 @@ def test_names_and_collections() -> None:
     assert parse_error(b'{"version": 1, "error": {"code": "disk-full", "message": "m"}}') == (
         "disk-full", "m")
     assert parse_error(b"<html>") is None
+
+
+def test_a_case_may_hold_the_pictures_shared_during_it_and_no_other_file() -> None:
+    picture = "shared-" + "0123456789abcdef" * 2
+    for name in (f"{picture}.png", f"{picture}.jpg"):
+        assert check_file_name(name, ["endoscope.mkv"]) == name
+    for bad in (f"{picture}.gif", f"{picture}.PNG", f"{picture[:-1]}.png",
+                f"{picture.upper()}.png", f"x{picture}.png", f"../{picture}.png", "scan.png"):
+        with pytest.raises(LibraryError, match="pictures shared during it") as refused:
+            check_file_name(bad, ["endoscope.mkv"])
+        assert refused.value.code == "bad-file", bad
+
+    def request(media: int, pictures: int) -> str:
+        files = [{"name": f"v{i}.mkv", "size": 1, "sha256": SHA} for i in range(media)] + [
+            {"name": f"shared-{i:032x}.png", "size": 1, "sha256": SHA}
+            for i in range(pictures)]
+        return json.dumps({"version": 1, "manifest": "{}", "files": files})
+
+    assert len(parse_publish_request(request(64, 1000)).files) == 1064
+    with pytest.raises(LibraryError, match="at most 64 besides the shared pictures"):
+        parse_publish_request(request(65, 0))
+    with pytest.raises(LibraryError, match="at most 1000 shared pictures"):
+        parse_publish_request(request(1, 1001))

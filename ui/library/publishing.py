@@ -31,7 +31,7 @@ from surgery_teach.casefile.manifest import read_manifest
 from surgery_teach.casefile.sealed_folder import folder_seal
 from surgery_teach.caselibrary.publish import Phase, PublishProgress, PublishResult
 from surgery_teach.caselibrary.remote import RemoteLibrary
-from surgery_teach.caselibrary.wire import CaseSummary
+from surgery_teach.caselibrary.wire import MAX_SHARED_PICTURES, CaseSummary
 from surgery_teach.errors import (
     CaseLockedError,
     LibraryError,
@@ -167,6 +167,10 @@ class CasePublishing(QObject):
                       "computer's disk, and the library must not keep a damaged copy. "
                       "Restore the case folder from a backup, then publish it again.",
                       title=title)
+        if code == "too-many-pictures":
+            return tr("{title} was not published: more pictures were shared during it than "
+                      "the hospital library takes ({limit} per case).", title=title,
+                      limit=MAX_SHARED_PICTURES)
         if code in ("unreachable", "untrusted"):
             return tr("Cannot reach the hospital library to publish {title} ({reason}); "
                       "publish again later, it resumes.", title=title, reason=str(exc))
