@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from surgery_teach.casefile.keys import KeyRing
 
 # Qt tests run offscreen unless a test starts its own Xvfb display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,3 +35,17 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=5000, deadline=None, database=None)
 settings.load_profile(os.environ.get("SURGERY_TEACH_HYPOTHESIS", "quick"))
+
+
+@pytest.fixture
+def ring() -> Iterator[KeyRing]:
+    """A fresh key ring with no OS keyring behind it, for this test only (tests that must
+    not find the hospital passphrase in the environment define their own)."""
+    from surgery_teach.casefile.keys import KeyRing, use_key_ring  # (after the settings above)
+
+    ring = KeyRing(use_os_keyring=False)
+    previous = use_key_ring(ring)
+    try:
+        yield ring
+    finally:
+        use_key_ring(previous)

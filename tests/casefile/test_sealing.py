@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from surgery_teach.casefile.keys import (
     KeyRing,
     passphrase_key,
     random_key,
-    use_key_ring,
 )
 from surgery_teach.casefile.sealed_folder import (
     create_case_file,
@@ -40,16 +38,6 @@ CHUNK_SHIFT = 12  # 4 KiB chunks, so a few kB cross several chunks
 CHUNK = 1 << CHUNK_SHIFT
 CHEAP = 10  # scrypt 2**10 in tests: the format does not depend on the cost
 
-
-@pytest.fixture
-def ring() -> Iterator[KeyRing]:
-    """A fresh key ring with no OS keyring behind it."""
-    ring = KeyRing(use_os_keyring=False)
-    previous = use_key_ring(ring)
-    try:
-        yield ring
-    finally:
-        use_key_ring(previous)
 
 
 def sealed_writer(path: Path, key: CaseKey) -> SealedFile:

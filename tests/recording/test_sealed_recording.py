@@ -12,7 +12,6 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import pytest
 from surgery_teach.capture import luma_of, read_stamp
 from surgery_teach.casebook import SourcePlayer, open_case, open_recording, scan_library
 from surgery_teach.casebook.problems import CHUNKS_TAMPERED, LOCKED
-from surgery_teach.casefile.keys import PASSPHRASE_ENV, KeyRing, random_key, use_key_ring
+from surgery_teach.casefile.keys import PASSPHRASE_ENV, KeyRing, random_key
 from surgery_teach.casefile.layout import new_case_folder
 from surgery_teach.casefile.sealing import HEADER_SIZE, OVERHEAD, SealedReader
 from surgery_teach.errors import CaseLockedError, WrongPassphraseError
@@ -32,15 +31,6 @@ PASSPHRASE = "theatre three, blue door"
 PLAINTEXT_MARKS = (b"ftyp", b"moof", b"\x1a\x45\xdf\xa3", b"matroska", b"Lavf", b"OpusHead",
                    b"Laparoscopic", b"Ana Lima", b"clip here", b'"kind"')
 
-
-@pytest.fixture
-def ring() -> Iterator[KeyRing]:
-    ring = KeyRing(use_os_keyring=False)
-    previous = use_key_ring(ring)
-    try:
-        yield ring
-    finally:
-        use_key_ring(previous)
 
 
 def stamps(case_folder: Path, label: str) -> list[float]:

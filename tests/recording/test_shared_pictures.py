@@ -5,7 +5,6 @@ log, its marks tied to it, and the timeline showing it with its marks in the str
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from surgery_teach.casebook.problems import CHUNKS_TAMPERED
 from surgery_teach.casebook.shared_pictures import marked_picture, read_shared_picture
 from surgery_teach.casebook.timeline import build_timeline
 from surgery_teach.casefile import EventKind, Manifest
-from surgery_teach.casefile.keys import KeyRing, random_key, use_key_ring
+from surgery_teach.casefile.keys import KeyRing, random_key
 from surgery_teach.casefile.layout import new_case_folder
 from surgery_teach.casefile.sealed_folder import read_case_file
 from surgery_teach.casefile.sealing import HEADER_SIZE, OVERHEAD, SealedReader
@@ -40,15 +39,6 @@ from tests.sharing.files import PATIENT, PRIVATE_VALUE
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def ring() -> Iterator[KeyRing]:
-    ring = KeyRing(use_os_keyring=False)
-    previous = use_key_ring(ring)
-    try:
-        yield ring
-    finally:
-        use_key_ring(previous)
 
 
 def patient_words() -> list[bytes]:

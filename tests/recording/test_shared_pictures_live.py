@@ -7,7 +7,6 @@ replay it with its box on the same picture pixels."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from surgery_teach.casebook import open_case, open_recording
 from surgery_teach.casebook.shared_pictures import marked_picture, read_shared_picture
 from surgery_teach.casebook.timeline import build_timeline
 from surgery_teach.casefile import EventKind
-from surgery_teach.casefile.keys import KeyRing, random_key, use_key_ring
+from surgery_teach.casefile.keys import KeyRing, random_key
 from surgery_teach.casefile.sealed_folder import is_sealed_file, read_case_file
 from surgery_teach.media.encoder import EncoderSettings, SharedEncoder
 from surgery_teach.protocol.messages import Role
@@ -34,15 +33,6 @@ from tests.timing import seconds
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def ring() -> Iterator[KeyRing]:
-    ring = KeyRing(use_os_keyring=False)
-    previous = use_key_ring(ring)
-    try:
-        yield ring
-    finally:
-        use_key_ring(previous)
 
 
 def _config(url: str, name: str, role: Role) -> SessionConfig:

@@ -17,7 +17,7 @@ from PyQt6.QtTest import QTest
 from library_server.config import LibraryConfig
 from surgery_teach.casebook.media import stop_streaming
 from surgery_teach.casebook.problems import SHARED_PICTURE_CHANGED, Problem
-from surgery_teach.casefile.keys import KeyRing, use_key_ring
+from surgery_teach.casefile.keys import KeyRing
 from surgery_teach.caselibrary.passes import LibraryRole
 from surgery_teach.caselibrary.publish import publish_case
 from surgery_teach.caselibrary.remote import RemoteLibrary
@@ -38,15 +38,6 @@ Run = Callable[[Any], Any]
 MENTOR = token(LibraryRole.MENTOR, ["hospital:zepu"])
 STUDENT = token(LibraryRole.STUDENT, ["hospital:zepu"], name="Aynur")
 
-
-@pytest.fixture
-def ring() -> Iterator[KeyRing]:
-    ring = KeyRing(use_os_keyring=False)
-    previous = use_key_ring(ring)
-    try:
-        yield ring
-    finally:
-        use_key_ring(previous)
 
 
 @pytest.fixture

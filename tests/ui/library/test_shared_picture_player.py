@@ -7,7 +7,7 @@ plays in its place."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import pytest
 from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QWidget
 
-from surgery_teach.casefile.keys import KeyRing, random_key, use_key_ring
+from surgery_teach.casefile.keys import KeyRing, random_key
 from surgery_teach.casefile.layout import new_case_folder
 from tests.recording.shared_case import DICOM_BOX, PNG_BOX, SharedCase, record_shared_case
 from tests.timing import seconds
@@ -27,15 +27,6 @@ from ui.library.player import PlayerWindow, open_player
 
 Run = Callable[[Any], Any]
 
-
-@pytest.fixture
-def ring() -> Iterator[KeyRing]:
-    ring = KeyRing(use_os_keyring=False)
-    previous = use_key_ring(ring)
-    try:
-        yield ring
-    finally:
-        use_key_ring(previous)
 
 
 def recorded(tmp_path: Path, *, encrypted: bool, ring: KeyRing) -> SharedCase:
