@@ -25,14 +25,18 @@ class VideoReceiver:
     names it (:mod:`.frame_sei`), else its pixel stamp's when readable, else the time it
     was decoded. ``encoded``, when the receive path is tuned, hands out
     the same pictures still encoded, as they arrived (for recording without re-encoding).
+    ``route`` is the way it came (a session's ``peer`` or ``class``): while a room moves
+    onto the media server or back, one source comes both ways for a moment.
     """
 
     def __init__(self, track: MediaStreamTrack, *, label: str, participant: str = "",
-                 stamped: bool = False, encoded: ReceivedFrameTap | None = None) -> None:
+                 stamped: bool = False, encoded: ReceivedFrameTap | None = None,
+                 route: str = "") -> None:
         self.track = track
         self.encoded = encoded
         self.label = label
         self.participant = participant
+        self.route = route
         self.stamped = stamped
         self.slot = FrameSlot()
         self.stats = ReceiveStats(label=label, participant=participant)

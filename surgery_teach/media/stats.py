@@ -21,6 +21,7 @@ _LINEAR_BUCKETS = int(LINEAR_LIMIT_MS * _STEP)
 _GROWTH = 1.001
 _LOWEST_MS = -1000.0  # clocks a little apart; anything below counts as this
 RECENT_SAMPLES = 512  # raw (time, latency) pairs kept for recent()
+YOUNGEST_SPAN = 0.5  # s: recent() measures pictures that just began over at least this
 FREEZE_SECONDS = 0.2  # a pause between pictures this long is a freeze someone sees
 
 
@@ -189,10 +190,15 @@ class ReceiveStats:
 
     def recent(self, now: float, window: float = 2.0) -> tuple[float, float | None]:
         """Frame rate and median latency (ms, ``None`` if unmeasured) over the last
-        ``window`` seconds."""
+        ``window`` seconds. Pictures that began less than ``window`` ago (a path just
+        opened, as when a room moves onto the media server) are measured from the first
+        (over at least :data:`YOUNGEST_SPAN`), not as if none came before it."""
         count = sum(1 for t in self.frame_times if now - t <= window)
         delays = sorted(ms for at, ms in self.recent_latencies if now - at <= window)
         delay = percentile(delays, 0.5) if delays else None
+        if self.first_at is not None and now - self.first_at < window and count:
+            # the intervals since the first picture, not the pictures
+            return (count - 1) / max(now - self.first_at, min(YOUNGEST_SPAN, window)), delay
         return count / window, delay
 
     @property

@@ -36,7 +36,7 @@ from surgery_teach.protocol.ice import IceServer
 from surgery_teach.protocol.messages import MediaRoute, ParticipantInfo, Role
 from surgery_teach.rtc.class_media import ClassGrant, ClassMedia, ClassOptions
 from surgery_teach.rtc.freeze import FreezeFrames
-from surgery_teach.rtc.peer import offerer
+from surgery_teach.rtc.peer import ALIVE, offerer
 from surgery_teach.rtc.session_config import Peer, SessionConfig
 
 if TYPE_CHECKING:
@@ -191,9 +191,16 @@ class ClassRoute:
         if self.link != "live":
             return
         for other in list(self.participants.values()):
-            if other.id not in self.peers and offerer(self._me, other) == self._me.id:
+            if not self._peer_alive(other.id) and offerer(self._me, other) == self._me.id:
                 with contextlib.suppress(SignalingError):
                     await self._offer_to(other)
+
+    def _peer_alive(self, participant_id: str) -> bool:
+        """Whether our peer-to-peer connection with ``participant_id`` still carries media.
+        One the other side closed already (the room came back before this side's
+        :meth:`_retire_peers` did) is made again."""
+        peer = self.peers.get(participant_id)
+        return peer is not None and peer.pc.connectionState in ALIVE
 
     async def _retire_class(self, media: ClassMedia) -> None:
         """Leave Janus once the media flows peer to peer, at most

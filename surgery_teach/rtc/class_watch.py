@@ -31,6 +31,7 @@ from surgery_teach.media.layer_choice import ChoiceSettings, LayerChoice
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.media.receive_link import ReceiveReports
 from surgery_teach.protocol.ice import IceServer
+from surgery_teach.protocol.messages.classes import CLASS
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.class_streams import Feed, PublishedSource
 from surgery_teach.rtc.peer import new_peer_connection
@@ -186,7 +187,7 @@ class FeedSubscription:
         watched.watch = watch_receiver(transceiver.receiver)
         receiver = VideoReceiver(track, label=watched.source.label,
                                  participant=self.feed.display,
-                                 stamped=watched.source.stamped, encoded=tap)
+                                 stamped=watched.source.stamped, encoded=tap, route=CLASS)
         watched.receiver = receiver
         self._spawn(self._receive(receiver, on_video, on_video_ended))
 

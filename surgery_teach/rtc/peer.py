@@ -14,6 +14,9 @@ from surgery_teach.protocol.ice import IceServer
 from surgery_teach.protocol.messages import ParticipantInfo
 from surgery_teach.rtc.ice_config import plan_ice
 
+ALIVE = ("new", "connecting", "connected")
+"""Peer connection states that carry media, or are about to."""
+
 
 def offerer(a: ParticipantInfo, b: ParticipantInfo) -> str | None:
     """Which of the pair makes the offer (docs/protocol.md, section 7), or ``None``.

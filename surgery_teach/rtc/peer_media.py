@@ -27,6 +27,7 @@ from surgery_teach.media.raw_track import RawVideoTrack
 from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.ice import IceServer
 from surgery_teach.protocol.messages import Answer, Offer, ParticipantInfo, Signal, TrackInfo
+from surgery_teach.protocol.messages.classes import PEER
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.adaptation import Adaptation, ViewerFeed
 from surgery_teach.rtc.freeze import FreezeFrames
@@ -248,7 +249,7 @@ class PeerMedia:
         label = info.label if info else f"{peer.info.name} video"
         stamped = bool(info and info.source.startswith("synthetic"))
         receiver = VideoReceiver(track, label=label, participant=peer.info.id, stamped=stamped,
-                                 encoded=tap)
+                                 encoded=tap, route=PEER)
         self.receivers.append(receiver)
         self._emit("video", receiver)
         try:

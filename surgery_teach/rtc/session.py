@@ -72,7 +72,7 @@ from surgery_teach.rtc.class_route import ClassRoute
 from surgery_teach.rtc.freeze import FreezeFrames
 from surgery_teach.rtc.layer_note import LayerNote
 from surgery_teach.rtc.outbox import Outbox
-from surgery_teach.rtc.peer import describe, is_loopback_url, offerer
+from surgery_teach.rtc.peer import ALIVE, describe, is_loopback_url, offerer
 from surgery_teach.rtc.peer_media import PeerMedia
 from surgery_teach.rtc.peer_watch import PeerWatch
 from surgery_teach.rtc.session_config import Peer, SessionConfig, new_client_key
@@ -88,9 +88,6 @@ __all__ = ["LiveSession", "Peer", "SessionConfig", "new_client_key"]
 SHARE_STOP_GRACE = 0.05  # s for the "stop sharing" messages to leave before the links close
 
 logger = logging.getLogger(__name__)
-
-# Peer connections in these states carry (or are about to carry) media: a rejoin keeps them.
-_ALIVE = ("new", "connecting", "connected")
 
 Listener = Callable[..., None]
 
@@ -421,7 +418,7 @@ class LiveSession(PeerMedia, ClassRoute):
         return (peer is not None and before is not None
                 and before.publishes == other.publishes
                 and me_before.publishes == self._me.publishes
-                and peer.pc.connectionState in _ALIVE and peer.pc.signalingState == "stable")
+                and peer.pc.connectionState in ALIVE and peer.pc.signalingState == "stable")
 
     async def _on_updated(self, participant: ParticipantInfo) -> None:
         if participant.id == self.me.id:

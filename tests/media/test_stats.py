@@ -138,3 +138,19 @@ def test_a_window_of_the_histogram_gives_the_percentiles_of_that_window() -> Non
     assert abs(window.percentile(1.0) - 250.0) < 0.25
     assert histogram.percentile(0.5) == 45.0  # the whole run: all eight samples
     assert math.isnan(LatencyHistogram().percentile(0.5))
+
+
+def test_recent_rate_of_pictures_that_just_began_is_their_own() -> None:
+    """A path opened 0.8 s ago at 30 fps (the room moved onto the media server): 30 fps,
+    not the 12 of 24 pictures over the 2 s window; stopped since, its rate falls."""
+    stats = ReceiveStats(label="Laparoscope")
+    for i in range(24):
+        stats.add(now=100.0 + i / 30, width=640, height=360, stamp=None, expect_stamp=False)
+    fps, _ = stats.recent(now=100.0 + 0.8)
+    assert 28 <= fps <= 31
+    fps, _ = stats.recent(now=101.6)  # nothing for 0.8 s
+    assert fps <= 16
+    first = ReceiveStats(label="Laparoscope")
+    for i in range(4):
+        first.add(now=100.0 + i / 30, width=640, height=360, stamp=None, expect_stamp=False)
+    assert first.recent(now=100.1)[0] == 3 / 0.5  # the first pictures: over half a second

@@ -97,16 +97,29 @@ class VideoView(QWidget):
         self._image = None
         self._image_frame = None
         if slot is not None:
-            self._task = asyncio.ensure_future(self._follow(slot))
+            self._task = asyncio.ensure_future(self._follow(slot, self._frame))
             self._convert()
         self.update()
+
+    def hand_over(self, slot: FrameSlot) -> None:
+        """Show ``slot`` from now on: the same source, arriving another way (a room
+        moving onto the media server or back). Unlike :meth:`follow`, the picture on
+        screen stays until the new way's first one is drawn: no "Waiting for…" between."""
+        if self._task is not None:
+            self._task.cancel()
+        self._slot = slot
+        latest = slot.latest()
+        self._task = asyncio.ensure_future(self._follow(slot, latest))
+        if latest is not None:
+            self._frame = latest
+            self._convert()
 
     @property
     def slot(self) -> FrameSlot | None:
         return self._slot
 
-    async def _follow(self, slot: FrameSlot) -> None:
-        seq = self._frame.seq if self._frame is not None else 0
+    async def _follow(self, slot: FrameSlot, latest: CapturedFrame | None) -> None:
+        seq = latest.seq if latest is not None else 0  # the slot's own numbering
         with contextlib.suppress(asyncio.CancelledError):
             while True:
                 frame = await slot.next_after(seq)

@@ -46,6 +46,7 @@ from surgery_teach.protocol.messages import ErrorReply, ParticipantInfo, Role
 from surgery_teach.protocol.roles import removal_refusal
 from surgery_teach.rtc.link import LinkMonitor
 from surgery_teach.rtc.loop_thread import LoopThread
+from surgery_teach.rtc.received_sources import one_per_source
 from surgery_teach.rtc.session import LiveSession, SessionConfig
 from surgery_teach.rtc.session_view import SessionView
 from surgery_teach.rtc.tracking_link import AnchoredMarks, follow_anchored_marks
@@ -344,7 +345,8 @@ class SessionController(QObject):
                 continue  # (media goes on while the signaling link is down)
             with contextlib.suppress(Exception):
                 pcs = {pid: peer.pc for pid, peer in session.peers.items()}
-                reports = await self._monitor.sample(pcs, list(session.receivers),
+                # one line per source, also while it comes on two paths (a room moving)
+                reports = await self._monitor.sample(pcs, one_per_source(session.receivers),
                                                      session.rtt_ms, dict(session.layer_notes))
                 self._emit("links_updated", reports)
                 if session.adaptation is not None:

@@ -95,6 +95,20 @@ class Stage(QWidget):
         if self.main_key() != before:
             self.main_changed.emit(self.main_key() or "")
 
+    def hand_over(self, key: str, slot: FrameSlot) -> None:
+        """Show ``key``'s source from ``slot`` from now on: the same source on another
+        path (a room moving onto the media server or back). It keeps its place (the main
+        view stays the main view, with its marks), and its picture stays on screen until
+        the new path's first one is drawn."""
+        source = next((s for s in self.sources if s.key == key), None)
+        if source is None or source.slot is slot:
+            return
+        for view in [self.main, *self._thumbs]:
+            if view.slot is source.slot:
+                view.hand_over(slot)
+        source.slot = slot
+        self._rebuild()
+
     def clear(self) -> None:
         self.sources.clear()
         self._rebuild()

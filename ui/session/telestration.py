@@ -464,15 +464,24 @@ class Telestration(QObject):
         still = session.stills.get(source)
         if still is None:
             self._still_slots.pop(source, None)
+            large = self.stage.main_key() == key
             self.stage.remove(key)
+            live = next((s.key for s in self.stage.sources if s.name == source), None)
+            if large and live is not None:  # its live picture, not whichever came next
+                self.stage.show_main(live)
         else:
             slot = FrameSlot()
             slot.put(still.to_frame())
             self._still_slots[source] = slot
-            self.stage.remove(key)
-            self.stage.add(StageSource(key=key, label=tr("{source} — frozen", source=source),
-                                       slot=slot, name=source))  # the banner says who froze it
-            self.stage.show_main(key)
+            if any(s.key == key for s in self.stage.sources):
+                # the same freeze's picture again (sent on a new connection: the room came
+                # back from the media server, a rejoin): in its place, large or not
+                self.stage.hand_over(key, slot)
+            else:
+                self.stage.add(StageSource(key=key, label=tr("{source} — frozen",
+                                                             source=source),
+                                           slot=slot, name=source))  # the banner: who froze it
+                self.stage.show_main(key)
         self.toolbar.freeze.setChecked(bool(session.stills))
 
     def _clear(self, scope: ClearScope) -> None:

@@ -32,6 +32,7 @@ from ui.session.controller import SessionController
 from ui.session.leaving import LeaveQuestion, what_ends
 from ui.session.overlays import ShortcutSheet, shortcut_rows
 from ui.session.panels import LinkHealthPanel, ParticipantsPanel
+from ui.session.remote_tiles import RemoteTiles
 from ui.session.share_dialog import ShareDialog
 from ui.session.shared_pictures import ShareBar, SharedPictures
 from ui.session.stage import Stage, StageSource
@@ -147,6 +148,7 @@ class SessionWindow(QWidget):
             [self.who, self.recording.indicator], self.more_button)
 
         self.stage = Stage()
+        self.remote = RemoteTiles(self.stage)
         self.swap_button.clicked.connect(self.stage.swap_next)
         self.participants = ParticipantsPanel()
         if controller.can_remove:
@@ -394,12 +396,11 @@ class SessionWindow(QWidget):
         self._show_mic_state()
 
     def _on_video_added(self, receiver: VideoReceiver) -> None:
-        self.stage.add(StageSource(key=f"remote:{id(receiver)}", label=receiver.label,
-                                   slot=receiver.slot))
+        self.remote.add(receiver)  # one tile per source, on whichever path brings it
         self._on_participants()
 
     def _on_video_removed(self, receiver: VideoReceiver) -> None:
-        self.stage.remove(f"remote:{id(receiver)}")
+        self.remote.remove(receiver)
         self._on_participants()
 
     # -- actions --------------------------------------------------------------------------
@@ -502,6 +503,7 @@ class SessionWindow(QWidget):
         except Exception:
             logger.exception("leaving the room failed")
         finally:
+            self.remote.stop()
             for view in [self.stage.main, *self.stage.thumbnails]:
                 view.stop()
             self.closed.emit()
