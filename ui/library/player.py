@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QRectF, QSignalBlocker, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QKeySequence, QPainter, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -315,7 +315,8 @@ class PlayerWindow(QWidget):
         self.source = label
         index = self.sources.findData(label)
         if index >= 0 and index != self.sources.currentIndex():
-            self.sources.setCurrentIndex(index)
+            with QSignalBlocker(self.sources):  # no second worker from the list's signal
+                self.sources.setCurrentIndex(index)
         slot = FrameSlot()
         self.worker = VideoWorker(self.playable.case, label, self.clock, self.timeline, slot,
                                   on_error=self._worker_failed.emit)

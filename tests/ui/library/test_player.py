@@ -3,6 +3,7 @@ chapters, chat at the playhead, speed, and sound at speed through a fake sound c
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,27 @@ def test_seek_lands_on_the_exact_frame_and_steps_one_frame(run: Run,
         assert abs(player.clock.position() - (origin + frames[here + 1].media_time)) < 1e-3
     finally:
         player.close()
+
+
+def decoding_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("player ")]
+
+
+def test_switching_sources_keeps_one_decoding_thread_and_closing_ends_it(
+        run: Run, case_folder: Path) -> None:
+    before = decoding_threads()
+    player = open_window(run, case_folder, audio=False)
+    try:
+        player.show_source("Room camera")  # by hand, as the Tab key does
+        run(settled(player))
+        player.sources.setCurrentIndex(player.sources.findData("Endoscope"))  # the list
+        run(settled(player))
+        assert player.worker is not None and player.worker.label == "Endoscope"
+        running = [t for t in decoding_threads() if t not in before]
+        assert [t.name for t in running] == ["player Endoscope"]
+    finally:
+        player.close()
+    assert [t for t in decoding_threads() if t not in before] == []
 
 
 def mark_pixel(player: PlayerWindow) -> tuple[int, int]:
