@@ -33,6 +33,7 @@ from surgery_teach.protocol.messages import Role
 from surgery_teach.rtc.session import SessionConfig
 from surgery_teach.settings import Settings, server_state_dir
 from ui.common.explain import explain_join_error
+from ui.common.gui_gc import GuiGarbageCollector
 from ui.i18n import set_language, tr
 from ui.library.window import LibraryWindow, recordings_folder
 from ui.lobby import JoinRequest, Lobby, read_ice_servers
@@ -303,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     in_use = set_language(args.language or settings.language)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("surgery_teach")
+    GuiGarbageCollector(app)  # cycles holding Qt objects die on this thread only
     install_qt_translations(in_use)
     apply_theme(app)  # type: ignore[arg-type]
     desktop = DesktopApp(args, settings)

@@ -10,6 +10,7 @@ import pytest
 import qasync
 from PyQt6.QtWidgets import QApplication
 
+from ui.common.gui_gc import GuiGarbageCollector
 from ui.theme import apply_theme
 
 T = TypeVar("T")
@@ -22,6 +23,7 @@ def run(qapp: QApplication) -> Iterator[Callable[[Awaitable[T]], T]]:
     qapp.setQuitOnLastWindowClosed(False)  # as the app does: closing a window ends no loop
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
+    collector = GuiGarbageCollector()  # as the app does: Qt objects die on this thread
 
     def _run(coro: Awaitable[Any]) -> Any:
         return loop.run_until_complete(coro)
@@ -36,6 +38,7 @@ def run(qapp: QApplication) -> Iterator[Callable[[Awaitable[T]], T]]:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
+        collector.stop()
 
 
 async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
