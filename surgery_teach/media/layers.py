@@ -3,7 +3,8 @@
 A source is published at up to three layers (:mod:`.ladder`): the top one is the encoder
 the caller made (the recording keeps it), the lower ones are made from the same captured
 frames the first time a viewer needs them, each a :class:`SharedEncoder` of its own that
-encodes only while someone receives it. All layers of a source share one media clock, so
+encodes only while someone receives it, with x264 settings chosen for its size
+(:mod:`.layer_settings`). All layers of a source share one media clock, so
 a viewer can move from one to another on one RTP stream.
 
 :class:`LayeredTrack` is what one viewer's peer connection sends: packets of one layer at
@@ -24,11 +25,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from surgery_teach.media.encoder import (
     EncodedFrame,
     EncodedTrack,
-    EncoderSettings,
     SharedEncoder,
     default_bitrate,
 )
 from surgery_teach.media.ladder import Layer, ladder_for
+from surgery_teach.media.layer_settings import lower_layer_settings
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,9 @@ class LayeredSource:
         if found is None:
             layer_index, divisor = level
             layer = self.ladder[layer_index]
-            found = SharedEncoder(self.top.source, EncoderSettings(
-                width=layer.width, height=layer.height,
-                bitrate=max(30_000, layer.bitrate // divisor),
-                preset=self.top.settings.preset,
-                keyframe_interval=self.top.settings.keyframe_interval,
-                min_keyframe_gap=self.top.settings.min_keyframe_gap,
-                frame_divisor=divisor,
-            ), clock=self.top.clock)
+            found = SharedEncoder(
+                self.top.source, lower_layer_settings(layer, divisor, self.top.settings),
+                clock=self.top.clock)
             found.start()
             self._encoders[level] = found
             logger.info("layer %s of %s started (every %d. frame)", layer.name, self.label,

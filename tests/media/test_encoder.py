@@ -117,6 +117,8 @@ def test_settings_reject_odd_sizes_and_absurd_bitrates() -> None:
         EncoderSettings(width=1280)
     with pytest.raises(ConfigError, match="Mbit"):
         EncoderSettings(bitrate=10)
+    with pytest.raises(ConfigError, match="threads"):
+        EncoderSettings(threads=-1)
 
 
 def test_default_bitrate_grows_with_picture_size() -> None:
