@@ -30,6 +30,7 @@ from library_server.index import CaseIndex, parse_search_query
 from library_server.records import summarize
 from library_server.store import CaseStore, names_served
 from surgery_teach.caselibrary.passes import LibraryPass, LibraryRole, read_library_token
+from surgery_teach.caselibrary.pictures import MAX_PICTURE_BYTES
 from surgery_teach.caselibrary.wire import (
     API_PREFIX,
     WIRE_VERSION,
@@ -40,6 +41,7 @@ from surgery_teach.caselibrary.wire import (
     case_summary_to_json,
     check_case_id,
     check_clip_name,
+    check_file_name,
     error_to_json,
     parse_publish_request,
     upload_status_to_json,
@@ -92,6 +94,7 @@ def make_app(library: Library) -> web.Application:
     app.router.add_put(f"{p}/cases/{{case}}/chapters", edit_chapters)
     app.router.add_put(f"{p}/cases/{{case}}/clips/{{name}}", add_clip)
     app.router.add_get(f"{p}/cases/{{case}}/clips/{{name}}", case_clip)
+    app.router.add_put(f"{p}/cases/{{case}}/pictures/{{name}}", add_picture)
     app.router.add_get(f"{p}/cases/{{case}}/files/{{name}}", case_file)
     return app
 
@@ -404,6 +407,37 @@ async def add_clip(request: web.Request) -> web.Response:
                                           publication)
         await asyncio.to_thread(library.index.add, updated)
     library.audit.write(_record(request, AuditEvent.EDIT, "clip", case=summary.id))
+    return _json(case_summary_to_json(updated))
+
+
+async def add_picture(request: web.Request) -> web.Response:
+    """``PUT .../pictures/NAME`` with a shared picture, whole: a case published before it
+    carried the pictures shared during it gets them (only those its event log names, with
+    the SHA-256 it names; a stored one is never replaced). Its summary, updated."""
+    library = request.app[LIBRARY]
+    summary = await _watchable(request)
+    _mentor(request, "add pictures to a case")
+    name = check_file_name(request.match_info["name"])
+    length = request.content_length
+    if length is None:
+        raise LibraryError("a picture needs its Content-Length", status=411, code="no-length")
+    if length > MAX_PICTURE_BYTES:
+        raise LibraryError(f"a shared picture holds at most {MAX_PICTURE_BYTES} bytes",
+                           status=413, code="too-large")
+    try:
+        data = await request.content.readexactly(length)
+    except (asyncio.IncompleteReadError, ConnectionError, ClientPayloadError) as exc:
+        raise LibraryError(f"the picture {name} was cut short; it was not kept, send it "
+                           "again", status=400, code="incomplete-chunk") from exc
+    store = library.store
+    async with library.lock(summary.id, f"picture:{name}"):
+        publication = await asyncio.to_thread(store.add_picture, summary.id, name, data)
+        if publication is None:
+            return _json(case_summary_to_json(summary))
+        updated = await asyncio.to_thread(summarize, store.case_folder(summary.id),
+                                          publication)
+        await asyncio.to_thread(library.index.add, updated)
+    library.audit.write(_record(request, AuditEvent.EDIT, "picture", case=summary.id))
     return _json(case_summary_to_json(updated))
 
 

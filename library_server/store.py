@@ -223,6 +223,44 @@ class CaseStore:
             _write_atomically(folder / PUBLICATION_FILE, _publication_json(updated))
         return updated
 
+    def add_picture(self, case: str, name: str, data: bytes) -> Publication | None:
+        """Add shared picture ``name`` (``data``) to stored ``case``, published before it
+        carried its pictures; its publication record, updated (``None``: it held that
+        picture already). Only a picture the case's event log names, with the SHA-256 it
+        names (422 ``bad-file`` / ``corrupt-file`` otherwise); one already stored is never
+        replaced (409 ``different-case`` if ``data`` differs)."""
+        if not is_shared_picture_file(name):
+            raise LibraryError(f"{name!r} is not a shared picture's file name", status=400,
+                               code="bad-file")
+        folder = self.case_folder(case)
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            known = self.publication(case)
+            held = next((f for f in known.files if f.name == name), None)
+            if held is not None:
+                if held.sha256 != digest:
+                    raise LibraryError(
+                        f"{name}: the library holds another picture of that name for this "
+                        "case and never replaces it", status=409, code="different-case")
+                return None
+            named = logged_pictures(tolerant_events(folder / EVENTS_FILE)[0])
+            if name not in named:
+                raise LibraryError(
+                    f"{name}: the case's {EVENTS_FILE} names no such shared picture, and a "
+                    "case holds only the pictures shared during it", status=422,
+                    code="bad-file")
+            if named[name] != digest:
+                raise LibraryError(
+                    f"{name} is not the picture the case shared (its SHA-256 is "
+                    f"{digest[:16]}..., the case's events name {named[name][:16]}...); it "
+                    "was not added", status=422, code="corrupt-file")
+            self._check_room(len(data))
+            _write_atomically(folder / name, data)
+            files = (*known.files, FileEntry(name, len(data), digest))
+            updated = Publication(**{**known.__dict__, "files": files})
+            _write_atomically(folder / PUBLICATION_FILE, _publication_json(updated))
+        return updated
+
     def clip_path(self, case: str, name: str) -> Path:
         return self.case_folder(case) / CLIPS_DIR / name
 

@@ -138,9 +138,14 @@ def run_publish_case(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.end()
     case = result.case
+    if result.pictures_added:
+        print(f'"{case.title}" is already in the library as case {case.id}; '
+              f"{result.pictures_added} picture(s) shared during it that it lacked were added")
     if result.chapters_updated:
         print(f'"{case.title}" is already in the library as case {case.id}; its chapters '
               "there are now the ones edited here")
+    elif result.pictures_added:
+        pass
     elif result.already_stored:
         print(f'"{case.title}" is already in the library as case {case.id}; nothing was sent')
     else:

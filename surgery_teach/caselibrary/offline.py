@@ -9,6 +9,8 @@ hospital passphrase's), like a case recorded here; ``key=None`` keeps it plain (
 computer whose user turned encryption off). The copy is made in a hidden folder beside
 and swapped in only when complete, so a dropped link leaves either the old cache or the
 whole copy, never half a case; running it again sends again only the files not yet kept.
+A shared picture changed on the library's disk is kept as it came (the player says that
+picture changed and the video plays in its stretch) rather than losing the whole case.
 
 A kept case plays from its own files (no streaming), and is listed by :func:`kept_cases`
 when the library cannot be reached. Blocking: call from a worker thread.
@@ -17,6 +19,7 @@ when the library cannot be reached. Blocking: call from a worker thread.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -25,6 +28,7 @@ from typing import Final
 
 from surgery_teach.casebook.library import LibraryEntry
 from surgery_teach.casefile.keys import CaseKey, unlocked
+from surgery_teach.casefile.layout import is_shared_picture_file
 from surgery_teach.casefile.sealed_folder import (
     create_case_file,
     folder_seal,
@@ -36,10 +40,13 @@ from surgery_teach.caselibrary.connection import LibraryConnection
 from surgery_teach.caselibrary.wire import (
     THUMBNAIL_FILE,
     CaseSummary,
+    FileEntry,
     case_summary_to_json,
     parse_case_summary,
 )
 from surgery_teach.errors import CaseKeyError, LibraryError, RecordingError
+
+logger = logging.getLogger("surgery_teach.caselibrary")
 
 KEPT_FILE: Final = "kept.json"
 _BLOCK: Final = 8 << 20
@@ -70,8 +77,8 @@ def keep_case(connection: LibraryConnection, case: CaseSummary, folder: Path, *,
     for entry in case.files:
         target = building / entry.name
         if not target.exists():
-            _download(connection, case.id, entry.name, entry.size, entry.sha256, target,
-                      lambda n, base=done: progress(base + n, total) if progress else None)
+            _keep_file(connection, case.id, entry, target,
+                       lambda n, base=done: progress(base + n, total) if progress else None)
         done += entry.size
         if progress is not None:
             progress(done, total)
@@ -102,9 +109,32 @@ def _start(building: Path, key: CaseKey | None) -> None:
         seal_folder(building, key)
 
 
+def _keep_file(connection: LibraryConnection, case: str, entry: FileEntry, target: Path,
+               progress: Callable[[int], None]) -> None:
+    """``entry`` of ``case`` into ``target``. A shared picture that is not the one the
+    library lists (changed on its disk: the same bytes came twice) is kept as it came, so
+    that the rest of the case is kept and the player says that picture changed, as it
+    does when it streams the case; any other file must be the one listed."""
+    args = (connection, case, entry.name, entry.size, entry.sha256, target, progress)
+    if not is_shared_picture_file(entry.name):
+        _download(*args)
+        return
+    try:
+        _download(*args)
+    except LibraryError as exc:
+        if exc.code != "corrupt-file":
+            raise
+        first = _download(*args, keep_corrupt=True)  # a fault on the way does not repeat
+        logger.warning("%s of library case %s is not the picture the library lists "
+                       "(SHA-256 %s...); kept as it came, the player will say it changed",
+                       entry.name, case, first[:16])
+
+
 def _download(connection: LibraryConnection, case: str, name: str, size: int, sha256: str,
-              target: Path, progress: Callable[[int], None]) -> None:
-    """``name`` of ``case`` into ``target`` (encrypted if its folder is), checked."""
+              target: Path, progress: Callable[[int], None], *,
+              keep_corrupt: bool = False) -> str:
+    """``name`` of ``case`` into ``target`` (encrypted if its folder is), checked against
+    ``sha256`` (kept even if it differs with ``keep_corrupt``); its SHA-256."""
     partial = target.with_name(f".{name}.part")
     partial.unlink(missing_ok=True)
     digest = hashlib.sha256()
@@ -126,11 +156,12 @@ def _download(connection: LibraryConnection, case: str, name: str, size: int, sh
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    if digest.hexdigest() != sha256:
+    if digest.hexdigest() != sha256 and not keep_corrupt:
         partial.unlink(missing_ok=True)
         raise LibraryError(f"{name} arrived corrupt (its SHA-256 is not the one the library "
                            "lists); keep the case again", code="corrupt-file")
     os.replace(partial, target)
+    return digest.hexdigest()
 
 
 def kept_summary(folder: Path) -> CaseSummary | None:

@@ -32,6 +32,7 @@ from surgery_teach.casebook.chapters import chapters_to_json, read_chapter_edits
 from surgery_teach.casebook.shared_pictures import logged_pictures
 from surgery_teach.casefile.events import EVENTS_FILE
 from surgery_teach.casefile.keys import unlocked
+from surgery_teach.casefile.layout import is_shared_picture_file
 from surgery_teach.casefile.manifest import MANIFEST_FILE, RecordingState, parse_manifest
 from surgery_teach.casefile.sealed_folder import folder_seal, open_case_file, read_case_file
 from surgery_teach.casefile.sealing import SealedReader
@@ -85,6 +86,7 @@ class PublishResult:
     seconds: float
     resumed: int  # times the link dropped and the publish carried on
     chapters_updated: bool = False  # already stored, and its chapters now are this copy's
+    pictures_added: int = 0  # already stored without pictures shared during it: now with
 
 
 Progress = Callable[[PublishProgress], None]
@@ -204,12 +206,15 @@ def publish_case(
                     headers={"Content-Type": "application/json"})[2])
                 if status.state is UploadState.STORED:
                     summary = _summary(connection, status.case)
-                    updated = _carry_chapters(folder, connection, summary)
-                    return PublishResult(updated or summary, run.sent,
+                    with_pictures, added = _carry_pictures(folder, connection, summary,
+                                                           entries)
+                    updated = _carry_chapters(folder, connection, with_pictures)
+                    return PublishResult(updated or with_pictures, run.sent,
                                          already_stored=run.sent == 0 and run.resumed == 0,
                                          seconds=time.monotonic() - started,
                                          resumed=run.resumed,
-                                         chapters_updated=updated is not None)
+                                         chapters_updated=updated is not None,
+                                         pictures_added=added)
                 run.send_missing(status)
                 run.report(Phase.FINISHING, run.total)
                 _, _, answer = connection.request("POST", f"/uploads/{status.case}/finish")
@@ -332,6 +337,24 @@ class _Chunks:
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _carry_pictures(folder: Path, connection: LibraryConnection, stored: CaseSummary,
+                    entries: Sequence[FileEntry]) -> tuple[CaseSummary, int]:
+    """A case published before it carried the pictures shared during it (or from a copy
+    that lacked some): the library's copy gets each one this copy holds and it lacks, so
+    students see them. Its summary then, and how many were added."""
+    held = {f.name for f in stored.files}
+    added = 0
+    for entry in entries:
+        if not is_shared_picture_file(entry.name) or entry.name in held:
+            continue
+        data = read_case_file(folder / entry.name)
+        _, _, answer = connection.request(
+            "PUT", f"/cases/{stored.id}/pictures/{entry.name}", body=data,
+            headers={"Content-Type": "application/octet-stream"})
+        stored, added = parse_case_summary(answer), added + 1
+    return stored, added
 
 
 def _carry_chapters(folder: Path, connection: LibraryConnection,

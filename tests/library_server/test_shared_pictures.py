@@ -33,6 +33,7 @@ from surgery_teach.caselibrary.wire import (
     FileEntry,
     PublishRequest,
     parse_case_list,
+    parse_case_summary,
     parse_upload_status,
     publish_request_to_json,
 )
@@ -227,10 +228,24 @@ def test_a_picture_changed_on_the_library_is_refused_and_the_rest_shows(
         assert (read_shared_picture(folder, dicom) == case.dicom.preview()).all()
     finally:
         stop_streaming(folder)
-    # keeping it offline refuses the changed copy, as any file not the one published
+    # kept offline, the case is whole and says the same of that picture
+    kept = remote.keep(found.summary, key=None)
+    assert (kept / "endoscope.mkv").exists()
+    png, dicom = build_timeline(open_case(kept).case).shares
+    with pytest.raises(RecordingError) as refused:
+        read_shared_picture(kept, png)
+    assert refused.value.args[0].template == SHARED_PICTURE_CHANGED
+    assert (read_shared_picture(kept, dicom) == case.dicom.preview()).all()
+    # a media file changed on the library's disk is refused: nothing half kept
+    media = library.config.data_dir / "cases" / summary.id / "endoscope.mkv"
+    damaged = bytearray(media.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    media.write_bytes(bytes(damaged))
+    shutil.rmtree(kept)
     with pytest.raises(LibraryError) as corrupt:
         remote.keep(found.summary, key=None)
-    assert corrupt.value.code == "corrupt-file" and png_name in str(corrupt.value)
+    assert corrupt.value.code == "corrupt-file" and "endoscope.mkv" in str(corrupt.value)
+    assert not kept.exists()
 
 
 def test_the_library_takes_only_the_pictures_the_case_shared(
@@ -288,9 +303,15 @@ def test_republishing_never_replaces_a_stored_picture(
     with library.connect(MENTOR, ca=certificate) as connection:
         first = publish_case(without, connection)
         assert png_name not in {f.name for f in first.case.files}
-        # the whole folder later: the stored case stays as it is, not a different case
+        # the whole folder later: the same case, which now gets the picture it lacked
         again = publish_case(case.folder, connection)
-        assert again.already_stored and again.case.files == first.case.files
+        assert again.already_stored and again.pictures_added == 1
+        assert {f.name for f in again.case.files} == {f.name for f in first.case.files} | {
+            png_name}
+        assert (library.config.data_dir / "cases" / first.case.id / png_name
+                ).read_bytes() == case.png.picture
+        third = publish_case(case.folder, connection)
+        assert third.already_stored and third.pictures_added == 0 and third.sent == 0
         # a picture that differs from the stored one is never taken
         dicom_name = next(n for n in pictures_of(case) if case.dicom.share_id in n)
         data = bytearray((without / dicom_name).read_bytes())
@@ -301,3 +322,40 @@ def test_republishing_never_replaces_a_stored_picture(
     assert refused.value.code == "different-case" and dicom_name in str(refused.value)
     stored = library.config.data_dir / "cases" / first.case.id / dicom_name
     assert stored.read_bytes() == case.dicom.picture
+
+
+def test_only_a_mentor_adds_only_the_picture_the_case_shared(
+    library: LibraryThread, certificate: Certificate, originals: dict[str, SharedCase],
+    ring: KeyRing, tmp_path: Path,
+) -> None:
+    case = copy_of(originals["plain"], tmp_path)
+    png_name = next(n for n in pictures_of(case) if case.png.share_id in n)
+    png = (case.folder / png_name).read_bytes()
+    (case.folder / png_name).rename(tmp_path / png_name)
+    with library.connect(MENTOR, ca=certificate) as connection:
+        stored = publish_case(case.folder, connection).case
+    path = f"/cases/{stored.id}/pictures/{png_name}"
+    octets = {"Content-Type": "application/octet-stream"}
+    with library.connect(STUDENT, ca=certificate) as connection, \
+            pytest.raises(LibraryError) as refused:
+        connection.request("PUT", path, body=png, headers=octets)
+    assert refused.value.status == 403 and refused.value.code == "not-allowed"
+    with library.connect(MENTOR, ca=certificate) as connection:
+        other = bytearray(png)
+        other[-30] ^= 0x01  # not the picture the case's events name
+        with pytest.raises(LibraryError) as refused:
+            connection.request("PUT", path, body=bytes(other), headers=octets)
+        assert refused.value.status == 422 and refused.value.code == "corrupt-file"
+        stranger = f"/cases/{stored.id}/pictures/shared-{'c' * 32}.png"
+        with pytest.raises(LibraryError) as refused:
+            connection.request("PUT", stranger, body=png, headers=octets)
+        assert refused.value.status == 422 and refused.value.code == "bad-file"
+        for name in ("manifest.json", "endoscope.mkv", "..", "scan.png"):
+            with pytest.raises(LibraryError) as refused:
+                connection.request("PUT", f"/cases/{stored.id}/pictures/{name}", body=png,
+                                   headers=octets)
+            assert refused.value.status in (400, 404), name
+        listed = {f.name for f in parse_case_summary(
+            connection.request("GET", f"/cases/{stored.id}")[2]).files}
+        assert png_name not in listed
+        assert not (library.config.data_dir / "cases" / stored.id / png_name).exists()

@@ -39,7 +39,7 @@ from surgery_teach.errors import (
     SurgeryTeachError,
     WrongPassphraseError,
 )
-from ui.i18n import tr
+from ui.i18n import tr, tr_n
 
 # asks the procedure name students search for: (title, library) -> name, None: cancelled
 Confirm = Callable[[str, str], "str | None"]
@@ -140,7 +140,13 @@ class CasePublishing(QObject):
         except SurgeryTeachError as exc:
             self.status.emit(self._refusal(title, exc))
             return None
-        if result.chapters_updated:
+        if result.pictures_added:
+            self.status.emit(tr_n(
+                "{title} was already in the hospital library; the picture shared during it "
+                "that it lacked was added.",
+                "{title} was already in the hospital library; the {n} pictures shared during "
+                "it that it lacked were added.", result.pictures_added, title=title))
+        elif result.chapters_updated:
             self.status.emit(tr("{title} was already in the hospital library; its chapters "
                                 "there are now the ones edited here.", title=title))
         elif result.already_stored:
