@@ -55,18 +55,25 @@ class LayerStream:
         fields: dict[str, Any] = {"v": VERSION, "source": self.source, "layer": self.layer,
                                   "w": self.width, "h": self.height, "bps": self.bitrate,
                                   "fps": self.fps, "stamped": self.stamped, "label": ""}
-        room = MAX_DESCRIPTION - len(json.dumps(fields, separators=(",", ":")))
+        room = MAX_DESCRIPTION - len(_compact(fields))
         fields["label"] = self.label[:max(0, room)]
-        text = json.dumps(fields, separators=(",", ":"))
+        text = _compact(fields)
         while len(text) > MAX_DESCRIPTION:  # escapes made the label longer than it looked
             fields["label"] = fields["label"][:-1]
-            text = json.dumps(fields, separators=(",", ":"))
+            text = _compact(fields)
         return text
+
+
+def _compact(fields: dict[str, Any]) -> str:
+    """Compact JSON, letters as they are (a Chinese or Russian label as its characters,
+    not six-character escapes, so that any label a source may have, 64 characters, fits
+    whole and names the same source as on a peer-to-peer connection)."""
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
 
 
 def describe_voice() -> str:
     """The description of a publisher's audio m-line."""
-    return json.dumps({"v": VERSION, "voice": True}, separators=(",", ":"))
+    return _compact({"v": VERSION, "voice": True})
 
 
 def _int(data: dict[str, Any], key: str, low: int, high: int) -> int:

@@ -38,6 +38,21 @@ def test_a_long_label_is_cut_so_the_description_always_fits() -> None:
     assert parsed is not None and parsed.label and stream.label.startswith(parsed.label)
 
 
+@pytest.mark.parametrize("label", [("腹腔镜（主镜头）手术室三号台" * 5)[:64],
+                                   ("Лапароскоп, операционная № 3, основная камера " * 2)[:64],
+                                   'a "quoted" label' * 4])
+def test_any_label_a_source_may_have_is_published_whole(label: str) -> None:
+    """Labels are at most 64 characters (wire.fields); in any script they reach the
+    viewers whole, so a source keeps its name when the room moves onto Janus."""
+    assert len(label) == 64
+    stream = LayerStream(source=7, layer=3, label=label, width=3840, height=2160,
+                         bitrate=50_000_000, fps=59.94, stamped=True)
+    text = stream.describe()
+    assert len(text) <= MAX_DESCRIPTION
+    parsed = parse_description(text)
+    assert parsed is not None and parsed.label == label
+
+
 @pytest.mark.parametrize(("text", "named"), [
     ("surgeon camera", "not JSON"),
     ('{"v":2,"voice":true}', "version 2"),
