@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiortc import RTCPeerConnection
 
 from surgery_teach.media.health import LinkReport
 from surgery_teach.media.receive import VideoReceiver
+from surgery_teach.protocol.messages.classes import CLASS, PEER
 from surgery_teach.rtc.layer_note import LayerNote
+
+Path = tuple[str, str]
+"""A way media comes in: the sender's participant id and the route (``peer``/``class``)."""
+
+
+class _HasPc(Protocol):
+    pc: RTCPeerConnection
+
+
+def receiving_connections(peers: Mapping[str, _HasPc],
+                          class_feeds: Iterable[tuple[str, RTCPeerConnection]] = (),
+                          ) -> dict[Path, RTCPeerConnection]:
+    """Each connection media comes in on, by sender and route: the peer-to-peer ones and,
+    in a class room, each publisher's Janus subscription (``(participant id, pc)``)."""
+    found = {(participant, PEER): peer.pc for participant, peer in peers.items()}
+    found.update({(participant, CLASS): pc for participant, pc in class_feeds})
+    return found
 
 
 @dataclass
@@ -24,28 +43,32 @@ class _Counters:
 class LinkMonitor:
     """Call :meth:`sample` about once a second; it returns one report per received video.
 
-    Bitrate and loss are per peer connection (all of that peer's sources together), frame
-    rate and delay per source. ``rtt_ms`` is the signaling round trip, the best estimate a
+    Bitrate and loss are per connection (all of that sender's sources on the route the
+    source comes by together: peer to peer, or its Janus subscription), frame rate and
+    delay per source. ``rtt_ms`` is the signaling round trip, the best estimate a
     pure viewer has.
     """
 
     def __init__(self) -> None:
         self._last: dict[int, _Counters] = {}
 
-    async def sample(self, pcs: dict[str, RTCPeerConnection], receivers: list[VideoReceiver],
+    async def sample(self, pcs: Mapping[Path, RTCPeerConnection],
+                     receivers: list[VideoReceiver],
                      rtt_ms: float | None,
                      notes: Mapping[tuple[str, str], LayerNote] | None = None,
                      ) -> list[LinkReport]:
-        """``notes``: what each sender said of the layer it sends (participant, label)."""
+        """``pcs``: :func:`receiving_connections`; ``notes``: what each sender said of the
+        layer it sends (participant, label)."""
         now = time.monotonic()
-        per_peer: dict[str, tuple[float, float]] = {}
-        for participant, pc in pcs.items():
-            per_peer[participant] = await self._peer_rates(pc, now)
+        per_peer: dict[Path, tuple[float, float]] = {}
+        for path, pc in pcs.items():
+            per_peer[path] = await self._peer_rates(pc, now)
         wall = time.time()
         reports = []
         for receiver in receivers:
             fps, delay = receiver.stats.recent(wall)
-            kbit, loss = per_peer.get(receiver.participant, (0.0, 0.0))
+            kbit, loss = per_peer.get((receiver.participant, receiver.route or PEER),
+                                      (0.0, 0.0))
             note = (notes or {}).get((receiver.participant, receiver.label))
             reports.append(LinkReport(label=receiver.label, fps=fps, kbit_per_s=kbit, loss=loss,
                                       rtt_ms=rtt_ms, delay_ms=delay,

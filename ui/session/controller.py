@@ -44,7 +44,7 @@ from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.privacy import MaskStore, PrivacyCurtain, PrivacyProblem, device_key, protect
 from surgery_teach.protocol.messages import ErrorReply, ParticipantInfo, Role
 from surgery_teach.protocol.roles import removal_refusal
-from surgery_teach.rtc.link import LinkMonitor
+from surgery_teach.rtc.link import LinkMonitor, receiving_connections
 from surgery_teach.rtc.loop_thread import LoopThread
 from surgery_teach.rtc.received_sources import one_per_source
 from surgery_teach.rtc.session import LiveSession, SessionConfig
@@ -344,7 +344,9 @@ class SessionController(QObject):
             if session is None or self._state not in ("live", "reconnecting"):
                 continue  # (media goes on while the signaling link is down)
             with contextlib.suppress(Exception):
-                pcs = {pid: peer.pc for pid, peer in session.peers.items()}
+                media = session.class_media
+                pcs = receiving_connections(session.peers, () if media is None else [
+                    (feed.feed.display, feed.pc) for feed in media.feeds.values()])
                 # one line per source, also while it comes on two paths (a room moving)
                 reports = await self._monitor.sample(pcs, one_per_source(session.receivers),
                                                      session.rtt_ms, dict(session.layer_notes))

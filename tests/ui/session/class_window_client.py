@@ -39,7 +39,8 @@ from ui.session.controller import SessionController
 from ui.session.window import SessionWindow
 from ui.theme import apply_theme
 
-LAP, ROOM = "Laparoscope", "Room camera"
+LAP = "Laparoscope"
+ROOM = "手术室全景摄像机（三号手术间天花板东北角广角镜头）"  # as the surgeon names it
 
 
 class Failed(Exception):
@@ -163,6 +164,10 @@ async def watch(args: argparse.Namespace, report: dict[str, Any]) -> None:
         step["thumbnail_on_the_new_path"] = live_tile_slot(ROOM) is only_path(ROOM)
         step["tiles"] = looking.tiles()
         step["arrow_pixels"] = int(blue(rendered_video(main)).sum())
+        await until(lambda: any(r.label == LAP and r.kbit_per_s > 100
+                                for r in window.links.reports), wait,
+                    "the laparoscope's bitrate through Janus in link health")
+        step["kbit_per_s"] = max(r.kbit_per_s for r in window.links.reports if r.label == LAP)
         shot("2-on-janus")
 
         # Frozen there, then back to peer to peer.

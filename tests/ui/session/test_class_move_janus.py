@@ -28,7 +28,9 @@ from tests.janus_lab import janus_machine  # noqa: F401  (autouse: skips without
 from tests.timing import seconds
 
 pytestmark = pytest.mark.slow
-LAP, CAMERA = "Laparoscope", "Room camera"
+LAP = "Laparoscope"
+CAMERA = "手术室全景摄像机（三号手术间天花板东北角广角镜头）"
+"""A long Chinese label: through Janus it must name the same source as peer to peer."""
 SURGEON, MENTOR = "Dr Wang", "Prof Li"
 
 
@@ -68,6 +70,7 @@ def test_the_mentors_window_shows_each_source_once_onto_janus_and_back(
     assert on_janus["large"] == LAP and on_janus["large_on_the_new_path"], on_janus
     assert on_janus["thumbnail_on_the_new_path"] and on_janus["tiles"] == [LAP, CAMERA]
     assert on_janus["arrow_pixels"] > 200, on_janus  # the arrow went along
+    assert on_janus["kbit_per_s"] > 100, on_janus  # link health measures Janus's path
     assert "frozen" in back["large"] and back["same_places"], back  # the freeze too
     assert back["thumbnails_on_the_new_path"] and sorted(back["tiles"]) == [LAP, CAMERA]
     assert back["large_after_unfreezing"] == LAP and back["arrow_pixels"] > 200, back
