@@ -46,6 +46,7 @@ from signaling_server.logs import (
     log_grant,
     log_publishes,
 )
+from signaling_server.shares import SHARE_MESSAGES, ShareDesk, ShareMessage, UploadPace
 from signaling_server.state import SYNC_INTERVAL, StateDir
 from surgery_teach.errors import ConfigError, ProtocolError, SignalingError
 from surgery_teach.protocol import (
@@ -241,6 +242,7 @@ class _Signaling(Handshake, AuditNotes):
         self._closing: set[asyncio.Task[None]] = set()
         self.ice = IceHandout(config)
         self.classes = Classes(None)  # start_server connects the media server, if any
+        self.shares = ShareDesk()  # pictures shared through the server (class mode)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -271,6 +273,8 @@ class _Signaling(Handshake, AuditNotes):
                 for gone in {m.participant.id for _, m in outbox if isinstance(m, Left)}:
                     logger.info("leave participant=%s reason=rejoin-grace-over", gone)
                 self._deliver(outbox)
+                for room in self.shares.store.rooms():  # sharers whose grace is over
+                    self._follow_shares(room)
                 self.classes.sweep()  # tokens of those gone withdrawn, emptied rooms forgotten
                 if self._state is not None:
                     await self._state.save(self._rooms.state_entries,
@@ -282,6 +286,7 @@ class _Signaling(Handshake, AuditNotes):
         if self._upkeep is not None:
             self._upkeep.cancel()
             await asyncio.gather(self._upkeep, return_exceptions=True)
+        await self.shares.serving.close()
         await self.classes.close()
         if self._state is not None:
             await self._state.aclose()
@@ -303,9 +308,14 @@ class _Signaling(Handshake, AuditNotes):
             self._rooms.admit(connection, connection.room_pass)
         loop = asyncio.get_running_loop()
         rate = MessageRate.of(self._limits, loop.time())
+        uploads = UploadPace(loop.time())  # share chunks: paced apart from the rate
         try:
             while (frame := await self._next_frame(connection)) is not None:
-                verdict = rate.take(loop.time(), len(frame))
+                if isinstance(frame, bytes):
+                    await asyncio.sleep(uploads.delay(loop.time(), len(frame)))
+                    verdict = Verdict.ACCEPT
+                else:
+                    verdict = rate.take(loop.time(), len(frame))
                 if verdict is Verdict.ACCEPT:
                     rate.charge(await self._on_frame(connection, frame))
                     # Let every other connection have its turn before this one's next
@@ -335,6 +345,8 @@ class _Signaling(Handshake, AuditNotes):
                 if recording:
                     self._audit_recording(connection, seat, "left")
             self._deliver(outbox)
+            if seat is not None:
+                self._follow_shares(seat.room)
 
     async def _next_frame(self, connection: Connection) -> str | bytes | None:
         """The next frame, or None once the client was idle too long (closed: 1001)."""
@@ -373,6 +385,7 @@ class _Signaling(Handshake, AuditNotes):
         before = self._rooms.seat(connection)
         was_recording = self._rooms.records(connection)
         removed: tuple[Connection, Seat] | None = None
+        message: object = None
         removed_recording = False
         annotating = False
         reroute = False  # who is in the room, or class mode, may have changed
@@ -391,6 +404,8 @@ class _Signaling(Handshake, AuditNotes):
             if isinstance(message, ClassMode):  # the media server's business, not the rules'
                 refusal = self.classes.request(before, message)
                 outbox = [] if refusal is None else [(connection, refusal)]
+            elif isinstance(message, SHARE_MESSAGES):
+                outbox = self._share(connection, before, message, frame)
             else:
                 outbox = self.ice.fill(self._rooms.handle(connection, message))
             for old in self._rooms.take_replaced():
@@ -426,7 +441,11 @@ class _Signaling(Handshake, AuditNotes):
             outcome = "start" if not was_recording else "stop" if after is not None else "left"
             self._audit_recording(connection, before, outcome)
         mine = [reply for recipient, reply in outbox if recipient is connection]
+        if after is not None and before is None:  # a newcomer (or rejoin): the shares now
+            mine += self.shares.store.current(after.room, but=after.participant.id)
         sent = self._deliver([item for item in outbox if item[0] is not connection])
+        if isinstance(message, GrantDraw | Leave | RemoveParticipant) and before is not None:
+            self._follow_shares(before.room)  # a sharer left or may no longer share
         if removed is not None and self._rooms.seat(removed[0]) is None:
             self._on_removed(*removed, by=before)
             if removed_recording:
@@ -445,6 +464,21 @@ class _Signaling(Handshake, AuditNotes):
                     self._deliver([(connection, again)])
             self.classes.schedule(room)
         return max(0, sent - len(frame)) if annotating else 0
+
+    def _share(self, connection: Connection, seat: Seat | None, message: ShareMessage,
+               frame: str | bytes) -> Outbox[Connection]:
+        try:
+            return self.shares.handle(connection, seat, message, self._others)
+        except ProtocolError as exc:
+            ref = message_ref(frame, max_bytes=self._max_message_bytes)
+            return [(connection, ErrorReply(exc.code, exc.message, ref))]
+
+    def _others(self, room: str, participant_id: str) -> list[Connection]:
+        return [c for p in self._rooms.participants(room) if p.id != participant_id
+                and (c := self._rooms.member(room, p.id)) is not None]
+
+    def _follow_shares(self, room: str) -> None:
+        self._deliver(self.shares.follow(room, self._rooms.participants(room), self._others))
 
     def members(self, room: str) -> Sequence[ParticipantInfo]:
         """Who is in ``room`` now (for :mod:`signaling_server.classes`)."""

@@ -65,7 +65,6 @@ from surgery_teach.protocol.messages import (
     Updated,
     Welcome,
 )
-from surgery_teach.protocol.roles import may_share
 from surgery_teach.rtc import aiortc_tuning
 from surgery_teach.rtc.adaptation import Adaptation
 from surgery_teach.rtc.class_route import ClassRoute
@@ -75,12 +74,12 @@ from surgery_teach.rtc.outbox import Outbox
 from surgery_teach.rtc.peer import ALIVE, describe, is_loopback_url, offerer
 from surgery_teach.rtc.peer_media import PeerMedia
 from surgery_teach.rtc.peer_watch import PeerWatch
+from surgery_teach.rtc.server_shares import SERVER_SHARE_MESSAGES
 from surgery_teach.rtc.session_config import Peer, SessionConfig, new_client_key
-from surgery_teach.rtc.shares import NO_RIGHT, SessionShares
+from surgery_teach.rtc.share_route import ShareRoute
 from surgery_teach.rtc.signaling_client import SignalingClient
 from surgery_teach.rtc.signaling_link import SignalingLink
 from surgery_teach.rtc.stills import FrameHistory, Still
-from surgery_teach.sharing.outgoing import OutgoingShare
 from surgery_teach.wire.fields import ErrorCode
 
 __all__ = ["LiveSession", "Peer", "SessionConfig", "new_client_key"]
@@ -92,7 +91,7 @@ logger = logging.getLogger(__name__)
 Listener = Callable[..., None]
 
 
-class LiveSession(PeerMedia, ClassRoute):
+class LiveSession(PeerMedia, ClassRoute, ShareRoute):
     """One participant in one room. Use ``await LiveSession.start(config, encoders)``."""
 
     def __init__(self, config: SessionConfig, encoders: list[SharedEncoder],
@@ -105,11 +104,6 @@ class LiveSession(PeerMedia, ClassRoute):
         self._me = client.welcome.you
         self.board = Board()  # the room's marks, as the server orders them
         self.freeze = FreezeFrames(encoders, lambda source: self._emit("still", source))
-        # shared pictures (section 8.s): ours, and each sharer's we hold whole
-        self.shares = SessionShares(
-            lambda who: self._emit("share", who),
-            on_progress=lambda who, held, total: self._emit("share-progress", who, held, total),
-            may_share=self._may_share)
         # per-viewer layers, unless comparing with stock aiortc or asked not to
         self.adaptation: Adaptation | None = None
         if config.layers and not config.stock and aiortc_tuning.tuning_supported():
@@ -139,6 +133,7 @@ class LiveSession(PeerMedia, ClassRoute):
         self._class_receivers: list[VideoReceiver] = []  # videos through the media server
         self._privacy_paused = False  # ours, as we last told the room
         self._listeners: dict[str, list[Listener]] = {}
+        self._make_shares()  # shared pictures (section 8.s): ours, and each sharer's held
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
         self._welcome_ice = client.welcome.ice_servers  # fresh credentials at each rejoin
@@ -281,6 +276,7 @@ class LiveSession(PeerMedia, ClassRoute):
         await self._on_welcome(welcome, rejoin=True)
         if self._privacy_paused:  # the server forgot our pause when the link dropped
             await self._link.send(PrivacyPause(paused=True))
+        await self.server_shares.announce()  # the server asks for what it lacks of ours
         while batch := self._outbox.to_send():  # the server takes each id once
             for message in batch:
                 await self._link.send(message)
@@ -315,6 +311,7 @@ class LiveSession(PeerMedia, ClassRoute):
             self._emit("participants")
             self._emit("left", message.participant, message.reason)
             self.shares.forget(message.participant.id)  # their picture goes with them
+            self.server_shares.forget(message.participant.id)
             await self._drop_peer(message.participant.id)
         elif isinstance(message, Relayed):
             await self._on_signal(message)
@@ -344,6 +341,8 @@ class LiveSession(PeerMedia, ClassRoute):
             self._emit("chapter", message)
         elif isinstance(message, MediaRoute):
             await self._on_route(message)
+        elif isinstance(message, SERVER_SHARE_MESSAGES):
+            await self.server_shares.take(message)
         elif isinstance(message, PrivacyNotice):
             self._confirmed(message.ref)
             if message.paused:
@@ -351,6 +350,8 @@ class LiveSession(PeerMedia, ClassRoute):
             else:
                 self.privacy.pop(message.sender, None)
             self._emit("privacy", message)
+        elif isinstance(message, ErrorReply) and message.code == ErrorCode.UNKNOWN_SHARE:
+            logger.info("share gone meanwhile: %s", message.message)  # a race, not news
         elif isinstance(message, ErrorReply):
             logger.warning("server reported %s", message.code)
             if message.code == ErrorCode.REMOVED:  # the server closes the link next
@@ -525,34 +526,6 @@ class LiveSession(PeerMedia, ClassRoute):
         """Announce a change of what this participant sends (e.g. starting a camera)."""
         await self.client.send(Publish(publishes=publishes))
 
-    # -- shared pictures ------------------------------------------------------------------
-
-    def share_picture(self, share: OutgoingShare) -> None:
-        """Share ``share`` with everyone, replacing what we shared (on the session's loop);
-        nothing without the right to share (``share-stopped`` says so)."""
-        if not may_share(self._me):
-            self._emit("share-stopped", NO_RIGHT)
-            return
-        self.shares.share(share)
-        self._emit("share", self.me.id)
-
-    def stop_sharing(self) -> None:
-        """Stop sharing: everyone drops our picture (on the session's loop)."""
-        if self.shares.mine is not None:
-            self.shares.stop()
-            self._emit("share", self.me.id)
-
-    def _may_share(self, participant_id: str) -> bool:
-        info = self.participants.get(participant_id)
-        return info is not None and may_share(info)
-
-    def _shares_follow_rights(self) -> None:
-        """A share lasts only while its sharer may share (a mentor stopped a trainee's
-        drawing: section 8.s); ours stops for everyone, others' we drop ourselves."""
-        if self.shares.follow_rights(may_share(self._me)):
-            self._emit("share", self.me.id)
-            self._emit("share-stopped", NO_RIGHT)
-
     # -- freeze frame ---------------------------------------------------------------------
 
     async def _freezes_changed(self) -> None:
@@ -578,6 +551,7 @@ class LiveSession(PeerMedia, ClassRoute):
             await self._drop_peer(participant_id)
         self.freeze.stop()
         self.shares.close()
+        self.server_shares.close()
         if self.adaptation is not None:
             self.adaptation.stop()
         for task in list(self._tasks):

@@ -26,6 +26,7 @@ from surgery_teach.protocol.messages import (
     Publishes,
     Role,
     ServerMessage,
+    ShareChunk,
     Welcome,
     parse_server,
     serialize,
@@ -160,7 +161,7 @@ class SignalingClient:
         return cls(connection, reply)
 
     @staticmethod
-    async def _read(connection: ClientConnection) -> ServerMessage:
+    async def _read(connection: ClientConnection) -> ServerMessage | ShareChunk:
         try:
             raw = await connection.recv()
         except websockets.ConnectionClosed as exc:
@@ -173,7 +174,14 @@ class SignalingClient:
         except websockets.ConnectionClosed as exc:
             raise SignalingError(f"the signaling link is down ({exc})") from exc
 
-    async def messages(self) -> AsyncIterator[ServerMessage]:
+    async def send_binary(self, frame: bytes) -> None:
+        """Send a binary frame (a share chunk); waits while the link is behind."""
+        try:
+            await self._connection.send(frame)
+        except websockets.ConnectionClosed as exc:
+            raise SignalingError(f"the signaling link is down ({exc})") from exc
+
+    async def messages(self) -> AsyncIterator[ServerMessage | ShareChunk]:
         """Server messages until the connection closes; malformed ones are logged and skipped."""
         while True:
             try:

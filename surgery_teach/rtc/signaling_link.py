@@ -22,6 +22,7 @@ from surgery_teach.protocol.messages import (
     Ping,
     Pong,
     ServerMessage,
+    ShareChunk,
     Welcome,
 )
 from surgery_teach.rtc.backoff import backoff_delays
@@ -41,7 +42,7 @@ nothing: the connection is refused)."""
 class LinkListener(Protocol):
     """What the session does with the link."""
 
-    async def on_message(self, message: ServerMessage) -> None: ...
+    async def on_message(self, message: ServerMessage | ShareChunk) -> None: ...
 
     async def on_rejoined(self, welcome: Welcome) -> None:
         """The link is back (after ``welcome``, before the room's state): catch up."""
@@ -74,6 +75,10 @@ class SignalingLink:
     async def send(self, message: ClientMessage) -> None:
         """Send now; raises :class:`SignalingError` while the link is down."""
         await self.client.send(message)
+
+    async def send_binary(self, frame: bytes) -> None:
+        """Send a binary frame (a share chunk) now; raises while the link is down."""
+        await self.client.send_binary(frame)
 
     async def run(self, listener: LinkListener) -> None:
         """Read the server until the link drops, rejoin, repeat; return once it is over."""

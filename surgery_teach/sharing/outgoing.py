@@ -25,10 +25,11 @@ import numpy as np
 
 from surgery_teach.errors import ShareError, ShareTooLargeError
 from surgery_teach.privacy.masks import Mask, apply_masks
+from surgery_teach.protocol.messages.shares import MAX_SHARE_BYTES
 from surgery_teach.sharing.picture import MAX_SIDE, SharedPicture
 
-#: The most a shared picture may weigh as sent (encoded).
-MAX_SHARE_BYTES: Final = 16 * 1024 * 1024
+# The most a shared picture may weigh as sent (encoded), MAX_SHARE_BYTES, is the wire's
+# bound (surgery_teach.protocol.messages.shares): the signaling server keeps to it too.
 #: Longest title, in characters, after trimming.
 MAX_TITLE_CHARS: Final = 200
 DESCRIPTION_VERSION: Final = 1

@@ -31,15 +31,18 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from surgery_teach.errors import ShareTransferError
+from surgery_teach.protocol.messages.shares import (
+    CHUNK_MAGIC,
+    MAX_CHUNK_BYTES,
+    MIN_CHUNK_BYTES,
+)
 from surgery_teach.sharing.outgoing import MAX_SHARE_BYTES, MAX_TITLE_CHARS, OutgoingShare
 from surgery_teach.sharing.picture import MAX_SIDE, FileKind
 
 CHANNEL: Final = "shares"
 VERSION: Final = 1
 CHUNK_BYTES: Final = 64 * 1024
-MIN_CHUNK_BYTES: Final = 1024
-MAX_CHUNK_BYTES: Final = 256 * 1024
-MAGIC: Final = b"STS1"
+MAGIC: Final = CHUNK_MAGIC  # the layout of a chunk is the same through the server
 _CHUNK_HEAD: Final = struct.Struct(">4s16sI")
 _ID = re.compile(r"[0-9a-f]{32}")
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -256,7 +259,11 @@ class ShareReceiver:
         return True
 
     def on_chunk(self, message: bytes) -> ReceivedShare | None:
-        share_id, index, data = parse_chunk(message)
+        return self.on_part(*parse_chunk(message))
+
+    def on_part(self, share_id: str, index: int, data: bytes) -> ReceivedShare | None:
+        """Chunk ``index`` of ``share_id`` (however it came: a data channel's binary
+        message, or the signaling server's); the share once it is whole and checked."""
         header = self.header
         if header is None or share_id != header.share_id or self.complete is not None:
             return None  # a chunk of a share replaced or already whole: drop it

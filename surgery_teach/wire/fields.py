@@ -66,6 +66,9 @@ class ErrorCode(StrEnum):
     NOTHING_TO_UNDO = "nothing-to-undo"
     SERVER_FULL = "server-full"
     """The server holds as many rooms as it may; a new one cannot be made now."""
+    UNKNOWN_SHARE = "unknown-share"
+    """A share chunk, ``share-resume`` or ``share-stop`` names a share the server does
+    not hold (or no longer: it was stopped)."""
 
 
 MessageRef: TypeAlias = str | int | None

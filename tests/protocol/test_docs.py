@@ -39,7 +39,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 EXAMPLES = re.findall(r"```json\n(.*?)\n```", DOC.read_text(encoding="utf-8"), re.DOTALL)
 CLIENT_TYPES = {
     "join", "leave", "signal", "ping", "publish", "chat", "annotate", "grant-draw", "remove",
-    "record", "chapter", "privacy", "class-mode",
+    "record", "chapter", "privacy", "class-mode", "share", "share-resume", "share-stop",
 }
 OP_NAMES = {"add", "update", "remove", "clear", "undo", "redo", "freeze", "unfreeze", "anchor",
             "poses"}

@@ -13,6 +13,12 @@ from signaling_server.__main__ import _parse_args, _parse_token_args
 from signaling_server.config import TRANSPORT_MAX_BYTES, TRANSPORT_QUEUE
 from signaling_server.handshake import SOCKETS_PER_CONNECTION
 from signaling_server.server import KEEPALIVE_SECONDS, WRITE_LIMIT
+from signaling_server.shares import (
+    ROOM_SHARE_BYTES,
+    UPLOAD_BYTE_BURST,
+    UPLOAD_BYTES_PER_SECOND,
+    UPLOAD_CHUNKS_PER_SECOND,
+)
 from signaling_server.state import MAX_JOURNAL_BYTES, MAX_QUEUED_BYTES
 from surgery_teach.annotations.history import HISTORY_BYTES, MAX_UNDO
 from surgery_teach.protocol import CHAT_HISTORY_LENGTH, DEFAULT_MAX_ROOM_SIZE, MAX_MESSAGE_BYTES
@@ -24,6 +30,7 @@ from surgery_teach.protocol.durable import (
     REMEMBERED_CHATS,
 )
 from surgery_teach.protocol.limits import Limits
+from surgery_teach.protocol.messages.shares import MAX_SHARE_BYTES
 from surgery_teach.protocol.passes import CLOCK_TOLERANCE
 from surgery_teach.protocol.presence import REJOIN_GRACE
 from surgery_teach.protocol.room import CHAT_HISTORY_BYTES, MAX_ROOMS
@@ -110,6 +117,11 @@ def test_every_limit_is_listed_with_the_codes_default() -> None:
         "token secret": f"at least {MIN_SECRET_BYTES} bytes",
         "listening without a token secret": "loopback addresses only",
         "permessage-deflate compression": "off",
+        "share chunks per connection (binary frames, protocol §8.s.1)": (
+            f"{_mib(UPLOAD_BYTE_BURST)} and {UPLOAD_CHUNKS_PER_SECOND} chunks at once, then "
+            f"{_mib(UPLOAD_BYTES_PER_SECOND)} and {UPLOAD_CHUNKS_PER_SECOND} chunks a second"),
+        "shared pictures the server keeps (memory)": (
+            f"{_mib(MAX_SHARE_BYTES)} each, one per sharer, {_mib(ROOM_SHARE_BYTES)} per room"),
     }
     assert SOCKETS_PER_CONNECTION == 2  # "twice"
     assert GHOSTS_PER_ADDRESS == limits.connections_per_address  # "as many as"

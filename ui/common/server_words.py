@@ -35,6 +35,11 @@ def refusal_text(code: str, message: str, *, room: str = "") -> str:
             return _bad_message(words)
         case ErrorCode.REMOVED:
             return tr("You were removed from room {room}.", room=room)
+        case ErrorCode.TOO_LARGE if "shared pictures" in words:
+            return tr("The pictures shared in this room are at their limit. Ask another "
+                      "sharer to stop sharing, or share a smaller picture.")
+        case ErrorCode.UNKNOWN_SHARE:
+            return tr("That picture is no longer shared.")
         case ErrorCode.TOO_LARGE:
             return tr("That was too large to send (a very long message or drawing). Send "
                       "less at once.")
@@ -86,6 +91,9 @@ def _forbidden(words: str) -> str:
         return tr("Only the surgeon and mentors freeze the picture and return it to live.")
     if "privacy" in words:
         return tr("Only the surgeon and mentors pause the video for privacy.")
+    if "share a picture" in words:
+        return tr("You may not share a picture now: a trainee shares while a mentor allows "
+                  "them to draw.")
     if "grant" in words:
         return tr("Only a mentor allows a trainee to draw.")
     if "record" in words or "chapter" in words:

@@ -14,10 +14,10 @@ The messages live by concept, each with its reader and writer: :mod:`.session` (
 leave, publish, ping, remove; welcome, joined, left, updated, pong, error) with the
 :mod:`.participants` they carry, :mod:`.signaling` (offers, answers, candidates),
 :mod:`.chat`, :mod:`.telestration` (annotations, drawing rights), :mod:`.recording`
-(who records, chapters), :mod:`.privacy` (privacy pauses) and :mod:`.classes` (class
-mode: the media server). :mod:`.envelope` checks
-what all messages share and lists them all; :mod:`.common` holds the little the others
-need. Import from here: these names are the public surface.
+(who records, chapters), :mod:`.privacy` (privacy pauses), :mod:`.classes` (class
+mode: the media server) and :mod:`.shares` (shared pictures through the server).
+:mod:`.envelope` checks what all messages share and lists them all; :mod:`.common`
+holds the little the others need. Import from here: these names are the public surface.
 """
 
 from __future__ import annotations
@@ -55,6 +55,17 @@ from surgery_teach.protocol.messages.session import (
     RemoveParticipant,
     Updated,
     Welcome,
+)
+from surgery_teach.protocol.messages.shares import (
+    ShareChunk,
+    ShareEnded,
+    ShareHead,
+    ShareNotice,
+    ShareOffer,
+    ShareResume,
+    ShareStop,
+    ShareStored,
+    ShareUpload,
 )
 from surgery_teach.protocol.messages.signaling import (
     Answer,
@@ -125,6 +136,15 @@ __all__ = [
     "Role",
     "RoomRecording",
     "ServerMessage",
+    "ShareChunk",
+    "ShareEnded",
+    "ShareHead",
+    "ShareNotice",
+    "ShareOffer",
+    "ShareResume",
+    "ShareStop",
+    "ShareStored",
+    "ShareUpload",
     "Signal",
     "SignalData",
     "TrackInfo",

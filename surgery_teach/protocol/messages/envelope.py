@@ -22,6 +22,7 @@ from surgery_teach.protocol.messages import (
     privacy,
     recording,
     session,
+    shares,
     signaling,
     telestration,
 )
@@ -48,6 +49,18 @@ from surgery_teach.protocol.messages.session import (
     Updated,
     Welcome,
 )
+from surgery_teach.protocol.messages.shares import (
+    CHUNK_MAGIC,
+    ShareChunk,
+    ShareEnded,
+    ShareNotice,
+    ShareOffer,
+    ShareResume,
+    ShareStop,
+    ShareStored,
+    ShareUpload,
+    parse_chunk,
+)
 from surgery_teach.protocol.messages.signaling import Relayed, Signal
 from surgery_teach.protocol.messages.telestration import (
     Annotate,
@@ -72,7 +85,7 @@ PROTOCOL_VERSION: Final = 1
 
 ClientMessage: TypeAlias = (
     Join | Leave | Signal | Ping | Publish | Chat | Annotate | GrantDraw | RemoveParticipant
-    | Record | ChapterStart | PrivacyPause | ClassMode
+    | Record | ChapterStart | PrivacyPause | ClassMode | ShareOffer | ShareResume | ShareStop
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -90,6 +103,10 @@ ServerMessage: TypeAlias = (
     | ChapterMessage
     | PrivacyNotice
     | MediaRoute
+    | ShareUpload
+    | ShareStored
+    | ShareNotice
+    | ShareEnded
 )
 
 # In this order in the "unknown message type" error.
@@ -109,6 +126,9 @@ _CLIENT_TYPES: Final[dict[str, WireForm[Any]]] = {
         recording.CHAPTER_START_FORM,
         privacy.PRIVACY_PAUSE_FORM,
         classes.CLASS_MODE_FORM,
+        shares.SHARE_OFFER_FORM,
+        shares.SHARE_RESUME_FORM,
+        shares.SHARE_STOP_FORM,
     )
 }
 _SERVER_TYPES: Final[dict[str, WireForm[Any]]] = {
@@ -129,6 +149,10 @@ _SERVER_TYPES: Final[dict[str, WireForm[Any]]] = {
         recording.CHAPTER_MESSAGE_FORM,
         privacy.PRIVACY_NOTICE_FORM,
         classes.MEDIA_ROUTE_FORM,
+        shares.SHARE_UPLOAD_FORM,
+        shares.SHARE_STORED_FORM,
+        shares.SHARE_NOTICE_FORM,
+        shares.SHARE_ENDED_FORM,
     )
 }
 _FORMS: Final[dict[type, WireForm[Any]]] = {
@@ -221,18 +245,16 @@ def _check_size(size: int, max_bytes: int) -> None:
         )
 
 
-def parse_client(raw: str | bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> ClientMessage:
+def parse_client(
+    raw: str | bytes, *, max_bytes: int = MAX_MESSAGE_BYTES
+) -> ClientMessage | ShareChunk:
     """Parse one frame a client sent; raise ProtocolError (with a wire code) to refuse it.
 
     ``raw`` is what the websocket delivered: ``str`` for a text frame, ``bytes`` for a
-    binary frame, which protocol v1 does not allow. Unknown fields are refused.
+    binary frame, which only a share chunk may be. Unknown fields are refused.
     """
     if isinstance(raw, bytes | bytearray | memoryview):
-        _check_size(len(raw), max_bytes)
-        raise ProtocolError(
-            ErrorCode.BAD_MESSAGE,
-            "binary frames are not accepted; send each message as a JSON text frame",
-        )
+        return parse_chunk(raw)
     _check_size(len(raw.encode("utf-8", "surrogatepass")), max_bytes)
     wire_type, obj = _envelope(load_json(raw), _CLIENT_TYPES)
     form = _CLIENT_TYPES[wire_type]
@@ -261,11 +283,14 @@ def message_ref(raw: str | bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Mess
     return ref  # check_ref accepted it
 
 
-def parse_server(raw: str | bytes) -> ServerMessage:
+def parse_server(raw: str | bytes) -> ServerMessage | ShareChunk:
     """Parse one message from the server; raise ProtocolError like :func:`parse_client`.
 
-    Unknown fields are ignored (forward compatibility); ``bytes`` are decoded as UTF-8.
+    Unknown fields are ignored (forward compatibility); a binary frame is a share chunk
+    when it begins with ``STS1``, other ``bytes`` are decoded as UTF-8.
     """
+    if isinstance(raw, bytes | bytearray | memoryview) and bytes(raw[:4]) == CHUNK_MAGIC:
+        return parse_chunk(raw)
     if isinstance(raw, bytes | bytearray | memoryview):
         try:
             raw = bytes(raw).decode("utf-8")

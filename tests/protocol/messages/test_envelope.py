@@ -21,6 +21,7 @@ from surgery_teach.protocol.messages import (
     parse_server,
     serialize,
 )
+from surgery_teach.protocol.messages.shares import MAX_CHUNK_FRAME_BYTES
 from tests.protocol.messages.samples import refused
 
 
@@ -110,10 +111,11 @@ def test_size_limit_is_configurable() -> None:
 
 
 def test_binary_frame_is_refused_even_with_valid_json() -> None:
+    """Binary frames carry only share chunks (``STS1``...); anything else is refused."""
     error = refused(b'{"v":1,"type":"ping"}')
     assert error.code == ErrorCode.BAD_MESSAGE
     assert "text frame" in error.message
-    assert refused(b"x" * (MAX_MESSAGE_BYTES + 1)).code == ErrorCode.TOO_LARGE
+    assert refused(b"x" * (MAX_CHUNK_FRAME_BYTES + 1)).code == ErrorCode.TOO_LARGE
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from signaling_server.classes import DOWN_REASON, Classes
+from signaling_server.shares import ShareStore
 from surgery_teach.errors import ConfigError, ProtocolError
 from surgery_teach.media.layer_choice import Reason
 from surgery_teach.protocol.ice import parse_ice_server
@@ -23,6 +24,7 @@ from surgery_teach.protocol.messages import (
     ParticipantInfo,
     Publishes,
     Role,
+    ShareHead,
 )
 from surgery_teach.protocol.privacy import privacy_refusal
 from surgery_teach.protocol.recording import record_refusal
@@ -96,7 +98,23 @@ def _session_refusals() -> list[ErrorReply]:
         "trainee", Freeze("Laparoscope", 1.0, author=theatre.ids["trainee"]))]
     classes = Classes(None)
     replies.append(classes.request(Seat("case", trainee), ClassMode(on=True)))  # type: ignore[arg-type]
-    return [r for r in replies if isinstance(r, ErrorReply)]
+    return [r for r in replies if isinstance(r, ErrorReply)] + _share_refusals(trainee)
+
+
+def _share_refusals(trainee: ParticipantInfo) -> list[ErrorReply]:
+    """The server's shares: a trainee without the right, a room at its limit, a share
+    gone."""
+    store = ShareStore(room_bytes=1024)
+    head = ShareHead("a" * 32, 2048, "0" * 64, 1024, {})
+    attempts = [lambda: store.offer("case", trainee, head),
+                lambda: store.offer("case", ParticipantInfo("p-2", "Dr Li", Role.MENTOR), head),
+                lambda: store.wanted("case", head.share_id, 0)]
+    replies = []
+    for attempt in attempts:
+        with pytest.raises(ProtocolError) as refused:
+            attempt()
+        replies.append(ErrorReply(refused.value.code, refused.value.message))
+    return replies
 
 
 def _bad_name() -> ErrorReply:
@@ -117,7 +135,7 @@ def test_join_refusals_are_said_in_the_users_language(language: str) -> None:
 
 def test_each_refusal_in_a_session_has_its_own_sentence(language: str) -> None:
     replies = _session_refusals()
-    assert len(replies) == 9, replies
+    assert len(replies) == 12, replies
     texts = [refusal_text(r.code, r.message) for r in replies]
     for text in texts:
         said(text, language)
