@@ -10,7 +10,8 @@
   top layer to whoever connects (to compare delay with Janus in the same run).
 * ``viewer``: one full client (:class:`ClassMedia`: decodes, chooses its layer).
 * ``light``: ``--count`` light receivers of the top layer that count RTP packets and
-  frames without decoding (the many viewers of a class), plus ``--decoders`` full
+  frames from the SRTP packets' clear-text headers, decrypting and decoding nothing (the
+  many viewers of a class, :class:`LightReceiver`), plus ``--decoders`` full
   viewers and, with ``--direct HOST:PORT``, one direct peer-to-peer decoder.
 
 Tokens come in the environment (``JANUS_TOKENS``: comma-separated, one per client).
@@ -21,18 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import os
 import signal
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.rtp import RtpPacket
 
+from bench.rtp_count import RtpCounter
 from surgery_teach.capture import SyntheticSource
 from surgery_teach.janus.participant import ClassParticipant
 from surgery_teach.janus.videoroom import StreamChoice
@@ -139,34 +138,23 @@ async def _serve_direct(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 # -- receivers --------------------------------------------------------------------------
 
 class LightReceiver:
-    """Counts one subscription's RTP packets and frames (marker bits); decodes nothing."""
+    """One subscription's RTP packets and frames, counted from the SRTP packets' clear-text
+    headers as they come off the socket: nothing is decrypted, parsed or decoded.
+
+    The peer connection is a real aiortc one (ICE with its consent checks, DTLS), so Janus
+    keeps sending as to any viewer; only the media datagrams are taken as they come off
+    the socket, before ICE and DTLS see them (:func:`count_media_before_dtls`).
+    Incoming RTCP (Janus's sender reports) is dropped.
+    """
 
     def __init__(self) -> None:
-        self.packets = 0
-        self.bytes = 0
-        self.frames = 0
-        self.lost = 0
-        self.frame_times: deque[float] = deque(maxlen=4000)
-        self.last_frame_at: float | None = None  # wall clock, to compare across processes
-        self._highest: int | None = None
+        self.counter = RtpCounter()
         self.participant: ClassParticipant | None = None
         self.pc: RTCPeerConnection | None = None
 
-    def count(self, packet: RtpPacket) -> None:
-        self.packets += 1
-        self.bytes += len(packet.payload) + 12
-        seq = packet.sequence_number
-        if self._highest is not None:
-            gap = (seq - self._highest) & 0xFFFF
-            if 0 < gap < 0x8000:
-                self.lost += gap - 1
-                self._highest = seq
-        else:
-            self._highest = seq
-        if packet.marker:
-            self.frames += 1
-            self.frame_times.append(time.monotonic())
-            self.last_frame_at = time.time()
+    @property
+    def frames(self) -> int:
+        return self.counter.frames
 
     async def start(self, url: str, room_id: int, token: str, name: str,
                     timeout: float) -> None:
@@ -175,33 +163,47 @@ class LightReceiver:
         subscription = await participant.subscribe(
             [StreamChoice(feed.feed_id, feed.sources[0].mid(0))])
         self.pc = pc = RTCPeerConnection()
-
-        @pc.on("track")
-        def _on_track(track: Any) -> None:
-            for transceiver in pc.getTransceivers():
-                if transceiver.receiver.track is track:
-                    async def _count(packet: RtpPacket, arrival_time_ms: int) -> None:
-                        self.count(packet)
-                    transceiver.receiver._handle_rtp_packet = _count
-
         await pc.setRemoteDescription(RTCSessionDescription(subscription.offer_sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
+        count_media_before_dtls(pc, self.counter)
         await subscription.start(pc.localDescription.sdp)
 
     def summary(self, since: float, until: float) -> dict[str, Any]:
-        times = [t for t in self.frame_times if since <= t <= until]
-        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 else 0.0
-        gaps = [b - a for a, b in itertools.pairwise(times)]
-        return {"frames": self.frames, "packets": self.packets, "lost": self.lost,
-                "last_frame_at": self.last_frame_at,
-                "fps": round(fps, 2), "longest_gap_s": round(max(gaps, default=0.0), 3),
-                "kbit_per_s": round(self.bytes * 8 / 1000 / max(1e-9, until - since), 1)}
+        return self.counter.summary(since, until)
 
     async def close(self) -> None:
         if self.pc is not None:
             await self.pc.close()
         if self.participant is not None:
             await self.participant.leave()
+
+
+def count_media_before_dtls(pc: RTCPeerConnection, counter: RtpCounter) -> None:
+    """Count ``pc``'s incoming SRTP/SRTCP datagrams as they come off its sockets, and drop
+    them (call after ``setLocalDescription``, which opens the sockets).
+
+    aiortc's ICE connection (aioice) first tries each datagram as STUN, then queues it for
+    the DTLS transport, which unprotects SRTP and parses RTP/RTCP in Python, one task
+    wake-up per packet. Here datagrams that start with 128..191 (RTP and RTCP, RFC 7983)
+    are taken before all that: media packets are counted from their clear-text header,
+    RTCP is ignored. STUN (connectivity and consent checks, so Janus keeps sending) and
+    DTLS records go their usual way.
+    """
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport._connection
+        for protocol in connection._protocols:
+            if getattr(protocol, "counted_by_header", False):
+                continue  # one bundled transport for every m-line
+            pass_on = protocol.datagram_received
+
+            def _received(data: bytes, addr: Any, pass_on: Any = pass_on) -> None:
+                if 128 <= data[0] <= 191:
+                    counter.count(data)
+                else:
+                    pass_on(data, addr)
+
+            protocol.datagram_received = _received
+            protocol.counted_by_header = True
 
 
 async def _direct(address: str) -> tuple[RTCPeerConnection, list[VideoReceiver],
