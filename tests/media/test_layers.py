@@ -124,20 +124,22 @@ async def test_a_lower_layer_shows_its_captured_frame_faithfully_scaled(
     keeping = asyncio.ensure_future(keep())
     viewer = LayeredTrack(layered, (1, 1))
     decoder = av.CodecContext.create("h264", "r")
-    scores = []
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (decoded, captured), compared after
     try:
-        while len(scores) < 20:
+        while len(pairs) < 20:
             packet = await asyncio.wait_for(viewer.recv(), seconds(10))
             for picture in decoder.decode(av.Packet(bytes(packet))):
                 seq = read_stamp(luma_of(picture)).seq  # type: ignore[union-attr]
-                if seq not in captured:
-                    continue
-                reference = ideally_scaled(captured[seq], picture.width, picture.height)
-                decoded = picture.to_ndarray()[: picture.height].astype(np.float32)
-                scores.append(10 * np.log10(255**2 / np.mean((decoded - reference) ** 2)))
+                if seq in captured:
+                    pairs.append((picture.to_ndarray()[: picture.height].astype(np.float32),
+                                  captured[seq]))
     finally:
         viewer.stop()
         keeping.cancel()
+    scores = []
+    for decoded, original in pairs:  # the heavy part, once nothing waits on it
+        reference = ideally_scaled(original, decoded.shape[1], decoded.shape[0])
+        scores.append(10 * np.log10(255**2 / np.mean((decoded - reference) ** 2)))
     assert statistics.median(scores) > 39, scores
 
 
