@@ -12,7 +12,10 @@ The synthetic laparoscope with known motion (pan up to 20% of the width a second
    core at 30 fps;
 2. *cover*: one mark's tissue covered by a flat disc (a gauze or an instrument's face)
    for 2 s, several times at different moments: time until it shows lost, time until it
-   re-attaches after the cover goes, and its error then;
+   re-attaches after the cover goes, and its error then; when the camera has moved the
+   tissue (partly) out of the picture by then, also the time from its coming back into
+   view (the tissue round the circle, the circle's size on every side, inside the
+   scope's view) to re-attaching;
 3. *bandwidth*: the size of pose messages if positions are sent to viewers at 10 Hz.
 
     .venv/bin/python -m bench.tracking --seconds 60 --json bench-tracking.json
@@ -143,7 +146,10 @@ def cover_run(width: int, height: int, settings: TrackerSettings, start: float,
     tissue = motion.scene_of(anchored, start)
     cover_from, cover_to = start + 1.0, start + 1.0 + cover_seconds
     lost_after = back_after = back_error = None
+    in_view_after: float | None = None
     cover_radius = int(3.2 * MARK_RADIUS * height / 720)
+    # the tissue the tracker follows: the mark's size again on every side
+    around = np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]]) * 2.0 * MARK_RADIUS * height / 720
     for n in range(1, int((cover_seconds + 3.0) * FPS)):
         t = start + n / FPS
         frame = scene.render(t)
@@ -155,11 +161,19 @@ def cover_run(width: int, height: int, settings: TrackerSettings, start: float,
         pose: MarkPose = tracker.update(grey(frame))["mark"]
         if covered and lost_after is None and pose.state is TrackState.LOST:
             lost_after = t - cover_from
+        if (t >= cover_to and in_view_after is None
+                and in_view(truth + around, width, height, margin=0).all()):
+            in_view_after = t - cover_to
         if t >= cover_to and back_after is None and pose.state is TrackState.TRACKING:
             back_after = t - cover_to
             back_error = float(np.hypot(*(pose.apply(anchored)[0] - truth)))
+    back_in_view = None
+    if back_after is not None and in_view_after is not None:
+        back_in_view = max(0.0, back_after - in_view_after)
     return {"start_s": start, "lost_after_s": _round(lost_after),
-            "reattached_after_s": _round(back_after), "error_at_reattach_px": _round(back_error)}
+            "reattached_after_s": _round(back_after), "error_at_reattach_px": _round(back_error),
+            "in_view_after_s": _round(in_view_after),
+            "reattached_after_in_view_s": _round(back_in_view)}
 
 
 def pose_bandwidth(marks: int, rate: float) -> dict[str, object]:
@@ -257,11 +271,14 @@ def _print(result: dict) -> None:  # type: ignore[type-arg]
     print(f"tracking CPU: {acc['cpu_ms_per_frame']} ms/frame = "
           f"{acc['cpu_percent_of_core_per_10_marks']}% of a core per 10 marks at 30 fps"
           "   (target <= 15%)")
-    print(f"{'cover at, s':>12}{'lost after, s':>15}{'back after, s':>15}{'error then, px':>16}")
+    print(f"{'cover at, s':>12}{'lost after, s':>15}{'back after, s':>15}{'error then, px':>16}"
+          f"{'in view after, s':>18}{'back after in view, s':>23}")
     for row in result["covers"]:
         print(f"{row['start_s'] + 1:>12g}{row['lost_after_s']!s:>15}"
-              f"{row['reattached_after_s']!s:>15}{row['error_at_reattach_px']!s:>16}")
-    print("   targets: lost <= 0.3 s, re-attached <= 0.5 s")
+              f"{row['reattached_after_s']!s:>15}{row['error_at_reattach_px']!s:>16}"
+              f"{row['in_view_after_s']!s:>18}{row['reattached_after_in_view_s']!s:>23}")
+    print("   targets: lost <= 0.3 s, re-attached <= 0.5 s (after uncovering, or after the"
+          " tissue came back into view when it was out of the picture then)")
     bw = result["bandwidth"]
     print(f"poses at {bw['rate_hz']:g} Hz for {bw['marks']} marks: one JSON op per mark "
           f"{bw['one_pose_json_bytes']} B -> {bw['per_mark_messages_kbit_s']} kbit/s; one "

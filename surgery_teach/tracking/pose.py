@@ -45,10 +45,12 @@ class MarkPose:
 
 def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The 2x3 transform that applies ``inner`` first, then ``outer``."""
-    result = np.empty((2, 3))
-    result[:, :2] = outer[:, :2] @ inner[:, :2]
-    result[:, 2] = outer[:, :2] @ inner[:, 2] + outer[:, 2]
-    return result
+    # On plain floats: numpy's per-call overhead on 2x3 arrays was most of the cost, and
+    # the tracker composes dozens of transforms a frame.
+    (a, b, c), (d, e, f) = outer.tolist()
+    (p, q, r), (s, t, u) = inner.tolist()
+    return np.array([[a * p + b * s, a * q + b * t, a * r + b * u + c],
+                     [d * p + e * s, d * q + e * t, d * r + e * u + f]])
 
 
 def invert(transform: np.ndarray) -> np.ndarray:
@@ -71,23 +73,26 @@ def translation(dx: float, dy: float) -> np.ndarray:
     return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
 
 
-def _work_to_full(scale: float) -> np.ndarray:
-    # The working picture is the frame resized by `scale`; with pixel centres aligned,
-    # x_work = (x_full + 0.5) * scale - 0.5.
-    offset = 0.5 / scale - 0.5
-    return np.array([[1 / scale, 0.0, offset], [0.0, 1 / scale, offset]])
+# The working picture is the frame resized by `scale`; with pixel centres aligned,
+# x_work = (x_full + 0.5) * scale - 0.5, i.e. x_full = x_work / scale + o with
+# o = 0.5 / scale - 0.5. A transform [A | t] between working pictures keeps its linear
+# part A between full frames; only its shift changes: t / scale + o - A (o, o).
 
 
 def to_full_size(working: np.ndarray, scale: float) -> np.ndarray:
     """A transform between working-size pictures as one between full-size frames."""
-    work_to_full = _work_to_full(scale)
-    return compose(work_to_full, compose(working, invert(work_to_full)))
+    (a, b, tx), (c, d, ty) = np.asarray(working, np.float64).tolist()
+    o = 0.5 / scale - 0.5
+    return np.array([[a, b, tx / scale + o - (a + b) * o],
+                     [c, d, ty / scale + o - (c + d) * o]])
 
 
 def to_working_size(full: np.ndarray, scale: float) -> np.ndarray:
     """The inverse of :func:`to_full_size`."""
-    work_to_full = _work_to_full(scale)
-    return compose(invert(work_to_full), compose(full, work_to_full))
+    (a, b, tx), (c, d, ty) = np.asarray(full, np.float64).tolist()
+    o = 0.5 / scale - 0.5
+    return np.array([[a, b, scale * (tx - o + (a + b) * o)],
+                     [c, d, scale * (ty - o + (c + d) * o)]])
 
 
 def scale_and_angle(transform: np.ndarray) -> tuple[float, float]:

@@ -5,8 +5,9 @@ Every frame the tracker looks at the new picture through the predicted transform
 (:func:`look`), lines the stored patch up with what it sees by Lucas-Kanade on the
 patch's features (:func:`align`), and scores how alike the two look (normalised
 correlation). Aligning to the stored patch rather than to the previous frame means
-errors do not pile up over minutes. When the mark is lost, :func:`search` looks for the
-patch over the whole picture so the mark can re-attach when the tissue comes back.
+errors do not pile up over minutes. When the mark is lost,
+:func:`~surgery_teach.tracking.search.search` looks for the patch over the whole picture
+so the mark can re-attach when the tissue comes back.
 
 All pure functions; coordinates are working-picture pixels. "Anchor coordinates" are
 those of the working picture the mark was anchored on; a transform takes them to the
@@ -46,9 +47,9 @@ class Reference:
     plus a margin for LK windows; ``origin``: anchor coordinates of ``patch[0, 0]``;
     ``features``: corners to follow, in patch coordinates; ``inner``: (x0, y0, x1, y1) of
     the region proper in the patch; ``samples``: a grid over the region (anchor
-    coordinates) for judging how much of it is in view; ``blocks``: the region cut into
-    blocks, each zero-mean and unit-length (``flat_blocks`` marks the featureless ones),
-    ready for :func:`resemblance`.
+    coordinates) for judging how much of it is in view, ``bounds`` its extremes (x0, y0,
+    x1, y1); ``blocks``: the region cut into blocks, each zero-mean and unit-length
+    (``flat_blocks`` marks the featureless ones), ready for :func:`resemblance`.
     """
 
     patch: np.ndarray
@@ -56,6 +57,7 @@ class Reference:
     features: np.ndarray
     inner: tuple[int, int, int, int]
     samples: np.ndarray
+    bounds: tuple[float, float, float, float]
     blocks: np.ndarray
     flat_blocks: np.ndarray
 
@@ -111,7 +113,8 @@ def capture(
     samples = np.stack([xs.ravel(), ys.ravel()], axis=1)
     blocks, spread = _unit_blocks(patch, inner)
     return Reference(patch, np.array([px0, py0], np.float64), features, inner, samples,
-                     blocks, spread < _FLAT_STD)
+                     (float(x0), float(y0), float(x1 - 1), float(y1 - 1)), blocks,
+                     spread < _FLAT_STD)
 
 
 def look(
@@ -134,10 +137,27 @@ def resemblance(reference: Reference, seen: np.ndarray) -> float:
     blocks, of their normalised correlation (so partial cover lowers it gracefully)."""
     if reference.blocks.size == 0:
         return 0.0
-    blocks, spread = _unit_blocks(seen, reference.inner)
-    scores = np.einsum("ij,ij->i", reference.blocks, blocks)
-    scores[reference.flat_blocks | (spread < _FLAT_STD)] = 0.0
-    return float(np.median(scores))
+    blocks = _blocks(seen, reference.inner)
+    # The stored blocks are zero-mean, so correlating with the raw blocks equals
+    # correlating with the zero-mean ones; only their length needs the mean.
+    size = blocks.shape[1]
+    sums = blocks.sum(axis=1)
+    length = np.sqrt(np.maximum(np.einsum("ij,ij->i", blocks, blocks) - sums * sums / size,
+                                0.0))
+    scores = np.einsum("ij,ij->i", reference.blocks, blocks) / np.maximum(length, 1e-6)
+    scores[reference.flat_blocks | (length < _FLAT_STD * np.sqrt(size))] = 0.0
+    ranked = sorted(scores.tolist())  # the median of a few: np.median costs 100x more
+    middle = len(ranked) // 2
+    return ranked[middle] if len(ranked) % 2 else (ranked[middle - 1] + ranked[middle]) / 2
+
+
+def _blocks(picture: np.ndarray, inner: tuple[int, int, int, int]) -> np.ndarray:
+    """The region cut into _BLOCKS x _BLOCKS blocks, one per row (float64)."""
+    x0, y0, x1, y1 = inner
+    bh, bw = (y1 - y0) // _BLOCKS, (x1 - x0) // _BLOCKS
+    region = picture[y0 : y0 + bh * _BLOCKS, x0 : x0 + bw * _BLOCKS].astype(np.float64)
+    return region.reshape(_BLOCKS, bh, _BLOCKS, bw).transpose(0, 2, 1, 3).reshape(
+        _BLOCKS * _BLOCKS, bh * bw)
 
 
 def _unit_blocks(
@@ -160,8 +180,15 @@ def _unit_blocks(
 
 def visible_share(reference: Reference, transform: np.ndarray, size: tuple[int, int]) -> float:
     """The share of the region that ``transform`` puts inside a picture of ``size``."""
-    placed = reference.samples @ transform[:, :2].T + transform[:, 2]
     width, height = size
+    (a, b, tx), (c, d, ty) = transform.tolist()
+    x0, y0, x1, y1 = reference.bounds
+    # The placed region is convex: with its four corners inside, all of it is (the usual
+    # case, decided without the grid).
+    if all(0 <= a * x + b * y + tx <= width - 1 and 0 <= c * x + d * y + ty <= height - 1
+           for x in (x0, x1) for y in (y0, y1)):
+        return 1.0
+    placed = reference.samples @ transform[:, :2].T + transform[:, 2]
     inside = ((placed[:, 0] >= 0) & (placed[:, 0] <= width - 1)
               & (placed[:, 1] >= 0) & (placed[:, 1] <= height - 1))
     return float(inside.mean())
@@ -191,7 +218,13 @@ def align(
     to_patch = translation(-float(reference.origin[0]), -float(reference.origin[1]))
     transform = compose(reference.patch_to(guess), compose(correction, to_patch))
     if _moves_region(reference, correction) > _RELOOK_PX:
-        seen = look(reference, picture, transform, settings)
+        # What the picture shows through `transform`: `seen` moved by the correction
+        # (detail is a linear filter up to its gain, which correlation ignores; cheaper
+        # than resampling the picture and taking its detail again).
+        height_, width_ = seen.shape[:2]
+        seen = cv2.warpAffine(seen, correction, (width_, height_),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
     score = resemblance(reference, seen)
     return Alignment(transform, int(agree.sum()), score,
                      visible_share(reference, transform, (width, height)))
@@ -200,53 +233,6 @@ def align(
 def _moves_region(reference: Reference, correction: np.ndarray) -> float:
     """How far (pixels) ``correction`` moves the corners of the region, at most."""
     x0, y0, x1, y1 = reference.inner
-    corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
-    moved = corners @ correction[:, :2].T + correction[:, 2]
-    return float(np.abs(moved - corners).max())
-
-
-def search(
-    reference: Reference, overview: np.ndarray, last: np.ndarray, factor: float,
-    variations: tuple[tuple[float, float], ...] = ((1.0, 0.0),),
-) -> tuple[np.ndarray | None, float]:
-    """Look for the stored tissue anywhere in the picture (normalised template matching).
-
-    ``overview`` is the picture's detail reduced by ``factor`` (searching a smaller
-    picture costs a fraction; :func:`align` then refines at full working size). The patch
-    is turned and scaled as the mark last was (``last`` transform) and then by each of
-    ``variations`` (scale, radians), since the scope may have zoomed or rolled while the
-    tissue was hidden. Returns the best candidate transform (anchor -> working picture)
-    and its match score, or (None, 0) when nothing fits.
-    """
-    best: tuple[np.ndarray | None, float] = (None, 0.0)
-    last_linear = np.asarray(last, np.float64)[:, :2]
-    x0, y0, x1, y1 = reference.inner
-    region = reference.patch[y0:y1, x0:x1]
-    if factor < 1:  # smooth before shrinking, as the overview was
-        region = cv2.GaussianBlur(region, (0, 0), 0.5 / factor)
-    side = np.array([x1 - x0, y1 - y0], np.float64)
-    centre_in = (side - 1) / 2
-    anchor_centre = reference.origin + np.array([x0, y0]) + centre_in
-    for scale, angle in variations:
-        cos, sin = scale * np.cos(angle), scale * np.sin(angle)
-        linear = np.array([[cos, -sin], [sin, cos]]) @ last_linear
-        # The turned region's largest upright rectangle without black corners: ~70%.
-        magnification = float(np.sqrt(abs(np.linalg.det(linear))))
-        out = np.floor(side * magnification * 0.7 * factor).astype(int)
-        if np.any(out < 6) or np.any(out >= overview.shape[1::-1]):
-            continue
-        centre_out = (out - 1) / 2
-        turn = linear * factor
-        to_template = np.hstack([turn, (centre_out - turn @ centre_in)[:, None]])
-        template = cv2.warpAffine(region, to_template, (int(out[0]), int(out[1])),
-                                  flags=cv2.INTER_LINEAR)
-        if float(cv2.meanStdDev(template)[1][0, 0]) < _FLAT_STD:
-            continue
-        scores = cv2.matchTemplate(overview, template, cv2.TM_CCOEFF_NORMED)
-        _, score, _, at = cv2.minMaxLoc(scores)
-        if score > best[1]:
-            # overview pixel -> working pixel: x_work = (x_over + 0.5) / factor - 0.5
-            found_centre = (np.array(at, np.float64) + centre_out + 0.5) / factor - 0.5
-            shift = found_centre - linear @ anchor_centre
-            best = (np.hstack([linear, shift[:, None]]), float(score))
-    return best
+    (a, b, tx), (c, d, ty) = correction.tolist()
+    return max(max(abs((a - 1) * x + b * y + tx), abs(c * x + (d - 1) * y + ty))
+               for x in (x0, x1) for y in (y0, y1))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from surgery_teach.errors import TrackingError
-from surgery_teach.tracking.flow import FlowSettings, detail, working_picture
+from surgery_teach.tracking.flow import FlowSettings, working_picture
 from surgery_teach.tracking.pose import (
     MarkPose,
     TrackState,
@@ -30,7 +30,8 @@ from surgery_teach.tracking.pose import (
     invert,
     to_full_size,
 )
-from surgery_teach.tracking.reference import Alignment, Reference, align, capture, search
+from surgery_teach.tracking.reference import Alignment, Reference, align, capture
+from surgery_teach.tracking.search import Overview, Templates, overview, search
 
 logger = logging.getLogger("surgery_teach.tracking")
 
@@ -49,7 +50,8 @@ class TrackerSettings:
     ``search_every``: frames between searches for a lost mark, on the working picture
     reduced by ``search_factor``, at the mark's last size and turn times each of
     ``search_scales`` and ``search_turns`` (degrees); a match scoring under
-    ``search_score`` is not tried.
+    ``search_score`` is not tried. The scales reach 1.4x either way: the scope may zoom
+    that much while tissue is hidden for a few seconds (0.8-1.25x apart is 1.56x).
     ``flow``: Lucas-Kanade parameters, in working-picture pixels.
     """
 
@@ -65,7 +67,7 @@ class TrackerSettings:
     search_every: int = 3
     search_score: float = 0.5
     search_factor: float = 0.25
-    search_scales: tuple[float, ...] = (0.8, 0.9, 1.0, 1.12, 1.25)
+    search_scales: tuple[float, ...] = (0.71, 0.8, 0.9, 1.0, 1.12, 1.25, 1.4)
     search_turns: tuple[float, ...] = (-16.0, -8.0, 0.0, 8.0, 16.0)
     flow: FlowSettings = field(default_factory=FlowSettings)
 
@@ -81,6 +83,7 @@ class _Mark:
     measured: np.ndarray = field(default_factory=identity)  # transform when last measured
     frames_since: int = 0  # frames since it was last measured (or lost)
     neighbours: dict[str, np.ndarray] = field(default_factory=dict)  # others, when lost
+    templates: Templates | None = None  # its patch to search for, while lost
 
 
 SEARCH_ROUNDS = 4
@@ -107,7 +110,7 @@ class Tracker:
         self.settings = settings or TrackerSettings()
         self._marks: dict[str, _Mark] = {}
         self._size: tuple[int, int] | None = None
-        self._overview: np.ndarray | None = None
+        self._overview: Overview | None = None
         self._frame = 0
         self._anchored = 0
 
@@ -176,7 +179,7 @@ class Tracker:
                     mark.transform = mark.measured  # the last pose that was confirmed
                     mark.state, mark.confidence = TrackState.LOST, confidence
                     mark.frames_since, mark.velocity = 0, identity()
-                    mark.neighbours = {}
+                    mark.neighbours, mark.templates = {}, None
         else:
             mark.frames_since += 1
             self._reattach(mark, picture)
@@ -199,8 +202,10 @@ class Tracker:
             return  # followed one is measured at, and searched for every few frames
         if searching:
             variations = _variations(settings, mark.frames_since // settings.search_every)
-            found, score = search(mark.reference, self._overview_of(picture), mark.transform,
-                                  settings.search_factor, variations)
+            if mark.templates is None:
+                mark.templates = Templates(mark.reference, mark.transform,
+                                           settings.search_factor)
+            found, score = search(mark.templates, self._overview_of(picture), variations)
             if found is not None and score >= settings.search_score:
                 candidates.insert(0, found)
         for guess in candidates:
@@ -229,14 +234,14 @@ class Tracker:
         by_features = min(1.0, found.agreeing / wanted)
         if found.agreeing < self.settings.min_agreeing:
             by_features = 0.0
-        by_looks = float(np.clip((found.resemblance - 0.3) / 0.5, 0.0, 1.0))
+        by_looks = min(1.0, max(0.0, (found.resemblance - 0.3) / 0.5))
         return min(by_features, by_looks) * min(1.0, found.visible / 0.8)
 
-    def _overview_of(self, picture: np.ndarray) -> np.ndarray:
+    def _overview_of(self, picture: np.ndarray) -> Overview:
         """The reduced detail picture lost marks are searched in, made once a frame."""
         if self._overview is None:
-            fine = detail(picture, self.settings.flow.detail_blur)
-            self._overview = working_picture(fine, self.settings.search_factor)
+            self._overview = overview(picture, self.settings.search_factor,
+                                      self.settings.flow.detail_blur)
         return self._overview
 
     # -- frames and regions -----------------------------------------------------------

@@ -104,3 +104,37 @@ def test_frames_must_keep_their_size_and_marks_can_be_released(scene):
         tracker.update(np.zeros((HEIGHT // 2, WIDTH // 2), np.uint8))
     with pytest.raises(TrackingError, match="8-bit"):
         tracker.update(first.astype(np.float32))
+
+
+def test_a_mark_covered_while_the_scope_zooms_in_a_third_reattaches_where_its_tissue_went():
+    """The search for a lost mark tries zooms beyond the scope's usual range from where
+    it was last seen: a 1.35x zoom while the tissue was hidden (the 0.8-1.25x range of the
+    synthetic scope allows up to 1.56x between two moments)."""
+    big = LaparoscopyScene(2 * WIDTH, 2 * HEIGHT, motion=ScopeMotion(2 * WIDTH, 2 * HEIGHT))
+    base = _grey(big.render(0.0))  # tissue at twice the frame's size, to zoom into
+    centre = np.array([WIDTH / 2, HEIGHT / 2])
+    mark = np.array([280.0, 200.0])
+
+    def view(zoom: float, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frame with the scope zoomed and moved, and where the mark's tissue is."""
+        camera = np.hstack([np.eye(2) * zoom / 2, (centre + shift - zoom * centre)[:, None]])
+        frame = cv2.warpAffine(base, camera, (WIDTH, HEIGHT), flags=cv2.INTER_AREA)
+        return frame, zoom * (mark - centre) + centre + shift
+
+    tracker = Tracker()
+    tracker.anchor("circle", _circle(tuple(mark)), view(1.0, np.zeros(2))[0])
+    for _ in range(10):
+        assert tracker.update(view(1.0, np.zeros(2))[0])["circle"].state is TrackState.TRACKING
+    moved = np.array([80.0, -50.0])
+    for n in range(1, 31):  # covered for a second while the scope zooms in and moves
+        frame, truth = view(1.0 + 0.35 * n / 30, moved * n / 30)
+        cv2.circle(frame, (round(truth[0]), round(truth[1])), 75, 60, -1)
+        pose = tracker.update(frame)["circle"]
+    assert pose.state is TrackState.LOST
+    for _ in range(15):  # uncovered: back within 0.5 s
+        frame, truth = view(1.35, moved)
+        pose = tracker.update(frame)["circle"]
+        if pose.state is TrackState.TRACKING:
+            break
+    assert pose.state is TrackState.TRACKING, "not re-attached within 0.5 s"
+    assert np.hypot(*(pose.apply(mark[None])[0] - truth)) < 3
