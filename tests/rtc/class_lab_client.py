@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -218,7 +219,11 @@ def main() -> int:
     report = asyncio.run(run(args))
     args.report.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print("done", flush=True)
-    return 0
+    sys.stderr.flush()
+    # the report is written: leave without the interpreter's teardown, during which a
+    # library thread still running once aborted the process ("terminate called without an
+    # active exception", exit -6) after all its work was done
+    os._exit(0)
 
 
 if __name__ == "__main__":
