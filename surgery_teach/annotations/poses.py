@@ -34,6 +34,10 @@ MAX_SHIFT: Final = 8.0
 MAX_AHEAD: Final = 10
 """Frames past the newest pose a mark is carried on at its last speed (a third of a second
 at 30 frames a second); beyond, it waits there for the next pose."""
+MAX_GAP: Final = 15
+"""Frames (half a second at 30 a second) between two poses beyond which the mark is not
+interpolated across: poses come ten times a second, so a longer gap means the tracking
+computer fell behind (a busy machine), and the tissue may have moved anywhere meanwhile."""
 
 Transform = tuple[float, float, float, float, float, float]
 IDENTITY: Final[Transform] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -171,8 +175,9 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
     time), else by frame number; every viewer showing the frame draws the mark at the same
     place. A frame newer than the newest op (the video outran the poses) is extrapolated
     from the last two, at most :data:`MAX_AHEAD` frames; before the oldest op the oldest
-    holds. Next to a lost pose the lost one wins: a mark is never drawn confidently where
-    it was not seen.
+    holds. Next to a lost pose the lost one wins, and between two poses more than
+    :data:`MAX_GAP` frames apart the mark is lost at the nearer one: a mark is never drawn
+    confidently where it was not seen.
     """
     by_time = frame_time is not None
     known = sorted(((batch.frame_time if by_time else float(batch.frame)), batch.frame, place)
@@ -186,6 +191,7 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
         return exact[-1]
     at = frame_time if frame_time is not None else float(frame)  # type: ignore[arg-type]
     ahead = MAX_AHEAD / 30.0 if by_time else float(MAX_AHEAD)
+    gap = MAX_GAP / 30.0 if by_time else float(MAX_GAP)
     later = next((n for n, (k, _, _) in enumerate(known) if k > at), len(known))
     if later == 0:
         return known[0][2]
@@ -193,12 +199,15 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
         if len(known) < 2:
             return known[-1][2]
         (k0, _, p0), (k1, _, p1) = known[-2], known[-1]
-        if p1.lost or p0.lost or k1 - k0 < (MIN_GAP_S if by_time else 1):
-            return p1  # (two poses a hair apart say nothing of the speed)
+        if p1.lost or p0.lost or not (MIN_GAP_S if by_time else 1) <= k1 - k0 <= gap:
+            return p1  # (two poses a hair or an age apart say nothing of the speed)
         return _blend(mark_id, p0, p1, (min(at, k1 + ahead) - k0) / (k1 - k0))
     (k0, _, p0), (k1, _, p1) = known[later - 1], known[later]
     if p0.lost or p1.lost or k0 == k1:
         return p0 if p0.lost or not p1.lost else p1
+    if k1 - k0 > gap:  # the tracker fell behind: where the tissue went meanwhile is unknown
+        nearer = p0 if at - k0 <= k1 - at else p1
+        return MarkPlace(mark_id, nearer.transform, lost=True, confidence=0.0)
     return _blend(mark_id, p0, p1, (at - k0) / (k1 - k0))
 
 

@@ -8,7 +8,14 @@ import re
 import pytest
 
 from surgery_teach.annotations import Add, Arrow, Board, Undo
-from surgery_teach.annotations.poses import MAX_AHEAD, Anchor, MarkPlace, Poses, place_at
+from surgery_teach.annotations.poses import (
+    MAX_AHEAD,
+    MAX_GAP,
+    Anchor,
+    MarkPlace,
+    Poses,
+    place_at,
+)
 from surgery_teach.annotations.wire import op_text, op_to_json, parse_op, shape_to_json
 from surgery_teach.errors import ProtocolError
 
@@ -85,6 +92,24 @@ def test_next_to_a_lost_pose_the_mark_is_lost_at_its_last_trusted_place() -> Non
     batches = [shifted(10, 0.1), shifted(13, 0.1, lost=True)]
     place = place_at(batches, "p-2:1", 12)
     assert place is not None and place.lost and place.transform[2] == 0.1
+
+
+def test_across_a_gap_in_the_poses_the_mark_is_lost_not_guessed() -> None:
+    """A busy tracking computer sent no pose for a second: in between the tissue may have
+    moved anywhere, so the mark is shown lost at the nearer pose, by number and by time;
+    nor is the speed across such a gap used to carry it on."""
+    batches = [shifted(10, 0.0), shifted(10 + MAX_GAP + 1, 0.3)]
+    for place in (place_at(batches, "p-2:1", 14),
+                  place_at(batches, "p-2:1", 14, frame_time=14 / 30)):
+        assert place is not None and place.lost and place.transform[2] == 0.0
+    late = place_at(batches, "p-2:1", 24, frame_time=24 / 30)
+    assert late is not None and late.lost and late.transform[2] == 0.3
+    ahead = place_at(batches, "p-2:1", 30)
+    assert ahead is not None and ahead.transform[2] == 0.3  # held, not flung on
+    close = [shifted(10, 0.0), shifted(10 + MAX_GAP, 0.3)]  # half a second: interpolated
+    between = place_at(close, "p-2:1", 12)
+    assert between is not None and not between.lost
+    assert between.transform[2] == pytest.approx(0.3 * 2 / MAX_GAP)
 
 
 def test_the_board_places_anchored_marks_only_and_keeps_poses_in_its_snapshot() -> None:
