@@ -26,7 +26,11 @@ def run(qapp: QApplication) -> Iterator[Callable[[Awaitable[T]], T]]:
     collector = GuiGarbageCollector()  # as the app does: Qt objects die on this thread
 
     def _run(coro: Awaitable[Any]) -> Any:
-        return loop.run_until_complete(coro)
+        result = loop.run_until_complete(coro)
+        # steps scheduled just before it returned (a task a signal started) run now, with
+        # the loop running: Qt could otherwise run them outside it when a test sends events
+        loop.run_until_complete(asyncio.sleep(0))
+        return result
 
     try:
         yield _run
