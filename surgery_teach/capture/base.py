@@ -74,9 +74,11 @@ class FrameSlot:
                 return None
             return self._frame
 
-    async def next_after(self, seq: int) -> CapturedFrame | None:
-        """Await a frame newer than ``seq``; ``None`` once the slot is closed."""
-        loop = asyncio.get_running_loop()
+    async def next_after(self, seq: int, loop: asyncio.AbstractEventLoop | None = None
+                         ) -> CapturedFrame | None:
+        """Await a frame newer than ``seq``; ``None`` once the slot is closed. ``loop``:
+        the loop the awaiting task runs on (by default the running one)."""
+        loop = loop or asyncio.get_running_loop()
         while True:
             with self._cond:
                 if self._closed:

@@ -71,6 +71,7 @@ class VideoView(QWidget):
         self.paint_latencies_ms: deque[float] = deque(maxlen=4096)
         self._slot: FrameSlot | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop following runs on
         self._frame: CapturedFrame | None = None
         self._painted_seq = 0
         self._pixels: np.ndarray | None = None
@@ -97,6 +98,7 @@ class VideoView(QWidget):
         self._image = None
         self._image_frame = None
         if slot is not None:
+            self._loop = asyncio.get_event_loop()
             self._task = asyncio.ensure_future(self._follow(slot, self._frame))
             self._convert()
         self.update()
@@ -109,6 +111,7 @@ class VideoView(QWidget):
             self._task.cancel()
         self._slot = slot
         latest = slot.latest()
+        self._loop = asyncio.get_event_loop()
         self._task = asyncio.ensure_future(self._follow(slot, latest))
         if latest is not None:
             self._frame = latest
@@ -122,7 +125,8 @@ class VideoView(QWidget):
         seq = latest.seq if latest is not None else 0  # the slot's own numbering
         with contextlib.suppress(asyncio.CancelledError):
             while True:
-                frame = await slot.next_after(seq)
+                # the loop named: Qt may run this step while a test's loop is stopped
+                frame = await slot.next_after(seq, self._loop)
                 if frame is None or sip.isdeleted(self):
                     break
                 seq = frame.seq
@@ -144,7 +148,8 @@ class VideoView(QWidget):
         height = max(2, int(rect.height()) // 2 * 2)
         self._converting = True
         self._stale = False
-        future = asyncio.get_running_loop().run_in_executor(
+        loop = self._loop or asyncio.get_running_loop()
+        future = loop.run_in_executor(
             _converter, to_screen, self._reformatter, frame.image, width, height)
         future.add_done_callback(lambda f: self._converted(f, frame))
 
