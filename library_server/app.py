@@ -362,6 +362,18 @@ def _mentor(request: web.Request, what: str) -> None:
                            status=403, code="not-allowed")
 
 
+def _declared_length(request: web.Request, what: str, most: int) -> int:
+    """The body's Content-Length for ``what`` sent whole: 411 without one, 413 over
+    ``most`` bytes."""
+    length = request.content_length
+    if length is None:
+        raise LibraryError(f"{what} needs its Content-Length", status=411, code="no-length")
+    if length > most:
+        raise LibraryError(f"{what} may hold at most {most} bytes", status=413,
+                           code="too-large")
+    return length
+
+
 async def add_clip(request: web.Request) -> web.Response:
     """``PUT .../clips/NAME`` with an exported MP4 and its ``X-Chunk-SHA256``: a mentor who
     may watch the case adds the clip beside the recording; students see it in the case's
@@ -370,12 +382,7 @@ async def add_clip(request: web.Request) -> web.Response:
     summary = await _watchable(request)
     _mentor(request, "add clips to a case")
     name = check_clip_name(request.match_info["name"])
-    length = request.content_length
-    if length is None:
-        raise LibraryError("a clip needs its Content-Length", status=411, code="no-length")
-    if length > library.config.max_chunk_bytes:
-        raise LibraryError(f"a clip may hold at most {library.config.max_chunk_bytes} bytes",
-                           status=413, code="too-large")
+    length = _declared_length(request, "a clip", library.config.max_chunk_bytes)
     expected = request.headers.get(CHUNK_HEADER, "").lower()
     if len(expected) != 64:
         raise LibraryError(f"send the clip's SHA-256 in {CHUNK_HEADER}", status=400,
@@ -418,12 +425,7 @@ async def add_picture(request: web.Request) -> web.Response:
     summary = await _watchable(request)
     _mentor(request, "add pictures to a case")
     name = check_file_name(request.match_info["name"])
-    length = request.content_length
-    if length is None:
-        raise LibraryError("a picture needs its Content-Length", status=411, code="no-length")
-    if length > MAX_PICTURE_BYTES:
-        raise LibraryError(f"a shared picture holds at most {MAX_PICTURE_BYTES} bytes",
-                           status=413, code="too-large")
+    length = _declared_length(request, "a shared picture", MAX_PICTURE_BYTES)
     try:
         data = await request.content.readexactly(length)
     except (asyncio.IncompleteReadError, ConnectionError, ClientPayloadError) as exc:

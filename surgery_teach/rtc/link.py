@@ -14,7 +14,7 @@ from surgery_teach.media.receive import VideoReceiver
 from surgery_teach.protocol.messages.classes import CLASS, PEER
 from surgery_teach.rtc.layer_note import LayerNote
 
-Path = tuple[str, str]
+Inbound = tuple[str, str]
 """A way media comes in: the sender's participant id and the route (``peer``/``class``)."""
 
 
@@ -24,7 +24,7 @@ class _HasPc(Protocol):
 
 def receiving_connections(peers: Mapping[str, _HasPc],
                           class_feeds: Iterable[tuple[str, RTCPeerConnection]] = (),
-                          ) -> dict[Path, RTCPeerConnection]:
+                          ) -> dict[Inbound, RTCPeerConnection]:
     """Each connection media comes in on, by sender and route: the peer-to-peer ones and,
     in a class room, each publisher's Janus subscription (``(participant id, pc)``)."""
     found = {(participant, PEER): peer.pc for participant, peer in peers.items()}
@@ -52,7 +52,7 @@ class LinkMonitor:
     def __init__(self) -> None:
         self._last: dict[int, _Counters] = {}
 
-    async def sample(self, pcs: Mapping[Path, RTCPeerConnection],
+    async def sample(self, pcs: Mapping[Inbound, RTCPeerConnection],
                      receivers: list[VideoReceiver],
                      rtt_ms: float | None,
                      notes: Mapping[tuple[str, str], LayerNote] | None = None,
@@ -60,9 +60,9 @@ class LinkMonitor:
         """``pcs``: :func:`receiving_connections`; ``notes``: what each sender said of the
         layer it sends (participant, label)."""
         now = time.monotonic()
-        per_peer: dict[Path, tuple[float, float]] = {}
-        for path, pc in pcs.items():
-            per_peer[path] = await self._peer_rates(pc, now)
+        per_peer: dict[Inbound, tuple[float, float]] = {}
+        for inbound, pc in pcs.items():
+            per_peer[inbound] = await self._peer_rates(pc, now)
         wall = time.time()
         reports = []
         for receiver in receivers:
