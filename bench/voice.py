@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.steal import StealWatch
 from bench.voice_rig import PulseRig, RigAudio, RigError
 from bench.voice_signals import (
     RATE,
@@ -152,10 +153,12 @@ class Call:
 # -- measuring --------------------------------------------------------------------------------
 
 def mouth_to_ear(audio: RigAudio, speaker: str, listener: str, shape: Burst,
-                 times: list[float]) -> tuple[list[tuple[float, float]], int, int, int]:
+                 times: list[float], each: list[list[float]] | None = None,
+                 ) -> tuple[list[tuple[float, float]], int, int, int]:
     """(when said, delay in s) of the bursts said at ``times`` by ``speaker`` and heard
-    by ``listener``; and missing bursts, damaged 10 ms windows, windows in all. Mouth
-    and ear are the two channels of one recording: their delay needs no clock."""
+    by ``listener``; and missing bursts, damaged 10 ms windows, windows in all (``each``
+    gets [when said, delay in ms, damaged windows] a burst). Mouth and ear are the two
+    channels of one recording: their delay needs no clock."""
     wire = audio.wires[speaker + listener]
     mouth, ear = wire.samples(0), wire.samples(1)
     found: list[tuple[float, float]] = []
@@ -176,6 +179,8 @@ def mouth_to_ear(audio: RigAudio, speaker: str, listener: str, shape: Burst,
         d, w = damaged_windows(ear, mouth[said[0] : said[0] + shape.samples.size], got[0])
         damaged += d
         windows += w
+        if each is not None:
+            each.append([round(found[-1][0], 2), round(found[-1][1] * 1000, 1), d])
     return found, missing, damaged, windows
 
 
@@ -249,15 +254,23 @@ def clean(rig: PulseRig, server: str, seconds: float, loss: float = 0.0) -> dict
             # canceller and noise suppressor the room, and the jitter buffers the link
             conversation(audio, 6.0)
             wait(7.5)
-            _, times_a, times_b = conversation(audio, seconds)
+            steal = StealWatch().start()
+            began, times_a, times_b = conversation(audio, seconds)
             wait(seconds + 1.0)
+            steal.stop()
             stats_a, stats_b = call.a.stats(), call.b.stats()
     finally:
         audio.close()
     save(audio, "loss" if loss else "clean", a=times_a, b=times_b)
-    result = {"a_to_b": summary(*mouth_to_ear(audio, "a", "b", UP, times_a)),
-              "b_to_a": summary(*mouth_to_ear(audio, "b", "a", DOWN, times_b)),
-              "peer_a": stats_a, "peer_b": stats_b}
+    each_a: list[list[float]] = []
+    each_b: list[list[float]] = []
+    result = {"a_to_b": {**summary(*mouth_to_ear(audio, "a", "b", UP, times_a, each_a)),
+                         "each": each_a},
+              "b_to_a": {**summary(*mouth_to_ear(audio, "b", "a", DOWN, times_b, each_b)),
+                         "each": each_b},
+              "peer_a": stats_a, "peer_b": stats_b,
+              "steal": {**steal.summary(began, began + seconds + 1.0),
+                        "at": [[round(t, 2), round(1000 * s)] for t, s in steal.stolen]}}
     video = [v for v in stats_b.get("video", []) if v.get("latency_ms")]
     if video and result["a_to_b"]["bursts"]:
         video_ms = video[0]["latency_ms"]["p50"]
@@ -504,6 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     width = max((len(r[0]) for r in rows), default=10)
     for what, figure, ok in rows:
         print(f"{'PASS' if ok else 'FAIL'}  {what:<{width}}  {figure}")
+    for name in ("clean", "loss"):
+        steal = results.get(name, {}).get("steal")
+        if steal and steal["total_ms"]:
+            print(f"note  {name} call: the hypervisor took {steal['total_ms']:g} ms of the "
+                  f"processors (worst second {steal['worst_second_ms']:g} ms); every thread "
+                  "stops meanwhile, real-time ones too")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0 if all(ok for _, _, ok in rows) else 1

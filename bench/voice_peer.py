@@ -83,6 +83,7 @@ def voice_stats(voice: Voice, session: LiveSession | None) -> dict[str, Any]:
                 "late_p95_ms": round(buffer.lateness(95) * 1000, 1),
                 "margin_ms": round(buffer.margin * 1000, 1),
                 "underruns": buffer.underruns, "concealed_ms": round(buffer.concealed / 48, 1),
+                "bridged_ms": round(buffer.bridged / 48, 1),
                 "dropped_ms": round(buffer.dropped / 48, 1)} if buffer is not None else {}),
         }
     receivers = {}

@@ -9,8 +9,11 @@ was spoken), and keeps just that much in hand, plus a small safety:
 - when its low-water mark over a second stays well above the margin, it shortens the
   audio it holds by cross-fading a few milliseconds away, in a pause between words
   when it can (no click, no gap);
-- when it runs dry anyway, it plays silence, counts an underrun, grows the margin (which
-  then shrinks again slowly) and waits for the margin to refill;
+- when it runs dry anyway (a frame a little late), it carries the last sound on, fading,
+  until the frame comes, and plays it at once: the voice goes on only as much later as the
+  frame was late. It counts an underrun and grows the margin (which then shrinks again
+  slowly). Only a voice that stays away longer than :data:`CONCEAL_MAX` (a talker who
+  left, a link that broke) falls silent, and then refills the margin before playing;
 - a frame lost on the way (its media time skips ahead) is replaced by a fading copy of
   the last sound, so the timing holds and the hole is counted as concealed.
 
@@ -40,7 +43,7 @@ LIMIT = 0.400
 JITTER_WINDOW = 4.0
 #: Added to the margin on each underrun, and how fast that extra decays (per second played).
 UNDERRUN_BUMP = 0.010
-BUMP_DECAY = 0.002
+BUMP_DECAY = 0.005
 #: Low-water marks are taken over this much played audio before shortening.
 SHRINK_WINDOW = 1.0
 #: At most this much is cross-faded away per sound card block.
@@ -73,6 +76,8 @@ class VoiceBuffer:
         self.dropped = 0
         #: Samples made up for frames lost on the way.
         self.concealed = 0
+        #: Samples made up while the buffer ran dry, waiting for a late frame.
+        self.bridged = 0
         #: Most samples ever held after a :meth:`put`.
         self.peak = 0
         self._bump = 0.0
@@ -87,6 +92,7 @@ class VoiceBuffer:
         self._low = 1 << 30
         self._low_taken = 0
         self._shrink = 0
+        self._dry = 0  # samples bridged since the buffer last ran dry
 
     # -- what the session and tests read ----------------------------------------------------
 
@@ -123,6 +129,7 @@ class VoiceBuffer:
             self._size = 0
             self._priming = True
             self._shrink = 0
+            self._dry = 0
             self._low, self._low_taken = 1 << 30, 0
 
     # -- the network side -------------------------------------------------------------------
@@ -169,14 +176,15 @@ class VoiceBuffer:
             return round(gap * self.rate)
         return 0
 
-    def _concealment(self, count: int) -> np.ndarray:
-        """``count`` samples continuing the last sound, fading out (a repeated tail)."""
-        if self._last.size == 0:
+    def _concealment(self, count: int, start: int = 0) -> np.ndarray:
+        """``count`` samples continuing the last sound, fading out (a repeated tail, each
+        repeat softer); ``start`` samples of it were played already."""
+        size = self._last.size
+        if size == 0:
             return np.zeros(count, dtype=np.int16)
-        repeats = -(-count // self._last.size)
-        gains = np.repeat(0.7 ** np.arange(1, repeats + 1), self._last.size)[:count]
-        tail = np.tile(self._last, repeats)[:count].astype(np.float64)
-        return np.round(tail * gains).astype(np.int16)
+        index = np.arange(start, start + count)
+        gains = 0.7 ** (index // size + 1)
+        return np.round(self._last[index % size] * gains).astype(np.int16)
 
     def _append(self, samples: np.ndarray) -> None:
         self._chunks.append(samples)
@@ -219,14 +227,31 @@ class VoiceBuffer:
                     self._chunks[0] = head[n:]
             self._size -= filled
             if filled < wanted:
-                out[filled:] = 0
-                self.underruns += 1
-                self._priming = True
-                self._shrink = 0
-                self._bump = min(self.max_margin, self._bump + UNDERRUN_BUMP)
-                self._low, self._low_taken = 1 << 30, 0
+                self._run_dry(out, filled)
                 return
+            self._dry = 0
             self._watch_low_water(wanted)
+
+    def _run_dry(self, out: np.ndarray, filled: int) -> None:
+        """The buffer ran out after ``filled`` samples of ``out``: bridge the rest with the
+        last sound, fading, while the next frame is probably just late; after
+        :data:`CONCEAL_MAX` without one, silence and refill the margin first."""
+        if filled:
+            self._dry = 0  # a new frame played: this is a new wait
+        if self._dry == 0:
+            self.underruns += 1
+            self._bump = min(self.max_margin, self._bump + UNDERRUN_BUMP)
+        self._shrink = 0
+        self._low, self._low_taken = 1 << 30, 0
+        bridge = min(out.size - filled, max(0, round(CONCEAL_MAX * self.rate) - self._dry))
+        if bridge:
+            out[filled : filled + bridge] = self._concealment(bridge, self._dry)
+            self._dry += bridge
+            self.bridged += bridge
+        out[filled + bridge :] = 0
+        if filled + bridge < out.size:  # gone for good, it seems: start again when back
+            self._priming = True
+            self._dry = 0
 
     def _watch_low_water(self, taken: int) -> None:
         """Over each second played, note the least held; holding more than the margin

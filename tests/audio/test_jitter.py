@@ -34,10 +34,12 @@ def voice(index: int, loud: bool = True) -> np.ndarray:
 
 def simulate(buffer: VoiceBuffer, clock: Clock, seconds: float,
              delay: Callable[[int], float | None], *, start: int = 0,
-             loud: Callable[[int], bool] = lambda i: True) -> list[tuple[float, int]]:
+             loud: Callable[[int], bool] = lambda i: True,
+             played: list[tuple[float, np.ndarray]] | None = None) -> list[tuple[float, int]]:
     """Run for ``seconds``: frame i spoken at i*20 ms arrives ``delay(i)`` later (None:
     lost), in order, as the RTP jitter buffer hands frames over (a late frame holds back
-    those behind it). Returns (time, samples held) at each sound card block."""
+    those behind it). Returns (time, samples held) at each sound card block; ``played``
+    gets (time, block) of what the sound card played."""
     arrivals: list[tuple[float, int]] = []
     for i in range(start, start + int(seconds / 0.02)):
         d = delay(i)
@@ -58,6 +60,8 @@ def simulate(buffer: VoiceBuffer, clock: Clock, seconds: float,
         clock.now = tick
         buffer.take(out)
         held.append((tick, buffer.buffered))
+        if played is not None:
+            played.append((tick, out.copy()))
         tick += BLOCK / RATE
     return held
 
@@ -108,6 +112,45 @@ def test_a_lost_frame_is_concealed_and_the_timing_holds() -> None:
     simulate(buffer, clock, 1.0, lambda i: None if i == 70 else 0.002, start=50)
     assert buffer.concealed == FRAME
     assert buffer.underruns == before  # the hole was filled, not played as a gap
+
+
+def playing_delay(tick: float, block: np.ndarray) -> float:
+    """How long ago the frame ending ``block`` was spoken (frame i holds 1000 + i)."""
+    return tick - (int(block[-1]) - 1000) * 0.02
+
+
+def test_a_late_frame_is_bridged_and_played_as_soon_as_it_comes() -> None:
+    """A frame 45 ms late (a stalled sender) is waited for with the last sound carried
+    on, not with silence and a refill of the whole margin: the voice goes on no more
+    than the frame was late."""
+    clock = Clock()
+    buffer = VoiceBuffer(clock=clock)
+    simulate(buffer, clock, 2.0, lambda i: 0.001)
+    played: list[tuple[float, np.ndarray]] = []
+    simulate(buffer, clock, 1.0, lambda i: 0.046 if i == 110 else 0.001, start=100,
+             played=played)
+    assert buffer.underruns == 1
+    assert all(block.all() for _, block in played)  # never a silent sample
+    before = max(playing_delay(t, b) for t, b in played if t < 2.19)
+    after = max(playing_delay(t, b) for t, b in played if 2.3 < t < 2.4)
+    assert after - before <= 0.045 + BLOCK / RATE  # not the margin and more on top
+    assert buffer.bridged > 0
+
+
+def test_a_voice_that_stops_falls_silent_and_refills_when_it_is_back() -> None:
+    clock = Clock()
+    buffer = VoiceBuffer(clock=clock)
+    simulate(buffer, clock, 1.0, lambda i: 0.001)
+    played: list[tuple[float, np.ndarray]] = []
+    simulate(buffer, clock, 1.0, lambda i: None, start=50, played=played)
+    silent = [t for t, block in played if not block.any()]
+    # what was held (a frame and the margin: 30 ms), then at most CONCEAL_MAX bridged
+    assert silent and silent[0] <= 1.0 + 0.030 + 0.120 + BLOCK / RATE
+    assert all(not block.any() for t, block in played if t >= silent[0])
+    played.clear()
+    simulate(buffer, clock, 0.5, lambda i: 0.001, start=100, played=played)
+    first = next(t for t, block in played if block.any())
+    assert first >= 2.0 + buffer.target / RATE - 0.02 - BLOCK / RATE  # the margin refilled
 
 
 def test_what_piles_up_in_a_stall_is_dropped_down_to_the_target() -> None:

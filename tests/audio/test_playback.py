@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from surgery_teach.audio import AudioPlayer, PlayoutBuffer, ToneTrack, tone_power
+from surgery_teach.audio.jitter import CONCEAL_MAX
 from surgery_teach.errors import AudioDeviceError
 from tests.audio.fakes import FakeSpeakerPlayer, FrameListTrack, tone_frames, until
 from tests.timing import seconds
@@ -134,8 +135,12 @@ async def test_when_frames_stop_the_speaker_plays_silence() -> None:
     await asyncio.wait_for(player.finished(), seconds(5))
     first = player.fake.pull(4800)  # the 100 ms buffered
     assert first[:, 0].any()
+    # then the last sound carried on, fading (a frame might only be late), no longer
+    # than CONCEAL_MAX
+    bridge = player.fake.pull(round(CONCEAL_MAX * 48000))[:, 0].astype(np.float64)
+    assert np.abs(bridge[:480]).mean() > 10 * np.abs(bridge[-480:]).mean()
     after = player.fake.pull(960)
-    assert not after.any()  # silence, not garbage or a repeat
+    assert not after.any()  # silence, not garbage or an endless repeat
     assert player.buffer is not None and player.buffer.underruns == 1
     await player.stop()
 
