@@ -233,12 +233,13 @@ def save(audio: RigAudio, name: str, **times: list[float]) -> None:
 
 
 PEER_OPTIONS: list[str] = ["--trace"] if os.environ.get("VOICE_TRACE") else []
-#: Run the clients in real time (as root): on a shared build machine, other jobs'
-#: load otherwise decides the figures. --no-realtime measures without.
+#: The rig and its sound server run in real time (as root), as a desktop's sound server
+#: does; --no-realtime runs everything at normal priority.
 REALTIME = os.geteuid() == 0
-#: --clients-ask: the clients are started at normal priority and ask for real time for
-#: their own sound threads (as on a desktop); the rig and the sound server stay in real time.
-CLIENTS_ASK = False
+#: The clients start as an ordinary program does, at normal priority, and ask for real
+#: time for their own sound threads (as on a desktop). --clients-realtime starts the
+#: whole client in real time instead (every thread: video too), for comparison.
+CLIENTS_ASK = True
 #: --client-nice: the clients' nice value when they start (0, as an ordinary program).
 CLIENT_NICE = 0
 
@@ -461,12 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save", type=Path, help="keep the recordings (npz) in this folder")
     parser.add_argument("--no-realtime", action="store_true",
                         help="clients at normal priority (see REALTIME)")
-    parser.add_argument("--clients-ask", action="store_true",
-                        help="clients at normal priority, asking for their own (the rig "
-                             "and sound server still in real time); set "
-                             "SURGERY_TEACH_AUDIO_PRIORITY=normal to have them not ask")
+    parser.add_argument("--clients-realtime", action="store_true",
+                        help="start the whole clients in real time (by default they start "
+                             "at normal priority and ask for real time for their sound "
+                             "threads, as on a desktop; SURGERY_TEACH_AUDIO_PRIORITY=normal "
+                             "has them not ask)")
     parser.add_argument("--client-nice", type=int, default=0,
-                        help="with --clients-ask: start the clients at this nice value")
+                        help="start the clients at this nice value")
     parser.add_argument("--no-processing", action="store_true",
                         help="clients without echo cancellation and noise suppression")
     args = parser.parse_args(argv)
@@ -475,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     global REALTIME
     REALTIME = REALTIME and not args.no_realtime
     global CLIENTS_ASK
-    CLIENTS_ASK = args.clients_ask
+    CLIENTS_ASK = not args.clients_realtime
     global CLIENT_NICE
     CLIENT_NICE = args.client_nice
     if args.no_processing:
