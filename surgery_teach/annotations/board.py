@@ -141,7 +141,8 @@ class BoardView:
         """As :meth:`Board.place`."""
         if not shape.anchored:
             return None
-        return place_at(self.poses.get(shape.source, ()), shape.id, frame, frame_time)
+        return place_at(self.poses.get(shape.source, ()), shape.id, frame, frame_time,
+                        shape.frame_time or None)
 
     def places(self, source: str, frame: int | None = None,
                frame_time: float | None = None) -> dict[str, MarkPlace]:
@@ -203,7 +204,8 @@ class Board:
         See :func:`~.poses.place_at`."""
         if not shape.anchored:
             return None
-        return place_at(self._poses.get(shape.source, ()), shape.id, frame, frame_time)
+        return place_at(self._poses.get(shape.source, ()), shape.id, frame, frame_time,
+                        shape.frame_time or None)
 
     def places(self, source: str, frame: int | None = None,
                frame_time: float | None = None) -> dict[str, MarkPlace]:
@@ -453,7 +455,7 @@ def _places(shapes: Iterable[Shape], batches: Sequence[Poses], frame: int | None
     found = {}
     for shape in shapes:
         if shape.anchored:
-            place = place_at(batches, shape.id, frame, frame_time)
+            place = place_at(batches, shape.id, frame, frame_time, shape.frame_time or None)
             if place is not None:
                 found[shape.id] = place
     return found

@@ -164,7 +164,8 @@ class Anchor:
 
 
 def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
-             frame_time: float | None = None) -> MarkPlace | None:
+             frame_time: float | None = None, drawn_at: float | None = None,
+             ) -> MarkPlace | None:
     """Where anchored mark ``mark_id`` is in stamped frame ``frame``, captured at
     ``frame_time`` (either may be None; both None: the newest pose known), from a source's
     recent ``poses`` ops.
@@ -174,10 +175,13 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
     frame's ``frame_time`` is given (a busy source skips frames, so numbers are uneven in
     time), else by frame number; every viewer showing the frame draws the mark at the same
     place. A frame newer than the newest op (the video outran the poses) is extrapolated
-    from the last two, at most :data:`MAX_AHEAD` frames; before the oldest op the oldest
-    holds. Next to a lost pose the lost one wins, and between two poses more than
-    :data:`MAX_GAP` frames apart the mark is lost at the nearer one: a mark is never drawn
-    confidently where it was not seen.
+    from the last two, at most :data:`MAX_AHEAD` frames. Before the oldest op: with
+    ``drawn_at`` (the capture time of the frame the mark was drawn on, where it is exactly
+    as drawn) and ``frame_time``, interpolated from the drawing to that op (a frame captured
+    before the drawing shows the mark as drawn); otherwise the oldest holds. Next to a lost
+    pose the lost one wins, and between two poses more than :data:`MAX_GAP` frames apart
+    the mark is lost at the nearer one: a mark is never drawn confidently where it was not
+    seen.
     """
     by_time = frame_time is not None
     known = sorted(((batch.frame_time if by_time else float(batch.frame)), batch.frame, place)
@@ -194,6 +198,8 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
     gap = MAX_GAP / 30.0 if by_time else float(MAX_GAP)
     later = next((n for n, (k, _, _) in enumerate(known) if k > at), len(known))
     if later == 0:
+        if by_time and drawn_at and drawn_at < known[0][0]:
+            return _from_drawing(mark_id, drawn_at, known[0][0], known[0][2], at, gap)
         return known[0][2]
     if later == len(known):  # newer than every op
         if len(known) < 2:
@@ -209,6 +215,22 @@ def place_at(batches: Sequence[Poses], mark_id: str, frame: int | None = None,
         nearer = p0 if at - k0 <= k1 - at else p1
         return MarkPlace(mark_id, nearer.transform, lost=True, confidence=0.0)
     return _blend(mark_id, p0, p1, (at - k0) / (k1 - k0))
+
+
+def _from_drawing(mark_id: str, drawn_at: float, first_at: float, first: MarkPlace,
+                  at: float, gap: float) -> MarkPlace:
+    """The place at capture time ``at`` before the first pose (``first``, at ``first_at``)
+    of a mark drawn on the frame captured at ``drawn_at``: on that frame the mark is where
+    it was drawn (the identity); in between, the way from there to the first pose."""
+    drawn = MarkPlace(mark_id, IDENTITY, confidence=first.confidence)
+    if at <= drawn_at:
+        return drawn
+    if first.lost:
+        return first
+    if first_at - drawn_at > gap:  # the tracker fell behind: lost at the nearer
+        nearer = drawn if at - drawn_at <= first_at - at else first
+        return MarkPlace(mark_id, nearer.transform, lost=True, confidence=0.0)
+    return _blend(mark_id, drawn, first, (at - drawn_at) / (first_at - drawn_at))
 
 
 MAX_BLEND = 1.0 + MAX_AHEAD
