@@ -69,8 +69,13 @@ class StealWatch:
     def summary(self, start: float = 0.0, end: float = float("inf")) -> dict[str, float]:
         """Steal in a span: the total, and the most in any one second (ms)."""
         inside = [(t, s) for t, s in self.stolen if start <= t <= end]
-        worst = 0.0
-        for t, _ in inside:
-            worst = max(worst, sum(s for u, s in inside if t <= u < t + 1.0))
-        return {"total_ms": round(1000 * sum(s for _, s in inside), 1),
+        worst = window = 0.0
+        first = 0
+        for t, s in inside:  # a second-long window sliding over the samples
+            window += s
+            while inside[first][0] <= t - 1.0:
+                window -= inside[first][1]
+                first += 1
+            worst = max(worst, window)
+        return {"total_ms": round(1000 * self.total(start, end), 1),
                 "worst_second_ms": round(1000 * worst, 1)}

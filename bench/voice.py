@@ -461,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--save", type=Path, help="keep the recordings (npz) in this folder")
     parser.add_argument("--no-realtime", action="store_true",
-                        help="clients at normal priority (see REALTIME)")
+                        help="the rig and its sound server at normal priority too "
+                             "(see REALTIME)")
     parser.add_argument("--clients-realtime", action="store_true",
                         help="start the whole clients in real time (by default they start "
                              "at normal priority and ask for real time for their sound "
