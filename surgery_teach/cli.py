@@ -305,6 +305,15 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
             [*session.adaptation.departed.values(), *session.adaptation.viewers()]
             if session.adaptation else [])],
         "uplink_limited": bool(session.adaptation and session.adaptation.uplink_limited),
+        # lost packets every viewer got again, and those held back only because the
+        # shared upload had no room for them (:class:`~.media.pli_guard.UploadRepairs`)
+        "repairs_kbit_per_s": {
+            "resent": round(session.adaptation.repairs_sent_bytes() * 8 / 1000 / wall, 1)
+            if session.adaptation and wall > 0 else 0.0,
+            "held_back_by_upload": round(
+                session.adaptation.repairs.refused_bytes * 8 / 1000 / wall, 1)
+            if session.adaptation and wall > 0 else 0.0,
+        },
         "route": session.route,  # peer: peer to peer; class: through the media server
         "tracks": [track_summary(session, r) for r in session.receivers],
     }

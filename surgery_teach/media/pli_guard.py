@@ -25,9 +25,22 @@ retransmissions add at most ``share`` (25 %) of the viewer's layer bitrate, with
 ``burst_s`` (0.25 s) of it. Past that, repairs are dropped: on a link losing that much
 they crowd out the pictures (measured: 27 Mbit/s offered to a 4 Mbit/s upload, mostly
 repairs and keyframes), and the loss steps the viewer down anyway.
+
+:class:`UploadRepairs` (one per publisher) caps all viewers' resends together once the
+shared upload is known to be limited (:mod:`.uplink`): each viewer's budget alone let a
+mentor's repairs (1.25 Mbit/s, bursts of 78 kB) overflow a 4 Mbit/s upload that already
+carried 3 Mbit/s of pictures; the resends were lost in turn and asked for again, and the
+mentor's picture froze 2-6 s while every viewer lost packets. Together they get what the
+allotted layers leave of the estimate, in bursts a shaped upload's queue holds beside
+the pictures.
 """
 
 from __future__ import annotations
+
+REPAIR_FLOOR = 0.05
+"""Share of the upload's capacity the repairs keep when the layers fill all of it."""
+REPAIR_BURST_S = 0.025
+"""The largest burst of repairs, in seconds of the upload (a router queues ~0.1 s)."""
 
 
 class PliGuard:
@@ -92,8 +105,47 @@ class RetransmitBudget:
 
     def allow(self, now: float, size: int) -> bool:
         """Whether a resend of ``size`` bytes at ``now`` fits; it is counted if so."""
+        if self.fits(now, size):
+            self.take(size)
+            return True
+        self.refused_bytes += size
+        return False
+
+    def fits(self, now: float, size: int) -> bool:
+        """Whether a resend of ``size`` bytes fits at ``now`` (nothing is counted)."""
         if self._at is not None and now > self._at:
             self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
+        self._at = now if self._at is None else max(self._at, now)
+        return size <= self._tokens
+
+    def take(self, size: int) -> None:
+        """Count a resend of ``size`` bytes that :meth:`fits` allowed."""
+        self._tokens -= size
+        self.sent_bytes += size
+
+
+class UploadRepairs:
+    """A token bucket on every viewer's retransmissions together, once the shared upload
+    is known to be limited: they get what the layers leave of its estimated capacity
+    (at least :data:`REPAIR_FLOOR` of it), in bursts of at most :data:`REPAIR_BURST_S`
+    of the upload."""
+
+    def __init__(self) -> None:
+        self.sent_bytes = 0
+        self.refused_bytes = 0
+        self._tokens = 0.0
+        self._at: float | None = None
+
+    def allow(self, now: float, size: int, *, capacity_bps: float, layers_bps: float) -> bool:
+        """Whether a resend of ``size`` bytes fits at ``now`` on an upload of
+        ``capacity_bps`` whose viewers' layers take ``layers_bps``; counted if so."""
+        rate = max(capacity_bps - layers_bps, REPAIR_FLOOR * capacity_bps) / 8
+        depth = capacity_bps * REPAIR_BURST_S / 8
+        if self._at is None:
+            self._tokens = depth
+        elif now > self._at:
+            self._tokens += (now - self._at) * rate
+        self._tokens = min(self._tokens, depth)
         self._at = now if self._at is None else max(self._at, now)
         if size <= self._tokens:
             self._tokens -= size

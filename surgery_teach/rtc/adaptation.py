@@ -18,7 +18,8 @@ Keyframe isolation: a viewer's keyframe requests pass a :class:`PliGuard` (none 
 connection not yet connected; at most one a second; none while a switch waits),
 then reach only the encoder of the layer that viewer gets, whose own policy makes at most
 one forced keyframe a second. Retransmissions to a viewer are capped by its
-:class:`RetransmitBudget`, so a full link is not flooded further.
+:class:`RetransmitBudget`, and all of them together by :class:`UploadRepairs` once the
+upload is known to be limited, so a full link is not flooded further.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from surgery_teach.media.layer_choice import Choice, LayerChoice
 from surgery_teach.media.layers import LayeredSource, LayeredTrack, Level
 from surgery_teach.media.link_meter import LinkReport
-from surgery_teach.media.pli_guard import PliGuard, RetransmitBudget
+from surgery_teach.media.pli_guard import PliGuard, RetransmitBudget, UploadRepairs
 from surgery_teach.media.uplink import UPLINK_WARNING, Priority, UplinkEstimator, Viewer, allot
 from surgery_teach.protocol.messages import ParticipantInfo, Role
 from surgery_teach.rtc import aiortc_tuning
@@ -76,6 +77,8 @@ class ViewerState:
     loss: float | None  # 0..1, last receiver report
     rtt_ms: float | None
     switches: int
+    resent_bytes: int = 0  # lost packets sent again to this viewer
+    refused_bytes: int = 0  # lost packets not sent again (its budget, or the upload's)
 
 
 @dataclass
@@ -117,6 +120,7 @@ class Adaptation:
         self.sources = sources
         self._on_switched = on_switched
         self.uplink = UplinkEstimator()
+        self.repairs = UploadRepairs()
         self.feeds: dict[str, ViewerFeed] = {}
         self.uplink_limited = False
         self.departed: dict[str, ViewerState] = {}  # feed key -> how it was last
@@ -158,10 +162,29 @@ class Adaptation:
             return
         feed.watch = aiortc_tuning.watch_sender(
             sender, lambda report: self._on_report(feed, report),
-            allow_retransmit=lambda size: feed.budget.allow(self._clock(), size))
+            allow_retransmit=lambda size: self._allow_repair(feed, size))
         if feed.watch is not None:
             feed.watch.on_nacks = lambda: self._on_nacks(feed)
         aiortc_tuning.forward_keyframe_requests(sender, lambda: self._on_keyframe_request(feed))
+
+    def _allow_repair(self, feed: ViewerFeed, size: int) -> bool:
+        """Whether ``feed``'s viewer gets a lost packet of ``size`` bytes again: within
+        its own budget and, on an upload known to be limited, within what the layers
+        leave of it for everyone's repairs."""
+        now = self._clock()
+        if not feed.budget.fits(now, size):
+            feed.budget.refused_bytes += size
+            return False
+        capacity = self.uplink.capacity_bps
+        if capacity is not None and len(self.feeds) > 1:
+            layers = sum(f.choice.bitrate_of(f.choice.choice.current_layer,
+                                             f.choice.choice.current_divisor)
+                         for f in self.feeds.values())
+            if not self.repairs.allow(now, size, capacity_bps=capacity, layers_bps=layers):
+                feed.budget.refused_bytes += size
+                return False
+        feed.budget.take(size)
+        return True
 
     def drop(self, participant_id: str) -> None:
         """The participant's connection is gone."""
@@ -403,6 +426,10 @@ class Adaptation:
         return LayerNote(source=feed.source.label, layer=feed.source.name(feed.track.level),
                          top=feed.source.name((0, 1)), reason=str(feed.choice.choice.reason))
 
+    def repairs_sent_bytes(self) -> int:
+        """Lost packets sent again to every viewer, present and departed."""
+        return sum(v.resent_bytes for v in [*self.departed.values(), *self.viewers()])
+
     def viewers(self) -> list[ViewerState]:
         """Every viewer's copy of every source now."""
         return [self._state(feed) for feed in self.feeds.values()]
@@ -417,6 +444,7 @@ class Adaptation:
             rtt_ms=None if report is None or report.rtt_s is None
             else round(report.rtt_s * 1000, 1),
             switches=feed.track.switches,
+            resent_bytes=feed.budget.sent_bytes, refused_bytes=feed.budget.refused_bytes,
         )
 
 

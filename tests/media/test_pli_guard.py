@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from surgery_teach.media.pli_guard import PliGuard, RetransmitBudget
+from surgery_teach.media.pli_guard import (
+    REPAIR_BURST_S,
+    REPAIR_FLOOR,
+    PliGuard,
+    RetransmitBudget,
+    UploadRepairs,
+)
 
 
 def test_requests_from_a_connection_not_yet_established_are_ignored() -> None:
@@ -53,6 +59,42 @@ def test_time_going_backwards_adds_nothing() -> None:
     while budget.allow(5.0, 1200):
         pass
     assert not budget.allow(4.0, 1200)
+
+
+def test_a_budget_that_fits_takes_nothing_until_told() -> None:
+    budget = RetransmitBudget(1_500_000)  # 11,718 B of burst
+    assert all(budget.fits(0.0, 1200) for _ in range(20))
+    for _ in range(9):
+        budget.take(1200)
+    assert not budget.fits(0.0, 1200) and budget.sent_bytes == 9 * 1200
+
+
+def _resent_in_a_second(repairs: UploadRepairs, *, capacity: float, layers: float) -> int:
+    """Bytes a NACK storm gets resent in one second: 1,200-byte packets asked for every
+    millisecond (far more than any upload carries)."""
+    return sum(1200 for ms in range(1, 1001)
+               if repairs.allow(ms / 1000, 1200, capacity_bps=capacity, layers_bps=layers))
+
+
+def test_every_viewers_repairs_together_get_what_the_layers_leave_of_the_upload() -> None:
+    """A 4 Mbit/s upload carrying 3.5 Mbit/s of layers: 0.5 Mbit/s of repairs (62,500 B/s)
+    plus the first burst, not a viewer budget's 1.25 Mbit/s in 78 kB bursts."""
+    repairs = UploadRepairs()
+    burst = round(4_000_000 * REPAIR_BURST_S / 8)  # 12,500 B: ten packets
+    first = [repairs.allow(0.0, 1200, capacity_bps=4e6, layers_bps=3.5e6) for _ in range(12)]
+    assert first == [True] * (burst // 1200) + [False] * (12 - burst // 1200)
+    sent = _resent_in_a_second(repairs, capacity=4e6, layers=3.5e6)
+    assert 62_500 - 1200 <= sent <= 62_500 + 1200
+    assert repairs.refused_bytes > 0 and repairs.sent_bytes == sent + first.count(True) * 1200
+
+
+def test_layers_that_fill_the_upload_leave_the_repairs_a_floor() -> None:
+    repairs = UploadRepairs()
+    for _ in range(20):  # empty the first burst
+        repairs.allow(0.0, 1200, capacity_bps=4e6, layers_bps=5e6)
+    sent = _resent_in_a_second(repairs, capacity=4e6, layers=5e6)
+    floor = 4e6 * REPAIR_FLOOR / 8  # 25,000 B/s
+    assert floor - 1200 <= sent <= floor + 1200
 
 
 def test_nonsense_settings_are_refused() -> None:
