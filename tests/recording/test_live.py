@@ -120,8 +120,9 @@ async def test_a_watching_mentor_records_exactly_what_the_surgeon_sent(tmp_path:
     media = np.array([f.media_time for f in frames])
     assert np.abs((captured - captured[0]) - (media - media[0])).max() < 0.02
     # ...and on the mentor's clock, one network hop after the surgeon captured it.
-    # (The first picture of a new connection takes 0.1-0.15 s on a quiet machine.)
-    assert 0 <= entry.clock_origin - captured[0] < seconds(0.5)
+    # (Placed by the first picture, which comes 0.1-0.15 s late on a quiet machine, it was
+    # that late; placed by the best arrival of the first half second, 4-7 ms.)
+    assert 0 <= entry.clock_origin - captured[0] < seconds(0.1)
     # The surgeon's own recording (started a moment later) holds the same pictures.
     own_case = open_recording(next((tmp_path / "surgeon").iterdir()))
     own = {f.seq: f.captured_at

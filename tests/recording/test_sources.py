@@ -64,7 +64,7 @@ def test_received_pictures_start_at_a_keyframe_on_the_local_clock_across_rtp_wra
     encoded_frames: list[EncodedFrame],
 ) -> None:
     tap = FakeTap()
-    packets = ReceivedPackets()
+    packets = ReceivedPackets(settle_s=0)
     packets.attach(tap)
     got: list[EncodedFrame] = []
     packets.subscribe(got.append)
@@ -88,11 +88,50 @@ def test_received_pictures_start_at_a_keyframe_on_the_local_clock_across_rtp_wra
     assert bytes(got[5].packet) == bytes(encoded_frames[5].packet)
 
 
+def test_the_first_pictures_are_placed_by_the_earliest_arrival_not_the_first(
+    encoded_frames: list[EncodedFrame],
+) -> None:
+    """A new connection's first pictures come late and in a burst (measured: the first
+    0.13 s late, the next 99, 73, 48, 29 ms, then on time): placed by the first, the whole
+    file would run 0.13 s late. Nothing is written until half a second of pictures came;
+    a recording stopped sooner still writes what came."""
+    tap = FakeTap()
+    packets = ReceivedPackets()
+    got: list[EncodedFrame] = []
+    packets.subscribe(got.append)
+    packets.attach(tap)
+    captured = 500.0  # the surgeon's capture of the first picture, on our clock
+    late = [0.131, 0.099, 0.073, 0.048, 0.029, 0.010] + [0.012, 0.010, 0.011] * 6
+    for index, encoded in enumerate(encoded_frames[:len(late)]):
+        if index == 16:
+            assert got == []  # 0.5 s of pictures not yet arrived: all held
+        tap.send(Frame(bytes(encoded.packet), 3000 * index, encoded.keyframe,
+                       captured + index / 30 + late[index]))
+    assert len(got) == len(late) and got[0].keyframe
+    times = np.array([frame.captured_at for frame in got])
+    assert abs(times[0] - (captured + 0.010)) < 1e-6  # one best network hop after capture
+    assert np.allclose(np.diff(times), 1 / 30)  # the RTP clock, not the burst
+    pts = [frame.packet.pts for frame in got]
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+
+    short = ReceivedPackets()
+    kept: list[EncodedFrame] = []
+    short.subscribe(kept.append)
+    other = FakeTap()
+    short.attach(other)
+    for index, encoded in enumerate(encoded_frames[:3]):
+        other.send(Frame(bytes(encoded.packet), 3000 * index, encoded.keyframe,
+                         captured + index / 30 + late[index]))
+    assert kept == []
+    short.stop()  # stopped within the half second: nothing that came is lost
+    assert len(kept) == 3 and abs(kept[0].captured_at - (captured + 0.073)) < 1e-6
+
+
 def test_after_a_loss_the_recording_waits_for_a_keyframe_and_asks_for_one(
     encoded_frames: list[EncodedFrame],
 ) -> None:
     tap = FakeTap()
-    packets = ReceivedPackets()
+    packets = ReceivedPackets(settle_s=0)
     got: list[EncodedFrame] = []
     packets.subscribe(got.append)
     packets.attach(tap)
@@ -111,7 +150,7 @@ def test_a_new_track_of_the_same_video_goes_on_in_time(
     encoded_frames: list[EncodedFrame],
 ) -> None:
     first, second = FakeTap(), FakeTap()
-    packets = ReceivedPackets()
+    packets = ReceivedPackets(settle_s=0)
     got: list[EncodedFrame] = []
     packets.subscribe(got.append)
     packets.attach(first)
@@ -132,7 +171,7 @@ def test_a_handover_records_the_old_track_until_the_new_one_has_a_keyframe(
     takes the old one's pictures until the new one can be decoded, then only the new."""
     p = [bytes(f.packet) for f in encoded_frames]  # keyframes: p[0], p[15], p[30]
     old, new = FakeTap(), FakeTap()
-    packets = ReceivedPackets()
+    packets = ReceivedPackets(settle_s=0)
     got: list[EncodedFrame] = []
     packets.subscribe(got.append)
     packets.attach(old)
@@ -172,7 +211,7 @@ def test_a_new_track_that_ends_before_its_first_keyframe_leaves_the_old_one(
 ) -> None:
     p = [bytes(f.packet) for f in encoded_frames]
     old, new = FakeTap(), FakeTap()
-    packets = ReceivedPackets()
+    packets = ReceivedPackets(settle_s=0)
     got: list[EncodedFrame] = []
     packets.subscribe(got.append)
     packets.attach(old)
