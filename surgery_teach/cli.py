@@ -306,9 +306,10 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
             if session.adaptation else [])],
         "uplink_limited": bool(session.adaptation and session.adaptation.uplink_limited),
         # lost packets every viewer got again, and those held back only because the
-        # shared upload had no room for them (:class:`~.media.pli_guard.UploadRepairs`)
+        # shared upload had no room for them (:class:`~.media.pli_guard.UploadRepairs`;
+        # a packet asked for again and held back again counts again)
         "repairs_kbit_per_s": {
-            "resent": round(session.adaptation.repairs_sent_bytes() * 8 / 1000 / wall, 1)
+            "resent": round(session.adaptation.resent_bytes * 8 / 1000 / wall, 1)
             if session.adaptation and wall > 0 else 0.0,
             "held_back_by_upload": round(
                 session.adaptation.repairs.refused_bytes * 8 / 1000 / wall, 1)

@@ -40,7 +40,10 @@ from __future__ import annotations
 REPAIR_FLOOR = 0.05
 """Share of the upload's capacity the repairs keep when the layers fill all of it."""
 REPAIR_BURST_S = 0.025
-"""The largest burst of repairs, in seconds of the upload (a router queues ~0.1 s)."""
+"""The largest burst of repairs, in seconds of the upload (a router queues ~0.1 s)..."""
+REPAIR_MIN_BURST = 2 * 1312
+"""...but at least two full packets (RTP header and 1,300 bytes of payload), or a slow
+upload's estimate (under ~420 kbit/s) would let no repair through at all."""
 
 
 class PliGuard:
@@ -128,7 +131,8 @@ class UploadRepairs:
     """A token bucket on every viewer's retransmissions together, once the shared upload
     is known to be limited: they get what the layers leave of its estimated capacity
     (at least :data:`REPAIR_FLOOR` of it), in bursts of at most :data:`REPAIR_BURST_S`
-    of the upload."""
+    of the upload. ``refused_bytes`` counts each refusal: a packet asked for again and
+    refused again counts again."""
 
     def __init__(self) -> None:
         self.sent_bytes = 0
@@ -140,7 +144,7 @@ class UploadRepairs:
         """Whether a resend of ``size`` bytes fits at ``now`` on an upload of
         ``capacity_bps`` whose viewers' layers take ``layers_bps``; counted if so."""
         rate = max(capacity_bps - layers_bps, REPAIR_FLOOR * capacity_bps) / 8
-        depth = capacity_bps * REPAIR_BURST_S / 8
+        depth = max(capacity_bps * REPAIR_BURST_S / 8, REPAIR_MIN_BURST)
         if self._at is None:
             self._tokens = depth
         elif now > self._at:

@@ -11,7 +11,7 @@ thread, without blocking and without re-encoding. Two kinds:
   (:class:`~surgery_teach.media.frame_tap.ReceivedFrameTap`) before decoding, so the file
   holds exactly the pictures that arrived. RTP timestamps become times on this
   computer's clock by their RTP timestamps (so network jitter does not shake the
-  timeline), placed by the earliest arrival of the recording's first half second (the
+  timeline), placed by the earliest arrival of the track's first half second (the
   first pictures of a connection often come late, in a burst). A received source can
   move to a new track of the same video (after a reconnect, or when the room moves onto
   the media server or back) and its file goes on: the old track is recorded until the
@@ -40,7 +40,7 @@ RESYNC_SECONDS = 1.0
 """A received picture whose RTP time strays this far from its arrival starts a new
 mapping (the sender restarted its clock, or the link stalled)."""
 SETTLE_SECONDS = 0.5
-"""The recording's first pictures are held this long (by arrival) before any is placed:
+"""A track's first pictures are held this long (by arrival) before any is placed:
 the earliest of them against the RTP clock places them all. The first pictures of a new
 connection come late and in a burst (a queue at its start drains): placed by the first,
 a mentor's file ran 0.13 s behind the surgeon's capture on a quiet machine, 0.5 s under
@@ -252,7 +252,7 @@ class ReceivedPackets:
             return
         self._skipping = False
         unwrapped = self._unwrap(frame.timestamp)
-        if self._last_pts < 0:  # nothing written yet: place the start by its best arrival
+        if self._origin is None:  # a new track: place its start by its best arrival
             self._held.append((frame, unwrapped))
             if frame.arrived - self._held[0][0].arrived >= self._settle_s:
                 self._settle()
@@ -267,8 +267,8 @@ class ReceivedPackets:
             return
         base = held[0][1]
         self._origin = (min(f.arrived - (u - base) / VIDEO_CLOCK for f, u in held), base)
-        for frame, unwrapped in held:
-            self._write(frame, self._place(unwrapped, frame.arrived))
+        for frame, unwrapped in held:  # none later than it arrived: no resync here
+            self._write(frame, self._origin[0] + (unwrapped - base) / VIDEO_CLOCK)
 
     def _write(self, frame: ReceivedFrameLike, captured_at: float) -> None:
         sink = self._sink

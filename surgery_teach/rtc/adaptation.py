@@ -121,6 +121,7 @@ class Adaptation:
         self._on_switched = on_switched
         self.uplink = UplinkEstimator()
         self.repairs = UploadRepairs()
+        self.resent_bytes = 0  # lost packets sent again, to every viewer there ever was
         self.feeds: dict[str, ViewerFeed] = {}
         self.uplink_limited = False
         self.departed: dict[str, ViewerState] = {}  # feed key -> how it was last
@@ -176,7 +177,7 @@ class Adaptation:
             feed.budget.refused_bytes += size
             return False
         capacity = self.uplink.capacity_bps
-        if capacity is not None and len(self.feeds) > 1:
+        if capacity is not None:
             layers = sum(f.choice.bitrate_of(f.choice.choice.current_layer,
                                              f.choice.choice.current_divisor)
                          for f in self.feeds.values())
@@ -184,6 +185,7 @@ class Adaptation:
                 feed.budget.refused_bytes += size
                 return False
         feed.budget.take(size)
+        self.resent_bytes += size
         return True
 
     def drop(self, participant_id: str) -> None:
@@ -425,10 +427,6 @@ class Adaptation:
         """What to tell ``feed``'s viewer about the layer it gets."""
         return LayerNote(source=feed.source.label, layer=feed.source.name(feed.track.level),
                          top=feed.source.name((0, 1)), reason=str(feed.choice.choice.reason))
-
-    def repairs_sent_bytes(self) -> int:
-        """Lost packets sent again to every viewer, present and departed."""
-        return sum(v.resent_bytes for v in [*self.departed.values(), *self.viewers()])
 
     def viewers(self) -> list[ViewerState]:
         """Every viewer's copy of every source now."""

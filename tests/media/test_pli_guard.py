@@ -5,6 +5,7 @@ import pytest
 from surgery_teach.media.pli_guard import (
     REPAIR_BURST_S,
     REPAIR_FLOOR,
+    REPAIR_MIN_BURST,
     PliGuard,
     RetransmitBudget,
     UploadRepairs,
@@ -95,6 +96,15 @@ def test_layers_that_fill_the_upload_leave_the_repairs_a_floor() -> None:
     sent = _resent_in_a_second(repairs, capacity=4e6, layers=5e6)
     floor = 4e6 * REPAIR_FLOOR / 8  # 25,000 B/s
     assert floor - 1200 <= sent <= floor + 1200
+
+
+def test_a_slow_upload_still_lets_whole_packets_be_repaired() -> None:
+    """At 400 kbit/s, 25 ms of the upload is 1,250 B: less than one full packet."""
+    repairs = UploadRepairs()
+    assert REPAIR_MIN_BURST >= 2 * 1312
+    assert repairs.allow(0.0, 1312, capacity_bps=400_000, layers_bps=300_000)
+    assert repairs.allow(0.0, 1312, capacity_bps=400_000, layers_bps=300_000)
+    assert not repairs.allow(0.0, 1312, capacity_bps=400_000, layers_bps=300_000)
 
 
 def test_nonsense_settings_are_refused() -> None:

@@ -127,6 +127,41 @@ def test_the_first_pictures_are_placed_by_the_earliest_arrival_not_the_first(
     assert len(kept) == 3 and abs(kept[0].captured_at - (captured + 0.073)) < 1e-6
 
 
+def test_a_burst_over_a_second_late_and_a_new_track_are_placed_by_their_best_arrival(
+    encoded_frames: list[EncodedFrame],
+) -> None:
+    """Under heavy load the first pictures came 1.3 s late (past the one second that
+    otherwise starts a new mapping); after a reconnect a new track's first ones come
+    late again."""
+    tap = FakeTap()
+    packets = ReceivedPackets()
+    got: list[EncodedFrame] = []
+    packets.subscribe(got.append)
+    packets.attach(tap)
+    frames = [encoded_frames[i % 15] for i in range(70)]  # a keyframe every 15
+    captured = 800.0
+    for index, encoded in enumerate(frames):
+        on_time = captured + index / 30 + 0.010
+        tap.send(Frame(bytes(encoded.packet), 3000 * index, encoded.keyframe,
+                       max(on_time, captured + 1.3 + index * 0.001)))
+    times = np.array([frame.captured_at for frame in got])
+    assert len(got) == 70 and abs(times[0] - (captured + 0.010)) < 1e-6
+    assert np.allclose(np.diff(times), 1 / 30)
+
+    packets.detach()  # the connection dropped; the new one has its own RTP clock
+    newer = FakeTap()
+    packets.attach(newer)
+    again = 900.0
+    late = [0.2, 0.17, 0.14, 0.11, 0.08, 0.05, 0.02] + [0.015] * 20
+    for index, lag in enumerate(late):
+        encoded = encoded_frames[index % 15]
+        newer.send(Frame(bytes(encoded.packet), 5555 + 3000 * index, encoded.keyframe,
+                         again + index / 30 + lag))
+    placed = [frame.captured_at for frame in got[70:]]
+    assert len(placed) == len(late) and abs(placed[0] - (again + 0.015)) < 1e-6
+    assert np.allclose(np.diff(placed), 1 / 30)
+
+
 def test_after_a_loss_the_recording_waits_for_a_keyframe_and_asks_for_one(
     encoded_frames: list[EncodedFrame],
 ) -> None:
