@@ -78,14 +78,15 @@ def _resent_in_a_second(repairs: UploadRepairs, *, capacity: float, layers: floa
 
 
 def test_every_viewers_repairs_together_get_what_the_layers_leave_of_the_upload() -> None:
-    """A 4 Mbit/s upload carrying 3.5 Mbit/s of layers: 0.5 Mbit/s of repairs (62,500 B/s)
-    plus the first burst, not a viewer budget's 1.25 Mbit/s in 78 kB bursts."""
+    """A 4 Mbit/s upload carrying 3 Mbit/s of layers: 0.6 Mbit/s of repairs (90% of the
+    upload less the layers: 75,000 B/s) plus the first burst, not a viewer budget's
+    1.25 Mbit/s in 78 kB bursts."""
     repairs = UploadRepairs()
     burst = round(4_000_000 * REPAIR_BURST_S / 8)  # 12,500 B: ten packets
-    first = [repairs.allow(0.0, 1200, capacity_bps=4e6, layers_bps=3.5e6) for _ in range(12)]
+    first = [repairs.allow(0.0, 1200, capacity_bps=4e6, layers_bps=3e6) for _ in range(12)]
     assert first == [True] * (burst // 1200) + [False] * (12 - burst // 1200)
-    sent = _resent_in_a_second(repairs, capacity=4e6, layers=3.5e6)
-    assert 62_500 - 1200 <= sent <= 62_500 + 1200
+    sent = _resent_in_a_second(repairs, capacity=4e6, layers=3e6)
+    assert 75_000 - 1200 <= sent <= 75_000 + 1200
     assert repairs.refused_bytes > 0 and repairs.sent_bytes == sent + first.count(True) * 1200
 
 
