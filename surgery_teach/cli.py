@@ -281,7 +281,7 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
                 "label": e.label,
                 "frames_encoded": e.stats.frames,
                 "keyframes": e.stats.keyframes,
-                "kbit_per_s": round(e.stats.bytes * 8 / 1000 / wall, 1) if wall > 0 else 0.0,
+                "kbit_per_s": _kbit_per_s(e.stats.bytes, wall),
                 "mean_encode_ms": round(1000 * e.stats.encode_seconds / e.stats.frames, 2)
                 if e.stats.frames else None,
                 "size": list(e.stats.sizes),
@@ -294,7 +294,7 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
                 "layer": layered.name(level),
                 "frames_encoded": e.stats.frames,
                 "keyframes": e.stats.keyframes,
-                "kbit_per_s": round(e.stats.bytes * 8 / 1000 / wall, 1) if wall > 0 else 0.0,
+                "kbit_per_s": _kbit_per_s(e.stats.bytes, wall),
                 "size": list(e.stats.sizes),
             }
             for layered in (session.adaptation.sources if session.adaptation else [])
@@ -309,15 +309,18 @@ def session_stats(session: LiveSession, wall: float, cpu: float) -> dict[str, ob
         # shared upload had no room for them (:class:`~.media.pli_guard.UploadRepairs`;
         # a packet asked for again and held back again counts again)
         "repairs_kbit_per_s": {
-            "resent": round(session.adaptation.resent_bytes * 8 / 1000 / wall, 1)
-            if session.adaptation and wall > 0 else 0.0,
-            "held_back_by_upload": round(
-                session.adaptation.repairs.refused_bytes * 8 / 1000 / wall, 1)
-            if session.adaptation and wall > 0 else 0.0,
+            "resent": _kbit_per_s(session.adaptation.resent_bytes, wall)
+            if session.adaptation else 0.0,
+            "held_back_by_upload": _kbit_per_s(session.adaptation.repairs.refused_bytes, wall)
+            if session.adaptation else 0.0,
         },
         "route": session.route,  # peer: peer to peer; class: through the media server
         "tracks": [track_summary(session, r) for r in session.receivers],
     }
+
+
+def _kbit_per_s(count: int, wall: float) -> float:
+    return round(count * 8 / 1000 / wall, 1) if wall > 0 else 0.0
 
 
 def track_summary(session: LiveSession, receiver: VideoReceiver) -> dict[str, object]:

@@ -86,6 +86,20 @@ class PliGuard:
         self._last_forwarded = None
 
 
+class _Bucket:
+    """Bytes that refill at a rate up to a depth; time going backwards adds nothing."""
+
+    def __init__(self, tokens: float) -> None:
+        self.tokens = tokens
+        self._at: float | None = None
+
+    def refill(self, now: float, rate: float, depth: float) -> None:
+        if self._at is not None and now > self._at:
+            self.tokens += (now - self._at) * rate
+        self.tokens = min(self.tokens, depth)
+        self._at = now if self._at is None else max(self._at, now)
+
+
 class RetransmitBudget:
     """A token bucket on one viewer's retransmitted bytes."""
 
@@ -96,11 +110,8 @@ class RetransmitBudget:
         self.share, self.burst_s = share, burst_s
         self.sent_bytes = 0
         self.refused_bytes = 0
-        self._rate = 0.0
-        self._tokens = 0.0
-        self._at: float | None = None
-        self.set_bitrate(bitrate_bps)
-        self._tokens = self._capacity
+        self._rate = max(0.0, bitrate_bps) * share / 8  # bytes per second
+        self._bucket = _Bucket(self._capacity)
 
     @property
     def _capacity(self) -> float:
@@ -109,7 +120,7 @@ class RetransmitBudget:
     def set_bitrate(self, bitrate_bps: float) -> None:
         """The viewer moved to a layer of this bitrate (bit/s)."""
         self._rate = max(0.0, bitrate_bps) * self.share / 8  # bytes per second
-        self._tokens = min(self._tokens, self._capacity)
+        self._bucket.tokens = min(self._bucket.tokens, self._capacity)
 
     def allow(self, now: float, size: int) -> bool:
         """Whether a resend of ``size`` bytes at ``now`` fits; it is counted if so."""
@@ -121,14 +132,12 @@ class RetransmitBudget:
 
     def fits(self, now: float, size: int) -> bool:
         """Whether a resend of ``size`` bytes fits at ``now`` (nothing is counted)."""
-        if self._at is not None and now > self._at:
-            self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
-        self._at = now if self._at is None else max(self._at, now)
-        return size <= self._tokens
+        self._bucket.refill(now, self._rate, self._capacity)
+        return size <= self._bucket.tokens
 
     def take(self, size: int) -> None:
         """Count a resend of ``size`` bytes that :meth:`fits` allowed."""
-        self._tokens -= size
+        self._bucket.tokens -= size
         self.sent_bytes += size
 
 
@@ -142,23 +151,16 @@ class UploadRepairs:
     def __init__(self) -> None:
         self.sent_bytes = 0
         self.refused_bytes = 0
-        self._tokens = 0.0
-        self._at: float | None = None
+        self._bucket = _Bucket(float("inf"))  # full at the first call
 
     def allow(self, now: float, size: int, *, capacity_bps: float, layers_bps: float) -> bool:
         """Whether a resend of ``size`` bytes fits at ``now`` on an upload of
         ``capacity_bps`` whose viewers' layers take ``layers_bps``; counted if so."""
         rate = max(REPAIR_CEILING * capacity_bps - layers_bps,
                    REPAIR_FLOOR * capacity_bps) / 8
-        depth = max(capacity_bps * REPAIR_BURST_S / 8, REPAIR_MIN_BURST)
-        if self._at is None:
-            self._tokens = depth
-        elif now > self._at:
-            self._tokens += (now - self._at) * rate
-        self._tokens = min(self._tokens, depth)
-        self._at = now if self._at is None else max(self._at, now)
-        if size <= self._tokens:
-            self._tokens -= size
+        self._bucket.refill(now, rate, max(capacity_bps * REPAIR_BURST_S / 8, REPAIR_MIN_BURST))
+        if size <= self._bucket.tokens:
+            self._bucket.tokens -= size
             self.sent_bytes += size
             return True
         self.refused_bytes += size

@@ -223,12 +223,11 @@ class ReceivedPackets:
         return self
 
     def stop(self) -> None:
-        """End the recorder's subscription (pictures held to place the first ones go to
-        the sink first)."""
-        self._settle()
-        self._sink = None
+        """End the recorder's subscription (pictures held to place a track's first ones
+        go to the sink first, on detaching)."""
         self._drop_next()
         self.detach()
+        self._sink = None
 
     def request_keyframe(self) -> None:
         if self._tap is not None:

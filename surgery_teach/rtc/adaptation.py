@@ -173,20 +173,20 @@ class Adaptation:
         its own budget and, on an upload known to be limited, within what the layers
         leave of it for everyone's repairs."""
         now = self._clock()
-        if not feed.budget.fits(now, size):
-            feed.budget.refused_bytes += size
-            return False
         capacity = self.uplink.capacity_bps
-        if capacity is not None:
-            layers = sum(f.choice.bitrate_of(f.choice.choice.current_layer,
-                                             f.choice.choice.current_divisor)
-                         for f in self.feeds.values())
-            if not self.repairs.allow(now, size, capacity_bps=capacity, layers_bps=layers):
-                feed.budget.refused_bytes += size
-                return False
-        feed.budget.take(size)
-        self.resent_bytes += size
-        return True
+        if feed.budget.fits(now, size) and (capacity is None or self.repairs.allow(
+                now, size, capacity_bps=capacity, layers_bps=self._layers_bps())):
+            feed.budget.take(size)
+            self.resent_bytes += size
+            return True
+        feed.budget.refused_bytes += size
+        return False
+
+    def _layers_bps(self) -> int:
+        """The nominal bitrate of every viewer's layer now: what the upload carries."""
+        return sum(f.choice.bitrate_of(f.choice.choice.current_layer,
+                                       f.choice.choice.current_divisor)
+                   for f in self.feeds.values())
 
     def drop(self, participant_id: str) -> None:
         """The participant's connection is gone."""
@@ -364,10 +364,7 @@ class Adaptation:
             padded += sum(other.watch.bytes_sent - others[key][2]
                           for key, other in self.feeds.items()
                           if key in others and other.watch is not None)
-            layers = sum(f.choice.bitrate_of(f.choice.choice.current_layer,
-                                             f.choice.choice.current_divisor)
-                         for f in self.feeds.values())
-            self.uplink.overflowed(padded * 8 / max(now - at, 0.1), layers)
+            self.uplink.overflowed(padded * 8 / max(now - at, 0.1), self._layers_bps())
             self._upload_tries += 1
             wait = min(UPLOAD_MAX_WAIT, UPLOAD_WAIT * 2 ** (self._upload_tries - 1))
             self._padding_after = now + wait
